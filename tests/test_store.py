@@ -1,0 +1,167 @@
+"""The store on SQLite and PostgreSQL: feeds, items, matches, digest claims, migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+import watcher.store as store_module
+from watcher.config import DigestConfig, FeedConfig
+from watcher.exceptions import SchemaError, StoreError
+from watcher.models import Hit, Item, TopicMatch
+from watcher.store import Base, FeedUpdate, MatchedItem, Store
+
+NOW = datetime(2026, 9, 2, 8, 0, tzinfo=UTC)
+FEEDS = [
+    FeedConfig(name="wire", url="http://127.0.0.1:9/wire.xml"),
+    FeedConfig(name="daily", url="http://127.0.0.1:9/daily.xml", title="The Daily"),
+]
+MORNING = DigestConfig(
+    name="morning", recipients=("desk@example.org",), topics=("travel",), schedule="0 7 * * *"
+)
+
+
+def make_item(key: str, title: str = "Leader leaves for the summit", feed: str = "wire") -> Item:
+    return Item(
+        feed=feed, key=key, url=f"https://news.example/{key}", title=title,
+        summary="A summary in our own words.", content_hash=f"hash-{title}",
+        published=NOW - timedelta(hours=1), tags=("world",),
+    )
+
+
+def travel_match(score: float = 2.0) -> TopicMatch:
+    return TopicMatch("travel", score, (Hit("title", 0, 6, "leader"),))
+
+
+def update(name: str = "wire", **changes: object) -> FeedUpdate:
+    values: dict[str, object] = {
+        "name": name, "polled_at": NOW, "result": "new_items",
+        "next_poll_at": NOW + timedelta(minutes=15), "etag": '"v1"', "body_hash": "b1",
+        "replace_validators": True,
+    }
+    values.update(changes)
+    return FeedUpdate(**values)  # type: ignore[arg-type]
+
+
+def test_migrations_match_the_models(store: Store) -> None:
+    with store.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+    store.check_schema()
+
+
+def test_an_empty_database_is_reported_as_not_migrated(database_url: str) -> None:
+    with Store.open(database_url) as fresh, pytest.raises(SchemaError, match="db upgrade"):
+        fresh.check_schema()
+
+
+def test_sync_feeds_adds_deactivates_and_follows_config_url_changes(store: Store) -> None:
+    store.sync_feeds(FEEDS, NOW)
+    assert set(store.due_feeds(NOW)) == {"wire", "daily"}
+    store.record_poll(update("wire", url="http://127.0.0.1:9/moved.xml"))
+    assert store.feed_state("wire").url == "http://127.0.0.1:9/moved.xml"
+    moved = [FeedConfig(name="wire", url="http://127.0.0.1:9/new.xml")]
+    store.sync_feeds(moved, NOW)
+    state = store.feed_state("wire")
+    assert state.url == "http://127.0.0.1:9/new.xml"
+    assert state.etag is None
+    assert store.due_feeds(NOW) == ["wire"]  # 'daily' left the config: inactive
+
+
+def test_record_poll_stores_items_once_and_updates_changed_ones(store: Store) -> None:
+    store.sync_feeds(FEEDS, NOW)
+    first = store.record_poll(
+        update(), new=[MatchedItem(make_item("a"), (travel_match(),)), MatchedItem(make_item("b"), ())]
+    )
+    assert (first.new_items, first.new_matches) == (2, 1)
+    again = store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
+    assert again.new_items == 0
+    assert store.known_hashes("wire", ["a", "b", "c"]) == {
+        "a": "hash-Leader leaves for the summit", "b": "hash-Leader leaves for the summit"
+    }
+    edited = make_item("a", title="Leader leaves for the summit (updated)")
+    changed = store.record_poll(update(), changed=[MatchedItem(edited, (travel_match(),))])
+    assert (changed.changed_items, changed.new_matches) == (1, 0)
+    items = store.items(feed="wire")
+    assert sorted(stored.item.title for stored in items) == [
+        "Leader leaves for the summit", "Leader leaves for the summit (updated)"
+    ]
+    matched = store.items(topic="travel")
+    assert [stored.item.key for stored in matched] == ["a"]
+    assert matched[0].matches[0].hits == (Hit("title", 0, 6, "leader"),)
+    assert matched[0].item.published == NOW - timedelta(hours=1)
+    assert matched[0].item.tags == ("world",)
+
+
+def test_a_poll_is_one_transaction(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.sync_feeds(FEEDS, NOW)
+
+    def crash(*_args: object) -> None:
+        raise RuntimeError("killed between items and feed state")
+
+    monkeypatch.setattr(store_module, "_apply_feed_update", crash)
+    with pytest.raises(RuntimeError):
+        store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
+    assert store.items(feed="wire") == []
+    assert store.feed_state("wire").etag is None
+
+
+def test_claims_never_put_a_match_in_two_runs_of_one_digest(store: Store) -> None:
+    store.sync_feeds(FEEDS, NOW)
+    store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
+    assert [s.item.key for s in store.unclaimed_items(MORNING)] == ["a"]
+    run = store.claim_digest(MORNING, NOW)
+    assert run is not None
+    assert [stored.item.key for stored in run.items] == ["a"]
+    assert store.claim_digest(MORNING, NOW) is None  # nothing new
+    assert store.unclaimed_items(MORNING) == []
+    evening = MORNING.model_copy(update={"name": "evening"})
+    other = store.claim_digest(evening, NOW)  # another digest name claims independently
+    assert other is not None and len(other.items) == 1
+    store.record_poll(update(), new=[MatchedItem(make_item("b"), (travel_match(0.5),))])
+    strict = MORNING.model_copy(update={"min_score": 1.0})
+    assert store.claim_digest(strict, NOW) is None  # below the digest's min_score
+    assert store.pending_digest_runs(NOW, "morning")[0].id == run.id
+
+
+def test_digest_run_lifecycle(store: Store) -> None:
+    store.sync_feeds(FEEDS, NOW)
+    store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
+    run = store.claim_digest(MORNING, NOW)
+    assert run is not None
+    store.set_message_id(run.id, "<one@watcher>")
+    store.set_message_id(run.id, "<two@watcher>")  # the first id sticks
+    store.mark_digest_failed(run.id, "451 try later", retry_at=NOW + timedelta(minutes=5))
+    assert store.pending_digest_runs(NOW) == []
+    retry = store.pending_digest_runs(NOW + timedelta(minutes=5))
+    assert [(r.message_id, r.attempts) for r in retry] == [("<one@watcher>", 1)]
+    store.mark_digest_sent(run.id, NOW)
+    assert store.pending_digest_runs(NOW + timedelta(days=1)) == []
+    assert store.last_digest_sent() == {"morning": NOW}
+
+
+def test_send_empty_creates_a_run_with_no_items(store: Store) -> None:
+    store.sync_feeds(FEEDS, NOW)
+    run = store.claim_digest(MORNING.model_copy(update={"send_empty": True}), NOW)
+    assert run is not None and run.items == ()
+
+
+def test_retention_keeps_matched_items_longer(store: Store) -> None:
+    store.sync_feeds(FEEDS, NOW)
+    store.record_poll(
+        update(), new=[MatchedItem(make_item("kept"), (travel_match(),)),
+                       MatchedItem(make_item("dropped"), ())]
+    )
+    removed = store.delete_items_before(NOW + timedelta(seconds=1), NOW - timedelta(days=1))
+    assert removed == 1
+    assert [s.item.key for s in store.items()] == ["kept"]
+
+
+def test_unreachable_databases_fail_with_one_line() -> None:
+    with pytest.raises(StoreError, match="cannot connect"):
+        Store.open("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with pytest.raises(StoreError, match="not a database URL"):
+        Store.open("::nonsense::")

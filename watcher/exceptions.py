@@ -1,0 +1,74 @@
+"""The errors watcher raises, as one small tree.
+
+    WatcherError
+     ├── ConfigError            feeds.yaml unreadable or invalid (exit status 2)
+     ├── QueryError(ValueError) a topic query does not parse (carries the column)
+     ├── StoreError             the database failed or is unreachable
+     │    └── SchemaError       the database schema is missing or too old
+     ├── FetchError             a feed could not be fetched (kind says why)
+     ├── ParseError             fetched bytes are not a feed we can read
+     ├── RenderError            a digest template failed to render
+     └── DeliveryError          a digest could not be handed to a transport
+          └── TemporaryDeliveryError  worth retrying later (4xx, refused connection)
+
+Third-party errors are wrapped at the boundary of the one module that talks to
+that library (``raise StoreError(...) from exc``), so callers catch ours only.
+"""
+
+from __future__ import annotations
+
+
+class WatcherError(Exception):
+    """Root of every error watcher raises on purpose."""
+
+
+class ConfigError(WatcherError):
+    """The configuration is unreadable or invalid.
+
+    ``problems`` holds one line per problem, each naming ``file:line:column: path``.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class QueryError(WatcherError, ValueError):
+    """A topic query is malformed; ``column`` is 1-based within the query text."""
+
+    def __init__(self, message: str, column: int) -> None:
+        self.message = message
+        self.column = column
+        super().__init__(f"{message} at column {column}")
+
+
+class StoreError(WatcherError):
+    """The database could not be opened, read or written."""
+
+
+class SchemaError(StoreError):
+    """The database schema is missing or older than this version of watcher."""
+
+
+class FetchError(WatcherError):
+    """A fetch failed; ``kind`` is a short machine-readable reason."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+class ParseError(WatcherError):
+    """Fetched bytes could not be read as a feed."""
+
+
+class RenderError(WatcherError):
+    """A digest template failed to render."""
+
+
+class DeliveryError(WatcherError):
+    """A digest could not be delivered and retrying will not help."""
+
+
+class TemporaryDeliveryError(DeliveryError):
+    """A digest could not be delivered now; retrying later may succeed."""

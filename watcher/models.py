@@ -1,0 +1,81 @@
+"""Small frozen values handed from one pipeline stage to the next.
+
+fetch -> parse -> extract -> match -> cluster -> store -> digest -> deliver.
+Nothing here talks to the network, the database or the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One feed entry, normalized.
+
+    ``key`` is the entry's identity within its feed: the guid, else the link,
+    else a hash of title and date (see ``parse.item_key``). ``summary`` and
+    ``content_text`` are plain text; ``content_html`` is the feed's HTML as
+    served (sanitized only on output). Datetimes are timezone-aware UTC.
+    """
+
+    feed: str
+    key: str
+    url: str | None
+    title: str
+    summary: str
+    content_html: str = ""
+    content_text: str = ""
+    author: str = ""
+    tags: tuple[str, ...] = ()
+    published: datetime | None = None
+    updated: datetime | None = None
+    language: str | None = None
+    content_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about a feed between polls."""
+
+    name: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    error_count: int = 0
+    last_error: str | None = None
+    next_poll_at: datetime | None = None
+    last_polled_at: datetime | None = None
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One place a topic's term or phrase matched: ``text[start:end]`` of ``field``."""
+
+    field: str
+    start: int
+    end: int
+    term: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    """An item matched a topic, with the evidence and a score (higher is stronger)."""
+
+    topic: str
+    score: float
+    hits: tuple[Hit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An item as the store holds it, with its row id and what it matched."""
+
+    id: int
+    item: Item
+    feed_title: str
+    fetched_at: datetime
+    matches: tuple[TopicMatch, ...] = field(default=())

@@ -1,0 +1,887 @@
+"""The database, behind one module: tables, migrations and the repository functions.
+
+Only this module talks SQL. ORM rows never leave it: callers get the frozen
+values of ``watcher.models`` and the small results defined here. Every error of
+the database driver is wrapped in ``StoreError`` at this boundary.
+
+SQLite (the default) runs in WAL mode with foreign keys on and a busy timeout;
+PostgreSQL is reached through psycopg 3. Datetimes are stored as naive UTC and
+handed out timezone-aware.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from watcher.config import DigestConfig, FeedConfig
+from watcher.exceptions import SchemaError, StoreError
+from watcher.models import FeedState, Hit, Item, StoredItem, TopicMatch
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class FeedRow(Base):
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # The URL in feeds.yaml, and the URL we poll (moved by 301/308 chains).
+    configured_url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    body_hash: Mapped[str | None] = mapped_column(String(64))
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_result: Mapped[str | None] = mapped_column(String(32))
+    bozo_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ItemRow(Base):
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("feed_id", "key", name="uq_items_feed_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    content_html: Mapped[str] = mapped_column(Text)
+    content_text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    language: Mapped[str | None] = mapped_column(String(35))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Set when a later poll saw the item's text change; the item is not new again.
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MatchRow(Base):
+    __tablename__ = "matches"
+    __table_args__ = (UniqueConstraint("item_id", "topic", name="uq_matches_item_topic"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[str] = mapped_column(String(64), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    hits: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DigestRunRow(Base):
+    __tablename__ = "digest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending -> sent, or pending -> failed (permanent error); retries stay pending.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(Text)
+
+
+class DigestClaimRow(Base):
+    """A match covered by a digest run; unique per digest name, so never sent twice."""
+
+    __tablename__ = "digest_claims"
+    __table_args__ = (UniqueConstraint("digest", "match_id", name="uq_claims_digest_match"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("digest_runs.id", ondelete="CASCADE"), index=True
+    )
+    digest: Mapped[str] = mapped_column(String(64))
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+
+
+# -- values this module hands out ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedItem:
+    """A new or changed item of one poll, with the topics it matched."""
+
+    item: Item
+    matches: tuple[TopicMatch, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """What one poll changes about a feed, written in one transaction with its items."""
+
+    name: str
+    polled_at: datetime
+    result: str
+    next_poll_at: datetime
+    error_count: int = 0
+    last_error: str | None = None
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    title: str | None = None
+    bozo_reason: str | None = None
+    disabled_reason: str | None = None
+    # The validators above replace the stored ones only when the fetch returned a body.
+    replace_validators: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IngestCounts:
+    new_items: int
+    changed_items: int
+    new_matches: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRun:
+    """A claimed digest: its id, its Message-ID once assigned, and what it covers."""
+
+    id: int
+    digest: str
+    created_at: datetime
+    attempts: int
+    message_id: str | None
+    items: tuple[StoredItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    state: FeedState
+    active: bool
+    last_result: str | None
+    items: int
+
+
+# -- opening and migrating -------------------------------------------------------------
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module, whose implicit BEGINs
+    # break SAVEPOINTs and atomic multi-statement writes; _sqlite_on_begin opens them.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets the daemon's readers and its one writer work at once; foreign keys are
+    # off by default in SQLite; the busy timeout turns brief lock waits into waits.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+    # writes can fail at once with SQLITE_BUSY, which busy_timeout does not retry.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and :memory:."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+class Store:
+    """The repository: every read and write of watcher's state goes through here."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, database_url: str) -> Store:
+        """Open (and for SQLite create the folder of) the database; check it answers.
+
+        Raises StoreError with one line naming the database when it cannot be reached.
+        """
+        try:
+            url = make_url(database_url)
+        except ArgumentError as exc:
+            raise StoreError(f"database: {database_url!r} is not a database URL") from exc
+        path = sqlite_path(database_url)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise StoreError(f"{path.parent}: cannot create database folder: {exc}") from exc
+            if path.exists() and not os.access(path, os.W_OK):
+                raise StoreError(f"{path}: database file is not writable")
+            if not os.access(path.parent, os.W_OK):
+                raise StoreError(f"{path.parent}: database folder is not writable")
+        engine_args: dict[str, Any] = {}
+        if url.get_backend_name() == "postgresql":
+            engine_args["pool_pre_ping"] = True
+            engine_args["connect_args"] = {"connect_timeout": 10}
+        try:
+            engine = create_engine(url, **engine_args)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"database: cannot use {url.render_as_string()}: {exc}") from exc
+        if url.get_backend_name() == "sqlite":
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+        store = cls(engine)
+        try:
+            with engine.connect():
+                pass
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StoreError(
+                f"database {url.render_as_string()}: cannot connect: {_first_line(exc)}"
+            ) from exc
+        if path is not None:
+            # The database holds what feeds served and who receives digests: owner only.
+            os.chmod(path, 0o600)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success; driver errors become StoreError."""
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {_first_line(exc)}") from exc
+        finally:
+            session.close()
+
+    def upgrade(self) -> None:
+        """Apply every migration shipped with this version (idempotent)."""
+        from watcher import migrations
+
+        try:
+            migrations.upgrade(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database migration failed: {_first_line(exc)}") from exc
+
+    def check_schema(self) -> None:
+        """Raise SchemaError unless the database is at this version's schema."""
+        from watcher import migrations
+
+        try:
+            current = migrations.current_revision(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {_first_line(exc)}") from exc
+        if current != migrations.head_revision():
+            raise SchemaError(
+                "the database schema is not up to date; run `watcher db upgrade`"
+            )
+
+    # -- feeds ---------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> None:
+        """Make the feeds table agree with the configuration.
+
+        New feeds are due at once; a feed whose configured URL changed is polled at
+        its new URL from scratch; feeds gone from the config become inactive (their
+        items stay). Re-enabling a feed clears a 410 disablement.
+        """
+        by_name = {feed.name: feed for feed in feeds}
+        with self._session() as session:
+            rows = {row.name: row for row in session.scalars(select(FeedRow))}
+            for name, row in rows.items():
+                if name not in by_name:
+                    row.active = False
+            for name, feed in by_name.items():
+                existing = rows.get(name)
+                if existing is None:
+                    session.add(
+                        FeedRow(
+                            name=name,
+                            configured_url=feed.url,
+                            url=feed.url,
+                            title=feed.title,
+                            active=feed.enabled,
+                            error_count=0,
+                            next_poll_at=now,
+                            created_at=now,
+                        )
+                    )
+                    continue
+                if existing.configured_url != feed.url:
+                    existing.configured_url = feed.url
+                    existing.url = feed.url
+                    existing.etag = existing.last_modified = existing.body_hash = None
+                    existing.disabled_reason = None
+                    existing.next_poll_at = now
+                if feed.title:
+                    existing.title = feed.title
+                if feed.enabled and not existing.active:
+                    existing.next_poll_at = now
+                existing.active = feed.enabled
+
+    def feed_state(self, name: str) -> FeedState:
+        """The stored state of feed ``name``; KeyError when the store does not know it."""
+        with self._session() as session:
+            row = session.scalars(select(FeedRow).where(FeedRow.name == name)).one_or_none()
+            if row is None:
+                raise KeyError(name)
+            return _feed_state(row)
+
+    def due_feeds(self, now: datetime, limit: int = 1000) -> list[str]:
+        """Names of active, not disabled feeds whose next poll is due, most overdue first."""
+        with self._session() as session:
+            query = (
+                select(FeedRow.name)
+                .where(
+                    FeedRow.active.is_(True),
+                    FeedRow.disabled_reason.is_(None),
+                    FeedRow.next_poll_at <= now,
+                )
+                .order_by(FeedRow.next_poll_at)
+                .limit(limit)
+            )
+            return list(session.scalars(query))
+
+    def next_due_at(self) -> datetime | None:
+        with self._session() as session:
+            return session.scalar(
+                select(func.min(FeedRow.next_poll_at)).where(
+                    FeedRow.active.is_(True), FeedRow.disabled_reason.is_(None)
+                )
+            )
+
+    def feed_statuses(self) -> list[FeedStatus]:
+        with self._session() as session:
+            counts = dict(
+                session.execute(select(ItemRow.feed_id, func.count()).group_by(ItemRow.feed_id))
+                .all()
+            )
+            return [
+                FeedStatus(_feed_state(row), row.active, row.last_result, counts.get(row.id, 0))
+                for row in session.scalars(select(FeedRow).order_by(FeedRow.name))
+            ]
+
+    # -- items and matches -------------------------------------------------------------
+
+    def known_hashes(self, feed: str, keys: Sequence[str]) -> dict[str, str]:
+        """content_hash of the items of ``feed`` already stored under ``keys``."""
+        if not keys:
+            return {}
+        found: dict[str, str] = {}
+        with self._session() as session:
+            feed_id = _feed_id(session, feed)
+            # Chunked so a 1,000-item feed stays under every backend's parameter limit.
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                query = select(ItemRow.key, ItemRow.content_hash).where(
+                    ItemRow.feed_id == feed_id, ItemRow.key.in_(chunk)
+                )
+                found.update(session.execute(query).all())
+        return found
+
+    def record_poll(
+        self,
+        update: FeedUpdate,
+        new: Sequence[MatchedItem] = (),
+        changed: Sequence[MatchedItem] = (),
+    ) -> IngestCounts:
+        """Store a poll's new and changed items, their matches and the feed's new state.
+
+        All in one transaction: after a crash at any point the items and the feed's
+        validators agree (both old or both new). An item that another process stored
+        meanwhile is skipped, not duplicated. A changed item is updated in place and
+        keeps its old matches; only topics it did not match before are added.
+        """
+        now = update.polled_at
+        new_items = changed_items = new_matches = 0
+        with self._session() as session:
+            feed = session.scalars(select(FeedRow).where(FeedRow.name == update.name)).one()
+            for matched in new:
+                item_id = _insert_item(session, feed.id, matched.item, now)
+                if item_id is None:
+                    continue
+                new_items += 1
+                new_matches += _insert_matches(session, item_id, matched.matches, now)
+            for matched in changed:
+                row = session.scalars(
+                    select(ItemRow).where(
+                        ItemRow.feed_id == feed.id, ItemRow.key == matched.item.key
+                    )
+                ).one_or_none()
+                if row is None or row.content_hash == matched.item.content_hash:
+                    continue
+                _copy_item(row, matched.item)
+                row.changed_at = now
+                changed_items += 1
+                session.flush()
+                new_matches += _insert_matches(session, row.id, matched.matches, now)
+            _apply_feed_update(feed, update)
+        return IngestCounts(new_items, changed_items, new_matches)
+
+    def record_feed_result(self, update: FeedUpdate) -> None:
+        """Store a poll that brought no items (not modified, or failed)."""
+        self.record_poll(update)
+
+    def items(
+        self,
+        *,
+        feed: str | None = None,
+        topic: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[StoredItem]:
+        """Stored items, newest first, optionally only one feed's or one topic's."""
+        with self._session() as session:
+            query = select(ItemRow, FeedRow).join(FeedRow, ItemRow.feed_id == FeedRow.id)
+            if feed is not None:
+                query = query.where(FeedRow.name == feed)
+            if topic is not None:
+                query = query.where(
+                    select(MatchRow.id)
+                    .where(MatchRow.item_id == ItemRow.id, MatchRow.topic == topic)
+                    .exists()
+                )
+            if since is not None:
+                query = query.where(ItemRow.fetched_at >= since)
+            query = query.order_by(ItemRow.fetched_at.desc(), ItemRow.id.desc()).limit(limit)
+            rows = session.execute(query).all()
+            return _stored_items(session, rows)
+
+    def item(self, item_id: int) -> StoredItem:
+        """One stored item by id; KeyError when there is none."""
+        with self._session() as session:
+            rows = (
+                session.execute(
+                    select(ItemRow, FeedRow)
+                    .join(FeedRow, ItemRow.feed_id == FeedRow.id)
+                    .where(ItemRow.id == item_id)
+                )
+                .all()
+            )
+            if not rows:
+                raise KeyError(item_id)
+            return _stored_items(session, rows)[0]
+
+    def topic_counts(self, since: datetime) -> dict[str, int]:
+        with self._session() as session:
+            query = (
+                select(MatchRow.topic, func.count())
+                .where(MatchRow.matched_at >= since)
+                .group_by(MatchRow.topic)
+            )
+            return dict(session.execute(query).all())
+
+    def delete_items_before(self, unmatched_before: datetime, matched_before: datetime) -> int:
+        """Retention: drop unmatched items fetched before the first date and matched ones
+        before the second (a match claimed by an unsent digest is always kept)."""
+        with self._session() as session:
+            matched = select(MatchRow.item_id)
+            pending_claims = (
+                select(MatchRow.item_id)
+                .join(DigestClaimRow, DigestClaimRow.match_id == MatchRow.id)
+                .join(DigestRunRow, DigestRunRow.id == DigestClaimRow.run_id)
+                .where(DigestRunRow.status == "pending")
+            )
+            unmatched_gone = session.execute(
+                delete(ItemRow).where(
+                    ItemRow.fetched_at < unmatched_before, ItemRow.id.not_in(matched)
+                )
+            )
+            matched_gone = session.execute(
+                delete(ItemRow).where(
+                    ItemRow.fetched_at < matched_before, ItemRow.id.not_in(pending_claims)
+                )
+            )
+            return int(getattr(unmatched_gone, "rowcount", 0)) + int(
+                getattr(matched_gone, "rowcount", 0)
+            )
+
+    # -- digests -------------------------------------------------------------------
+
+    def claim_digest(self, digest: DigestConfig, now: datetime) -> DigestRun | None:
+        """Create a digest run and claim every unclaimed match of its topics, atomically.
+
+        Returns None when there is nothing to claim and the digest does not send
+        empty runs. A match is claimed by at most one run of a digest name (a unique
+        constraint enforces it even against a concurrent claimer).
+        """
+        with self._session() as session:
+            run = DigestRunRow(
+                digest=digest.name, created_at=now, status="pending", attempts=0,
+                next_attempt_at=now,
+            )
+            session.add(run)
+            session.flush()
+            unclaimed = select(MatchRow.id).where(
+                MatchRow.topic.in_(digest.topics),
+                MatchRow.score >= digest.min_score,
+                ~select(DigestClaimRow.id)
+                .where(
+                    DigestClaimRow.digest == digest.name,
+                    DigestClaimRow.match_id == MatchRow.id,
+                )
+                .exists(),
+            )
+            match_ids = list(session.scalars(unclaimed))
+            if not match_ids and not digest.send_empty:
+                session.delete(run)
+                return None
+            if match_ids:
+                session.execute(
+                    insert(DigestClaimRow),
+                    [{"run_id": run.id, "digest": digest.name, "match_id": m} for m in match_ids],
+                )
+            return _digest_run(session, run)
+
+    def unclaimed_items(self, digest: DigestConfig) -> list[StoredItem]:
+        """What the next run of ``digest`` would cover, without claiming anything."""
+        with self._session() as session:
+            query = (
+                select(ItemRow, FeedRow)
+                .join(FeedRow, ItemRow.feed_id == FeedRow.id)
+                .where(
+                    select(MatchRow.id)
+                    .where(
+                        MatchRow.item_id == ItemRow.id,
+                        MatchRow.topic.in_(digest.topics),
+                        MatchRow.score >= digest.min_score,
+                        ~select(DigestClaimRow.id)
+                        .where(
+                            DigestClaimRow.digest == digest.name,
+                            DigestClaimRow.match_id == MatchRow.id,
+                        )
+                        .exists(),
+                    )
+                    .exists()
+                )
+                .order_by(ItemRow.fetched_at, ItemRow.id)
+            )
+            return _stored_items(session, session.execute(query).all())
+
+    def pending_digest_runs(self, now: datetime, digest: str | None = None) -> list[DigestRun]:
+        """Runs claimed but not yet sent whose next attempt is due, oldest first."""
+        with self._session() as session:
+            query = select(DigestRunRow).where(
+                DigestRunRow.status == "pending", DigestRunRow.next_attempt_at <= now
+            )
+            if digest is not None:
+                query = query.where(DigestRunRow.digest == digest)
+            rows = session.scalars(query.order_by(DigestRunRow.id)).all()
+            return [_digest_run(session, row) for row in rows]
+
+    def set_message_id(self, run_id: int, message_id: str) -> None:
+        """Fix a run's Message-ID before the first send, so every re-send carries it."""
+        with self._session() as session:
+            session.execute(
+                update(DigestRunRow)
+                .where(DigestRunRow.id == run_id, DigestRunRow.message_id.is_(None))
+                .values(message_id=message_id)
+            )
+
+    def mark_digest_sent(self, run_id: int, now: datetime) -> None:
+        with self._session() as session:
+            session.execute(
+                update(DigestRunRow)
+                .where(DigestRunRow.id == run_id)
+                .values(
+                    status="sent", sent_at=now, attempts=DigestRunRow.attempts + 1,
+                    last_error=None, next_attempt_at=None,
+                )
+            )
+
+    def mark_digest_failed(
+        self, run_id: int, error: str, *, retry_at: datetime | None
+    ) -> None:
+        """Record a failed attempt: retried at ``retry_at``, or failed for good when None."""
+        with self._session() as session:
+            session.execute(
+                update(DigestRunRow)
+                .where(DigestRunRow.id == run_id)
+                .values(
+                    status="pending" if retry_at is not None else "failed",
+                    attempts=DigestRunRow.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=retry_at,
+                )
+            )
+
+    def last_digest_sent(self) -> dict[str, datetime]:
+        with self._session() as session:
+            query = (
+                select(DigestRunRow.digest, func.max(DigestRunRow.sent_at))
+                .where(DigestRunRow.status == "sent")
+                .group_by(DigestRunRow.digest)
+            )
+            return {name: when for name, when in session.execute(query) if when}
+
+    def last_digest_runs(self) -> dict[str, datetime]:
+        """When each digest last claimed a run (sent or not)."""
+        with self._session() as session:
+            query = select(DigestRunRow.digest, func.max(DigestRunRow.created_at)).group_by(
+                DigestRunRow.digest
+            )
+            return dict(session.execute(query).all())
+
+    def pending_digest_count(self, digest: DigestConfig) -> int:
+        """Matches waiting for the next run of ``digest``."""
+        return sum(
+            1
+            for stored in self.unclaimed_items(digest)
+            for match in stored.matches
+            if match.topic in digest.topics
+        )
+
+    def digest_run_count(self, digest: str, status: str | None = None) -> int:
+        with self._session() as session:
+            query = select(func.count()).where(DigestRunRow.digest == digest)
+            if status is not None:
+                query = query.where(DigestRunRow.status == status)
+            return int(session.scalar(query) or 0)
+
+
+# -- row <-> value conversions (private) ----------------------------------------------
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _feed_id(session: Session, name: str) -> int:
+    feed_id = session.scalar(select(FeedRow.id).where(FeedRow.name == name))
+    if feed_id is None:
+        raise KeyError(name)
+    return feed_id
+
+
+def _feed_state(row: FeedRow) -> FeedState:
+    return FeedState(
+        name=row.name,
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        error_count=row.error_count,
+        last_error=row.last_error,
+        next_poll_at=row.next_poll_at,
+        last_polled_at=row.last_polled_at,
+        disabled_reason=row.disabled_reason,
+    )
+
+
+def _apply_feed_update(row: FeedRow, update: FeedUpdate) -> None:
+    row.last_polled_at = update.polled_at
+    row.last_result = update.result
+    row.next_poll_at = update.next_poll_at
+    row.error_count = update.error_count
+    row.last_error = update.last_error
+    if update.error_count == 0:
+        row.last_success_at = update.polled_at
+    if update.url is not None and update.url != row.url:
+        row.url = update.url
+    if update.replace_validators:
+        row.etag = update.etag
+        row.last_modified = update.last_modified
+        row.body_hash = update.body_hash
+        row.bozo_reason = update.bozo_reason
+    if update.title and not row.title:
+        row.title = update.title
+    if update.disabled_reason is not None:
+        row.disabled_reason = update.disabled_reason
+
+
+def _item_values(item: Item) -> dict[str, Any]:
+    return {
+        "url": item.url,
+        "title": item.title,
+        "summary": item.summary,
+        "content_html": item.content_html,
+        "content_text": item.content_text,
+        "author": item.author,
+        "tags": list(item.tags),
+        "language": item.language,
+        "content_hash": item.content_hash,
+        "published": item.published,
+        "updated": item.updated,
+    }
+
+
+def _copy_item(row: ItemRow, item: Item) -> None:
+    for name, value in _item_values(item).items():
+        setattr(row, name, value)
+
+
+def _insert_item(session: Session, feed_id: int, item: Item, now: datetime) -> int | None:
+    """Insert one item; None when the (feed, key) pair is already stored."""
+    row = ItemRow(feed_id=feed_id, key=item.key, fetched_at=now, **_item_values(item))
+    # A savepoint keeps the surrounding poll transaction alive when another process
+    # stored the same item first (the unique constraint is the arbiter).
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row.id
+
+
+def _insert_matches(
+    session: Session, item_id: int, matches: Sequence[TopicMatch], now: datetime
+) -> int:
+    existing = set(session.scalars(select(MatchRow.topic).where(MatchRow.item_id == item_id)))
+    fresh = [m for m in matches if m.topic not in existing]
+    for match in fresh:
+        session.add(
+            MatchRow(
+                item_id=item_id,
+                topic=match.topic,
+                score=match.score,
+                hits=[_hit_json(hit) for hit in match.hits],
+                matched_at=now,
+            )
+        )
+    session.flush()
+    return len(fresh)
+
+
+def _hit_json(hit: Hit) -> dict[str, Any]:
+    return {"field": hit.field, "start": hit.start, "end": hit.end, "term": hit.term}
+
+
+def _topic_match(row: MatchRow) -> TopicMatch:
+    hits = tuple(
+        Hit(field=str(h["field"]), start=int(h["start"]), end=int(h["end"]), term=str(h["term"]))
+        for h in row.hits
+    )
+    return TopicMatch(topic=row.topic, score=row.score, hits=hits)
+
+
+def _item(row: ItemRow, feed_name: str) -> Item:
+    return Item(
+        feed=feed_name,
+        key=row.key,
+        url=row.url,
+        title=row.title,
+        summary=row.summary,
+        content_html=row.content_html,
+        content_text=row.content_text,
+        author=row.author,
+        tags=tuple(row.tags or ()),
+        published=row.published,
+        updated=row.updated,
+        language=row.language,
+        content_hash=row.content_hash,
+    )
+
+
+def _stored_items(
+    session: Session, rows: Sequence[tuple[ItemRow, FeedRow]], match_ids: set[int] | None = None
+) -> list[StoredItem]:
+    """StoredItems for rows, with their matches (only ``match_ids`` when given)."""
+    ids = [item.id for item, _ in rows]
+    matches: dict[int, list[TopicMatch]] = {}
+    for start in range(0, len(ids), 500):
+        query = select(MatchRow).where(MatchRow.item_id.in_(ids[start : start + 500]))
+        for match in session.scalars(query.order_by(MatchRow.score.desc(), MatchRow.id)):
+            if match_ids is None or match.id in match_ids:
+                matches.setdefault(match.item_id, []).append(_topic_match(match))
+    return [
+        StoredItem(
+            id=item.id,
+            item=_item(item, feed.name),
+            feed_title=feed.title or feed.name,
+            fetched_at=item.fetched_at,
+            matches=tuple(matches.get(item.id, ())),
+        )
+        for item, feed in rows
+    ]
+
+
+def _digest_run(session: Session, run: DigestRunRow) -> DigestRun:
+    claimed = set(
+        session.scalars(select(DigestClaimRow.match_id).where(DigestClaimRow.run_id == run.id))
+    )
+    rows: list[tuple[ItemRow, FeedRow]] = []
+    if claimed:
+        item_ids = select(MatchRow.item_id).where(MatchRow.id.in_(claimed))
+        query = (
+            select(ItemRow, FeedRow)
+            .join(FeedRow, ItemRow.feed_id == FeedRow.id)
+            .where(ItemRow.id.in_(item_ids))
+            .order_by(ItemRow.fetched_at, ItemRow.id)
+        )
+        rows = list(session.execute(query).all())
+    return DigestRun(
+        id=run.id,
+        digest=run.digest,
+        created_at=run.created_at,
+        attempts=run.attempts,
+        message_id=run.message_id,
+        items=tuple(_stored_items(session, rows, claimed)),
+    )
+
