@@ -1,0 +1,524 @@
+"""feeds.yaml -> validated, immutable configuration.
+
+Everything downstream reads these objects; nothing else reads YAML or the
+environment. ``load_config`` reads the file, replaces ``${NAME}`` and
+``${NAME:-default}`` in string values from the environment (``$${`` is a literal
+``${``) and validates everything, raising ``ConfigError`` with every problem at
+once, one line each: ``FILE:LINE:COLUMN: PATH: MESSAGE``.
+
+LINE:COLUMN (1-based) point at the offending value, at the key for an unknown or
+duplicate key, and at the mapping itself for a missing key. PATH names the value
+from the top: ``smtp.port``, ``digests.daily.recipients[1]``. An entry of
+``feeds``, ``topics`` or ``digests`` is named ``SECTION.NAME`` when it has a valid
+name written in the file that no earlier entry of the section uses, else
+``SECTION[INDEX]`` (0-based). Problems with the file as a whole read
+``FILE: MESSAGE``, broken YAML ``FILE:LINE:COLUMN: invalid YAML: MESSAGE``, and the
+whole document is ``top level``. Values that came from the environment and
+``smtp.password`` are never shown in a message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from watcher import PROJECT_URL, __version__
+from watcher._yamlmarks import (
+    Loc,
+    LocatedProblem,
+    MarkedDocument,
+    Position,
+    describe_yaml_error,
+    did_you_mean,
+    load_marked_yaml,
+)
+from watcher.exceptions import ConfigError, QueryError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# A deliberately plain address check (RFC 5322 dot-atom local part, dotted DNS domain,
+# or the local host): enough to catch typos and header injection without a dependency.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
+    r"@(?:(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}|localhost)"
+)
+
+
+def parse_duration(value: object) -> timedelta:
+    """'30s', '15m', '1h', '1d', '2w' or a number of seconds (also as text) -> timedelta.
+
+    Raises ValueError for anything else, and for durations that are not positive or
+    do not fit in a timedelta.
+    """
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (use 30s, 15m, 1h, 1d)")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        found = _DURATION.match(str(value))
+        if not found:
+            raise ValueError(f"{value!r} is not a duration (use 30s, 15m, 1h, 1d)")
+        seconds = float(found.group(1)) * _UNIT_SECONDS[found.group(2) or "s"]
+    if not seconds > 0:  # also refuses NaN
+        raise ValueError(f"{value!r} is not a positive duration")
+    if seconds >= timedelta.max.total_seconds():
+        raise ValueError(f"{value!r} is too long a duration")
+    return timedelta(seconds=seconds)
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid name (up to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit)"
+        )
+    return value
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an email address (use name@example.org)")
+    return value
+
+
+def _check_time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"{value!r} is not a time zone (use an IANA name like Europe/Berlin)"
+        ) from None
+    return value
+
+
+_CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def standard_weekdays(expression: str) -> str:
+    """Rewrite a crontab's numeric weekdays (0 or 7 = Sunday, 1 = Monday) as names.
+
+    APScheduler 3 reads weekday numbers with 0 = Monday (its issue 286), so
+    ``0 7 * * 1-5`` would run Tuesday to Saturday; names mean the same to both.
+    """
+    fields = expression.split()
+    if len(fields) != 5:
+        return expression
+    return " ".join([*fields[:4], re.sub(r"(?<![/\w])([0-7])(?!\w)", _weekday_name, fields[4])])
+
+
+def _weekday_name(found: re.Match[str]) -> str:
+    return _CRON_WEEKDAYS[int(found.group(1))]
+
+
+def _check_crontab(value: str) -> str:
+    # Valid means valid for the scheduler, so ask APScheduler itself; whether a cron
+    # expression parses does not depend on the zone it is read in.
+    from apscheduler.triggers.cron import CronTrigger
+
+    value = standard_weekdays(value)
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        detail = str(exc)
+        raise ValueError(
+            f"{value!r} is not a cron schedule (minute hour day month weekday): "
+            f"{detail[:1].lower()}{detail[1:]}"
+        ) from None
+    return value
+
+
+def _check_template(value: str) -> str:
+    import jinja2
+
+    try:
+        jinja2.Environment().parse(value)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"not a valid Jinja2 template: {exc.message}") from None
+    return value
+
+
+def _check_feed_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a URL: {exc}") from None
+    if any(character.isspace() for character in value):
+        raise ValueError(f"{value!r} is not a URL: it contains white space")
+    if parts.scheme.lower() not in ("http", "https", "file"):
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    if parts.scheme.lower() != "file" and not parts.hostname:
+        raise ValueError(f"{value!r} is not a URL: it has no host")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Name = Annotated[str, AfterValidator(_check_name)]
+EmailAddress = Annotated[str, AfterValidator(_check_email)]
+TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
+CronExpression = Annotated[str, AfterValidator(_check_crontab)]
+TemplateText = Annotated[str, AfterValidator(_check_template)]
+FeedUrl = Annotated[str, AfterValidator(_check_feed_url)]
+
+DEFAULT_USER_AGENT = f"watcher/{__version__} (+{PROJECT_URL})"
+DEFAULT_SUBJECT = "{{ digest.title }} — {{ total }} new{% if topics %}: {{ topics }}{% endif %}"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Defaults(_Frozen):
+    """Settings every feed inherits unless it says otherwise."""
+
+    interval: Duration = timedelta(minutes=15)
+    timeout: Duration = timedelta(seconds=30)
+    connect_timeout: Duration = timedelta(seconds=10)
+    user_agent: str = DEFAULT_USER_AGENT
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    workers: int = Field(default=16, ge=1, le=256)
+    per_host_concurrency: int = Field(default=2, ge=1)
+    per_host_delay: Duration = timedelta(seconds=1)
+    max_backoff: Duration = timedelta(hours=24)
+
+
+class FeedConfig(_Frozen):
+    name: Name
+    url: FeedUrl
+    title: str | None = None
+    interval: Duration | None = None
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+    # file:// URLs are refused unless the operator says this feed may read local files.
+    allow_local_files: bool = False
+
+
+class TopicConfig(_Frozen):
+    name: Name
+    title: str | None = None
+    description: str = ""
+    query: str
+    exclude: str | None = None
+    feeds: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    min_score: float = 0.0
+    stemming: bool = False
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name.replace("-", " ").capitalize()
+
+
+class DigestConfig(_Frozen):
+    name: Name
+    title: str | None = None
+    recipients: tuple[EmailAddress, ...] = Field(min_length=1)
+    topics: tuple[str, ...] = Field(min_length=1)
+    # Five-field cron as crontab(5) reads it (weekday 0 or 7 = Sunday); stored with
+    # weekday names so APScheduler 3, whose 0 is Monday, reads it the same way.
+    schedule: CronExpression | None = None
+    timezone: TimeZoneName = "UTC"
+    immediate: bool = False
+    subject: TemplateText = DEFAULT_SUBJECT
+    max_items: int = Field(default=50, ge=1)
+    min_score: float = 0.0
+    send_empty: bool = False
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name.replace("-", " ").capitalize()
+
+
+class SmtpConfig(_Frozen):
+    host: str
+    port: int = Field(default=25, ge=1, le=65535)
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: EmailAddress = "watcher@localhost"
+    timeout: Duration = timedelta(seconds=30)
+
+
+class HttpConfig(_Frozen):
+    """The daemon's HTTP endpoint (/healthz, /metrics); off unless the section exists."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=0, le=65535)
+    # Required for any bind beyond loopback: the endpoint is not meant to be public.
+    token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _token_for_public_bind(self) -> HttpConfig:
+        if self.host not in ("127.0.0.1", "localhost", "::1") and self.token is None:
+            raise ValueError(
+                f"binding {self.host!r} beyond this machine needs a 'token' (clients send "
+                "it as 'Authorization: Bearer TOKEN')"
+            )
+        return self
+
+
+class RetentionConfig(_Frozen):
+    """How long stored items are kept, counted from when they were fetched."""
+
+    unmatched: Duration = timedelta(days=30)
+    matched: Duration = timedelta(days=365)
+
+
+class Config(_Frozen):
+    """The whole validated configuration.
+
+    ``load_config`` also checks what no single model can: unique names, references
+    between sections, a schedule or ``immediate`` per digest, file:// URLs, topic queries.
+    """
+
+    database: str = "sqlite:///var/watcher.db"
+    outbox: str = "var/outbox"
+    templates: str | None = None
+    defaults: Defaults = Defaults()
+    feeds: tuple[FeedConfig, ...] = ()
+    topics: tuple[TopicConfig, ...] = ()
+    digests: tuple[DigestConfig, ...] = ()
+    smtp: SmtpConfig | None = None
+    http: HttpConfig | None = None
+    retention: RetentionConfig = RetentionConfig()
+    # Where the config came from, for messages; not a YAML key.
+    source: str = Field(default="<memory>", exclude=True)
+
+    def feed(self, name: str) -> FeedConfig:
+        for feed in self.feeds:
+            if feed.name == name:
+                return feed
+        raise KeyError(name)
+
+    def topic(self, name: str) -> TopicConfig:
+        for topic in self.topics:
+            if topic.name == name:
+                return topic
+        raise KeyError(name)
+
+    def digest(self, name: str) -> DigestConfig:
+        for digest in self.digests:
+            if digest.name == name:
+                return digest
+        raise KeyError(name)
+
+    def feed_interval(self, feed: FeedConfig) -> timedelta:
+        """How often to poll ``feed``: its own interval, else the default one."""
+        return feed.interval if feed.interval is not None else self.defaults.interval
+
+
+def load_config(
+    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Read and validate the configuration file.
+
+    The file is ``path``, else ``$WATCHER_CONFIG``, else ``./feeds.yaml``; ``environ``
+    (default ``os.environ``) supplies that variable and the ``${NAME}`` values.
+    Relative paths inside (database, outbox, templates) are returned as written.
+
+    Raises ConfigError listing every problem when the file cannot be read or is invalid.
+    """
+    environ = os.environ if environ is None else environ
+    if path is None:
+        path = environ.get("WATCHER_CONFIG") or "feeds.yaml"
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{source}: cannot read: not UTF-8 text (byte {exc.start})"]) from exc
+    return load_config_text(text, source, environ=environ)
+
+
+def load_config_text(
+    text: str, source: str = "<string>", *, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Validate configuration YAML given as text; ``source`` names it in messages.
+
+    Raises ConfigError listing every problem when the text is not a valid configuration.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        document = load_marked_yaml(text, environ)
+    except yaml.YAMLError as exc:
+        raise ConfigError([describe_yaml_error(source, text, exc)]) from exc
+    data = document.data
+    if data is None:
+        raise ConfigError([f"{source}: is empty; see feeds.yaml in the repository for an example"])
+    if not isinstance(data, dict):
+        problem = LocatedProblem(Position(1, 1), (), "expected a mapping of settings (key: value)")
+        raise ConfigError([document.describe(source, problem, {}, _SECRETS)])
+    problems: list[LocatedProblem] = []
+    if "source" in data:  # a field of Config, but set by the loader, not by the file
+        del data["source"]
+        problems.append(document.key_problem(("source",), "unknown key 'source'"))
+    config: Config | None = None
+    try:
+        config = Config.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        problems.extend(document.validation_problems(exc.errors(), _known_keys))
+    problems.extend(_cross_problems(data, document))
+    # A value whose variable is unset is only reported as such, not judged as empty text.
+    problems = [*document.judged(problems), *document.problems]
+    if problems or config is None:
+        names = _entry_names(data, document)
+        ordered = sorted(problems, key=lambda problem: problem.position)
+        raise ConfigError([document.describe(source, each, names, _SECRETS) for each in ordered])
+    return config
+
+
+def _known_keys(loc: Loc) -> list[str]:
+    """The keys allowed in the mapping at ``loc``."""
+    models: dict[Loc, type[BaseModel]] = {
+        (): Config,
+        ("defaults",): Defaults,
+        ("smtp",): SmtpConfig,
+        ("feeds", 0): FeedConfig,
+        ("topics", 0): TopicConfig,
+        ("digests", 0): DigestConfig,
+    }
+    entry = len(loc) == 2 and isinstance(loc[1], int)
+    model = models.get((loc[0], 0) if entry else loc)
+    return [key for key in model.model_fields if key != "source"] if model else []
+
+
+_SECTIONS = {"feeds": "feed", "topics": "topic", "digests": "digest"}
+_SECRETS = {("smtp", "password")}  # never shown, wherever they come from
+_FLAG = TypeAdapter(bool)
+
+
+def _flag(value: object) -> bool | None:
+    """The bool validation would make of ``value``, or None if it would refuse it."""
+    try:
+        return _FLAG.validate_python(value)
+    except ValidationError:
+        return None
+
+
+def _entries(data: dict[str, object], section: str) -> list[tuple[int, dict[str, object]]]:
+    entries = data.get(section)
+    if not isinstance(entries, list):
+        return []
+    return [(index, entry) for index, entry in enumerate(entries) if isinstance(entry, dict)]
+
+
+def _texts(value: object) -> list[tuple[int, str]]:
+    items = value if isinstance(value, list) else []
+    return [(index, item) for index, item in enumerate(items) if isinstance(item, str)]
+
+
+def _query_parser() -> Callable[..., object] | None:
+    # Imported late so that configs load before watcher.match exists (and without it).
+    try:
+        module = importlib.import_module("watcher.match.query")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("watcher.match", "watcher.match.query"):
+            return None
+        raise
+    parse_query: Callable[..., object] = module.parse_query
+    return parse_query
+
+
+def _cross_problems(data: dict[str, object], document: MarkedDocument) -> list[LocatedProblem]:
+    """Problems that involve more than one value: names, references, exclusive options.
+
+    Works on the raw values, type-checking each it uses, so it runs even when field
+    validation failed; a value of the wrong type is reported by validation instead.
+    """
+    problems: list[LocatedProblem] = []
+
+    def add(loc: Loc, message: str) -> None:
+        problems.append(LocatedProblem(document.position(loc), loc, message))
+
+    names: dict[str, set[str]] = {}
+    for section, kind in _SECTIONS.items():
+        first_lines: dict[str, int] = {}
+        for index, entry in _entries(data, section):
+            name, loc = entry.get("name"), (section, index, "name")
+            if isinstance(name, str) and name in first_lines:
+                add(loc, f"duplicate {kind} name {name!r} (first used on line {first_lines[name]})")
+            elif isinstance(name, str):
+                first_lines[name] = document.position(loc).line
+        names[section] = set(first_lines)
+
+    feed_tags: set[str] = set()
+    for index, feed in _entries(data, "feeds"):
+        feed_tags.update(tag for _, tag in _texts(feed.get("tags")))
+        url = feed.get("url")
+        local = isinstance(url, str) and url.lower().startswith("file:")
+        if local and _flag(feed.get("allow_local_files", False)) is False:
+            add(("feeds", index, "url"), "file:// URLs need 'allow_local_files: true' on the feed")
+
+    parse_query = _query_parser()
+    for index, topic in _entries(data, "topics"):
+        for position, feed_name in _texts(topic.get("feeds")):
+            if feed_name not in names["feeds"]:
+                hint = did_you_mean(feed_name, names["feeds"])
+                add(("topics", index, "feeds", position), f"no feed named {feed_name!r}{hint}")
+        for position, tag in _texts(topic.get("tags")):
+            if tag not in feed_tags:
+                hint = did_you_mean(tag, feed_tags)
+                add(("topics", index, "tags", position), f"no feed has the tag {tag!r}{hint}")
+        stemming = _flag(topic.get("stemming", False)) is True
+        for key in ("query", "exclude"):
+            query = topic.get(key)
+            if parse_query is not None and isinstance(query, str):
+                try:
+                    parse_query(query, stemming=stemming)
+                except QueryError as exc:
+                    add(("topics", index, key), f"{exc.message} at column {exc.column}")
+
+    for index, digest in _entries(data, "digests"):
+        for position, topic_name in _texts(digest.get("topics")):
+            if topic_name not in names["topics"]:
+                hint = did_you_mean(topic_name, names["topics"])
+                add(("digests", index, "topics", position), f"no topic named {topic_name!r}{hint}")
+        scheduled = digest.get("schedule") is not None
+        immediate = _flag(digest.get("immediate", False))
+        if scheduled and immediate:
+            add(("digests", index, "immediate"), "set a schedule or 'immediate: true', not both")
+        elif not scheduled and immediate is False:
+            add(("digests", index), "needs a 'schedule' (cron: '0 7 * * *') or 'immediate: true'")
+    return problems
+
+
+def _entry_names(data: dict[str, object], document: MarkedDocument) -> dict[Loc, str]:
+    """``(section, index)`` -> name, for entries whose PATH uses the name (see module doc)."""
+    names: dict[Loc, str] = {}
+    for section in _SECTIONS:
+        seen: set[str] = set()
+        for index, entry in _entries(data, section):
+            name = entry.get("name")
+            written = (section, index, "name") not in document.from_environment
+            if not isinstance(name, str):
+                continue
+            if name not in seen and _NAME.fullmatch(name) and written:
+                names[(section, index)] = name
+            seen.add(name)
+    return names
