@@ -1,0 +1,193 @@
+"""TopicIndex: matching (tests/data/match/matches.yaml), scoring, scoping, the term index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from watcher.config import TopicConfig
+from watcher.exceptions import QueryError
+from watcher.match import TopicIndex, TopicQueryError, field_text, format_explanation
+from watcher.models import Item
+
+DATA = Path(__file__).parent / "data" / "match"
+
+
+def make_item(**fields: Any) -> Item:
+    return Item(
+        feed=fields.get("feed", "news"),
+        key=fields.get("key", "k1"),
+        url=None,
+        title=fields.get("title", ""),
+        summary=fields.get("summary", ""),
+        content_text=fields.get("content", ""),
+        tags=tuple(fields.get("tags", ())),
+    )
+
+
+def topic(query: str, name: str = "t", **settings: Any) -> TopicConfig:
+    return TopicConfig(name=name, query=query, **settings)
+
+
+MATCH_CASES = yaml.safe_load((DATA / "matches.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", MATCH_CASES, ids=lambda case: case["name"])
+def test_match_table(case: dict[str, Any]) -> None:
+    config = topic(case["query"], exclude=case.get("exclude"), stemming=case.get("stemming", False))
+    item = make_item(**case)
+    matches = TopicIndex.build([config]).match(item)
+    assert bool(matches) is case["matched"]
+    if "highlights" in case:
+        highlighted = [
+            f"{hit.field}:{field_text(item, hit.field)[hit.start : hit.end]}"
+            for hit in matches[0].hits
+        ]
+        assert highlighted == case["highlights"]
+
+
+def test_hit_offsets_index_the_original_text_after_folding() -> None:
+    # Combining accents, a ligature and a full-width word shift folded offsets.
+    title = "Le Pre\u0301sident ﬁnit à ＰＡＲＩＳ, Kim Jong-Un"
+    item = make_item(title=title)
+    [found] = TopicIndex.build([topic('president OR finit OR paris OR "kim jong un"')]).match(item)
+    assert [title[hit.start : hit.end] for hit in found.hits] == [
+        "Pre\u0301sident",
+        "ﬁnit",
+        "ＰＡＲＩＳ",
+        "Kim Jong-Un",
+    ]
+    assert {hit.term for hit in found.hits} == {"president", "finit", "paris", '"kim jong un"'}
+
+
+def test_matches_come_in_configuration_order_with_names() -> None:
+    index = TopicIndex.build([topic("parade", name="b"), topic("moscow", name="a")])
+    found = index.match(make_item(title="Parade in Moscow"))
+    assert [match.topic for match in found] == ["b", "a"]
+
+
+def test_score_weights_title_above_summary_and_is_normalized() -> None:
+    index = TopicIndex.build([topic("parade")])
+    [in_title] = index.match(make_item(title="parade"))
+    [in_summary] = index.match(make_item(summary="parade"))
+    [in_content] = index.match(make_item(content="parade"))
+    [both] = index.match(make_item(title="parade", summary="parade"))
+    assert in_title.score == 0.5
+    assert in_summary.score == pytest.approx(1 / 3, abs=1e-4)
+    assert in_content.score == 0.2
+    assert in_title.score < both.score < 1.0
+
+
+def test_min_score_drops_weak_matches() -> None:
+    index = TopicIndex.build([topic("parade", min_score=0.5)])
+    assert index.match(make_item(summary="a parade")) == []
+    assert [m.topic for m in index.match(make_item(title="a parade"))] == ["t"]
+
+
+def test_feed_scoping() -> None:
+    index = TopicIndex.build([topic("parade", feeds=("tass",))])
+    assert index.match(make_item(feed="bbc", title="parade")) == []
+    assert len(index.match(make_item(feed="tass", title="parade"))) == 1
+    assert index.last_evaluated == 1
+
+
+def test_tag_scoping_ignores_case() -> None:
+    index = TopicIndex.build([topic("parade", tags=("Military",))])
+    assert index.match(make_item(title="parade", tags=["culture"])) == []
+    assert index.last_evaluated == 0
+    assert len(index.match(make_item(title="parade", tags=["military"]))) == 1
+
+
+def test_topic_without_its_terms_is_never_evaluated() -> None:
+    topics = [
+        topic('"state visit" OR arriv*', name="travel"),
+        topic("parade NOT pride", name="parade"),
+        topic("阅兵", name="zh"),
+        topic("travel", name="stemmed", stemming=True),
+    ]
+    index = TopicIndex.build(topics)
+    assert index.match(make_item(title="Markets fall as gold rises")) == []
+    assert index.last_evaluated == 0
+    # "arrived" reaches the "arriv" bucket of arriv*; only that topic runs.
+    assert [m.topic for m in index.match(make_item(title="Xi arrived"))] == ["travel"]
+    assert index.last_evaluated == 1
+    # "arrears" shares no bucket with arriv*: nothing runs.
+    assert index.match(make_item(title="Arrears mount")) == []
+    assert index.last_evaluated == 0
+    assert [m.topic for m in index.match(make_item(title="Travelling by train"))] == ["stemmed"]
+    assert index.last_evaluated == 1
+    assert [m.topic for m in index.match(make_item(title="盛大阅兵"))] == ["zh"]
+    assert index.last_evaluated == 1
+
+
+def test_purely_negative_topic_is_evaluated_for_every_item() -> None:
+    index = TopicIndex.build([topic("NOT pride", name="neg"), topic("parade", name="pos")])
+    assert [m.topic for m in index.match(make_item(title="Gold rises"))] == ["neg"]
+    assert index.last_evaluated == 1
+
+
+def test_evaluated_topics_grow_with_matching_terms_not_with_configured_topics() -> None:
+    many = [topic(f"word{number} OR other{number}", name=f"t{number}") for number in range(500)]
+    index = TopicIndex.build(many)
+    index.match(make_item(title="word7 and other300 and nothing else"))
+    assert index.last_evaluated == 2
+
+
+def test_topic_query_error_names_topic_and_field() -> None:
+    with pytest.raises(TopicQueryError) as raised:
+        TopicIndex.build([topic("parade"), topic("kim", name="bad", exclude="(former")])
+    error = raised.value
+    assert isinstance(error, QueryError)
+    assert (error.topic, error.field, error.column) == ("bad", "exclude", 1)
+    assert str(error) == "topic 'bad', exclude: unbalanced parenthesis at column 1"
+
+
+def test_duplicate_topic_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="duplicate topic names: t"):
+        TopicIndex.build([topic("a"), topic("b")])
+
+
+def test_explain_a_match() -> None:
+    index = TopicIndex.build([topic("(kim OR xi) NEAR/5 beijing", exclude="former")])
+    item = make_item(title="Kim arrives in Beijing")
+    explanation = index.explain("t", item)
+    assert explanation.matched
+    assert not explanation.excluded
+    assert explanation.indexed and explanation.in_scope
+    assert explanation.query.text == "(kim OR xi) NEAR/5 beijing"
+    [sides_or, right] = explanation.query.children
+    assert [(c.text, c.matched) for c in sides_or.children] == [("kim", True), ("xi", False)]
+    assert (right.text, right.matched) == ("beijing", True)
+    assert explanation.score == index.match(item)[0].score
+    text = format_explanation(explanation)
+    assert "topic t: MATCHED" in text
+    assert "[yes] (kim OR xi) NEAR/5 beijing" in text
+    assert "[no ] xi" in text
+    assert "exclude: did not fire" in text
+    assert "title[0:3] 'Kim' <- kim" in text
+
+
+def test_explain_exclusion_and_scope() -> None:
+    index = TopicIndex.build([topic("parade", exclude="pride OR carnival", feeds=("tass",))])
+    explanation = index.explain("t", make_item(feed="bbc", title="Pride parade"))
+    assert not explanation.matched
+    assert explanation.excluded
+    assert not explanation.in_scope
+    text = format_explanation(explanation)
+    assert "out of scope: feed 'bbc' is not one of tass" in text
+    assert "exclude: fired, the item is excluded" in text
+
+
+def test_explain_reports_skipped_by_index() -> None:
+    index = TopicIndex.build([topic("parade")])
+    explanation = index.explain("t", make_item(title="Gold rises"))
+    assert not explanation.indexed
+    assert "would be skipped" in format_explanation(explanation)
+
+
+def test_explain_unknown_topic() -> None:
+    with pytest.raises(KeyError):
+        TopicIndex.build([topic("parade")]).explain("nope", make_item())

@@ -1,0 +1,82 @@
+"""The topics shipped in feeds.yaml against the shared seed articles and the labelled
+developer set in ../shared."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from watcher.config import load_config
+from watcher.match import TopicIndex
+from watcher.match.evaluate import default_label_column, evaluate, format_report, load_labelled
+from watcher.models import Item
+
+FEEDS_YAML = Path(__file__).resolve().parents[1] / "feeds.yaml"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+DEV_SET = SHARED / "eval" / "topics-dev.jsonl"
+SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
+MIN_F1 = 0.90
+
+
+def require_shared(path: Path) -> None:
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing; CI must provide the shared evaluation data")
+        pytest.skip(f"{path} is missing (shared evaluation data is not checked out here)")
+
+
+@pytest.fixture(scope="module")
+def shipped() -> TopicIndex:
+    topics = list(load_config(FEEDS_YAML, environ={}).topics)
+    assert [topic.name for topic in topics] == ["leader-travel", "parade-coverage"]
+    return TopicIndex.build(topics)
+
+
+def seed_item(path: Path) -> Item:
+    # The seeds are plain text pages: first non-empty line as title, the rest as body.
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return Item(feed="seeds", key=path.name, url=None, title=lines[0], summary="\n".join(lines[1:]))
+
+
+def test_five_seed_articles_are_there() -> None:
+    require_shared(SHARED / "seeds")
+    assert len(SEEDS) == 5
+
+
+@pytest.mark.parametrize("path", SEEDS, ids=lambda path: path.name)
+def test_seed_article_matches_both_topics(shipped: TopicIndex, path: Path) -> None:
+    matched = [found.topic for found in shipped.match(seed_item(path))]
+    assert matched == ["leader-travel", "parade-coverage"]
+
+
+def test_dev_set_f1_per_topic(shipped: TopicIndex) -> None:
+    require_shared(DEV_SET)
+    rows = load_labelled(DEV_SET)
+    columns = list(rows[0].labels)
+    labels = {}
+    for topic in shipped.topics:
+        column = default_label_column(topic.name, columns)
+        assert column is not None, topic.name
+        labels[topic.name] = column
+    report = evaluate(shipped, rows, labels)
+    for score in report.scores:
+        assert score.f1 >= MIN_F1, format_report(report)
+
+
+def test_shipped_topics_ignore_known_confusers(shipped: TopicIndex) -> None:
+    # Our own sentences, one per confuser the topics exclude.
+    confusers = [
+        "Former prime minister flies to Cairo for talks on Gaza",
+        "President-elect lands in Beijing on first trip abroad since the vote",
+        "Vice President arrives in Paris for a state visit",
+        "President opens virtual summit as leaders join by video link",
+        "Pride parade marches through the capital under police protection",
+        "Champions parade the trophy past thousands of fans",
+        "Carnival parade of the bands fills the streets",
+        "Chanel défilé at the Grand Palais opens fashion week",
+    ]
+    for title in confusers:
+        item = Item(feed="own", key=title, url=None, title=title, summary="")
+        assert shipped.match(item) == [], title

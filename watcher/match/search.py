@@ -1,0 +1,215 @@
+"""Finding a parsed query in an item's tokenized text.
+
+``ItemText`` tokenizes an item once; every topic evaluated against that item
+shares it, including the memo of where each word occurs. ``find`` says whether a
+query node is true and which places in the original text made it so.
+
+Score: each distinct query term that hit contributes the weight of the best
+field it hit in (title 2, summary 1, tag 1, content 0.5, feed 0.5), plus 0.1 per
+further hit of the same term (at most 0.5 more). The raw sum ``r`` is squashed to
+``r / (r + 2)``, in [0, 1): one summary hit scores 0.33, one title hit 0.5, a
+title and a summary hit 0.6. Scores are rounded to 4 places, so they are stable
+across runs and platforms. Content weighs less than the summary because pages
+carry navigation and "related stories" noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from watcher.match.query import And, Near, Node, Not, Or, Phrase, Scoped, Word, describe
+from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts
+from watcher.models import Hit, Item
+
+FIELD_WEIGHTS = {"title": 2.0, "summary": 1.0, "tag": 1.0, "content": 0.5, "feed": 0.5}
+_REPEAT_BONUS = 0.1
+_MAX_REPEAT_BONUS = 0.5
+_FIELD_ORDER = {name: order for order, name in enumerate(FIELD_WEIGHTS)}
+
+
+def field_text(item: Item, field: str) -> str:
+    """The original text of ``field`` that hit offsets index (tags joined by newlines)."""
+    if field == "tag":
+        return "\n".join(item.tags)
+    if field == "content":
+        return item.content_text
+    value = getattr(item, field)
+    assert isinstance(value, str)
+    return value
+
+
+class ItemText:
+    """An item's fields tokenized once, with a memo of word occurrences per field."""
+
+    __slots__ = ("_occurrences", "fields")
+
+    def __init__(self, item: Item) -> None:
+        self.fields: dict[str, FieldText] = field_texts(
+            item.title, item.summary, item.content_text, item.feed, item.tags
+        )
+        self._occurrences: dict[tuple[str, Word], frozenset[int]] = {}
+
+    def distinct_words(self) -> set[str]:
+        """Every distinct token in any field."""
+        found: set[str] = set()
+        for field in self.fields.values():
+            found.update(field.index)
+        return found
+
+    def occurrences(self, field: str, word: Word) -> frozenset[int]:
+        """Token numbers in ``field`` where ``word`` matches (exactly, by stem or by prefix)."""
+        key = (field, word)
+        known = self._occurrences.get(key)
+        if known is not None:
+            return known
+        text = self.fields[field]
+        if word.prefix:
+            numbers = frozenset(
+                number
+                for token, token_numbers in text.index.items()
+                if token.startswith(word.text)
+                for number in token_numbers
+            )
+        elif word.stem is not None:
+            numbers = frozenset(text.stem_index.get(word.stem, ()))
+        else:
+            numbers = frozenset(text.index.get(word.text, ()))
+        self._occurrences[key] = numbers
+        return numbers
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a positional node matched: positions ``first..last`` of ``field``."""
+
+    field: str
+    first: int
+    last: int
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """Whether a node is true for an item, and the hits that make it so."""
+
+    matched: bool
+    hits: tuple[Hit, ...] = ()
+
+
+_NOT_FOUND = Found(False)
+
+
+def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
+    """Every place a positional node (phrase, NEAR, OR of those) matches."""
+    if isinstance(node, Phrase):
+        return list(_phrase_spans(node, text, fields))
+    if isinstance(node, Or):
+        return [span for child in node.children for span in spans(child, text, fields)]
+    if isinstance(node, Scoped):
+        return spans(node.child, text, (node.field,))
+    if isinstance(node, Near):
+        return _near_spans(node, text, fields)
+    raise TypeError(f"{describe(node)} has no positions")  # the parser prevents this
+
+
+def _phrase_spans(node: Phrase, text: ItemText, fields: tuple[str, ...]) -> Iterator[Span]:
+    term = ""
+    for field in fields:
+        tokens = text.fields[field].tokens
+        first_word, *rest = node.words
+        rest_numbers = [text.occurrences(field, word) for word in rest]
+        if any(not numbers for numbers in rest_numbers):
+            continue
+        for start in sorted(text.occurrences(field, first_word)):
+            end = start + len(rest)
+            if end >= len(tokens) or tokens[end].position != tokens[start].position + len(rest):
+                continue
+            if all(start + 1 + offset in numbers for offset, numbers in enumerate(rest_numbers)):
+                # Spelled only on a hit: most phrases evaluated never match.
+                term = term or describe(node)
+                hit = Hit(field, tokens[start].start, tokens[end].end, term)
+                yield Span(field, tokens[start].position, tokens[end].position, (hit,))
+
+
+def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
+    right_spans = spans(node.right, text, fields)
+    if not right_spans:
+        return []
+    found: list[Span] = []
+    for left in spans(node.left, text, fields):
+        for right in right_spans:
+            if left.field != right.field:
+                continue
+            gap = max(right.first - left.last, left.first - right.last)
+            # Overlapping spans (gap <= 0) are one place, not two near each other.
+            if 0 < gap <= node.distance:
+                found.append(
+                    Span(
+                        left.field,
+                        min(left.first, right.first),
+                        max(left.last, right.last),
+                        left.hits + right.hits,
+                    )
+                )
+    return found
+
+
+def find(
+    node: Node, text: ItemText, fields: tuple[str, ...] = DEFAULT_FIELDS, *, complete: bool = True
+) -> Found:
+    """Evaluate ``node`` against ``text``.
+
+    With ``complete`` every true branch of an OR contributes its hits (the score
+    counts them); without it evaluation stops as soon as the answer is known.
+    """
+    if isinstance(node, Phrase | Near):
+        found = spans(node, text, fields)
+        return Found(True, _unique_hits(span.hits for span in found)) if found else _NOT_FOUND
+    if isinstance(node, And):
+        hits: list[tuple[Hit, ...]] = []
+        for child in node.children:
+            result = find(child, text, fields, complete=complete)
+            if not result.matched:
+                return _NOT_FOUND
+            hits.append(result.hits)
+        return Found(True, _unique_hits(hits))
+    if isinstance(node, Or):
+        hits = []
+        for child in node.children:
+            result = find(child, text, fields, complete=complete)
+            if result.matched:
+                if not complete:
+                    return result
+                hits.append(result.hits)
+        return Found(True, _unique_hits(hits)) if hits else _NOT_FOUND
+    if isinstance(node, Not):
+        # A negated clause proves nothing about the item, so it leaves no hits.
+        return Found(not find(node.child, text, fields, complete=False).matched)
+    return find(node.child, text, (node.field,), complete=complete)
+
+
+def _unique_hits(groups: Iterable[tuple[Hit, ...]]) -> tuple[Hit, ...]:
+    unique = {hit for group in groups for hit in group}
+    return tuple(
+        sorted(unique, key=lambda hit: (_FIELD_ORDER[hit.field], hit.start, hit.end, hit.term))
+    )
+
+
+def score_hits(hits: Iterable[Hit]) -> float:
+    """The score of a match from its hits (see the module docstring)."""
+    best_weight: dict[str, float] = {}
+    repeats: dict[str, int] = {}
+    for hit in hits:
+        weight = FIELD_WEIGHTS[hit.field]
+        if hit.term in best_weight:
+            repeats[hit.term] += 1
+            best_weight[hit.term] = max(best_weight[hit.term], weight)
+        else:
+            best_weight[hit.term] = weight
+            repeats[hit.term] = 0
+    raw = sum(
+        weight + min(_REPEAT_BONUS * repeats[term], _MAX_REPEAT_BONUS)
+        for term, weight in best_weight.items()
+    )
+    return round(raw / (raw + 2.0), 4)
