@@ -1,0 +1,241 @@
+"""watcher.fetch (and parse) against a real, misbehaving HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import tracemalloc
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from tests.chaos_server import (
+    HUGE_BODY_BYTES,
+    SMALL_FEED,
+    ChaosServer,
+    RecordedRequest,
+    gzip_bomb,
+    max_overlap,
+    running_chaos_server,
+)
+from watcher.exceptions import ParseError
+from watcher.fetch import Fetched, Fetcher, FetchFailed, FetchFailureKind, FetchRequest, NotModified
+from watcher.parse import ParsedFeed, parse_feed
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@pytest.fixture
+def server() -> Iterator[ChaosServer]:
+    with running_chaos_server() as server:
+        yield server
+
+
+def make_fetcher(**overrides: object) -> Fetcher:
+    settings: dict[str, object] = {
+        "user_agent": "watcher-test/1.0",
+        "timeout": timedelta(seconds=1),
+        "connect_timeout": timedelta(seconds=1),
+        "max_body_bytes": MAX_BODY_BYTES,
+        "max_redirects": 5,
+        "per_host_concurrency": 2,
+        "per_host_delay": timedelta(0),
+    }
+    settings.update(overrides)
+    return Fetcher(**settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def fetcher(server: ChaosServer) -> Iterator[Fetcher]:
+    # Depends on the server so it is closed first: the server then stops without
+    # waiting for our idle keep-alive connections.
+    with make_fetcher() as fetcher:
+        yield fetcher
+
+
+def fetched(result: object) -> Fetched:
+    assert isinstance(result, Fetched), result
+    return result
+
+
+def failed(result: object) -> FetchFailed:
+    assert isinstance(result, FetchFailed), result
+    return result
+
+
+def fetch_and_parse(fetcher: Fetcher, server: ChaosServer, path: str) -> ParsedFeed:
+    result = fetched(fetcher.fetch(FetchRequest(server.url(path))))
+    return parse_feed(result.body, feed="chaos", url=result.url, headers=result.headers)
+
+
+def wait_for_record(server: ChaosServer, path: str) -> RecordedRequest:
+    """The server records a request when its handler ends, which may trail the client."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        records = server.requests(path)
+        if records:
+            return records[-1]
+        time.sleep(0.02)
+    raise AssertionError(f"the server never finished serving {path}")
+
+
+# --- deadlines ----------------------------------------------------------------------------------
+
+
+def test_trickling_body_is_cut_off_at_the_total_deadline(
+    fetcher: Fetcher, server: ChaosServer
+) -> None:
+    # Each byte arrives well within the read timeout, so only a total deadline stops it.
+    server.trickle_interval = 0.05
+    started = time.monotonic()
+    result = failed(fetcher.fetch(FetchRequest(server.url("/trickle"))))
+    elapsed = time.monotonic() - started
+    assert result.kind == FetchFailureKind.TIMEOUT
+    assert 0.9 <= elapsed < 1.8
+
+
+def test_server_that_never_answers_times_out(fetcher: Fetcher, server: ChaosServer) -> None:
+    started = time.monotonic()
+    result = failed(fetcher.fetch(FetchRequest(server.url("/hang"))))
+    assert result.kind == FetchFailureKind.TIMEOUT
+    assert time.monotonic() - started < 1.8
+    assert server.url("/hang") in result.message
+
+
+# --- size limits --------------------------------------------------------------------------------
+
+
+def test_gzip_bomb_stops_at_the_limit(fetcher: Fetcher, server: ChaosServer) -> None:
+    gzip_bomb()  # build the bomb before measuring, so only the client is measured
+    tracemalloc.start()
+    try:
+        started = time.monotonic()
+        result = failed(fetcher.fetch(FetchRequest(server.url("/gzip-bomb"))))
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.kind == FetchFailureKind.TOO_LARGE
+    assert elapsed < 1.0
+    # The bomb inflates to 64 MiB; we must never hold much more than the 1 MiB limit.
+    assert peak < 8 * MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize("path", ["/huge", "/huge-unsized"])
+def test_huge_body_is_refused_without_reading_it(
+    fetcher: Fetcher, server: ChaosServer, path: str
+) -> None:
+    started = time.monotonic()
+    result = failed(fetcher.fetch(FetchRequest(server.url(path))))
+    assert result.kind == FetchFailureKind.TOO_LARGE
+    assert time.monotonic() - started < 1.0
+    assert wait_for_record(server, path).bytes_sent < HUGE_BODY_BYTES // 4
+
+
+# --- HTTP semantics on real sockets -------------------------------------------------------------
+
+
+def test_moved_feed_reports_permanent_url_and_304s(fetcher: Fetcher, server: ChaosServer) -> None:
+    first = fetched(fetcher.fetch(FetchRequest(server.url("/moved"))))
+    assert first.url == server.url("/feed.xml")
+    assert first.permanent_url == server.url("/feed.xml")
+    assert first.body == SMALL_FEED
+    assert first.etag and first.last_modified
+
+    by_etag = fetcher.fetch(FetchRequest(server.url("/moved"), etag=first.etag))
+    assert by_etag == NotModified(permanent_url=server.url("/feed.xml"))
+    by_date = fetcher.fetch(
+        FetchRequest(server.url("/feed.xml"), last_modified=first.last_modified)
+    )
+    assert by_date == NotModified(permanent_url=None)
+    stale = fetcher.fetch(FetchRequest(server.url("/feed.xml"), etag='"stale"'))
+    assert fetched(stale).body == SMALL_FEED
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "status"),
+    [
+        ("/status/500", FetchFailureKind.HTTP_SERVER, 500),
+        ("/status/404", FetchFailureKind.HTTP_CLIENT, 404),
+        ("/status/410", FetchFailureKind.GONE, 410),
+        ("/rate-limited", FetchFailureKind.RATE_LIMITED, 429),
+        ("/loop/a", FetchFailureKind.REDIRECT_LOOP, 301),
+    ],
+)
+def test_failures(
+    fetcher: Fetcher, server: ChaosServer, path: str, kind: FetchFailureKind, status: int
+) -> None:
+    result = failed(fetcher.fetch(FetchRequest(server.url(path))))
+    assert (result.kind, result.status) == (kind, status)
+    if kind == FetchFailureKind.RATE_LIMITED:
+        assert result.retry_after == timedelta(seconds=120)
+
+
+def test_connections_are_reused_after_errors_and_304s(
+    fetcher: Fetcher, server: ChaosServer
+) -> None:
+    for path in ["/feed.xml", "/status/500", "/status/404", "/feed.xml"]:
+        fetcher.fetch(FetchRequest(server.url(path)))
+    etag = fetched(fetcher.fetch(FetchRequest(server.url("/feed.xml")))).etag
+    for _ in range(3):
+        assert isinstance(
+            fetcher.fetch(FetchRequest(server.url("/feed.xml"), etag=etag)), NotModified
+        )
+    assert server.connections_accepted == 1
+
+
+# --- what parse makes of odd bodies -------------------------------------------------------------
+
+
+def test_wrong_declared_charset_still_reads_sensibly(fetcher: Fetcher, server: ChaosServer) -> None:
+    parsed = fetch_and_parse(fetcher, server, "/wrong-charset")
+    assert parsed.title == "Café Notes"
+    assert [item.title for item in parsed.items] == ["Crème brûlée at the café"]
+    assert parsed.items[0].summary == "Naïve résumé of the menu"
+    assert parsed.bozo_reason is not None and "us-ascii" in parsed.bozo_reason
+
+
+def test_truncated_xml_recovers_the_complete_items(fetcher: Fetcher, server: ChaosServer) -> None:
+    parsed = fetch_and_parse(fetcher, server, "/truncated")
+    assert parsed.bozo_reason
+    assert [item.key for item in parsed.items][:2] == ["Cut Short-0", "Cut Short-1"]
+
+
+@pytest.mark.parametrize(("path", "reason"), [("/html", "not an RSS"), ("/empty", "empty body")])
+def test_not_a_feed(fetcher: Fetcher, server: ChaosServer, path: str, reason: str) -> None:
+    with pytest.raises(ParseError, match=reason):
+        fetch_and_parse(fetcher, server, path)
+
+
+def test_json_feed(fetcher: Fetcher, server: ChaosServer) -> None:
+    parsed = fetch_and_parse(fetcher, server, "/json-feed")
+    assert parsed.title == "Lighthouse Journal"
+    lamp, fog = parsed.items
+    assert lamp.url == server.url("/posts/lamp")  # resolved, fbclid removed
+    assert lamp.content_text == "A new LED lamp now turns all night."
+    assert fog.content_text == "The fog horn sounds at noon on Fridays."
+
+
+# --- politeness ---------------------------------------------------------------------------------
+
+
+def test_per_host_concurrency_and_delay(server: ChaosServer) -> None:
+    server.slow_seconds = 0.2
+    delay = 0.05
+    with (
+        make_fetcher(per_host_concurrency=2, per_host_delay=timedelta(seconds=delay)) as polite,
+        ThreadPoolExecutor(max_workers=10) as pool,
+    ):
+        started = time.monotonic()
+        results = list(pool.map(polite.fetch, [FetchRequest(server.url("/slow"))] * 10))
+        elapsed = time.monotonic() - started
+    assert all(isinstance(result, Fetched) for result in results)
+    records = server.requests("/slow")
+    assert len(records) == 10
+    assert max_overlap(records) == 2  # never more, and the limit is actually used
+    starts = sorted(record.started for record in records)
+    # Starts are spaced by the delay (less a little for scheduling jitter on the server).
+    assert min(later - earlier for earlier, later in itertools.pairwise(starts)) >= delay * 0.6
+    assert elapsed >= 5 * server.slow_seconds  # ten requests, two at a time

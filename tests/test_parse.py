@@ -1,0 +1,295 @@
+"""watcher.parse and watcher.urls: data pairs under tests/data/feeds/ plus targeted cases.
+
+Each ``tests/data/feeds/NAME`` feed sits beside ``NAME.expected.json``: the URL
+and headers it is parsed with, and the ParsedFeed expected back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from watcher.exceptions import ParseError
+from watcher.models import Item
+from watcher.parse import (
+    MAX_ITEMS_PER_FEED,
+    ParsedFeed,
+    content_hash,
+    html_to_text,
+    item_key,
+    parse_feed,
+)
+from watcher.urls import clean_url
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+PAIRS = sorted(path for path in FEEDS.iterdir() if not path.name.endswith(".expected.json"))
+FEED_URL = "https://example.org/blog/feed.xml"
+
+
+def parsed_as_json(parsed: ParsedFeed) -> dict[str, Any]:
+    """The ParsedFeed in the shape of an .expected.json file."""
+
+    def item_as_json(item: Item) -> dict[str, Any]:
+        row = {field.name: getattr(item, field.name) for field in fields(item)}
+        assert row.pop("feed") == "fixture"
+        row["tags"] = list(item.tags)
+        for name in ("published", "updated"):
+            value = row[name]
+            if value is not None:
+                assert value.tzinfo is UTC  # aware, and UTC
+                row[name] = value.isoformat()
+        return row
+
+    return {
+        "title": parsed.title,
+        "link": parsed.link,
+        "bozo": parsed.bozo_reason is not None,
+        "ttl_seconds": parsed.ttl.total_seconds() if parsed.ttl else None,
+        "update_period_seconds": (
+            parsed.update_period.total_seconds() if parsed.update_period else None
+        ),
+        "items": [item_as_json(item) for item in parsed.items],
+    }
+
+
+def test_every_fixture_has_an_expectation() -> None:
+    assert {path.name for path in PAIRS} == {
+        "rss20.xml",
+        "atom10.xml",
+        "rss10.rdf",
+        "jsonfeed11.json",
+    }
+    for path in PAIRS:
+        assert path.with_name(path.name + ".expected.json").exists(), path
+
+
+@pytest.mark.parametrize("path", PAIRS, ids=[path.name for path in PAIRS])
+def test_data_pairs(path: Path) -> None:
+    expected = json.loads(path.with_name(path.name + ".expected.json").read_text("utf-8"))
+    parsed = parse_feed(
+        path.read_bytes(), feed="fixture", url=expected.pop("url"), headers=expected.pop("headers")
+    )
+    assert parsed_as_json(parsed) == expected
+
+
+def rss(*items: str, channel: str = "") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Test</title><link>https://example.org/</link>{channel}"
+        + "".join(f"<item>{item}</item>" for item in items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def parse(body: bytes, headers: dict[str, str] | None = None) -> ParsedFeed:
+    return parse_feed(body, feed="test", url=FEED_URL, headers=headers or {})
+
+
+# --- not a feed ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "message"),
+    [
+        (b"", {}, "empty body"),
+        (b"  \r\n\t ", {}, "empty body"),
+        (
+            b"<!doctype html><html><body><p>Shop</p></body></html>",
+            {"content-type": "text/html"},
+            "not an RSS, Atom or JSON feed",
+        ),
+        (b"<note><to>you</to></note>", {"content-type": "application/xml"}, "not an RSS"),
+        (b"{not json", {"content-type": "application/feed+json"}, "invalid JSON Feed"),
+        (b'{"data": [1, 2]}', {"content-type": "application/json"}, "not a JSON Feed"),
+        (
+            b'{"version": "https://jsonfeed.org/version/1.1", "items": {}}',
+            {},
+            "'items' is not a list",
+        ),
+        (b"\xff\xfe{", {}, "not an RSS"),
+    ],
+)
+def test_not_a_feed_raises_parse_error(body: bytes, headers: dict[str, str], message: str) -> None:
+    with pytest.raises(ParseError, match=message) as raised:
+        parse(body, headers)
+    assert FEED_URL in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_body_naming_a_local_file_is_not_opened(tmp_path: Path) -> None:
+    # feedparser opens a bytes argument that names an existing file; we must not.
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(rss("<title>Secret</title><guid>s</guid>"))
+    with pytest.raises(ParseError):
+        parse(str(secret).encode())
+
+
+def test_valid_feed_without_items_is_not_an_error() -> None:
+    parsed = parse(rss())
+    assert parsed.title == "Test"
+    assert parsed.items == ()
+    assert parsed.bozo_reason is None
+
+
+# --- recovery, charsets, bases ------------------------------------------------------------------
+
+
+def test_bozo_feed_keeps_its_entries() -> None:
+    body = rss("<title>One</title><guid>1</guid>", "<title>Two & three</title><guid>2</guid>")
+    parsed = parse(body)
+    assert [item.title for item in parsed.items] == ["One", "Two & three"]
+    assert parsed.bozo_reason and "\n" not in parsed.bozo_reason
+
+
+def test_declared_charset_in_headers_is_used() -> None:
+    body = (
+        "<?xml version='1.0'?><rss version='2.0'><channel><title>Straße</title>"
+        "<item><title>Grüße aus Köln</title><guid>k</guid></item></channel></rss>"
+    ).encode("iso-8859-1")
+    parsed = parse(body, {"content-type": "application/rss+xml; charset=iso-8859-1"})
+    assert parsed.title == "Straße"
+    assert parsed.items[0].title == "Grüße aus Köln"
+
+
+def test_relative_content_location_is_the_base() -> None:
+    parsed = parse(
+        rss("<title>A</title><link>post/1</link>"), {"content-location": "/archive/2026/"}
+    )
+    assert parsed.items[0].url == "https://example.org/archive/2026/post/1"
+
+
+def test_relative_links_resolve_against_the_feed_url() -> None:
+    parsed = parse(rss("<title>A</title><link>../posts/a?utm_medium=x</link>"))
+    assert parsed.items[0].url == "https://example.org/posts/a"
+    assert parsed.items[0].key == "https://example.org/posts/a"
+
+
+# --- items --------------------------------------------------------------------------------------
+
+
+def test_duplicate_keys_keep_the_first_entry() -> None:
+    parsed = parse(
+        rss(
+            "<title>First</title><guid>same</guid>",
+            "<title>Second</title><guid>same</guid>",
+            "<title>Third</title><link>https://example.org/3?utm_source=a</link>",
+            "<title>Fourth</title><link>https://example.org/3?utm_source=b</link>",
+        )
+    )
+    assert [item.title for item in parsed.items] == ["First", "Third"]
+
+
+def test_items_are_capped() -> None:
+    entries = [
+        f'<title>n{number}</title><guid isPermaLink="false">{number}</guid>'
+        for number in range(1005)
+    ]
+    parsed = parse(rss(*entries))
+    assert len(parsed.items) == MAX_ITEMS_PER_FEED
+    assert parsed.items[-1].key == str(MAX_ITEMS_PER_FEED - 1)
+
+
+def test_blank_guid_falls_back_to_the_link() -> None:
+    parsed = parse(rss("<title>A</title><guid>  </guid><link>https://example.org/a</link>"))
+    assert parsed.items[0].key == "https://example.org/a"
+
+
+def test_edit_changes_the_content_hash_but_not_the_key() -> None:
+    before = parse(rss("<title>A</title><guid>1</guid><description>old</description>"))
+    after = parse(rss("<title>A</title><guid>1</guid><description>new</description>"))
+    assert before.items[0].key == after.items[0].key
+    assert before.items[0].content_hash != after.items[0].content_hash
+
+
+def test_content_hash_separates_fields() -> None:
+    assert content_hash("ab", "c", "") != content_hash("a", "bc", "")
+    assert content_hash("a", "b", "c") == content_hash("a", "b", "c")
+
+
+def test_item_key_order_of_preference() -> None:
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    assert item_key("guid-1", "https://example.org/a", "T", when) == "guid-1"
+    assert item_key("", "https://EXAMPLE.org/a?gclid=1", "T", when) == "https://example.org/a"
+    hashed = item_key(None, None, "T", when)
+    assert hashed.startswith("sha256:") and len(hashed) == len("sha256:") + 64
+    assert hashed != item_key(None, None, "T", when + timedelta(days=1))
+    assert hashed != item_key(None, None, "U", when)
+    assert item_key(None, " ", "T", None) == item_key(None, None, "T", None)
+
+
+def test_dates_are_utc() -> None:
+    parsed = parse(
+        rss("<title>A</title><guid>1</guid><pubDate>Tue, 03 Mar 2026 01:00:00 +0530</pubDate>")
+    )
+    assert parsed.items[0].published == datetime(2026, 3, 2, 19, 30, tzinfo=UTC)
+
+
+def test_json_feed_detected_without_content_type() -> None:
+    body = b'\xef\xbb\xbf {"version": "https://jsonfeed.org/version/1", "items": [{"id": 5}]}'
+    parsed = parse(body, {"content-type": "text/plain"})
+    assert [item.key for item in parsed.items] == ["5"]
+
+
+def test_json_feed_skips_items_that_are_not_objects() -> None:
+    body = b'{"version": "https://jsonfeed.org/version/1.1", "items": [1, "x", {"id": "ok"}]}'
+    assert [item.key for item in parse(body).items] == ["ok"]
+
+
+# --- html_to_text -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ("plain words", "plain words"),
+        ("  spaced \t out \n text ", "spaced out\ntext"),
+        ("<p>One</p><p>Two</p>", "One\nTwo"),
+        ("A<br>B<br/>C", "A\nB\nC"),
+        ("Fish &amp; chips &lt;3 &eacute;t&#233; &#x2014;", "Fish & chips <3 été —"),
+        ("<b>bold</b> and <i>italic</i>", "bold and italic"),
+        ("<script>alert('x')</script>Visible<style>p {}</style>", "Visible"),
+        ("<ul><li>one</li><li>two</li></ul>", "one\ntwo"),
+        ("<p>unclosed <b>tags", "unclosed tags"),
+        ("a < b and c > d", "a < b and c > d"),
+        ("", ""),
+    ],
+)
+def test_html_to_text(markup: str, text: str) -> None:
+    assert html_to_text(markup) == text
+
+
+# --- clean_url ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "cleaned"),
+    [
+        ("https://example.org/a?utm_source=x&utm_medium=y", None, "https://example.org/a"),
+        ("https://example.org/a?id=1&fbclid=x&b=2", None, "https://example.org/a?id=1&b=2"),
+        (
+            "https://example.org/a?gclid=1&mc_cid=2&mc_eid=3&igshid=4&ref_src=5&_hsenc=6&_hsmi=7"
+            "&yclid=8&UTM_Campaign=9",
+            None,
+            "https://example.org/a",
+        ),
+        ("https://example.org/a?ref=main", None, "https://example.org/a?ref=main"),
+        ("https://example.org/a?q=a%20b&x", None, "https://example.org/a?q=a%20b&x"),
+        ("https://example.org/a#section-2", None, "https://example.org/a#section-2"),
+        ("https://example.org/a#", None, "https://example.org/a"),
+        ("HTTPS://Example.ORG:443", None, "https://example.org/"),
+        ("http://example.org:8080/x", None, "http://example.org:8080/x"),
+        ("/b/c?utm_term=z", "https://example.org/a/feed", "https://example.org/b/c"),
+        ("c", "https://example.org/a/feed", "https://example.org/a/c"),
+        ("  https://example.org/a  ", None, "https://example.org/a"),
+        ("http://[::1]:80/x", None, "http://[::1]/x"),
+        ("http://[::1/broken", None, "http://[::1/broken"),
+        ("mailto:someone@example.org", None, "mailto:someone@example.org"),
+    ],
+)
+def test_clean_url(url: str, base: str | None, cleaned: str) -> None:
+    assert clean_url(url, base) == cleaned
