@@ -31,8 +31,10 @@ def _postgres_url() -> str:
     url = os.environ.get("WATCHER_TEST_DATABASE_URL")
     if not url:
         if os.environ.get("CI") == "true":
-            pytest.fail("WATCHER_TEST_DATABASE_URL is not set; CI must run the store suite on "
-                        "PostgreSQL (.ci/run sets it)")
+            pytest.fail(
+                "WATCHER_TEST_DATABASE_URL is not set; CI must run the store suite on "
+                "PostgreSQL (.ci/run sets it)"
+            )
         pytest.skip("set WATCHER_TEST_DATABASE_URL to run the PostgreSQL store tests")
     return url
 

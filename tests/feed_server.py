@@ -56,7 +56,7 @@ class FeedServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: FeedServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from smtp_server import (
+
+from tests.smtp_server import (
     Certificate,
     RecordingHandler,
     make_certificate,
     running_smtp_server,
 )
-from smtp_server import (
+from tests.smtp_server import (
     free_port as unused_port,
 )
-
 from watcher.config import SmtpConfig
 from watcher.deliver import (
     FileTransport,

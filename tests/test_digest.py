@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from smtp_server import running_smtp_server
 
+from tests.smtp_server import running_smtp_server
 from watcher.config import DigestConfig, SmtpConfig, TopicConfig
 from watcher.deliver import SmtpTransport
 from watcher.digest import (

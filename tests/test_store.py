@@ -26,9 +26,14 @@ MORNING = DigestConfig(
 
 def make_item(key: str, title: str = "Leader leaves for the summit", feed: str = "wire") -> Item:
     return Item(
-        feed=feed, key=key, url=f"https://news.example/{key}", title=title,
-        summary="A summary in our own words.", content_hash=f"hash-{title}",
-        published=NOW - timedelta(hours=1), tags=("world",),
+        feed=feed,
+        key=key,
+        url=f"https://news.example/{key}",
+        title=title,
+        summary="A summary in our own words.",
+        content_hash=f"hash-{title}",
+        published=NOW - timedelta(hours=1),
+        tags=("world",),
     )
 
 
@@ -38,8 +43,12 @@ def travel_match(score: float = 2.0) -> TopicMatch:
 
 def update(name: str = "wire", **changes: object) -> FeedUpdate:
     values: dict[str, object] = {
-        "name": name, "polled_at": NOW, "result": "new_items",
-        "next_poll_at": NOW + timedelta(minutes=15), "etag": '"v1"', "body_hash": "b1",
+        "name": name,
+        "polled_at": NOW,
+        "result": "new_items",
+        "next_poll_at": NOW + timedelta(minutes=15),
+        "etag": '"v1"',
+        "body_hash": "b1",
         "replace_validators": True,
     }
     values.update(changes)
@@ -74,20 +83,23 @@ def test_sync_feeds_adds_deactivates_and_follows_config_url_changes(store: Store
 def test_record_poll_stores_items_once_and_updates_changed_ones(store: Store) -> None:
     store.sync_feeds(FEEDS, NOW)
     first = store.record_poll(
-        update(), new=[MatchedItem(make_item("a"), (travel_match(),)), MatchedItem(make_item("b"), ())]
+        update(),
+        new=[MatchedItem(make_item("a"), (travel_match(),)), MatchedItem(make_item("b"), ())],
     )
     assert (first.new_items, first.new_matches) == (2, 1)
     again = store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
     assert again.new_items == 0
     assert store.known_hashes("wire", ["a", "b", "c"]) == {
-        "a": "hash-Leader leaves for the summit", "b": "hash-Leader leaves for the summit"
+        "a": "hash-Leader leaves for the summit",
+        "b": "hash-Leader leaves for the summit",
     }
     edited = make_item("a", title="Leader leaves for the summit (updated)")
     changed = store.record_poll(update(), changed=[MatchedItem(edited, (travel_match(),))])
     assert (changed.changed_items, changed.new_matches) == (1, 0)
     items = store.items(feed="wire")
     assert sorted(stored.item.title for stored in items) == [
-        "Leader leaves for the summit", "Leader leaves for the summit (updated)"
+        "Leader leaves for the summit",
+        "Leader leaves for the summit (updated)",
     ]
     matched = store.items(topic="travel")
     assert [stored.item.key for stored in matched] == ["a"]
@@ -152,8 +164,11 @@ def test_send_empty_creates_a_run_with_no_items(store: Store) -> None:
 def test_retention_keeps_matched_items_longer(store: Store) -> None:
     store.sync_feeds(FEEDS, NOW)
     store.record_poll(
-        update(), new=[MatchedItem(make_item("kept"), (travel_match(),)),
-                       MatchedItem(make_item("dropped"), ())]
+        update(),
+        new=[
+            MatchedItem(make_item("kept"), (travel_match(),)),
+            MatchedItem(make_item("dropped"), ()),
+        ],
     )
     removed = store.delete_items_before(NOW + timedelta(seconds=1), NOW - timedelta(days=1))
     assert removed == 1

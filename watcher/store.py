@@ -39,8 +39,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from watcher.config import DigestConfig, FeedConfig
@@ -193,7 +195,12 @@ class FeedUpdate:
 class IngestCounts:
     new_items: int
     changed_items: int
-    new_matches: int
+    # One entry per new match: the topic it is for.
+    matched_topics: tuple[str, ...]
+
+    @property
+    def new_matches(self) -> int:
+        return len(self.matched_topics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +327,11 @@ class Store:
         finally:
             session.close()
 
+    def ping(self) -> None:
+        """Raise StoreError unless the database answers a trivial query."""
+        with self._session() as session:
+            session.execute(select(1))
+
     def upgrade(self) -> None:
         """Apply every migration shipped with this version (idempotent)."""
         from watcher import migrations
@@ -338,9 +350,7 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"database error: {_first_line(exc)}") from exc
         if current != migrations.head_revision():
-            raise SchemaError(
-                "the database schema is not up to date; run `watcher db upgrade`"
-            )
+            raise SchemaError("the database schema is not up to date; run `watcher db upgrade`")
 
     # -- feeds ---------------------------------------------------------------------
 
@@ -419,8 +429,9 @@ class Store:
     def feed_statuses(self) -> list[FeedStatus]:
         with self._session() as session:
             counts = dict(
-                session.execute(select(ItemRow.feed_id, func.count()).group_by(ItemRow.feed_id))
-                .all()
+                session.execute(
+                    select(ItemRow.feed_id, func.count()).group_by(ItemRow.feed_id)
+                ).all()
             )
             return [
                 FeedStatus(_feed_state(row), row.active, row.last_result, counts.get(row.id, 0))
@@ -459,15 +470,17 @@ class Store:
         keeps its old matches; only topics it did not match before are added.
         """
         now = update.polled_at
-        new_items = changed_items = new_matches = 0
+        changed_items = 0
         with self._session() as session:
             feed = session.scalars(select(FeedRow).where(FeedRow.name == update.name)).one()
-            for matched in new:
-                item_id = _insert_item(session, feed.id, matched.item, now)
-                if item_id is None:
-                    continue
-                new_items += 1
-                new_matches += _insert_matches(session, item_id, matched.matches, now)
+            ids = _insert_items(session, feed.id, [matched.item for matched in new], now)
+            new_items = len(ids)
+            pending = [
+                (ids[matched.item.key], match)
+                for matched in new
+                if matched.item.key in ids
+                for match in matched.matches
+            ]
             for matched in changed:
                 row = session.scalars(
                     select(ItemRow).where(
@@ -479,10 +492,10 @@ class Store:
                 _copy_item(row, matched.item)
                 row.changed_at = now
                 changed_items += 1
-                session.flush()
-                new_matches += _insert_matches(session, row.id, matched.matches, now)
+                pending += [(row.id, match) for match in matched.matches]
+            topics = _insert_matches(session, pending, now)
             _apply_feed_update(feed, update)
-        return IngestCounts(new_items, changed_items, new_matches)
+        return IngestCounts(new_items, changed_items, tuple(topics))
 
     def record_feed_result(self, update: FeedUpdate) -> None:
         """Store a poll that brought no items (not modified, or failed)."""
@@ -516,14 +529,11 @@ class Store:
     def item(self, item_id: int) -> StoredItem:
         """One stored item by id; KeyError when there is none."""
         with self._session() as session:
-            rows = (
-                session.execute(
-                    select(ItemRow, FeedRow)
-                    .join(FeedRow, ItemRow.feed_id == FeedRow.id)
-                    .where(ItemRow.id == item_id)
-                )
-                .all()
-            )
+            rows = session.execute(
+                select(ItemRow, FeedRow)
+                .join(FeedRow, ItemRow.feed_id == FeedRow.id)
+                .where(ItemRow.id == item_id)
+            ).all()
             if not rows:
                 raise KeyError(item_id)
             return _stored_items(session, rows)[0]
@@ -573,7 +583,10 @@ class Store:
         """
         with self._session() as session:
             run = DigestRunRow(
-                digest=digest.name, created_at=now, status="pending", attempts=0,
+                digest=digest.name,
+                created_at=now,
+                status="pending",
+                attempts=0,
                 next_attempt_at=now,
             )
             session.add(run)
@@ -650,14 +663,15 @@ class Store:
                 update(DigestRunRow)
                 .where(DigestRunRow.id == run_id)
                 .values(
-                    status="sent", sent_at=now, attempts=DigestRunRow.attempts + 1,
-                    last_error=None, next_attempt_at=None,
+                    status="sent",
+                    sent_at=now,
+                    attempts=DigestRunRow.attempts + 1,
+                    last_error=None,
+                    next_attempt_at=None,
                 )
             )
 
-    def mark_digest_failed(
-        self, run_id: int, error: str, *, retry_at: datetime | None
-    ) -> None:
+    def mark_digest_failed(self, run_id: int, error: str, *, retry_at: datetime | None) -> None:
         """Record a failed attempt: retried at ``retry_at``, or failed for good when None."""
         with self._session() as session:
             session.execute(
@@ -777,36 +791,64 @@ def _copy_item(row: ItemRow, item: Item) -> None:
         setattr(row, name, value)
 
 
-def _insert_item(session: Session, feed_id: int, item: Item, now: datetime) -> int | None:
-    """Insert one item; None when the (feed, key) pair is already stored."""
-    row = ItemRow(feed_id=feed_id, key=item.key, fetched_at=now, **_item_values(item))
-    # A savepoint keeps the surrounding poll transaction alive when another process
-    # stored the same item first (the unique constraint is the arbiter).
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
-    return row.id
+def _insert_ignoring_conflicts(
+    session: Session,
+    table: type[Base],
+    rows: list[dict[str, Any]],
+    conflict_columns: list[str],
+    returning: tuple[Any, ...],
+) -> list[Any]:
+    """Bulk INSERT … ON CONFLICT DO NOTHING RETURNING; the returned rows are the inserted.
+
+    The unique constraint, not a prior read, decides: a row another process stored
+    meanwhile is skipped without failing the surrounding poll transaction.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    module = {"sqlite": sqlite_dialect, "postgresql": postgresql_dialect}.get(dialect)
+    if module is None:
+        raise StoreError(f"database: the {dialect} backend is not supported")
+    statement = (
+        module.insert(table)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(*returning)
+    )
+    return list(session.execute(statement, rows))
+
+
+def _insert_items(
+    session: Session, feed_id: int, items: Sequence[Item], now: datetime
+) -> dict[str, int]:
+    """Insert items; the ids of those inserted, by key (already-stored keys are absent)."""
+    rows = [
+        {"feed_id": feed_id, "key": item.key, "fetched_at": now, **_item_values(item)}
+        for item in items
+    ]
+    inserted = _insert_ignoring_conflicts(
+        session, ItemRow, rows, ["feed_id", "key"], (ItemRow.id, ItemRow.key)
+    )
+    return {key: item_id for item_id, key in inserted}
 
 
 def _insert_matches(
-    session: Session, item_id: int, matches: Sequence[TopicMatch], now: datetime
-) -> int:
-    existing = set(session.scalars(select(MatchRow.topic).where(MatchRow.item_id == item_id)))
-    fresh = [m for m in matches if m.topic not in existing]
-    for match in fresh:
-        session.add(
-            MatchRow(
-                item_id=item_id,
-                topic=match.topic,
-                score=match.score,
-                hits=[_hit_json(hit) for hit in match.hits],
-                matched_at=now,
-            )
-        )
-    session.flush()
-    return len(fresh)
+    session: Session, matches: Sequence[tuple[int, TopicMatch]], now: datetime
+) -> list[str]:
+    """Add (item id, match) pairs for topics an item has not matched before; their topics."""
+    rows = [
+        {
+            "item_id": item_id,
+            "topic": match.topic,
+            "score": match.score,
+            "hits": [_hit_json(hit) for hit in match.hits],
+            "matched_at": now,
+        }
+        for item_id, match in matches
+    ]
+    inserted = _insert_ignoring_conflicts(
+        session, MatchRow, rows, ["item_id", "topic"], (MatchRow.topic,)
+    )
+    return [topic for (topic,) in inserted]
 
 
 def _hit_json(hit: Hit) -> dict[str, Any]:
@@ -884,4 +926,3 @@ def _digest_run(session: Session, run: DigestRunRow) -> DigestRun:
         message_id=run.message_id,
         items=tuple(_stored_items(session, rows, claimed)),
     )
-

@@ -1,0 +1,237 @@
+"""poll_feed and Pipeline.poll: pure decisions, and behaviour against real servers."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import watcher.poll as poll_module
+import watcher.store as store_module
+from tests.chaos_server import ChaosServer, running_chaos_server
+from watcher.config import Config, Defaults, FeedConfig, TopicConfig
+from watcher.models import Item
+from watcher.pipeline import Pipeline
+from watcher.poll import backoff_delay, success_interval, triage_items
+from watcher.store import Store
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def item(key: str, content_hash: str) -> Item:
+    return Item(feed="f", key=key, url=None, title=key, summary="", content_hash=content_hash)
+
+
+def test_triage_splits_new_changed_and_unchanged() -> None:
+    triage = triage_items([item("a", "1"), item("b", "2"), item("c", "3")], {"b": "2", "c": "old"})
+    assert [i.key for i in triage.new] == ["a"]
+    assert [i.key for i in triage.changed] == ["c"]
+    assert triage.unchanged == 1
+
+
+def test_backoff_doubles_is_capped_and_jittered() -> None:
+    rng = random.Random(7)
+    interval, cap = timedelta(minutes=10), timedelta(hours=2)
+    delays = [backoff_delay(n, interval, cap, rng) for n in range(1, 8)]
+    for n, delay in enumerate(delays[:4], start=1):
+        expected = interval * 2 ** (n - 1)
+        assert expected * 0.8 <= delay <= expected * 1.2
+    assert all(delay <= cap * 1.2 for delay in delays)
+    assert delays[-1] >= cap * 0.8
+
+
+def test_feed_hints_only_lengthen_the_interval_within_a_day() -> None:
+    fifteen = timedelta(minutes=15)
+    assert success_interval(fifteen, None) == fifteen
+    assert success_interval(fifteen, timedelta(minutes=5)) == fifteen
+    assert success_interval(fifteen, timedelta(hours=2)) == timedelta(hours=2)
+    assert success_interval(fifteen, timedelta(days=7)) == timedelta(days=1)
+
+
+@pytest.fixture
+def chaos() -> Iterator[ChaosServer]:
+    with running_chaos_server() as server:
+        yield server
+
+
+def make_config(tmp_path: Path, feeds: list[FeedConfig]) -> Config:
+    return Config(
+        database=f"sqlite:///{tmp_path / 'watcher.db'}",
+        outbox=str(tmp_path / "outbox"),
+        defaults=Defaults(
+            per_host_concurrency=8,
+            per_host_delay=timedelta(milliseconds=1),
+            timeout=timedelta(seconds=2),
+            connect_timeout=timedelta(seconds=1),
+            max_body_bytes=1024 * 1024,
+        ),
+        feeds=tuple(feeds),
+        topics=(TopicConfig(name="tides", query="tide*"),),
+    )
+
+
+class Clock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def open_pipeline(config: Config, clock: Clock) -> tuple[Store, Pipeline]:
+    store = Store.open(config.database)
+    store.upgrade()
+    store.sync_feeds(config.feeds, clock())
+    return store, Pipeline(config, store, clock=clock, rng=random.Random(1))
+
+
+def test_500_feeds_twice_store_every_item_once_and_parse_nothing_the_second_time(
+    tmp_path: Path, chaos: ChaosServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feeds = [FeedConfig(name=f"feed-{n}", url=chaos.url(f"/feeds/{n}.xml")) for n in range(500)]
+    config = make_config(tmp_path, feeds)
+    clock = Clock(NOW)
+    store, pipeline = open_pipeline(config, clock)
+    parsed: list[str] = []
+    real_parse = poll_module.parse_feed
+
+    def counting_parse(body: bytes, **kwargs: object) -> object:
+        parsed.append(str(kwargs["feed"]))
+        return real_parse(body, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(poll_module, "parse_feed", counting_parse)
+    with store, pipeline:
+        first = pipeline.poll(pipeline.enabled_feeds())
+        assert {r.result for r in first} == {"new_items"}
+        per_feed = chaos.feeds_per_document
+        assert sum(r.new_items for r in first) == 500 * per_feed
+        assert len(parsed) == 500
+        clock.now += timedelta(hours=1)
+        second = pipeline.poll(pipeline.enabled_feeds())
+        assert {r.result for r in second} == {"not_modified"}
+        assert len(parsed) == 500  # nothing parsed on the second poll
+        with store.engine.connect() as connection:
+            from sqlalchemy import func, select
+
+            total = connection.scalar(select(func.count()).select_from(store_module.ItemRow))
+            distinct = connection.scalar(
+                select(func.count()).select_from(
+                    select(store_module.ItemRow.feed_id, store_module.ItemRow.key)
+                    .distinct()
+                    .subquery()
+                )
+            )
+        assert total == distinct == 500 * per_feed
+        assert store.feed_state("feed-7").etag is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "result", "kind", "disabled"),
+    [
+        ("/status/500", "failed", "http_server", False),
+        ("/status/404", "failed", "http_client", False),
+        ("/status/410", "gone", "gone", True),
+        ("/html", "failed", "parse", False),
+        ("/empty", "failed", "parse", False),
+        ("/loop/a", "failed", "redirect_loop", False),
+        ("/gzip-bomb", "failed", "too_large", False),
+    ],
+)
+def test_failures_are_recorded_on_the_feed(
+    tmp_path: Path, chaos: ChaosServer, path: str, result: str, kind: str, disabled: bool
+) -> None:
+    config = make_config(tmp_path, [FeedConfig(name="bad", url=chaos.url(path))])
+    clock = Clock(NOW)
+    store, pipeline = open_pipeline(config, clock)
+    with store, pipeline:
+        outcome = pipeline.poll_one(config.feeds[0])
+        assert (outcome.result, outcome.error_kind) == (result, kind)
+        state = store.feed_state("bad")
+        assert state.error_count == 1
+        assert state.last_error is not None and state.last_error.startswith(kind)
+        assert state.next_poll_at is not None and state.next_poll_at > NOW
+        assert (state.disabled_reason is not None) is disabled
+        assert store.items(feed="bad") == []
+        if disabled:
+            assert store.due_feeds(NOW + timedelta(days=30)) == []
+
+
+def test_retry_after_sets_the_next_poll(tmp_path: Path, chaos: ChaosServer) -> None:
+    config = make_config(tmp_path, [FeedConfig(name="busy", url=chaos.url("/rate-limited"))])
+    clock = Clock(NOW)
+    store, pipeline = open_pipeline(config, clock)
+    with store, pipeline:
+        outcome = pipeline.poll_one(config.feeds[0])
+        assert outcome.error_kind == "rate_limited"
+        next_poll = store.feed_state("busy").next_poll_at
+        assert next_poll is not None and next_poll >= NOW + timedelta(seconds=120)
+
+
+def test_errors_reset_on_success_and_301_moves_the_feed(tmp_path: Path, chaos: ChaosServer) -> None:
+    config = make_config(tmp_path, [FeedConfig(name="moving", url=chaos.url("/moved"))])
+    clock = Clock(NOW)
+    store, pipeline = open_pipeline(config, clock)
+    with store, pipeline:
+        store.record_feed_result(
+            store_module.FeedUpdate(
+                name="moving",
+                polled_at=NOW,
+                result="failed:timeout",
+                next_poll_at=NOW,
+                error_count=3,
+                last_error="timeout: earlier",
+            )
+        )
+        outcome = pipeline.poll_one(config.feeds[0])
+        assert outcome.result == "new_items"
+        assert outcome.moved_to == chaos.url("/feed.xml")
+        state = store.feed_state("moving")
+        assert state.url == chaos.url("/feed.xml")
+        assert (state.error_count, state.last_error) == (0, None)
+        matched = store.items(topic="tides")
+        assert len(matched) == len(store.items(feed="moving")) == 3
+
+
+def test_truncated_feed_keeps_recovered_items_and_the_bozo_reason(
+    tmp_path: Path, chaos: ChaosServer
+) -> None:
+    config = make_config(tmp_path, [FeedConfig(name="cut", url=chaos.url("/truncated"))])
+    clock = Clock(NOW)
+    store, pipeline = open_pipeline(config, clock)
+    with store, pipeline:
+        outcome = pipeline.poll_one(config.feeds[0])
+        assert outcome.result == "new_items"
+        assert outcome.new_items >= 2
+        status = {s.state.name: s for s in store.feed_statuses()}["cut"]
+        assert status.items == outcome.new_items
+        with store.engine.connect() as connection:
+            from sqlalchemy import select
+
+            bozo = connection.scalar(select(store_module.FeedRow.bozo_reason))
+        assert bozo
+
+
+def test_a_crash_between_items_and_feed_state_leaves_both_as_before(
+    tmp_path: Path, chaos: ChaosServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(tmp_path, [FeedConfig(name="harbour", url=chaos.url("/feed.xml"))])
+    clock = Clock(NOW)
+    store, pipeline = open_pipeline(config, clock)
+    real_apply = store_module._apply_feed_update
+
+    def killed(*_args: object) -> None:
+        raise KeyboardInterrupt("killed between writing items and writing feed state")
+
+    with store, pipeline:
+        monkeypatch.setattr(store_module, "_apply_feed_update", killed)
+        with pytest.raises(KeyboardInterrupt):
+            pipeline.poll_one(config.feeds[0])
+        assert store.items(feed="harbour") == []
+        assert store.feed_state("harbour").etag is None
+        monkeypatch.setattr(store_module, "_apply_feed_update", real_apply)
+        outcome = pipeline.poll_one(config.feeds[0])
+        assert outcome.new_items == 3
+        assert store.feed_state("harbour").etag is not None

@@ -1,0 +1,517 @@
+"""The `watcher` command: a thin click shell over the pipeline.
+
+Exit status: 0 success; 1 a runtime failure (a feed or digest could not be
+processed, the database failed mid-run); 2 bad usage or configuration
+(including a database that cannot be opened).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import webbrowser
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from watcher import __version__
+from watcher.config import Config, load_config, parse_duration
+from watcher.exceptions import ConfigError, QueryError, StoreError, WatcherError
+from watcher.logs import configure_logging
+from watcher.models import StoredItem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger("watcher")
+
+
+@dataclass
+class Context:
+    config_path: str | None
+    log_level: str
+    log_format: str
+
+    def config(self) -> Config:
+        try:
+            return self.load()
+        except ConfigError as exc:
+            # Each problem already starts with the file's name; print them as they are.
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_USAGE)
+
+    def load(self) -> Config:
+        """Read and validate the configuration; raises ConfigError (the daemon's reload)."""
+        return load_config(self.config_path, environ=os.environ)
+
+
+def fail(message: str, status: int) -> NoReturn:
+    """Print ``message`` to stderr (no traceback) and exit with ``status``."""
+    click.echo(f"watcher: {message}" if "\n" not in message else message, err=True)
+    sys.exit(status)
+
+
+@contextmanager
+def opened_store(config: Config, *, upgrade: bool = False) -> Iterator[Any]:
+    """The store for ``config``; exit 2 when it cannot be opened, 1 on a later failure."""
+    from watcher.store import Store
+
+    try:
+        store = Store.open(config.database)
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        if upgrade:
+            store.upgrade()
+        else:
+            store.check_schema()
+        yield store
+    except StoreError as exc:
+        fail(str(exc), EXIT_RUNTIME)
+    finally:
+        store.close()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="watcher")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Configuration file (default: $WATCHER_CONFIG, else ./feeds.yaml).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, log_level: str, log_format: str) -> None:
+    """Watch RSS/Atom feeds for your topics and mail digests of what matched."""
+    configure_logging(log_level, log_format)
+    ctx.obj = Context(config_path, log_level, log_format)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@cli.command()
+@pass_context
+def check(ctx: Context) -> None:
+    """Validate the configuration and the topic queries; exit 2 on any error."""
+    config = ctx.config()
+    click.echo(
+        f"{config.source}: ok — {len(config.feeds)} feeds, {len(config.topics)} topics, "
+        f"{len(config.digests)} digests; database {_redacted_url(config.database)}; "
+        f"delivery {'smtp ' + config.smtp.host if config.smtp else 'outbox ' + config.outbox}"
+    )
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(ctx: Context) -> None:
+    """Apply the schema migrations shipped with this version."""
+    config = ctx.config()
+    with opened_store(config, upgrade=True):
+        click.echo(f"database {_redacted_url(config.database)} is up to date")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, required=True, help="Poll every feed once, then exit.")
+@click.option("--feed", "feed_names", multiple=True, help="Only this feed (repeatable).")
+@pass_context
+def poll(ctx: Context, once: bool, feed_names: tuple[str, ...]) -> None:
+    """Poll feeds once now, whether due or not, and print a summary."""
+    from watcher.pipeline import Pipeline, utc_now
+
+    config = ctx.config()
+    known = {feed.name for feed in config.feeds}
+    for name in feed_names:
+        if name not in known:
+            fail(f"--feed: no feed named {name!r} in {config.source}", EXIT_USAGE)
+    with opened_store(config, upgrade=True) as store:
+        store.sync_feeds(config.feeds, utc_now())
+        with Pipeline(config, store) as pipeline:
+            feeds = pipeline.enabled_feeds(feed_names or None)
+            show_bar = sys.stderr.isatty() and ctx.log_level != "debug"
+            if show_bar:
+                with click.progressbar(length=len(feeds), label="polling", file=sys.stderr) as bar:
+                    results = pipeline.poll(feeds, on_result=lambda _result: bar.update(1))
+            else:
+                results = pipeline.poll(feeds, on_result=_log_poll_result)
+            outcomes = pipeline.send_immediate_alerts()
+    kinds = Counter(result.error_kind for result in results if result.result in ("failed", "gone"))
+    failed = sum(kinds.values())
+    click.echo(
+        f"polled {len(results)} feeds: "
+        f"{sum(r.result in ('new_items', 'no_new_items') for r in results)} fetched, "
+        f"{sum(r.result == 'not_modified' for r in results)} not modified, "
+        f"{failed} failed"
+        + (" (" + ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) + ")" if failed else "")
+        + f"; {sum(r.new_items for r in results)} new items, "
+        f"{sum(r.changed_items for r in results)} updated, "
+        f"{sum(r.new_matches for r in results)} new matches"
+        + (f"; {len(outcomes)} alerts sent" if outcomes else "")
+    )
+    if results and failed == len(results):
+        sys.exit(EXIT_RUNTIME)
+
+
+def _log_poll_result(result: Any) -> None:
+    if result.result in ("failed", "gone"):
+        log.warning("feed %s: %s (%s)", result.feed, result.error, result.error_kind)
+    else:
+        log.info(
+            "feed %s: %s, %d new, %d updated, %d matches",
+            result.feed,
+            result.result,
+            result.new_items,
+            result.changed_items,
+            result.new_matches,
+        )
+
+
+@cli.command()
+@pass_context
+def run(ctx: Context) -> None:
+    """Run the daemon in the foreground until SIGINT/SIGTERM."""
+    from watcher.scheduler import run_daemon
+
+    config = ctx.config()
+    with opened_store(config, upgrade=True) as store:
+        try:
+            run_daemon(config, store, reload_config=ctx.load)
+        except WatcherError as exc:
+            fail(str(exc), EXIT_RUNTIME)
+
+
+@cli.command()
+@click.option("--feed", default=None, help="Only items of this feed.")
+@click.option("--topic", default=None, help="Only items that matched this topic.")
+@click.option("--since", default=None, help="Only items fetched within this duration (2d, 6h).")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_context
+def items(
+    ctx: Context, feed: str | None, topic: str | None, since: str | None, limit: int, fmt: str
+) -> None:
+    """List stored items, newest first, with the topics they matched."""
+    from watcher.pipeline import utc_now
+
+    config = ctx.config()
+    if feed is not None and feed not in {f.name for f in config.feeds}:
+        fail(f"--feed: no feed named {feed!r} in {config.source}", EXIT_USAGE)
+    if topic is not None and topic not in {t.name for t in config.topics}:
+        fail(f"--topic: no topic named {topic!r} in {config.source}", EXIT_USAGE)
+    since_at = utc_now() - _duration_option("--since", since) if since else None
+    with opened_store(config) as store:
+        found = store.items(feed=feed, topic=topic, since=since_at, limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps([_item_json(stored) for stored in found], indent=2))
+        return
+    for stored in found:
+        when = (stored.item.published or stored.fetched_at).strftime("%Y-%m-%d %H:%M")
+        topics = ",".join(m.topic for m in stored.matches) or "-"
+        click.echo(
+            f"{stored.id:>7}  {when}  {stored.item.feed:<16.16}  {topics:<24.24}  "
+            f"{stored.item.title[:80]}"
+        )
+
+
+def _item_json(stored: StoredItem) -> dict[str, Any]:
+    item = stored.item
+    return {
+        "id": stored.id,
+        "feed": item.feed,
+        "feed_title": stored.feed_title,
+        "key": item.key,
+        "url": item.url,
+        "title": item.title,
+        "summary": item.summary,
+        "content_text": item.content_text,
+        "author": item.author,
+        "tags": list(item.tags),
+        "language": item.language,
+        "published": item.published.isoformat() if item.published else None,
+        "updated": item.updated.isoformat() if item.updated else None,
+        "fetched_at": stored.fetched_at.isoformat(),
+        "matches": [
+            {
+                "topic": match.topic,
+                "score": match.score,
+                "hits": [
+                    {"field": h.field, "start": h.start, "end": h.end, "term": h.term}
+                    for h in match.hits
+                ],
+            }
+            for match in stored.matches
+        ],
+    }
+
+
+def _duration_option(option: str, value: str) -> timedelta:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        fail(f"{option}: {exc}", EXIT_USAGE)
+
+
+# -- digests ---------------------------------------------------------------------
+
+
+@cli.group()
+def digest() -> None:
+    """Preview or send digests."""
+
+
+@digest.command("preview")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["html", "text", "json"]), default="html")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write here instead of var/preview-NAME.html.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a browser.")
+@pass_context
+def digest_preview(
+    ctx: Context, name: str, fmt: str, output: str | None, open_browser: bool
+) -> None:
+    """Render the next digest NAME without sending or claiming anything."""
+    from watcher.digest import build_digest_view, digest_as_json, render_digest
+    from watcher.pipeline import utc_now
+
+    config = ctx.config()
+    digest_config = _digest_named(config, name)
+    with opened_store(config) as store:
+        pending = store.unclaimed_items(digest_config)
+    topics = {topic.name: topic for topic in config.topics}
+    view = build_digest_view(digest_config, topics, pending, now=utc_now())
+    if fmt == "json":
+        click.echo(json.dumps(digest_as_json(view), indent=2, ensure_ascii=False))
+        return
+    rendered = render_digest(
+        view, templates_dir=Path(config.templates) if config.templates else None
+    )
+    if fmt == "text":
+        click.echo(f"Subject: {rendered.subject}\n\n{rendered.text}")
+        return
+    path = Path(output or Path("var") / f"preview-{name}.html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rendered.html, encoding="utf-8")
+    click.echo(f"{path} ({view.total} items): {rendered.subject}")
+    if open_browser:
+        webbrowser.open(path.resolve().as_uri())
+
+
+@digest.command("send")
+@click.argument("name")
+@pass_context
+def digest_send(ctx: Context, name: str) -> None:
+    """Send digest NAME now: claim what is new and deliver it."""
+    from watcher.pipeline import Pipeline
+
+    config = ctx.config()
+    digest_config = _digest_named(config, name)
+    with opened_store(config, upgrade=True) as store, Pipeline(config, store) as pipeline:
+        outcomes = pipeline.send_digest(digest_config)
+    if not outcomes:
+        click.echo(f"digest {name}: nothing new to send")
+    for outcome in outcomes:
+        click.echo(
+            f"digest {name} run {outcome.run_id}: {outcome.status}, {outcome.items} "
+            f"items, {outcome.message_id}" + (f": {outcome.error}" if outcome.error else "")
+        )
+    if any(outcome.status != "sent" for outcome in outcomes):
+        sys.exit(EXIT_RUNTIME)
+
+
+def _digest_named(config: Config, name: str) -> Any:
+    try:
+        return config.digest(name)
+    except KeyError:
+        fail(f"no digest named {name!r} in {config.source}", EXIT_USAGE)
+
+
+# -- topics --------------------------------------------------------------------------
+
+
+@cli.group()
+def topics() -> None:
+    """Explain and backtest topics."""
+
+
+@topics.command("explain")
+@click.argument("topic")
+@click.argument("item_id", type=int)
+@pass_context
+def topics_explain(ctx: Context, topic: str, item_id: int) -> None:
+    """Show why stored item ITEM_ID does or does not match TOPIC."""
+    from watcher.match import TopicIndex, format_explanation
+
+    config = ctx.config()
+    topic_config = _topic_named(config, topic)
+    with opened_store(config) as store:
+        try:
+            stored = store.item(item_id)
+        except KeyError:
+            fail(f"no item with id {item_id}", EXIT_USAGE)
+    index = TopicIndex.build([topic_config])
+    click.echo(f"item {item_id}: {stored.item.title}")
+    click.echo(format_explanation(index.explain(topic, stored.item)))
+
+
+@topics.command("test")
+@click.argument("topic")
+@click.option("--since", default="7d", show_default=True, help="Stored items fetched within.")
+@click.option("--query", "draft", default=None, help="A draft query to try instead.")
+@click.option("--limit", default=10_000, show_default=True, type=click.IntRange(1, 1_000_000))
+@pass_context
+def topics_test(ctx: Context, topic: str, since: str, draft: str | None, limit: int) -> None:
+    """Backtest TOPIC (or a draft --query) over stored items."""
+    from watcher.match import TopicIndex
+    from watcher.pipeline import utc_now
+
+    config = ctx.config()
+    saved = _topic_named(config, topic)
+    try:
+        saved_index = TopicIndex.build([saved])
+        draft_index = (
+            TopicIndex.build([saved.model_copy(update={"query": draft})]) if draft else None
+        )
+    except QueryError as exc:
+        fail(f"--query: {exc}", EXIT_USAGE)
+    since_at = utc_now() - _duration_option("--since", since)
+    with opened_store(config) as store:
+        found = store.items(since=since_at, limit=limit)
+    saved_hits = {s.id for s in found if saved_index.match(s.item)}
+    tried = draft_index or saved_index
+    tried_hits = {s.id: s for s in found if tried.match(s.item)}
+    per_feed = Counter(s.item.feed for s in tried_hits.values())
+    for stored in tried_hits.values():
+        click.echo(f"{stored.id:>7}  {stored.item.feed:<16.16}  {_highlight(tried, topic, stored)}")
+    click.echo(
+        f"{len(tried_hits)} of {len(found)} items match"
+        + (
+            " (" + ", ".join(f"{f}: {n}" for f, n in per_feed.most_common()) + ")"
+            if per_feed
+            else ""
+        )
+    )
+    if draft_index is not None:
+        gained = sorted(set(tried_hits) - saved_hits)
+        lost = sorted(saved_hits - set(tried_hits))
+        click.echo(f"newly matching: {len(gained)} {gained[:20]}")
+        click.echo(f"no longer matching: {len(lost)} {lost[:20]}")
+
+
+def _highlight(index: Any, topic: str, stored: StoredItem) -> str:
+    title = stored.item.title
+    matches = index.match(stored.item)
+    spans = sorted((hit.start, hit.end) for m in matches for hit in m.hits if hit.field == "title")
+    out, last = [], 0
+    for start, end in spans:
+        if start < last:
+            continue
+        out.append(title[last:start] + click.style(title[start:end], bold=True, underline=True))
+        last = end
+    out.append(title[last:])
+    return "".join(out)
+
+
+def _topic_named(config: Config, name: str) -> Any:
+    try:
+        return config.topic(name)
+    except KeyError:
+        fail(f"no topic named {name!r} in {config.source}", EXIT_USAGE)
+
+
+@cli.command("eval")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="TOPIC=COLUMN",
+    help="Score TOPIC against label COLUMN (default: see README).",
+)
+@pass_context
+def eval_command(ctx: Context, path: str, labels: tuple[str, ...]) -> None:
+    """Score the configured topics against a labelled JSONL file."""
+    from watcher.match import TopicIndex
+    from watcher.match.evaluate import default_label_column, evaluate, format_report, load_labelled
+
+    config = ctx.config()
+    try:
+        rows = load_labelled(Path(path))
+    except (OSError, ValueError) as exc:
+        fail(f"{path}: {exc}", EXIT_USAGE)
+    columns = sorted({column for row in rows for column in row.labels})
+    explicit: dict[str, str] = {}
+    for label in labels:
+        topic, sep, column = label.partition("=")
+        if not sep or topic not in {t.name for t in config.topics} or column not in columns:
+            fail(
+                f"--label {label!r}: expected TOPIC=COLUMN with a configured topic and one "
+                f"of the file's columns ({', '.join(columns)})",
+                EXIT_USAGE,
+            )
+        explicit[topic] = column
+    mapping: dict[str, str] = {}
+    for topic_config in config.topics:
+        found = explicit.get(topic_config.name) or default_label_column(topic_config.name, columns)
+        if found is not None:
+            mapping[topic_config.name] = found
+    if not mapping:
+        fail(
+            f"{path}: no configured topic maps to a label column ({', '.join(columns)})", EXIT_USAGE
+        )
+    report = evaluate(TopicIndex.build(config.topics), rows, mapping)
+    click.echo(format_report(report))
+
+
+@cli.command()
+@pass_context
+def status(ctx: Context) -> None:
+    """Print each feed's, topic's and digest's state."""
+    from watcher.pipeline import utc_now
+    from watcher.status import format_status
+
+    config = ctx.config()
+    with opened_store(config) as store:
+        click.echo(format_status(config, store, utc_now()))
+
+
+def _redacted_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is reported elsewhere; never echo a password here
+        return "<database>"
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="watcher")

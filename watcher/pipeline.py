@@ -1,0 +1,196 @@
+"""The assembled watcher for one configuration: store, fetcher, matcher, transport.
+
+The CLI and the daemon build one ``Pipeline`` from a validated ``Config`` and
+call its two verbs: poll feeds, and send digests. The stage functions it calls
+(``poll_feed``, ``build_digest_view`` …) hold no state, so the same work can run
+in any process that builds its own Pipeline from the same config.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from watcher.config import Config, DigestConfig, FeedConfig
+from watcher.deliver import Transport, make_transport, retry_delay
+from watcher.digest import build_digest_view, build_message, make_message_id, render_digest
+from watcher.exceptions import DeliveryError, TemporaryDeliveryError
+from watcher.fetch import Fetcher
+from watcher.match import TopicIndex
+from watcher.poll import PollResult, poll_feed
+from watcher.store import DigestRun, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestOutcome:
+    """What sending one digest run did: sent, retry later, or failed for good."""
+
+    digest: str
+    run_id: int
+    status: str  # sent | retry | failed
+    items: int
+    message_id: str
+    error: str | None = None
+
+
+class Pipeline:
+    """Everything one process needs to poll feeds and send digests for a config."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        transport: Transport | None = None,
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.rng = rng or random.Random()
+        defaults = config.defaults
+        self.fetcher = Fetcher(
+            user_agent=defaults.user_agent,
+            timeout=defaults.timeout,
+            connect_timeout=defaults.connect_timeout,
+            max_body_bytes=defaults.max_body_bytes,
+            max_redirects=defaults.max_redirects,
+            per_host_concurrency=defaults.per_host_concurrency,
+            per_host_delay=defaults.per_host_delay,
+            pool_size=defaults.workers,
+        )
+        self.matcher = TopicIndex.build(config.topics)
+        self.transport = transport or make_transport(config.smtp, Path(config.outbox))
+
+    def close(self) -> None:
+        self.fetcher.close()
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- polling -------------------------------------------------------------------
+
+    def poll_one(self, feed: FeedConfig) -> PollResult:
+        return poll_feed(
+            feed,
+            store=self.store,
+            fetcher=self.fetcher,
+            matcher=self.matcher,
+            defaults=self.config.defaults,
+            now=self.clock(),
+            rng=self.rng,
+        )
+
+    def poll(
+        self,
+        feeds: Sequence[FeedConfig],
+        on_result: Callable[[PollResult], None] | None = None,
+    ) -> list[PollResult]:
+        """Poll ``feeds`` concurrently (``defaults.workers`` threads); one result each."""
+        results: list[PollResult] = []
+        if not feeds:
+            return results
+        workers = min(self.config.defaults.workers, len(feeds))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
+            futures = {pool.submit(self.poll_one, feed): feed for feed in feeds}
+            for future in as_completed(futures):
+                result = future.result()
+                results.append(result)
+                if on_result is not None:
+                    on_result(result)
+        return results
+
+    def enabled_feeds(self, names: Iterable[str] | None = None) -> list[FeedConfig]:
+        wanted = None if names is None else set(names)
+        return [
+            feed
+            for feed in self.config.feeds
+            if feed.enabled and (wanted is None or feed.name in wanted)
+        ]
+
+    # -- digests -------------------------------------------------------------------
+
+    def send_digest(self, digest: DigestConfig) -> list[DigestOutcome]:
+        """Claim what is new for ``digest`` and send it, plus any of its runs due a retry.
+
+        The claim is one transaction (see Store.claim_digest); the run is marked sent
+        only after the transport accepted it. A crash in between re-sends the same
+        run with the same Message-ID on the next attempt.
+        """
+        now = self.clock()
+        self.store.claim_digest(digest, now)
+        return [
+            self.send_run(digest, run) for run in self.store.pending_digest_runs(now, digest.name)
+        ]
+
+    def send_run(self, digest: DigestConfig, run: DigestRun) -> DigestOutcome:
+        message_id = run.message_id or make_message_id(
+            run.id, digest.name, _mail_domain(self.config)
+        )
+        if run.message_id is None:
+            self.store.set_message_id(run.id, message_id)
+        topics = {topic.name: topic for topic in self.config.topics}
+        # Rendered as of the claim, so a re-send is the same digest.
+        view = build_digest_view(digest, topics, run.items, now=run.created_at)
+        templates = Path(self.config.templates) if self.config.templates else None
+        rendered = render_digest(view, templates_dir=templates)
+        sender = self.config.smtp.sender if self.config.smtp else "watcher@localhost"
+        message = build_message(
+            rendered,
+            sender=sender,
+            recipients=digest.recipients,
+            message_id=message_id,
+            date=run.created_at,
+        )
+        try:
+            self.transport.send(message)
+        except TemporaryDeliveryError as exc:
+            retry_at = self.clock() + retry_delay(run.attempts + 1, rng=self.rng)
+            self.store.mark_digest_failed(run.id, str(exc), retry_at=retry_at)
+            log.warning(
+                "digest %s run %d not delivered, retrying at %s: %s",
+                digest.name,
+                run.id,
+                retry_at.isoformat(timespec="seconds"),
+                exc,
+            )
+            return DigestOutcome(digest.name, run.id, "retry", view.total, message_id, str(exc))
+        except DeliveryError as exc:
+            self.store.mark_digest_failed(run.id, str(exc), retry_at=None)
+            log.error("digest %s run %d failed for good: %s", digest.name, run.id, exc)
+            return DigestOutcome(digest.name, run.id, "failed", view.total, message_id, str(exc))
+        self.store.mark_digest_sent(run.id, self.clock())
+        log.info("digest %s run %d sent: %d items, %s", digest.name, run.id, view.total, message_id)
+        return DigestOutcome(digest.name, run.id, "sent", view.total, message_id)
+
+    def send_immediate_alerts(self) -> list[DigestOutcome]:
+        """Send every ``immediate: true`` digest that has unclaimed matches."""
+        outcomes: list[DigestOutcome] = []
+        for digest in self.config.digests:
+            if digest.immediate:
+                outcomes.extend(self.send_digest(digest))
+        return outcomes
+
+
+def _mail_domain(config: Config) -> str:
+    if config.smtp is not None and "@" in config.smtp.sender:
+        return config.smtp.sender.rsplit("@", 1)[1]
+    return socket.getfqdn() or "localhost"

@@ -1,0 +1,247 @@
+"""poll_feed(): one feed through fetch -> parse -> match -> store, top to bottom.
+
+A failing feed is a result, not a crash: ``poll_feed`` returns what happened
+and records it on the feed; only the unexpected escapes. The decisions (when
+to poll next, which items are new) are pure functions below, with time and
+randomness passed in, so they are tested without a network or a database.
+The function holds no state of its own, so one feed's poll can run in any
+process that has a Store and a Fetcher.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from watcher.config import Defaults, FeedConfig
+from watcher.exceptions import ParseError
+from watcher.fetch import Fetched, Fetcher, FetchFailed, FetchRequest, NotModified
+from watcher.models import Item, TopicMatch
+from watcher.parse import parse_feed
+from watcher.store import FeedUpdate, MatchedItem, Store
+
+# Feed-supplied hints (RSS ttl, sy:updatePeriod) never push a poll further out than this.
+MAX_HINTED_INTERVAL = timedelta(days=1)
+
+
+class ItemMatcher(Protocol):
+    """What poll needs of the matcher: the topics an item matches."""
+
+    def match(self, item: Item) -> list[TopicMatch]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll of one feed did."""
+
+    feed: str
+    # new_items | no_new_items | not_modified | unchanged | failed | gone | disabled
+    result: str
+    new_items: int = 0
+    changed_items: int = 0
+    matched_topics: tuple[str, ...] = ()
+    error_kind: str | None = None
+    error: str | None = None
+    next_poll_at: datetime | None = None
+    moved_to: str | None = None
+
+    @property
+    def new_matches(self) -> int:
+        return len(self.matched_topics)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemTriage:
+    """A parsed feed's items split by what the store already holds."""
+
+    new: tuple[Item, ...]
+    changed: tuple[Item, ...]
+    unchanged: int
+
+
+def triage_items(items: Sequence[Item], known_hashes: Mapping[str, str]) -> ItemTriage:
+    """Split items into new (key unseen), changed (text hash differs) and unchanged."""
+    new = tuple(item for item in items if item.key not in known_hashes)
+    changed = tuple(
+        item
+        for item in items
+        if item.key in known_hashes and known_hashes[item.key] != item.content_hash
+    )
+    return ItemTriage(new, changed, len(items) - len(new) - len(changed))
+
+
+def backoff_delay(
+    error_count: int, interval: timedelta, max_backoff: timedelta, rng: random.Random
+) -> timedelta:
+    """Delay before retrying a feed that failed ``error_count`` times in a row.
+
+    Doubles from the feed's interval, capped at ``max_backoff``, with +-20% jitter
+    so feeds that failed together (one host down) do not retry in lockstep.
+    """
+    exponent = min(max(error_count - 1, 0), 16)
+    base = min(interval * (1 << exponent), max_backoff)
+    return base * rng.uniform(0.8, 1.2)
+
+
+def success_interval(interval: timedelta, hint: timedelta | None) -> timedelta:
+    """The interval after a good poll: the configured one, lengthened by a feed's own
+    hint (``ttl``, ``sy:updatePeriod``) that asks us to come back less often."""
+    if hint is None or hint <= interval:
+        return interval
+    return min(hint, max(interval, MAX_HINTED_INTERVAL))
+
+
+def poll_feed(
+    feed: FeedConfig,
+    *,
+    store: Store,
+    fetcher: Fetcher,
+    matcher: ItemMatcher,
+    defaults: Defaults,
+    now: datetime,
+    rng: random.Random,
+) -> PollResult:
+    """Poll one feed once and record the outcome; returns what happened.
+
+    Raises only on the unexpected (a StoreError from the database, a bug).
+    """
+    state = store.feed_state(feed.name)
+    interval = feed.interval or defaults.interval
+    if state.disabled_reason is not None:
+        return PollResult(feed.name, "disabled", error=state.disabled_reason)
+
+    fetched = fetcher.fetch(
+        FetchRequest(
+            url=state.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            allow_local_files=feed.allow_local_files,
+        )
+    )
+    moved_to = fetched.permanent_url
+
+    if isinstance(fetched, FetchFailed):
+        return _record_failure(
+            feed.name,
+            store,
+            state.error_count,
+            fetched.kind,
+            fetched.message,
+            retry_after=fetched.retry_after,
+            interval=interval,
+            defaults=defaults,
+            now=now,
+            rng=rng,
+            moved_to=moved_to,
+        )
+
+    if isinstance(fetched, NotModified) or (
+        isinstance(fetched, Fetched) and fetched.body_hash == state.body_hash
+    ):
+        next_poll_at = now + interval
+        store.record_feed_result(
+            FeedUpdate(
+                name=feed.name,
+                polled_at=now,
+                result="not_modified",
+                next_poll_at=next_poll_at,
+                url=moved_to,
+            )
+        )
+        return PollResult(feed.name, "not_modified", next_poll_at=next_poll_at, moved_to=moved_to)
+
+    try:
+        parsed = parse_feed(fetched.body, feed=feed.name, url=fetched.url, headers=fetched.headers)
+    except ParseError as exc:
+        return _record_failure(
+            feed.name,
+            store,
+            state.error_count,
+            "parse",
+            str(exc),
+            retry_after=None,
+            interval=interval,
+            defaults=defaults,
+            now=now,
+            rng=rng,
+            moved_to=moved_to,
+        )
+
+    triage = triage_items(
+        parsed.items, store.known_hashes(feed.name, [i.key for i in parsed.items])
+    )
+    new = [MatchedItem(item, tuple(matcher.match(item))) for item in triage.new]
+    changed = [MatchedItem(item, tuple(matcher.match(item))) for item in triage.changed]
+    next_poll_at = now + success_interval(interval, parsed.ttl or parsed.update_period)
+    counts = store.record_poll(
+        FeedUpdate(
+            name=feed.name,
+            polled_at=now,
+            result="new_items" if new else "no_new_items",
+            next_poll_at=next_poll_at,
+            url=moved_to,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            body_hash=fetched.body_hash,
+            title=parsed.title,
+            bozo_reason=parsed.bozo_reason,
+            replace_validators=True,
+        ),
+        new=new,
+        changed=changed,
+    )
+    return PollResult(
+        feed.name,
+        "new_items" if counts.new_items else "no_new_items",
+        new_items=counts.new_items,
+        changed_items=counts.changed_items,
+        matched_topics=counts.matched_topics,
+        next_poll_at=next_poll_at,
+        moved_to=moved_to,
+    )
+
+
+def _record_failure(
+    name: str,
+    store: Store,
+    previous_errors: int,
+    kind: str,
+    message: str,
+    *,
+    retry_after: timedelta | None,
+    interval: timedelta,
+    defaults: Defaults,
+    now: datetime,
+    rng: random.Random,
+    moved_to: str | None,
+) -> PollResult:
+    error_count = previous_errors + 1
+    delay = backoff_delay(error_count, interval, defaults.max_backoff, rng)
+    if retry_after is not None:
+        # The server said when to come back (RFC 9110 §10.2.3); never sooner than that.
+        delay = max(retry_after, min(delay, defaults.max_backoff))
+    gone = kind == "gone"
+    next_poll_at = now + delay
+    store.record_feed_result(
+        FeedUpdate(
+            name=name,
+            polled_at=now,
+            result="gone" if gone else f"failed:{kind}",
+            next_poll_at=next_poll_at,
+            error_count=error_count,
+            last_error=f"{kind}: {message}",
+            url=moved_to,
+            disabled_reason=f"410 Gone at {now.isoformat(timespec='seconds')}" if gone else None,
+        )
+    )
+    return PollResult(
+        name,
+        "gone" if gone else "failed",
+        error_kind=kind,
+        error=message,
+        next_poll_at=next_poll_at,
+        moved_to=moved_to,
+    )
