@@ -1,0 +1,429 @@
+"""The daemon: APScheduler wiring, signals, reload. The only module that imports APScheduler.
+
+Jobs:
+- ``dispatch`` every few seconds: feeds due in the database go to the worker
+  pool (never two polls of one feed at once); then immediate alerts for what
+  those polls matched, and digest runs due a retry.
+- one cron job per scheduled digest, in the digest's timezone, coalesced, with
+  a misfire grace time; at start a digest whose last scheduled time passed
+  while the daemon was down (within the grace time) is sent once.
+- ``retention`` hourly: drops old unmatched items, and matched ones later.
+
+Signals: SIGTERM/SIGINT stop new work and wait (bounded) for in-flight polls;
+SIGHUP re-reads the configuration and keeps the old one if the new is invalid.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from watcher.config import Config, DigestConfig, FeedConfig
+from watcher.endpoint import EndpointServer, Health
+from watcher.exceptions import ConfigError, StoreError, WatcherError
+from watcher.metrics import Metrics
+from watcher.pipeline import DigestOutcome, Pipeline, utc_now
+from watcher.poll import PollResult
+from watcher.store import Store, sqlite_path
+
+log = logging.getLogger(__name__)
+
+DISPATCH_SECONDS = 5
+# A digest missed while the daemon was down is still sent if it returns within this.
+MISFIRE_GRACE = timedelta(hours=6)
+SHUTDOWN_WAIT_SECONDS = 30
+
+
+class DaemonLockError(WatcherError):
+    """Another daemon already runs on this database."""
+
+
+def acquire_daemon_lock(database_url: str) -> IO[str] | None:
+    """Hold an exclusive lock beside a SQLite database for the daemon's lifetime.
+
+    Two daemons writing one SQLite file would poll every feed twice; the lock
+    refuses the second with a clear message. (PostgreSQL deployments coordinate
+    in the database instead.) Returns the open lock file, or None for non-SQLite.
+    """
+    path = sqlite_path(database_url)
+    if path is None:
+        return None
+    lock_path = path.with_name(path.name + ".lock")
+    handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise DaemonLockError(
+            f"{path}: another watcher daemon (pid {holder}) is already running on this database"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def digest_trigger(digest: DigestConfig) -> CronTrigger:
+    """The cron trigger of a scheduled digest, in the digest's own timezone."""
+    if digest.schedule is None:
+        raise ValueError(f"digest {digest.name} has no schedule")
+    return CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
+
+
+def fire_times(
+    digest: DigestConfig, after: datetime, until: datetime, limit: int = 10_000
+) -> list[datetime]:
+    """The scheduled times of ``digest`` in (after, until], in UTC, at most ``limit``."""
+    trigger = digest_trigger(digest)
+    times: list[datetime] = []
+    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    while fire is not None and fire <= until and len(times) < limit:
+        times.append(fire.astimezone(UTC))
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return times
+
+
+def missed_fire_time(
+    digest: DigestConfig, last_run: datetime | None, now: datetime, grace: timedelta
+) -> datetime | None:
+    """The latest scheduled time of ``digest`` after ``last_run`` and within ``grace`` of now.
+
+    Pure: tells the daemon at start whether a digest came due while it was down.
+    """
+    if digest.schedule is None:
+        return None
+    since = max(now - grace, last_run) if last_run else now - grace
+    missed = fire_times(digest, since, now)
+    return missed[-1] if missed else None
+
+
+class Daemon:
+    """One running watcher: a scheduler, a worker pool and the current pipeline."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        reload_config: Callable[[], Config] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.reload_config = reload_config
+        self.pipeline = Pipeline(config, store, clock=clock)
+        self.pool = ThreadPoolExecutor(config.defaults.workers, thread_name_prefix="poll")
+        self.in_flight: dict[str, Future[PollResult]] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        self.alerts_due = threading.Event()
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.metrics = Metrics()
+        self.endpoint: EndpointServer | None = None
+        # Monotonic time of the last dispatch; /healthz fails when it falls behind.
+        self.last_dispatch = time.monotonic()
+        self.summary = _Summary()
+
+    @property
+    def config(self) -> Config:
+        return self.pipeline.config
+
+    # -- jobs ------------------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        """Hand due feeds to the pool; send immediate alerts and due retries."""
+        if self.stopping.is_set():
+            return
+        now = self.clock()
+        self.last_dispatch = time.monotonic()
+        feeds = {feed.name: feed for feed in self.pipeline.enabled_feeds()}
+        with self.lock:
+            for name in [n for n, f in self.in_flight.items() if f.done()]:
+                del self.in_flight[name]
+            free = self.config.defaults.workers * 2 - len(self.in_flight)
+        due = self.store.due_feeds(now, limit=10_000)
+        waiting = 0
+        for name in due:
+            feed = feeds.get(name)
+            with self.lock:
+                if feed is None or name in self.in_flight:
+                    continue
+                if free <= 0 or self.stopping.is_set():
+                    waiting += 1
+                    continue
+                future = self.pool.submit(self._poll, self.pipeline, feed)
+                self.in_flight[name] = future
+                free -= 1
+            future.add_done_callback(self._poll_done)
+        self.metrics.feeds_due.set(waiting)
+        with self.lock:
+            self.metrics.in_flight.set(sum(not f.done() for f in self.in_flight.values()))
+        if self.alerts_due.is_set():
+            self.alerts_due.clear()
+            self._count_digests(self.pipeline.send_immediate_alerts())
+        for digest in self.config.digests:
+            if not digest.immediate:
+                for run in self.store.pending_digest_runs(now, digest.name):
+                    self._count_digests([self.pipeline.send_run(digest, run)])
+        self.summary.maybe_log(self.metrics)
+
+    def _poll(self, pipeline: Pipeline, feed: FeedConfig) -> PollResult:
+        started = time.monotonic()
+        result = pipeline.poll_one(feed)
+        self.metrics.record_poll(result, time.monotonic() - started)
+        return result
+
+    def _count_digests(self, outcomes: list[DigestOutcome]) -> None:
+        for outcome in outcomes:
+            self.metrics.digests.labels(outcome.digest, outcome.status).inc()
+
+    def _poll_done(self, future: Future[PollResult]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            log.error("poll crashed", exc_info=exc)
+            return
+        result = future.result()
+        if result.result in ("failed", "gone"):
+            log.warning("feed %s: %s: %s", result.feed, result.error_kind, result.error)
+        else:
+            log.debug(
+                "feed %s: %s, %d new, %d matches",
+                result.feed,
+                result.result,
+                result.new_items,
+                result.new_matches,
+            )
+        if result.new_matches and any(d.immediate for d in self.config.digests):
+            self.alerts_due.set()
+
+    def send_scheduled_digest(self, name: str) -> None:
+        try:
+            digest = self.config.digest(name)
+        except KeyError:
+            return
+        try:
+            outcomes = self.pipeline.send_digest(digest)
+            self._count_digests(outcomes)
+            for outcome in outcomes:
+                log.info("digest %s: %s (%d items)", name, outcome.status, outcome.items)
+        except WatcherError:
+            log.exception("digest %s could not be sent", name)
+
+    def retention(self) -> None:
+        now = self.clock()
+        retention = self.config.retention
+        removed = self.store.delete_items_before(now - retention.unmatched, now - retention.matched)
+        if removed:
+            log.info("retention: removed %d old items", removed)
+
+    # -- scheduling --------------------------------------------------------------------
+
+    def _schedule_digests(self) -> None:
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:"):
+                job.remove()
+        for digest in self.config.digests:
+            if digest.schedule is None:
+                continue
+            self.scheduler.add_job(
+                self.send_scheduled_digest,
+                digest_trigger(digest),
+                args=[digest.name],
+                id=f"digest:{digest.name}",
+                coalesce=True,
+                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+                max_instances=1,
+            )
+
+    def catch_up_digests(self) -> None:
+        """Send once each digest whose scheduled time passed while we were down."""
+        now = self.clock()
+        last_runs = self.store.last_digest_runs()
+        for digest in self.config.digests:
+            missed = missed_fire_time(digest, last_runs.get(digest.name), now, MISFIRE_GRACE)
+            if missed is not None and digest.name in last_runs:
+                log.info(
+                    "digest %s was due at %s while stopped; sending it now",
+                    digest.name,
+                    missed.isoformat(timespec="minutes"),
+                )
+                self.send_scheduled_digest(digest.name)
+
+    def apply_reload(self) -> None:
+        """Swap in a re-read configuration; keep the old one if the new is invalid."""
+        assert self.reload_config is not None
+        try:
+            config = self.reload_config()
+            pipeline = Pipeline(config, self.store, clock=self.clock)
+        except (ConfigError, WatcherError) as exc:
+            log.error("reload rejected, keeping the running configuration:\n%s", exc)
+            return
+        self.store.sync_feeds(config.feeds, self.clock())
+        old, self.pipeline = self.pipeline, pipeline
+        self._schedule_digests()
+        # In-flight polls hold the old pipeline; its HTTP pool closes when they finish.
+        threading.Thread(target=self._close_when_idle, args=(old,), daemon=True).start()
+        log.info(
+            "configuration reloaded: %d feeds, %d topics, %d digests",
+            len(config.feeds),
+            len(config.topics),
+            len(config.digests),
+        )
+
+    def _close_when_idle(self, old: Pipeline) -> None:
+        with self.lock:
+            futures = list(self.in_flight.values())
+        for future in futures:
+            future.exception()
+        old.close()
+
+    def health(self) -> Health:
+        """Healthy when the dispatcher ran recently and the database answers."""
+        checks: dict[str, str] = {}
+        behind = time.monotonic() - self.last_dispatch
+        stuck = behind > DISPATCH_SECONDS * 3 + 10
+        checks["scheduler"] = f"stuck: no dispatch for {behind:.0f}s" if stuck else "ok"
+        try:
+            self.store.ping()
+            checks["database"] = "ok"
+        except StoreError as exc:
+            checks["database"] = str(exc)
+        return Health(all(value == "ok" for value in checks.values()), checks)
+
+    def start_endpoint(self, host: str, port: int, token: str | None = None) -> EndpointServer:
+        self.endpoint = EndpointServer(
+            host, port, health=self.health, metrics=self.metrics.exposition, token=token
+        )
+        self.endpoint.start()
+        log.info("endpoint listening on %s (/healthz, /metrics)", self.endpoint.url)
+        return self.endpoint
+
+    def run(self) -> None:
+        """Run until SIGTERM/SIGINT; returns after a clean shutdown."""
+        self.store.sync_feeds(self.config.feeds, self.clock())
+        self.scheduler.add_job(
+            self.dispatch,
+            "interval",
+            seconds=DISPATCH_SECONDS,
+            id="dispatch",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.add_job(
+            self.retention, "interval", hours=1, id="retention", coalesce=True, max_instances=1
+        )
+        self._schedule_digests()
+        self.catch_up_digests()
+        self.scheduler.start()
+        log.info(
+            "watcher running: %d feeds, %d topics, %d digests",
+            len(self.config.feeds),
+            len(self.config.topics),
+            len(self.config.digests),
+        )
+        while not self.stopping.wait(0.5):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.apply_reload()
+        self.shutdown()
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+
+    def shutdown(self) -> None:
+        log.info("stopping: waiting up to %ds for in-flight polls", SHUTDOWN_WAIT_SECONDS)
+        self.scheduler.shutdown(wait=True)
+        with self.lock:
+            futures = list(self.in_flight.values())
+        deadline = threading.Event()
+        timer = threading.Timer(SHUTDOWN_WAIT_SECONDS, deadline.set)
+        timer.start()
+        for future in futures:
+            while not future.done() and not deadline.wait(0.1):
+                pass
+        timer.cancel()
+        self.pool.shutdown(wait=not deadline.is_set(), cancel_futures=True)
+        self.pipeline.close()
+        if self.endpoint is not None:
+            self.endpoint.stop()
+        log.info("stopped")
+
+
+class _Summary:
+    """An info line per minute: what the daemon did since the last one."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self.last = time.monotonic()
+        self.seen: dict[str, float] = {}
+
+    def maybe_log(self, metrics: Metrics) -> None:
+        if time.monotonic() - self.last < self.every:
+            return
+        self.last = time.monotonic()
+        totals: dict[str, float] = {}
+        for family in metrics.registry.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    key = sample.name.removeprefix("watcher_").removesuffix("_total")
+                    totals[key] = totals.get(key, 0.0) + sample.value
+        delta = {k: v - self.seen.get(k, 0.0) for k, v in totals.items()}
+        self.seen = totals
+        log.info(
+            "last minute: %d polls, %d items, %d matches, %d digests",
+            delta.get("polls", 0),
+            delta.get("items", 0),
+            delta.get("matches", 0),
+            delta.get("digests", 0),
+        )
+
+
+def run_daemon(
+    config: Config, store: Store, *, reload_config: Callable[[], Config] | None = None
+) -> None:
+    """Run the daemon in the foreground with signal handling; raises DaemonLockError."""
+    lock = acquire_daemon_lock(config.database)
+    try:
+        daemon = Daemon(config, store, reload_config=reload_config)
+        if config.http is not None:
+            token = config.http.token.get_secret_value() if config.http.token else None
+            daemon.start_endpoint(config.http.host, config.http.port, token)
+
+        def on_stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s", signal.Signals(signum).name)
+            daemon.request_stop()
+
+        def on_hup(_signum: int, _frame: FrameType | None) -> None:
+            if reload_config is not None:
+                daemon.reload_requested.set()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+        try:
+            daemon.run()
+        except StoreError:
+            daemon.request_stop()
+            daemon.shutdown()
+            raise
+    finally:
+        if lock is not None:
+            lock.close()
