@@ -172,6 +172,8 @@ class ChaosServer(ThreadingHTTPServer):
         self.connections_accepted = 0
         self._open_connections: set[socket.socket] = set()
         self._records: list[RecordedRequest] = []
+        # Paths whose request has started, recorded at once (records come at the end).
+        self.started_paths: list[str] = []
         self._records_lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -245,6 +247,8 @@ class _ChaosHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         started = time.monotonic()
+        with self.server._records_lock:
+            self.server.started_paths.append(self.path)
         self._bytes_sent = 0
         try:
             self._route()

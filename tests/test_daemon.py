@@ -184,7 +184,8 @@ def test_sigterm_mid_poll_lets_the_poll_finish_and_exits_cleanly(
     write_config(config, tmp_path, chaos, port, ["slow=/slow"])
     daemon = Daemon(config, tmp_path, port)
     try:
-        daemon.wait_for(lambda: bool(chaos.requests("/slow")), "the slow poll to start")
+        daemon.wait_for(lambda: "/slow" in chaos.started_paths, "the slow poll to start")
+        assert not chaos.requests("/slow")  # the response is still being served
         daemon.process.send_signal(signal.SIGTERM)
         code = daemon.process.wait(timeout=30)
     finally:

@@ -214,6 +214,9 @@ class FeedConfig(_Frozen):
     enabled: bool = True
     # file:// URLs are refused unless the operator says this feed may read local files.
     allow_local_files: bool = False
+    # Loopback, private and link-local addresses are refused unless the operator says
+    # this feed lives there (an intranet feed, a test server).
+    allow_private: bool = False
 
 
 class TopicConfig(_Frozen):

@@ -90,6 +90,8 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     allow_local_files: bool = False
+    # The operator configured this URL and allows it to be on a private network.
+    allow_private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

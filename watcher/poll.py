@@ -119,6 +119,7 @@ def poll_feed(
             etag=state.etag,
             last_modified=state.last_modified,
             allow_local_files=feed.allow_local_files,
+            allow_private=feed.allow_private,
         )
     )
     moved_to = fetched.permanent_url
