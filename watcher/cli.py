@@ -492,6 +492,29 @@ def eval_command(ctx: Context, path: str, labels: tuple[str, ...]) -> None:
 
 
 @cli.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/demo"),
+    show_default=True,
+    help="Where the demo's database and outbox go (rebuilt on every run).",
+)
+def demo(workdir: Path) -> None:
+    """Run the whole pipeline offline on a sample news day and write its digest."""
+    from watcher.demo import run_demo
+
+    try:
+        result = run_demo(workdir)
+    except WatcherError as exc:
+        fail(str(exc), EXIT_RUNTIME)
+    click.echo(
+        f"{result.feed_count} sample feeds, {result.item_count} items, "
+        f"{result.match_count} matches; the digest lists {result.digest_item_count} items:\n"
+        f"  {result.html_path}\n  {result.eml_path}"
+    )
+
+
+@cli.command()
 @pass_context
 def status(ctx: Context) -> None:
     """Print each feed's, topic's and digest's state."""

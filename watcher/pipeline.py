@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -191,6 +190,7 @@ class Pipeline:
 
 
 def _mail_domain(config: Config) -> str:
+    """The Message-ID domain: the sender's, so ids are stable across hosts and restarts."""
     if config.smtp is not None and "@" in config.smtp.sender:
         return config.smtp.sender.rsplit("@", 1)[1]
-    return socket.getfqdn() or "localhost"
+    return "watcher.localhost"
