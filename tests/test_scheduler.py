@@ -114,7 +114,7 @@ def test_daemon_returning_after_seven_sends_the_missed_digest_once(tmp_path: Pat
             daemon.catch_up_digests()
             daemon.catch_up_digests()  # a second start does not send it again
         finally:
-            daemon.pool.shutdown()
+            daemon.executor.shutdown(0)
             daemon.pipeline.close()
         assert store.digest_run_count("morning", "sent") == 2
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2

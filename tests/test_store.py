@@ -180,3 +180,46 @@ def test_unreachable_databases_fail_with_one_line() -> None:
         Store.open("postgresql+psycopg://nobody@127.0.0.1:1/none")
     with pytest.raises(StoreError, match="not a database URL"):
         Store.open("::nonsense::")
+
+
+def test_leases_keep_a_feed_with_one_poller_and_hosts_polite(store: Store) -> None:
+    feeds = [FeedConfig(name=f"a{n}", url=f"http://a.example/{n}.xml") for n in range(5)] + [
+        FeedConfig(name=f"b{n}", url=f"http://b.example:8080/{n}.xml") for n in range(2)
+    ]
+    store.sync_feeds(feeds, NOW)
+    lease = timedelta(minutes=5)
+    first = store.claim_due_feeds(NOW, lease=lease, limit=10, per_host=2)
+    assert sorted(first) == ["a0", "a1", "b0", "b1"]  # two per host
+    assert store.claim_due_feeds(NOW, lease=lease, limit=10, per_host=2) == []
+    assert store.count_due_feeds(NOW) == 3
+    store.record_poll(update("a0", next_poll_at=NOW + timedelta(hours=1)))  # clears a0's lease
+    assert sorted(store.claim_due_feeds(NOW, lease=lease, limit=10, per_host=2)) == ["a2"]
+    store.release_lease("a1")
+    assert store.claim_due_feeds(NOW, lease=lease, limit=1, per_host=5) == ["a1"]
+    # A dead poller's lease expires and its feeds come round again.
+    later = NOW + lease + timedelta(seconds=1)
+    assert sorted(store.claim_due_feeds(later, lease=lease, limit=10, per_host=10)) == [
+        "a1",
+        "a2",
+        "a3",
+        "a4",
+        "b0",
+        "b1",
+    ]
+
+
+def test_concurrent_claimers_never_share_a_feed(store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    feeds = [FeedConfig(name=f"f{n}", url=f"http://h{n % 7}.example/{n}") for n in range(60)]
+    store.sync_feeds(feeds, NOW)
+
+    def claim(_: int) -> list[str]:
+        got: list[str] = []
+        for _round in range(10):
+            got += store.claim_due_feeds(NOW, lease=timedelta(minutes=5), limit=3, per_host=10)
+        return got
+
+    with ThreadPoolExecutor(4) as pool:
+        claims = [name for names in pool.map(claim, range(4)) for name in names]
+    assert len(claims) == len(set(claims)) == 60

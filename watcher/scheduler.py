@@ -22,7 +22,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import IO
@@ -34,6 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 from watcher.config import Config, DigestConfig, FeedConfig
 from watcher.endpoint import EndpointServer, Health
 from watcher.exceptions import ConfigError, StoreError, WatcherError
+from watcher.executors import LocalPollExecutor, PollExecutor
 from watcher.metrics import Metrics
 from watcher.pipeline import DigestOutcome, Pipeline, utc_now
 from watcher.poll import PollResult
@@ -77,6 +77,13 @@ def acquire_daemon_lock(database_url: str) -> IO[str] | None:
     handle.write(str(os.getpid()))
     handle.flush()
     return handle
+
+
+def poll_lease(config: Config) -> timedelta:
+    """How long a claimed feed stays claimed: longer than any one poll can take
+    (a fetch is cut off at ``defaults.timeout``), short enough that a dead
+    worker's feeds come round again soon."""
+    return max(config.defaults.timeout * 4, timedelta(minutes=2))
 
 
 def digest_trigger(digest: DigestConfig) -> CronTrigger:
@@ -123,14 +130,15 @@ class Daemon:
         *,
         reload_config: Callable[[], Config] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        executor: PollExecutor | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.reload_config = reload_config
         self.pipeline = Pipeline(config, store, clock=clock)
-        self.pool = ThreadPoolExecutor(config.defaults.workers, thread_name_prefix="poll")
-        self.in_flight: dict[str, Future[PollResult]] = {}
-        self.lock = threading.Lock()
+        self.executor: PollExecutor = executor or LocalPollExecutor(
+            config.defaults.workers, self._poll, self._poll_done
+        )
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.alerts_due = threading.Event()
@@ -154,28 +162,23 @@ class Daemon:
         now = self.clock()
         self.last_dispatch = time.monotonic()
         feeds = {feed.name: feed for feed in self.pipeline.enabled_feeds()}
-        with self.lock:
-            for name in [n for n, f in self.in_flight.items() if f.done()]:
-                del self.in_flight[name]
-            free = self.config.defaults.workers * 2 - len(self.in_flight)
-        due = self.store.due_feeds(now, limit=10_000)
-        waiting = 0
-        for name in due:
+        defaults = self.config.defaults
+        claimed = self.store.claim_due_feeds(
+            now,
+            lease=poll_lease(self.config),
+            limit=self.executor.capacity(),
+            per_host=defaults.per_host_concurrency,
+        )
+        for name in claimed:
             feed = feeds.get(name)
-            with self.lock:
-                if feed is None or name in self.in_flight:
-                    continue
-                if free <= 0 or self.stopping.is_set():
-                    waiting += 1
-                    continue
-                future = self.pool.submit(self._poll, self.pipeline, feed)
-                self.in_flight[name] = future
-                free -= 1
-            future.add_done_callback(self._poll_done)
-        self.metrics.feeds_due.set(waiting)
-        with self.lock:
-            self.metrics.in_flight.set(sum(not f.done() for f in self.in_flight.values()))
-        if self.alerts_due.is_set():
+            if feed is None:  # removed from the config since the last sync
+                self.store.release_lease(name)
+                continue
+            self.executor.submit(feed)
+        self.metrics.feeds_due.set(self.store.count_due_feeds(now))
+        self.metrics.in_flight.set(self.executor.running())
+        if self.alerts_due.is_set() or self.executor_is_remote:
+            # Remote workers cannot signal new matches; claiming finds them cheaply.
             self.alerts_due.clear()
             self._count_digests(self.pipeline.send_immediate_alerts())
         for digest in self.config.digests:
@@ -184,9 +187,13 @@ class Daemon:
                     self._count_digests([self.pipeline.send_run(digest, run)])
         self.summary.maybe_log(self.metrics)
 
-    def _poll(self, pipeline: Pipeline, feed: FeedConfig) -> PollResult:
+    @property
+    def executor_is_remote(self) -> bool:
+        return not isinstance(self.executor, LocalPollExecutor)
+
+    def _poll(self, feed: FeedConfig) -> PollResult:
         started = time.monotonic()
-        result = pipeline.poll_one(feed)
+        result = self.pipeline.poll_one(feed)
         self.metrics.record_poll(result, time.monotonic() - started)
         return result
 
@@ -194,12 +201,7 @@ class Daemon:
         for outcome in outcomes:
             self.metrics.digests.labels(outcome.digest, outcome.status).inc()
 
-    def _poll_done(self, future: Future[PollResult]) -> None:
-        exc = future.exception()
-        if exc is not None:
-            log.error("poll crashed", exc_info=exc)
-            return
-        result = future.result()
+    def _poll_done(self, result: PollResult) -> None:
         if result.result in ("failed", "gone"):
             log.warning("feed %s: %s: %s", result.feed, result.error_kind, result.error)
         else:
@@ -288,10 +290,8 @@ class Daemon:
         )
 
     def _close_when_idle(self, old: Pipeline) -> None:
-        with self.lock:
-            futures = list(self.in_flight.values())
-        for future in futures:
-            future.exception()
+        if isinstance(self.executor, LocalPollExecutor):
+            self.executor.wait_idle(timeout=SHUTDOWN_WAIT_SECONDS * 4)
         old.close()
 
     def health(self) -> Health:
@@ -351,16 +351,8 @@ class Daemon:
     def shutdown(self) -> None:
         log.info("stopping: waiting up to %ds for in-flight polls", SHUTDOWN_WAIT_SECONDS)
         self.scheduler.shutdown(wait=True)
-        with self.lock:
-            futures = list(self.in_flight.values())
-        deadline = threading.Event()
-        timer = threading.Timer(SHUTDOWN_WAIT_SECONDS, deadline.set)
-        timer.start()
-        for future in futures:
-            while not future.done() and not deadline.wait(0.1):
-                pass
-        timer.cancel()
-        self.pool.shutdown(wait=not deadline.is_set(), cancel_futures=True)
+        for name in self.executor.shutdown(SHUTDOWN_WAIT_SECONDS):
+            self.store.release_lease(name)
         self.pipeline.close()
         if self.endpoint is not None:
             self.endpoint.stop()

@@ -15,9 +15,10 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import (
     JSON,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     create_engine,
     delete,
     event,
@@ -44,6 +46,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from watcher.config import DigestConfig, FeedConfig
 from watcher.exceptions import SchemaError, StoreError
@@ -90,6 +93,11 @@ class FeedRow(Base):
     bozo_reason: Mapped[str | None] = mapped_column(Text)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Claimed for a poll until then (by this process or a worker elsewhere); a poll's
+    # commit clears it, and a dead poller's claim simply expires.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The host of ``url``, for per-host politeness across workers.
+    host: Mapped[str] = mapped_column(String(255), default="", index=True)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -375,6 +383,7 @@ class Store:
                             name=name,
                             configured_url=feed.url,
                             url=feed.url,
+                            host=host_of(feed.url),
                             title=feed.title,
                             active=feed.enabled,
                             error_count=0,
@@ -386,6 +395,7 @@ class Store:
                 if existing.configured_url != feed.url:
                     existing.configured_url = feed.url
                     existing.url = feed.url
+                    existing.host = host_of(feed.url)
                     existing.etag = existing.last_modified = existing.body_hash = None
                     existing.disabled_reason = None
                     existing.next_poll_at = now
@@ -404,19 +414,63 @@ class Store:
             return _feed_state(row)
 
     def due_feeds(self, now: datetime, limit: int = 1000) -> list[str]:
-        """Names of active, not disabled feeds whose next poll is due, most overdue first."""
+        """Names of feeds due and not claimed by a poller, most overdue first."""
         with self._session() as session:
-            query = (
-                select(FeedRow.name)
-                .where(
-                    FeedRow.active.is_(True),
-                    FeedRow.disabled_reason.is_(None),
-                    FeedRow.next_poll_at <= now,
-                )
-                .order_by(FeedRow.next_poll_at)
-                .limit(limit)
+            query = select(FeedRow.name).where(_due(now)).order_by(FeedRow.next_poll_at)
+            return list(session.scalars(query.limit(limit)))
+
+    def count_due_feeds(self, now: datetime) -> int:
+        """How many feeds are due but not yet claimed by a poller."""
+        with self._session() as session:
+            return int(session.scalar(select(func.count()).where(_due(now))) or 0)
+
+    def claim_due_feeds(
+        self, now: datetime, *, lease: timedelta, limit: int, per_host: int
+    ) -> list[str]:
+        """Lease up to ``limit`` due feeds to the caller, at most ``per_host`` per host.
+
+        A feed under an unexpired lease is not due: no feed is polled twice at once,
+        across threads, processes or machines. Counting leases per host keeps several
+        workers from hammering one site together. On PostgreSQL the candidates are
+        locked with FOR UPDATE SKIP LOCKED, so concurrent claimers never wait on or
+        take each other's rows; SQLite serializes writers anyway (BEGIN IMMEDIATE).
+        """
+        with self._session() as session:
+            leased = _unexpired_leases(now)
+            busy = dict(
+                session.execute(
+                    select(FeedRow.host, func.count()).where(leased).group_by(FeedRow.host)
+                ).all()
             )
-            return list(session.scalars(query))
+            candidates = (
+                select(FeedRow.id, FeedRow.name, FeedRow.host)
+                .where(_due(now))
+                .order_by(FeedRow.next_poll_at, FeedRow.id)
+                # Over-fetch: some candidates are skipped for their host's sake.
+                .limit(limit * 4)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True)
+            chosen: list[tuple[int, str]] = []
+            for feed_id, name, host in session.execute(candidates):
+                if len(chosen) >= limit:
+                    break
+                if busy.get(host, 0) >= per_host:
+                    continue
+                busy[host] = busy.get(host, 0) + 1
+                chosen.append((feed_id, name))
+            if chosen:
+                session.execute(
+                    update(FeedRow)
+                    .where(FeedRow.id.in_([feed_id for feed_id, _ in chosen]))
+                    .values(lease_until=now + lease)
+                )
+            return [name for _, name in chosen]
+
+    def release_lease(self, name: str) -> None:
+        """Give a claimed feed back without polling it (shutdown before it started)."""
+        with self._session() as session:
+            session.execute(update(FeedRow).where(FeedRow.name == name).values(lease_until=None))
 
     def next_due_at(self) -> datetime | None:
         with self._session() as session:
@@ -749,7 +803,27 @@ def _feed_state(row: FeedRow) -> FeedState:
     )
 
 
+def _unexpired_leases(now: datetime) -> ColumnElement[bool]:
+    return and_(FeedRow.lease_until.is_not(None), FeedRow.lease_until > now)
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Active, not disabled, due, and not claimed by a live poller."""
+    return and_(
+        FeedRow.active.is_(True),
+        FeedRow.disabled_reason.is_(None),
+        FeedRow.next_poll_at <= now,
+        ~_unexpired_leases(now),
+    )
+
+
+def host_of(url: str) -> str:
+    """The host:port a URL talks to, lower-cased ('' for URLs without one)."""
+    return (urlsplit(url).netloc.rsplit("@", 1)[-1]).lower()
+
+
 def _apply_feed_update(row: FeedRow, update: FeedUpdate) -> None:
+    row.lease_until = None
     row.last_polled_at = update.polled_at
     row.last_result = update.result
     row.next_poll_at = update.next_poll_at
@@ -759,6 +833,7 @@ def _apply_feed_update(row: FeedRow, update: FeedUpdate) -> None:
         row.last_success_at = update.polled_at
     if update.url is not None and update.url != row.url:
         row.url = update.url
+        row.host = host_of(update.url)
     if update.replace_validators:
         row.etag = update.etag
         row.last_modified = update.last_modified
