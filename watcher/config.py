@@ -307,6 +307,9 @@ class Config(_Frozen):
     smtp: SmtpConfig | None = None
     http: HttpConfig | None = None
     retention: RetentionConfig = RetentionConfig()
+    # Where polls run: this process's thread pool, or Celery workers on a broker.
+    executor: Literal["local", "celery"] = "local"
+    broker: str | None = None
     # Where the config came from, for messages; not a YAML key.
     source: str = Field(default="<memory>", exclude=True)
 
@@ -508,6 +511,12 @@ def _cross_problems(data: dict[str, object], document: MarkedDocument) -> list[L
             add(("digests", index, "immediate"), "set a schedule or 'immediate: true', not both")
         elif not scheduled and immediate is False:
             add(("digests", index), "needs a 'schedule' (cron: '0 7 * * *') or 'immediate: true'")
+    if data.get("executor") == "celery":
+        database = data.get("database")
+        if not isinstance(database, str) or not database.startswith("postgresql"):
+            add(("executor",), "'celery' needs a PostgreSQL 'database' that every worker reaches")
+        if not isinstance(data.get("broker"), str):
+            add(("executor",), "'celery' needs a 'broker' URL (e.g. redis://127.0.0.1:6379/0)")
     return problems
 
 
