@@ -61,6 +61,15 @@ digests:
     return path
 
 
+# Distinct events, so that each item is a story of its own (see watcher.cluster).
+EVENTS = {
+    "a": "Premier begins state visit to Arland ({key})",
+    "b": "Chancellor lands in Borovia for visit on grain exports ({key})",
+    "c": "President Ostrava opens visit to the Calder islands summit ({key})",
+    "a2": "Premier begins state visit to Arland, second report ({key})",
+}
+
+
 def store_items(config_path: Path, keys: list[str]) -> None:
     config = load_config(config_path)
     with Store.open(config.database) as store:
@@ -72,11 +81,11 @@ def store_items(config_path: Path, keys: list[str]) -> None:
                     feed="wire",
                     key=key,
                     url=f"https://northwind.example/{key}",
-                    title=f"Premier begins state visit ({key})",
-                    summary="In our own words.",
+                    title=EVENTS[key].format(key=key),
+                    summary=f"Our desk's report on {EVENTS[key].split(' (')[0].lower()}.",
                     content_hash=key,
                 ),
-                (TopicMatch("travel", 1.0, (Hit("title", 21, 26, "visit"),)),),
+                (TopicMatch("travel", 1.0, (Hit("title", 0, 5, "visit"),)),),
             )
             for key in keys
         ]
@@ -184,3 +193,31 @@ def test_immediate_alerts_batch_a_poll_and_never_repeat(tmp_path: Path) -> None:
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
             assert [(o.status, o.items) for o in pipeline.send_immediate_alerts()] == [("sent", 1)]
         assert len(server.handler.received) == 2
+
+
+def test_an_alerted_story_is_not_alerted_again_but_joins_the_scheduled_digest(
+    tmp_path: Path,
+) -> None:
+    with running_smtp_server() as server:
+        config_path = write_config(tmp_path, server, immediate=True)
+        text = config_path.read_text(encoding="utf-8")
+        config_path.write_text(
+            text
+            + '  - {name: daily, title: Daily digest, recipients: [desk@example.org], '
+            'topics: [travel], schedule: "0 7 * * *"}\n',
+            encoding="utf-8",
+        )
+        config = load_config(config_path)
+        store_items(config_path, ["a"])
+        with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
+            assert [o.items for o in pipeline.send_immediate_alerts()] == [1]
+        store_items(config_path, ["a2"])  # another outlet reports the same event
+        with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
+            assert pipeline.send_immediate_alerts() == []
+            daily = pipeline.send_digest(config.digest("daily"))
+        assert [(o.status, o.items) for o in daily] == [("sent", 1)]
+        assert len(server.handler.received) == 2
+        digest_text = server.handler.received[1].message.get_body(("plain",))
+        assert digest_text is not None
+        body = digest_text.get_content()
+        assert "Also reported by" in body or "also reported by" in body.lower()

@@ -299,15 +299,16 @@ def digest_preview(
     ctx: Context, name: str, fmt: str, output: str | None, open_browser: bool
 ) -> None:
     """Render the next digest NAME without sending or claiming anything."""
-    from watcher.digest import build_digest_view, digest_as_json, render_digest
-    from watcher.pipeline import utc_now
+    from watcher.digest import digest_as_json, render_digest
+    from watcher.pipeline import Pipeline, utc_now
 
     config = ctx.config()
     digest_config = _digest_named(config, name)
-    with opened_store(config) as store:
+    with opened_store(config) as store, Pipeline(config, store) as pipeline:
+        # Grouping into stories is bookkeeping every digest needs, not a claim.
+        pipeline.stories.assign_pending(utc_now())
         pending = store.unclaimed_items(digest_config)
-    topics = {topic.name: topic for topic in config.topics}
-    view = build_digest_view(digest_config, topics, pending, now=utc_now())
+        view = pipeline.digest_view(digest_config, pending, now=utc_now())
     if fmt == "json":
         click.echo(json.dumps(digest_as_json(view), indent=2, ensure_ascii=False))
         return

@@ -71,6 +71,26 @@ class TopicMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryCandidate:
+    """An item waiting for its story: what clustering needs of it."""
+
+    id: int
+    title: str
+    text: str
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    """An item already in a story, as the story index is rebuilt from the store."""
+
+    id: int
+    story_id: int
+    fingerprint: str
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StoredItem:
     """An item as the store holds it, with its row id and what it matched."""
 
@@ -79,3 +99,5 @@ class StoredItem:
     feed_title: str
     fetched_at: datetime
     matches: tuple[TopicMatch, ...] = field(default=())
+    # The story the item was grouped into (see watcher.cluster); None until assigned.
+    story_id: int | None = None

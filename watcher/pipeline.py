@@ -10,18 +10,28 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from watcher.cluster import ClusterSettings, Fingerprint, StoryIndex, fingerprint
 from watcher.config import Config, DigestConfig, FeedConfig
 from watcher.deliver import Transport, make_transport, retry_delay
-from watcher.digest import build_digest_view, build_message, make_message_id, render_digest
+from watcher.digest import (
+    DigestView,
+    SourceLink,
+    build_digest_view,
+    build_message,
+    make_message_id,
+    render_digest,
+)
 from watcher.exceptions import DeliveryError, TemporaryDeliveryError
 from watcher.fetch import Fetcher
 from watcher.match import TopicIndex
+from watcher.models import StoredItem
 from watcher.poll import PollResult, poll_feed
 from watcher.store import DigestRun, Store
 
@@ -44,6 +54,42 @@ class DigestOutcome:
     items: int
     message_id: str
     error: str | None = None
+
+
+class StoryAssigner:
+    """Puts stored items into stories, one at a time, in the process that sends digests.
+
+    Sequential by design (see watcher.cluster): whichever process claims digests
+    (the daemon, or `watcher digest send`) assigns first, so every claimed item
+    has its story. The index is rebuilt from the store on first use.
+    """
+
+    def __init__(self, store: Store, settings: ClusterSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings or ClusterSettings()
+        self.index = StoryIndex(self.settings)
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def assign_pending(self, now: datetime) -> int:
+        """Assign every item without a story; how many were assigned."""
+        with self._lock:
+            if not self._loaded:
+                for member in self.store.story_members_since(now - self.settings.window):
+                    fp = Fingerprint.from_json(member.fingerprint)
+                    self.index.add(member.id, member.story_id, fp, member.published)
+                self._loaded = True
+            self.index.evict(now - self.settings.window)
+            assigned = 0
+            while batch := self.store.items_without_story(limit=500):
+                placed = []
+                for candidate in batch:
+                    fp = fingerprint(candidate.title, candidate.text)
+                    story_id, _ = self.index.place(candidate.id, fp, candidate.published)
+                    placed.append((candidate.id, story_id, fp.to_json()))
+                self.store.set_stories(placed)
+                assigned += len(placed)
+            return assigned
 
 
 class Pipeline:
@@ -75,6 +121,7 @@ class Pipeline:
         )
         self.matcher = TopicIndex.build(config.topics)
         self.transport = transport or make_transport(config.smtp, Path(config.outbox))
+        self.stories = StoryAssigner(store)
 
     def close(self) -> None:
         self.fetcher.close()
@@ -135,6 +182,7 @@ class Pipeline:
         run with the same Message-ID on the next attempt.
         """
         now = self.clock()
+        self.stories.assign_pending(now)
         self.store.claim_digest(digest, now)
         return [
             self.send_run(digest, run) for run in self.store.pending_digest_runs(now, digest.name)
@@ -146,9 +194,8 @@ class Pipeline:
         )
         if run.message_id is None:
             self.store.set_message_id(run.id, message_id)
-        topics = {topic.name: topic for topic in self.config.topics}
         # Rendered as of the claim, so a re-send is the same digest.
-        view = build_digest_view(digest, topics, run.items, now=run.created_at)
+        view = self.digest_view(digest, run.items, now=run.created_at)
         templates = Path(self.config.templates) if self.config.templates else None
         rendered = render_digest(view, templates_dir=templates)
         sender = self.config.smtp.sender if self.config.smtp else "watcher@localhost"
@@ -179,6 +226,33 @@ class Pipeline:
         self.store.mark_digest_sent(run.id, self.clock())
         log.info("digest %s run %d sent: %d items, %s", digest.name, run.id, view.total, message_id)
         return DigestOutcome(digest.name, run.id, "sent", view.total, message_id)
+
+    def digest_view(
+        self, digest: DigestConfig, items: Sequence[StoredItem], *, now: datetime
+    ) -> DigestView:
+        """The digest of ``items``, one entry per story, the story's other sources linked."""
+        by_story: dict[int, list[StoredItem]] = {}
+        for stored in items:
+            by_story.setdefault(stored.story_id or -stored.id, []).append(stored)
+        wanted = set(digest.topics)
+
+        def strength(stored: StoredItem) -> tuple[float, float]:
+            best = max((m.score for m in stored.matches if m.topic in wanted), default=0.0)
+            return best, -stored.id
+
+        leaders = [max(group, key=strength) for group in by_story.values()]
+        members = self.store.story_sources([s.story_id for s in leaders if s.story_id])
+        also: dict[int, list[SourceLink]] = {}
+        for leader in leaders:
+            for other in members.get(leader.story_id or 0, []):
+                if other.id != leader.id:
+                    also.setdefault(leader.id, []).append(
+                        SourceLink(
+                            feed_title=other.feed_title, url=other.item.url, title=other.item.title
+                        )
+                    )
+        topics = {topic.name: topic for topic in self.config.topics}
+        return build_digest_view(digest, topics, leaders, now=now, also_reported_by=also)
 
     def send_immediate_alerts(self) -> list[DigestOutcome]:
         """Send every ``immediate: true`` digest that has unclaimed matches."""

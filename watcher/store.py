@@ -50,7 +50,15 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from watcher.config import DigestConfig, FeedConfig
 from watcher.exceptions import SchemaError, StoreError
-from watcher.models import FeedState, Hit, Item, StoredItem, TopicMatch
+from watcher.models import (
+    FeedState,
+    Hit,
+    Item,
+    StoredItem,
+    StoryCandidate,
+    StoryMember,
+    TopicMatch,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -124,6 +132,11 @@ class ItemRow(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     # Set when a later poll saw the item's text change; the item is not new again.
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The story the item belongs to (the id of the item that started it), assigned
+    # after storing by the one process that clusters; NULL until then.
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # watcher.cluster.Fingerprint as JSON, so the story index is rebuilt after a restart.
+    fingerprint: Mapped[str | None] = mapped_column(Text)
 
 
 class MatchRow(Base):
@@ -165,6 +178,8 @@ class DigestClaimRow(Base):
     )
     digest: Mapped[str] = mapped_column(String(64))
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
+    # Claimed but not shown: an alert for the item's story went out already.
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # -- values this module hands out ------------------------------------------------------
@@ -592,6 +607,78 @@ class Store:
                 raise KeyError(item_id)
             return _stored_items(session, rows)[0]
 
+    # -- stories ---------------------------------------------------------------------
+
+    def items_without_story(self, limit: int = 1000) -> list[StoryCandidate]:
+        """Stored items not yet assigned to a story, oldest first."""
+        with self._session() as session:
+            query = (
+                select(ItemRow).where(ItemRow.story_id.is_(None)).order_by(ItemRow.id).limit(limit)
+            )
+            return [
+                StoryCandidate(
+                    id=row.id,
+                    title=row.title,
+                    text=row.content_text or row.summary,
+                    published=row.published or row.fetched_at,
+                )
+                for row in session.scalars(query)
+            ]
+
+    def set_stories(self, assignments: Sequence[tuple[int, int, str]]) -> None:
+        """Record (item id, story id, fingerprint JSON) for items just clustered."""
+        if not assignments:
+            return
+        with self._session() as session:
+            session.execute(
+                update(ItemRow),
+                [
+                    {"id": item_id, "story_id": story_id, "fingerprint": fingerprint}
+                    for item_id, story_id, fingerprint in assignments
+                ],
+            )
+
+    def story_members_since(self, since: datetime) -> list[StoryMember]:
+        """Clustered items published (else fetched) since ``since``, to rebuild the index."""
+        with self._session() as session:
+            moment = func.coalesce(ItemRow.published, ItemRow.fetched_at)
+            query = (
+                select(
+                    ItemRow.id,
+                    ItemRow.story_id,
+                    ItemRow.fingerprint,
+                    ItemRow.published,
+                    ItemRow.fetched_at,
+                )
+                .where(
+                    ItemRow.story_id.is_not(None), ItemRow.fingerprint.is_not(None), moment >= since
+                )
+                .order_by(ItemRow.id)
+            )
+            return [
+                StoryMember(item_id, story_id, fingerprint, published or fetched_at)
+                for item_id, story_id, fingerprint, published, fetched_at in session.execute(query)
+                if story_id is not None and fingerprint is not None
+            ]
+
+    def story_sources(self, story_ids: Sequence[int]) -> dict[int, list[StoredItem]]:
+        """Every stored item of these stories, by story, oldest first."""
+        found: dict[int, list[StoredItem]] = {}
+        if not story_ids:
+            return found
+        with self._session() as session:
+            for start in range(0, len(story_ids), 500):
+                query = (
+                    select(ItemRow, FeedRow)
+                    .join(FeedRow, ItemRow.feed_id == FeedRow.id)
+                    .where(ItemRow.story_id.in_(story_ids[start : start + 500]))
+                    .order_by(ItemRow.id)
+                )
+                for stored in _stored_items(session, session.execute(query).all()):
+                    if stored.story_id is not None:
+                        found.setdefault(stored.story_id, []).append(stored)
+        return found
+
     def topic_counts(self, since: datetime) -> dict[str, int]:
         with self._session() as session:
             query = (
@@ -634,6 +721,11 @@ class Store:
         Returns None when there is nothing to claim and the digest does not send
         empty runs. A match is claimed by at most one run of a digest name (a unique
         constraint enforces it even against a concurrent claimer).
+
+        For an ``immediate`` digest, a match whose item belongs to a story this digest
+        already alerted about is claimed as suppressed: not shown, not sent again (the
+        next scheduled digest lists it as another source of the story). A run with
+        only suppressed matches is recorded as 'suppressed' and None is returned.
         """
         with self._session() as session:
             run = DigestRunRow(
@@ -655,15 +747,42 @@ class Store:
                 )
                 .exists(),
             )
-            match_ids = list(session.scalars(unclaimed))
-            if not match_ids and not digest.send_empty:
+            rows = session.execute(
+                select(MatchRow.id, ItemRow.story_id)
+                .join(ItemRow, ItemRow.id == MatchRow.item_id)
+                .where(MatchRow.id.in_(unclaimed))
+            ).all()
+            if not rows and not digest.send_empty:
                 session.delete(run)
                 return None
-            if match_ids:
-                session.execute(
-                    insert(DigestClaimRow),
-                    [{"run_id": run.id, "digest": digest.name, "match_id": m} for m in match_ids],
+            alerted: set[int] = set()
+            if digest.immediate:
+                alerted = set(
+                    session.scalars(
+                        select(ItemRow.story_id)
+                        .join(MatchRow, MatchRow.item_id == ItemRow.id)
+                        .join(DigestClaimRow, DigestClaimRow.match_id == MatchRow.id)
+                        .where(
+                            DigestClaimRow.digest == digest.name,
+                            DigestClaimRow.suppressed.is_(False),
+                            ItemRow.story_id.is_not(None),
+                        )
+                    )
                 )
+            claims = [
+                {
+                    "run_id": run.id,
+                    "digest": digest.name,
+                    "match_id": match_id,
+                    "suppressed": story_id is not None and story_id in alerted,
+                }
+                for match_id, story_id in rows
+            ]
+            if claims:
+                session.execute(insert(DigestClaimRow), claims)
+            if claims and all(claim["suppressed"] for claim in claims):
+                run.status = "suppressed"
+                return None
             return _digest_run(session, run)
 
     def unclaimed_items(self, digest: DigestConfig) -> list[StoredItem]:
@@ -974,6 +1093,7 @@ def _stored_items(
             feed_title=feed.title or feed.name,
             fetched_at=item.fetched_at,
             matches=tuple(matches.get(item.id, ())),
+            story_id=item.story_id,
         )
         for item, feed in rows
     ]
@@ -981,7 +1101,11 @@ def _stored_items(
 
 def _digest_run(session: Session, run: DigestRunRow) -> DigestRun:
     claimed = set(
-        session.scalars(select(DigestClaimRow.match_id).where(DigestClaimRow.run_id == run.id))
+        session.scalars(
+            select(DigestClaimRow.match_id).where(
+                DigestClaimRow.run_id == run.id, DigestClaimRow.suppressed.is_(False)
+            )
+        )
     )
     rows: list[tuple[ItemRow, FeedRow]] = []
     if claimed:
