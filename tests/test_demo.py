@@ -79,7 +79,7 @@ def test_digest_files_are_in_the_outbox(demo: DemoResult) -> None:
     assert demo.html_path.parent.name == "outbox"
     message = read_message(demo.eml_path)
     assert message["To"] == DEMO_RECIPIENT
-    assert f"{len(article_urls('parade-trip'))} new" in str(message["Subject"])
+    assert f"{demo.digest_item_count} new" in str(message["Subject"])
     plain = message.get_body(preferencelist=("plain",))
     assert isinstance(plain, EmailMessage)
     assert "Moravec lands in Drosk" in plain.get_content()
