@@ -32,7 +32,7 @@ import jinja2
 
 from watcher.config import DigestConfig, TopicConfig
 from watcher.exceptions import RenderError
-from watcher.models import Hit, StoredItem, TopicMatch
+from watcher.models import Hit, Item, StoredItem, TopicMatch
 from watcher.sanitize import (
     ELLIPSIS,
     clean_header_text,
@@ -404,14 +404,7 @@ def _entry_context(entry: DigestEntry, view: DigestView, zone: ZoneInfo) -> Entr
         title_parts = title
     else:
         title_parts = (TextPart(truncate(normalize_text(item.url or "(untitled)"), TITLE_LIMIT)),)
-    if item.summary.strip():
-        snippet = highlight(item.summary, _ranges(hits, SUMMARY_FIELDS), limit=SNIPPET_LIMIT)
-    elif item.content_text.strip():
-        snippet = highlight(item.content_text, _ranges(hits, CONTENT_FIELDS), limit=SNIPPET_LIMIT)
-    elif item.content_html.strip():
-        snippet = (TextPart(truncate(text_from_html(item.content_html), SNIPPET_LIMIT)),)
-    else:
-        snippet = ()
+    snippet = snippet_parts(item, hits)
     return EntryContext(
         title=title_parts,
         title_text="".join(part.text for part in title_parts),
@@ -431,6 +424,18 @@ def _entry_context(entry: DigestEntry, view: DigestView, zone: ZoneInfo) -> Entr
         ),
         score=entry.score,
     )
+
+
+def snippet_parts(item: Item, hits: Iterable[Hit]) -> tuple[TextPart, ...]:
+    """An item's excerpt with its hits highlighted: the summary, else the article text,
+    else the text of the feed's HTML. Every output (email, Atom) shows the same one."""
+    if item.summary.strip():
+        return highlight(item.summary, _ranges(hits, SUMMARY_FIELDS), limit=SNIPPET_LIMIT)
+    if item.content_text.strip():
+        return highlight(item.content_text, _ranges(hits, CONTENT_FIELDS), limit=SNIPPET_LIMIT)
+    if item.content_html.strip():
+        return (TextPart(truncate(text_from_html(item.content_html), SNIPPET_LIMIT)),)
+    return ()
 
 
 def _digest_matches(entry: DigestEntry, view: DigestView) -> list[TopicMatch]:
