@@ -7,6 +7,7 @@
      │    └── SchemaError       the database schema is missing or too old
      ├── FetchError             a feed could not be fetched (kind says why)
      ├── ParseError             fetched bytes are not a feed we can read
+     ├── OpmlError(ValueError)  an OPML file is malformed, too large or declares entities
      ├── RenderError            a digest template failed to render
      └── DeliveryError          a digest could not be handed to a transport
           └── TemporaryDeliveryError  worth retrying later (4xx, refused connection)
@@ -60,6 +61,10 @@ class FetchError(WatcherError):
 
 class ParseError(WatcherError):
     """Fetched bytes could not be read as a feed."""
+
+
+class OpmlError(WatcherError, ValueError):
+    """An OPML document is malformed, too large, or declares a DOCTYPE or entities."""
 
 
 class RenderError(WatcherError):
