@@ -339,7 +339,7 @@ BROKEN: list[tuple[str, str, list[str]]] = [
             "'desk at example.org' is not an email address (use name@example.org)",
             "feeds.yaml:9:9: digests.morning.recipients[2]: "
             "'desk@example.org, boss@example.org' is not an email address (use name@example.org)",
-            "feeds.yaml:13:17: digests.evening.recipients: must not be empty",
+            "feeds.yaml:12:5: digests.evening: needs 'recipients' (email addresses) or 'channels'",
         ],
     ),
     (

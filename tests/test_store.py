@@ -139,20 +139,40 @@ def test_claims_never_put_a_match_in_two_runs_of_one_digest(store: Store) -> Non
     assert store.pending_digest_runs(NOW, "morning")[0].id == run.id
 
 
-def test_digest_run_lifecycle(store: Store) -> None:
+def test_digest_run_lifecycle_with_one_delivery_per_target(store: Store) -> None:
     store.sync_feeds(FEEDS, NOW)
     store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
-    run = store.claim_digest(MORNING, NOW)
+    run = store.claim_digest(MORNING, NOW, ["email", "channel:chat"])
     assert run is not None
+    assert [(d.target, d.status) for d in run.due(NOW)] == [
+        ("email", "pending"),
+        ("channel:chat", "pending"),
+    ]
     store.set_message_id(run.id, "<one@watcher>")
     store.set_message_id(run.id, "<two@watcher>")  # the first id sticks
-    store.mark_digest_failed(run.id, "451 try later", retry_at=NOW + timedelta(minutes=5))
+    later = NOW + timedelta(minutes=5)
+    store.mark_delivery(run.id, "email", now=NOW, error="451 try later", retry_at=later)
+    store.mark_delivery(run.id, "channel:chat", now=NOW)  # the chat got it
     assert store.pending_digest_runs(NOW) == []
-    retry = store.pending_digest_runs(NOW + timedelta(minutes=5))
-    assert [(r.message_id, r.attempts) for r in retry] == [("<one@watcher>", 1)]
-    store.mark_digest_sent(run.id, NOW)
+    retry = store.pending_digest_runs(later)
+    assert [(r.message_id, [d.target for d in r.due(later)]) for r in retry] == [
+        ("<one@watcher>", ["email"])  # only the email is tried again, never the chat
+    ]
+    store.mark_delivery(run.id, "email", now=later)
     assert store.pending_digest_runs(NOW + timedelta(days=1)) == []
-    assert store.last_digest_sent() == {"morning": NOW}
+    assert store.last_digest_sent() == {"morning": later}
+
+
+def test_a_permanent_failure_ends_the_run_once_nothing_is_pending(store: Store) -> None:
+    store.sync_feeds(FEEDS, NOW)
+    store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
+    run = store.claim_digest(MORNING, NOW, ["email", "channel:chat"])
+    assert run is not None
+    store.mark_delivery(run.id, "channel:chat", now=NOW, error="404 no such hook")
+    assert [r.id for r in store.pending_digest_runs(NOW)] == [run.id]  # email still due
+    store.mark_delivery(run.id, "email", now=NOW)
+    assert store.pending_digest_runs(NOW + timedelta(days=1)) == []
+    assert store.digest_run_count("morning", "failed") == 1
 
 
 def test_send_empty_creates_a_run_with_no_items(store: Store) -> None:

@@ -179,6 +179,20 @@ Name = Annotated[str, AfterValidator(_check_name)]
 EmailAddress = Annotated[str, AfterValidator(_check_email)]
 TimeZoneName = Annotated[str, AfterValidator(_check_time_zone)]
 CronExpression = Annotated[str, AfterValidator(_check_crontab)]
+
+
+def _check_channel(value: str) -> str:
+    from watcher.channels import make_channel, redact_url
+    from watcher.exceptions import DeliveryError
+
+    try:
+        make_channel(value)
+    except DeliveryError as exc:
+        raise ValueError(f"{redact_url(value)!r}: {exc}") from None
+    return value
+
+
+ChannelUrl = Annotated[str, AfterValidator(_check_channel)]
 TemplateText = Annotated[str, AfterValidator(_check_template)]
 FeedUrl = Annotated[str, AfterValidator(_check_feed_url)]
 
@@ -238,7 +252,9 @@ class TopicConfig(_Frozen):
 class DigestConfig(_Frozen):
     name: Name
     title: str | None = None
-    recipients: tuple[EmailAddress, ...] = Field(min_length=1)
+    recipients: tuple[EmailAddress, ...] = ()
+    # Apprise URLs (ntfy://…, tgram://…) or webhook+https://… (see watcher.channels).
+    channels: tuple[ChannelUrl, ...] = ()
     topics: tuple[str, ...] = Field(min_length=1)
     # Five-field cron as crontab(5) reads it (weekday 0 or 7 = Sunday); stored with
     # weekday names so APScheduler 3, whose 0 is Monday, reads it the same way.
@@ -511,6 +527,8 @@ def _cross_problems(data: dict[str, object], document: MarkedDocument) -> list[L
             add(("digests", index, "immediate"), "set a schedule or 'immediate: true', not both")
         elif not scheduled and immediate is False:
             add(("digests", index), "needs a 'schedule' (cron: '0 7 * * *') or 'immediate: true'")
+        if not digest.get("recipients") and not digest.get("channels"):
+            add(("digests", index), "needs 'recipients' (email addresses) or 'channels'")
     if data.get("executor") == "celery":
         database = data.get("database")
         if not isinstance(database, str) or not database.startswith("postgresql"):

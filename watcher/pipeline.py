@@ -8,6 +8,7 @@ in any process that builds its own Pipeline from the same config.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -15,8 +16,10 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
+from watcher.channels import make_channel, render_short_message
 from watcher.cluster import ClusterSettings, Fingerprint, StoryIndex, fingerprint
 from watcher.config import Config, DigestConfig, FeedConfig
 from watcher.deliver import Transport, make_transport, retry_delay
@@ -177,18 +180,21 @@ class Pipeline:
     def send_digest(self, digest: DigestConfig) -> list[DigestOutcome]:
         """Claim what is new for ``digest`` and send it, plus any of its runs due a retry.
 
-        The claim is one transaction (see Store.claim_digest); the run is marked sent
-        only after the transport accepted it. A crash in between re-sends the same
-        run with the same Message-ID on the next attempt.
+        The claim is one transaction (see Store.claim_digest) that also records one
+        delivery per target: the email (when the digest has recipients) and each
+        channel. A delivery is marked sent only after its target accepted it, and
+        retried on its own, so a failing channel neither blocks nor repeats the
+        others. A crash in between re-sends with the same Message-ID.
         """
         now = self.clock()
         self.stories.assign_pending(now)
-        self.store.claim_digest(digest, now)
+        self.store.claim_digest(digest, now, delivery_targets(digest))
         return [
             self.send_run(digest, run) for run in self.store.pending_digest_runs(now, digest.name)
         ]
 
     def send_run(self, digest: DigestConfig, run: DigestRun) -> DigestOutcome:
+        """Attempt every delivery of ``run`` that is due; what happened, overall."""
         message_id = run.message_id or make_message_id(
             run.id, digest.name, _mail_domain(self.config)
         )
@@ -196,36 +202,73 @@ class Pipeline:
             self.store.set_message_id(run.id, message_id)
         # Rendered as of the claim, so a re-send is the same digest.
         view = self.digest_view(digest, run.items, now=run.created_at)
+        channels = {channel_target(url): url for url in digest.channels}
+        errors: list[str] = []
+        statuses: list[str] = []
+        for delivery in run.due(self.clock()):
+            try:
+                if delivery.target == EMAIL_TARGET:
+                    self.transport.send(self._email(digest, run, view, message_id))
+                elif delivery.target in channels:
+                    channel = make_channel(channels[delivery.target])
+                    channel.send(render_short_message(view, idempotency_key=message_id))
+                else:
+                    raise DeliveryError(f"{delivery.target} is no longer configured")
+            except TemporaryDeliveryError as exc:
+                retry_at = self.clock() + retry_delay(delivery.attempts + 1, rng=self.rng)
+                self.store.mark_delivery(
+                    run.id, delivery.target, now=self.clock(), error=str(exc), retry_at=retry_at
+                )
+                log.warning(
+                    "digest %s run %d to %s not delivered, retrying at %s: %s",
+                    digest.name,
+                    run.id,
+                    delivery.target,
+                    retry_at.isoformat(timespec="seconds"),
+                    exc,
+                )
+                statuses.append("retry")
+                errors.append(str(exc))
+            except DeliveryError as exc:
+                self.store.mark_delivery(run.id, delivery.target, now=self.clock(), error=str(exc))
+                log.error(
+                    "digest %s run %d to %s failed for good: %s",
+                    digest.name,
+                    run.id,
+                    delivery.target,
+                    exc,
+                )
+                statuses.append("failed")
+                errors.append(str(exc))
+            else:
+                self.store.mark_delivery(run.id, delivery.target, now=self.clock())
+                log.info(
+                    "digest %s run %d sent to %s: %d items, %s",
+                    digest.name,
+                    run.id,
+                    delivery.target,
+                    view.total,
+                    message_id,
+                )
+                statuses.append("sent")
+        status = "failed" if "failed" in statuses else "retry" if "retry" in statuses else "sent"
+        return DigestOutcome(
+            digest.name, run.id, status, view.total, message_id, "; ".join(errors) or None
+        )
+
+    def _email(
+        self, digest: DigestConfig, run: DigestRun, view: DigestView, message_id: str
+    ) -> EmailMessage:
         templates = Path(self.config.templates) if self.config.templates else None
         rendered = render_digest(view, templates_dir=templates)
         sender = self.config.smtp.sender if self.config.smtp else "watcher@localhost"
-        message = build_message(
+        return build_message(
             rendered,
             sender=sender,
             recipients=digest.recipients,
             message_id=message_id,
             date=run.created_at,
         )
-        try:
-            self.transport.send(message)
-        except TemporaryDeliveryError as exc:
-            retry_at = self.clock() + retry_delay(run.attempts + 1, rng=self.rng)
-            self.store.mark_digest_failed(run.id, str(exc), retry_at=retry_at)
-            log.warning(
-                "digest %s run %d not delivered, retrying at %s: %s",
-                digest.name,
-                run.id,
-                retry_at.isoformat(timespec="seconds"),
-                exc,
-            )
-            return DigestOutcome(digest.name, run.id, "retry", view.total, message_id, str(exc))
-        except DeliveryError as exc:
-            self.store.mark_digest_failed(run.id, str(exc), retry_at=None)
-            log.error("digest %s run %d failed for good: %s", digest.name, run.id, exc)
-            return DigestOutcome(digest.name, run.id, "failed", view.total, message_id, str(exc))
-        self.store.mark_digest_sent(run.id, self.clock())
-        log.info("digest %s run %d sent: %d items, %s", digest.name, run.id, view.total, message_id)
-        return DigestOutcome(digest.name, run.id, "sent", view.total, message_id)
 
     def digest_view(
         self, digest: DigestConfig, items: Sequence[StoredItem], *, now: datetime
@@ -261,6 +304,20 @@ class Pipeline:
             if digest.immediate:
                 outcomes.extend(self.send_digest(digest))
         return outcomes
+
+
+EMAIL_TARGET = "email"
+
+
+def channel_target(url: str) -> str:
+    """A channel's delivery target: stable for its URL, and free of the URL's secrets."""
+    return "channel:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def delivery_targets(digest: DigestConfig) -> list[str]:
+    """Where a run of ``digest`` goes: the email if it has recipients, each channel."""
+    targets = [EMAIL_TARGET] if digest.recipients else []
+    return targets + [channel_target(url) for url in digest.channels]
 
 
 def _mail_domain(config: Config) -> str:

@@ -166,6 +166,25 @@ class DigestRunRow(Base):
     message_id: Mapped[str | None] = mapped_column(Text)
 
 
+class DeliveryRow(Base):
+    """One digest run's delivery to one target (the email, or one channel)."""
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (UniqueConstraint("run_id", "target", name="uq_deliveries_run_target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("digest_runs.id", ondelete="CASCADE"), index=True
+    )
+    target: Mapped[str] = mapped_column(String(200))
+    # pending -> sent | failed (permanent); a retry stays pending with a later attempt.
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class DigestClaimRow(Base):
     """A match covered by a digest run; unique per digest name, so never sent twice."""
 
@@ -227,8 +246,20 @@ class IngestCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where a digest run goes and how that went so far."""
+
+    target: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DigestRun:
-    """A claimed digest: its id, its Message-ID once assigned, and what it covers."""
+    """A claimed digest: its id, its Message-ID once assigned, what it covers, and
+    its deliveries (one per target: the email, each channel)."""
 
     id: int
     digest: str
@@ -236,6 +267,15 @@ class DigestRun:
     attempts: int
     message_id: str | None
     items: tuple[StoredItem, ...]
+    deliveries: tuple[Delivery, ...] = ()
+
+    def due(self, now: datetime) -> list[Delivery]:
+        """Deliveries still pending whose next attempt has come."""
+        return [
+            d
+            for d in self.deliveries
+            if d.status == "pending" and (d.next_attempt_at is None or d.next_attempt_at <= now)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -715,7 +755,9 @@ class Store:
 
     # -- digests -------------------------------------------------------------------
 
-    def claim_digest(self, digest: DigestConfig, now: datetime) -> DigestRun | None:
+    def claim_digest(
+        self, digest: DigestConfig, now: datetime, targets: Sequence[str] = ("email",)
+    ) -> DigestRun | None:
         """Create a digest run and claim every unclaimed match of its topics, atomically.
 
         Returns None when there is nothing to claim and the digest does not send
@@ -783,6 +825,19 @@ class Store:
             if claims and all(claim["suppressed"] for claim in claims):
                 run.status = "suppressed"
                 return None
+            session.execute(
+                insert(DeliveryRow),
+                [
+                    {
+                        "run_id": run.id,
+                        "target": target,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                    }
+                    for target in targets
+                ],
+            )
             return _digest_run(session, run)
 
     def unclaimed_items(self, digest: DigestConfig) -> list[StoredItem]:
@@ -830,32 +885,46 @@ class Store:
                 .values(message_id=message_id)
             )
 
-    def mark_digest_sent(self, run_id: int, now: datetime) -> None:
+    def mark_delivery(
+        self,
+        run_id: int,
+        target: str,
+        *,
+        now: datetime,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record one delivery attempt: sent (no error), to retry at ``retry_at``, or
+        failed for good (an error and no retry). The run is sent once every delivery
+        is, failed once none is pending and one failed, else due at the earliest retry.
+        """
+        status = "sent" if error is None else ("pending" if retry_at is not None else "failed")
         with self._session() as session:
             session.execute(
-                update(DigestRunRow)
-                .where(DigestRunRow.id == run_id)
+                update(DeliveryRow)
+                .where(DeliveryRow.run_id == run_id, DeliveryRow.target == target)
                 .values(
-                    status="sent",
-                    sent_at=now,
-                    attempts=DigestRunRow.attempts + 1,
-                    last_error=None,
-                    next_attempt_at=None,
+                    status=status,
+                    attempts=DeliveryRow.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=retry_at if status == "pending" else None,
+                    sent_at=now if status == "sent" else None,
                 )
             )
-
-    def mark_digest_failed(self, run_id: int, error: str, *, retry_at: datetime | None) -> None:
-        """Record a failed attempt: retried at ``retry_at``, or failed for good when None."""
-        with self._session() as session:
+            rows = session.scalars(select(DeliveryRow).where(DeliveryRow.run_id == run_id)).all()
+            pending = [row.next_attempt_at or now for row in rows if row.status == "pending"]
+            run_values: dict[str, Any] = {"attempts": DigestRunRow.attempts + 1}
+            if pending:
+                run_values.update(status="pending", next_attempt_at=min(pending))
+            elif any(row.status == "failed" for row in rows):
+                failed = [row.last_error or "" for row in rows if row.status == "failed"]
+                run_values.update(status="failed", next_attempt_at=None, last_error=failed[0])
+            else:
+                run_values.update(status="sent", sent_at=now, next_attempt_at=None, last_error=None)
+            if error is not None:
+                run_values["last_error"] = error
             session.execute(
-                update(DigestRunRow)
-                .where(DigestRunRow.id == run_id)
-                .values(
-                    status="pending" if retry_at is not None else "failed",
-                    attempts=DigestRunRow.attempts + 1,
-                    last_error=error,
-                    next_attempt_at=retry_at,
-                )
+                update(DigestRunRow).where(DigestRunRow.id == run_id).values(**run_values)
             )
 
     def last_digest_sent(self) -> dict[str, datetime]:
@@ -1117,6 +1186,12 @@ def _digest_run(session: Session, run: DigestRunRow) -> DigestRun:
             .order_by(ItemRow.fetched_at, ItemRow.id)
         )
         rows = list(session.execute(query).all())
+    deliveries = tuple(
+        Delivery(row.target, row.status, row.attempts, row.next_attempt_at, row.last_error)
+        for row in session.scalars(
+            select(DeliveryRow).where(DeliveryRow.run_id == run.id).order_by(DeliveryRow.id)
+        )
+    )
     return DigestRun(
         id=run.id,
         digest=run.digest,
@@ -1124,4 +1199,5 @@ def _digest_run(session: Session, run: DigestRunRow) -> DigestRun:
         attempts=run.attempts,
         message_id=run.message_id,
         items=tuple(_stored_items(session, rows, claimed)),
+        deliveries=deliveries,
     )
