@@ -1,4 +1,5 @@
-"""The daemon's small HTTP endpoint: /healthz and /metrics.
+"""The daemon's small HTTP endpoint: /healthz, /metrics, and matches as Atom feeds
+(/feeds/topics/NAME.atom, /feeds/digests/NAME.atom).
 
 Bound to 127.0.0.1 unless configured otherwise. Every response carries a
 restrictive Content-Security-Policy and X-Content-Type-Options, since some of
@@ -10,12 +11,17 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from watcher.atom import ATOM_CONTENT_TYPE, atom_etag, conditional_response
+
 log = logging.getLogger(__name__)
+
+_FEED_PATH = re.compile(r"/feeds/(topics|digests)/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.atom")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
@@ -41,11 +47,14 @@ class EndpointServer(ThreadingHTTPServer):
         *,
         health: Callable[[], Health],
         metrics: Callable[[], bytes],
+        feeds: Callable[[str, str, str], bytes] | None = None,
         token: str | None = None,
     ) -> None:
         super().__init__((host, port), _Handler)
         self.health = health
         self.metrics = metrics
+        # (kind, name, self URL) -> Atom document; KeyError for an unknown name.
+        self.feeds = feeds
         self.token = token
         self._thread: threading.Thread | None = None
 
@@ -73,15 +82,38 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         log.debug("endpoint: " + format, *args)
 
-    def _reply(self, status: int, body: bytes, content_type: str) -> None:
+    def _reply(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in {**SECURITY_HEADERS, **(headers or {})}.items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _feed(self, kind: str, name: str, path: str) -> None:
+        if self.server.feeds is None:
+            self._reply(404, b"not found\n", "text/plain; charset=utf-8")
+            return
+        try:
+            body = self.server.feeds(kind, name, self.server.url + path)
+        except KeyError:
+            self._reply(404, b"no such feed\n", "text/plain; charset=utf-8")
+            return
+        etag = atom_etag(body)
+        # Feed readers poll often: let them revalidate (ETag, 304) instead of no-store.
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if conditional_response(self.headers.get("If-None-Match"), etag):
+            self._reply(304, b"", ATOM_CONTENT_TYPE, headers)
+        else:
+            self._reply(200, body, ATOM_CONTENT_TYPE, headers)
 
     def _authorized(self) -> bool:
         if self.server.token is None:
@@ -103,6 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200 if health.ok else 503, json.dumps(report).encode(), "application/json")
         elif not authorized:
             self._reply(401, b"unauthorized\n", "text/plain; charset=utf-8")
+        elif (found := _FEED_PATH.fullmatch(path)) is not None:
+            self._feed(found.group(1).removesuffix("s"), found.group(2), path)
         elif path == "/metrics":
             self._reply(200, self.server.metrics(), "text/plain; version=0.0.4; charset=utf-8")
         else:

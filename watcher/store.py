@@ -719,6 +719,34 @@ class Store:
                         found.setdefault(stored.story_id, []).append(stored)
         return found
 
+    def digest_items(self, digest: str, limit: int = 50) -> list[StoredItem]:
+        """The items the latest runs of ``digest`` showed, newest claim first.
+
+        Each item carries only the matches that digest claimed for it."""
+        with self._session() as session:
+            claims = (
+                select(DigestClaimRow.match_id, MatchRow.item_id)
+                .join(MatchRow, MatchRow.id == DigestClaimRow.match_id)
+                .where(DigestClaimRow.digest == digest, DigestClaimRow.suppressed.is_(False))
+                .order_by(DigestClaimRow.id.desc())
+                .limit(limit * 4)
+            )
+            match_ids: set[int] = set()
+            item_ids: list[int] = []
+            for match_id, item_id in session.execute(claims):
+                match_ids.add(match_id)
+                if item_id not in item_ids:
+                    item_ids.append(item_id)
+            item_ids = item_ids[:limit]
+            rows = session.execute(
+                select(ItemRow, FeedRow)
+                .join(FeedRow, ItemRow.feed_id == FeedRow.id)
+                .where(ItemRow.id.in_(item_ids))
+            ).all()
+            order = {item_id: rank for rank, item_id in enumerate(item_ids)}
+            found = _stored_items(session, rows, match_ids)
+            return sorted(found, key=lambda stored: order[stored.id])
+
     def topic_counts(self, since: datetime) -> dict[str, int]:
         with self._session() as session:
             query = (

@@ -1,0 +1,138 @@
+"""Matches as Atom feeds: the topic and digest feeds read back with feedparser, served
+with ETags, and showing the stories the last digest showed."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+
+from tests.feed_server import running_feed_server
+from watcher.cli import cli
+from watcher.config import load_config
+from watcher.endpoint import EndpointServer, Health
+from watcher.pipeline import Pipeline, utc_now
+from watcher.publish import digest_feed, topic_feed
+from watcher.store import Store
+
+DATA = Path(__file__).parent / "data" / "e2e"
+
+CONFIG = """\
+database: sqlite:///{tmp}/watcher.db
+outbox: {tmp}/outbox
+defaults: {{per_host_delay: 0.01s}}
+feeds:
+  - {{name: wire, title: Northwind Wire, url: "{base}/wire.rss", allow_private: true}}
+  - {{name: courier, url: "{base}/courier.atom", allow_private: true}}
+topics:
+  - name: leader-travel
+    title: Leader travel
+    query: (premier OR president OR "prime minister") AND (visit* OR depart*)
+  - name: parade-coverage
+    title: Parade coverage
+    query: parade AND (military OR tanks OR troops)
+digests:
+  - name: morning
+    title: Morning digest
+    recipients: [desk@example.org]
+    topics: [leader-travel, parade-coverage]
+    schedule: "0 7 * * *"
+"""
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+    with running_feed_server() as server:
+        server.put("/wire.rss", (DATA / "wire.rss").read_bytes())
+        server.put(
+            "/courier.atom",
+            (DATA / "courier.atom").read_bytes(),
+            content_type="application/atom+xml",
+        )
+        path = tmp_path / "feeds.yaml"
+        path.write_text(CONFIG.format(tmp=tmp_path, base=server.base_url), encoding="utf-8")
+        config = load_config(path)
+        with Store.open(config.database) as store:
+            store.upgrade()
+            store.sync_feeds(config.feeds, utc_now())
+            with Pipeline(config, store) as running:
+                running.poll(running.enabled_feeds())
+                yield running
+
+
+def test_digest_feed_shows_the_stories_of_the_last_digest(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    pipeline.send_digest(pipeline.config.digest("morning"))
+    eml = next((tmp_path / "outbox").glob("*.eml"))
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    emailed = set(re.findall(r'href="(https://[^"]+)"[^>]*>', html))
+    parsed = feedparser.parse(
+        digest_feed(pipeline, "morning", self_url="http://127.0.0.1/feeds/digests/morning.atom")
+    )
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    links = {entry.link for entry in parsed.entries}
+    assert links == {
+        "https://northwind.example/world/aldous-verania",
+        "https://courier.example/asia/parade-rehearsal",
+    }
+    assert links <= emailed  # the feed reader sees the digest's stories
+
+
+def test_topic_feed_is_valid_atom_newest_first(pipeline: Pipeline) -> None:
+    body = topic_feed(pipeline, "parade-coverage", self_url="http://x/feeds/topics/p.atom")
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo
+    assert parsed.feed.title.startswith("Parade coverage")
+    titles = [entry.title for entry in parsed.entries]
+    assert len(titles) == 2 and any("parade rehearsal" in t for t in titles)
+    assert all(entry.get("source", {}).get("title") for entry in parsed.entries)
+    assert topic_feed(pipeline, "parade-coverage", self_url="http://x/feeds/topics/p.atom") == body
+    with pytest.raises(KeyError):
+        topic_feed(pipeline, "nope", self_url="http://x")
+
+
+def test_endpoint_serves_feeds_with_etag_and_304(pipeline: Pipeline) -> None:
+    def feeds(kind: str, name: str, self_url: str) -> bytes:
+        render = topic_feed if kind == "topic" else digest_feed
+        return render(pipeline, name, self_url=self_url)
+
+    server = EndpointServer(
+        "127.0.0.1", 0, health=lambda: Health(True, {}), metrics=lambda: b"", feeds=feeds
+    )
+    server.start()
+    try:
+        url = server.url + "/feeds/topics/leader-travel.atom"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            etag = response.headers["ETag"]
+            assert response.headers["Content-Type"].startswith("application/atom+xml")
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert not feedparser.parse(response.read()).bozo
+        request = urllib.request.Request(url, headers={"If-None-Match": etag})
+        with pytest.raises(urllib.error.HTTPError) as not_modified:
+            urllib.request.urlopen(request, timeout=5)
+        assert not_modified.value.code == 304
+        not_modified.value.close()
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(server.url + "/feeds/topics/nope.atom", timeout=5)
+        assert missing.value.code == 404
+        missing.value.close()
+    finally:
+        server.stop()
+
+
+def test_export_feed_writes_the_same_without_the_daemon(pipeline: Pipeline) -> None:
+    config_path = Path(pipeline.config.source)
+    result = CliRunner().invoke(cli, ["--config", str(config_path), "export-feed", "leader-travel"])
+    assert result.exit_code == 0, result.output
+    parsed = feedparser.parse(result.stdout_bytes)
+    assert [e.link for e in parsed.entries] == ["https://northwind.example/world/aldous-verania"]
