@@ -299,6 +299,16 @@ class HttpConfig(_Frozen):
         return self
 
 
+class HealthConfig(_Frozen):
+    """When operators hear about broken sources (see watcher.health)."""
+
+    # One notice when a source has failed for this long; one more when it recovers.
+    failing_after: Duration = timedelta(hours=24)
+    # A Monday list of sources that produced nothing for ``quiet_after``.
+    weekly_summary: bool = False
+    quiet_after: Duration = timedelta(days=14)
+
+
 class RetentionConfig(_Frozen):
     """How long stored items are kept, counted from when they were fetched."""
 
@@ -323,6 +333,9 @@ class Config(_Frozen):
     smtp: SmtpConfig | None = None
     http: HttpConfig | None = None
     retention: RetentionConfig = RetentionConfig()
+    # Who hears about sources that break, move or go quiet (never about matches).
+    operators: tuple[EmailAddress, ...] = ()
+    health: HealthConfig = HealthConfig()
     # Where polls run: this process's thread pool, or Celery workers on a broker.
     executor: Literal["local", "celery"] = "local"
     broker: str | None = None

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from watcher.channels import make_channel, render_short_message
@@ -33,9 +34,11 @@ from watcher.digest import (
 )
 from watcher.exceptions import DeliveryError, TemporaryDeliveryError
 from watcher.fetch import Fetcher
+from watcher.health import decide_notices, record_notices, render_notice_email, weekly_summary
 from watcher.match import TopicIndex
 from watcher.models import StoredItem
 from watcher.poll import PollResult, poll_feed
+from watcher.sanitize import clean_header_text
 from watcher.store import DigestRun, Store
 
 log = logging.getLogger(__name__)
@@ -296,6 +299,59 @@ class Pipeline:
                     )
         topics = {topic.name: topic for topic in self.config.topics}
         return build_digest_view(digest, topics, leaders, now=now, also_reported_by=also)
+
+    def send_health_notices(self) -> int:
+        """Tell the operators, once, about sources that broke, moved, or recovered.
+
+        The decisions are watcher.health's; the states are saved only after the
+        transport took the email, so a failed send is tried again next time.
+        Returns how many notices were sent.
+        """
+        if not self.config.operators:
+            return 0
+        now = self.clock()
+        states = self.store.notice_states()
+        notices = decide_notices(
+            self.store.feed_health(),
+            states,
+            now=now,
+            failing_after=self.config.health.failing_after,
+        )
+        if not notices:
+            return 0
+        subject, text, html = render_notice_email(notices, now=now)
+        self._send_operator_email(subject, text, html, now)
+        self.store.save_notice_states(record_notices(states, notices, now=now))
+        return len(notices)
+
+    def send_health_summary(self) -> bool:
+        """Mail the operators the sources that have been quiet too long, if any."""
+        if not self.config.operators:
+            return False
+        now = self.clock()
+        text = weekly_summary(
+            self.store.feed_health(), now=now, quiet_after=self.config.health.quiet_after
+        )
+        if text is None:
+            return False
+        self._send_operator_email("watcher: quiet sources this week", text, None, now)
+        return True
+
+    def _send_operator_email(
+        self, subject: str, text: str, html: str | None, now: datetime
+    ) -> None:
+        message = EmailMessage()
+        message["Subject"] = clean_header_text(subject, 200)
+        message["From"] = self.config.smtp.sender if self.config.smtp else "watcher@localhost"
+        message["To"] = ", ".join(self.config.operators)
+        message["Date"] = format_datetime(now)
+        message["Message-ID"] = make_msgid(domain=_mail_domain(self.config))
+        message["Auto-Submitted"] = "auto-generated"
+        message["X-Watcher-Digest"] = "operators"
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        self.transport.send(message)
 
     def send_immediate_alerts(self) -> list[DigestOutcome]:
         """Send every ``immediate: true`` digest that has unclaimed matches."""

@@ -12,12 +12,12 @@ handed out timezone-aware.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from sqlalchemy import (
@@ -50,6 +50,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from watcher.config import DigestConfig, FeedConfig
 from watcher.exceptions import SchemaError, StoreError
+from watcher.health import FeedHealth, NoticeState, ProblemKind
 from watcher.models import (
     FeedState,
     Hit,
@@ -108,6 +109,8 @@ class FeedRow(Base):
     host: Mapped[str] = mapped_column(String(255), default="", index=True)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the current run of failures began (NULL while the feed works).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -164,6 +167,17 @@ class DigestRunRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(Text)
+
+
+class FeedNoticeRow(Base):
+    """What the operators were last told about a feed (see watcher.health)."""
+
+    __tablename__ = "feed_notices"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    notified_kind: Mapped[str | None] = mapped_column(String(16))
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    announced_move: Mapped[str | None] = mapped_column(Text)
 
 
 class DeliveryRow(Base):
@@ -647,6 +661,57 @@ class Store:
                 raise KeyError(item_id)
             return _stored_items(session, rows)[0]
 
+    # -- feed health -------------------------------------------------------------------
+
+    def feed_health(self) -> list[FeedHealth]:
+        """Every active feed's health, for operator notices."""
+        with self._session() as session:
+            newest = dict(
+                session.execute(
+                    select(ItemRow.feed_id, func.max(ItemRow.fetched_at)).group_by(ItemRow.feed_id)
+                ).all()
+            )
+            return [
+                FeedHealth(
+                    name=row.name,
+                    url=row.url,
+                    error_count=row.error_count,
+                    last_error=row.last_error,
+                    failing_since=row.failing_since,
+                    disabled_reason=row.disabled_reason,
+                    moved_to=row.url if row.url != row.configured_url else None,
+                    last_new_item_at=newest.get(row.id),
+                    added_at=row.created_at,
+                )
+                for row in session.scalars(
+                    select(FeedRow).where(FeedRow.active.is_(True)).order_by(FeedRow.name)
+                )
+            ]
+
+    def notice_states(self) -> dict[str, NoticeState]:
+        with self._session() as session:
+            return {
+                row.name: NoticeState(
+                    name=row.name,
+                    notified_kind=cast(ProblemKind | None, row.notified_kind),
+                    notified_at=row.notified_at,
+                    announced_move=row.announced_move,
+                )
+                for row in session.scalars(select(FeedNoticeRow))
+            }
+
+    def save_notice_states(self, states: Mapping[str, NoticeState]) -> None:
+        with self._session() as session:
+            for state in states.values():
+                session.merge(
+                    FeedNoticeRow(
+                        name=state.name,
+                        notified_kind=state.notified_kind,
+                        notified_at=state.notified_at,
+                        announced_move=state.announced_move,
+                    )
+                )
+
     # -- stories ---------------------------------------------------------------------
 
     def items_without_story(self, limit: int = 1000) -> list[StoryCandidate]:
@@ -1047,6 +1112,9 @@ def _apply_feed_update(row: FeedRow, update: FeedUpdate) -> None:
     row.last_error = update.last_error
     if update.error_count == 0:
         row.last_success_at = update.polled_at
+        row.failing_since = None
+    elif row.failing_since is None:
+        row.failing_since = update.polled_at
     if update.url is not None and update.url != row.url:
         row.url = update.url
         row.host = host_of(update.url)
