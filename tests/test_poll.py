@@ -91,7 +91,10 @@ def open_pipeline(config: Config, clock: Clock) -> tuple[Store, Pipeline]:
 def test_500_feeds_twice_store_every_item_once_and_parse_nothing_the_second_time(
     tmp_path: Path, chaos: ChaosServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    feeds = [FeedConfig(name=f"feed-{n}", url=chaos.url(f"/feeds/{n}.xml")) for n in range(500)]
+    feeds = [
+        FeedConfig(name=f"feed-{n}", url=chaos.url(f"/feeds/{n}.xml"), allow_private=True)
+        for n in range(500)
+    ]
     config = make_config(tmp_path, feeds)
     clock = Clock(NOW)
     store, pipeline = open_pipeline(config, clock)
@@ -104,13 +107,13 @@ def test_500_feeds_twice_store_every_item_once_and_parse_nothing_the_second_time
 
     monkeypatch.setattr(poll_module, "parse_feed", counting_parse)
     with store, pipeline:
-        first = pipeline.poll(pipeline.enabled_feeds())
+        first = pipeline.poll(pipeline.enabled_sources())
         assert {r.result for r in first} == {"new_items"}
         per_feed = chaos.feeds_per_document
         assert sum(r.new_items for r in first) == 500 * per_feed
         assert len(parsed) == 500
         clock.now += timedelta(hours=1)
-        second = pipeline.poll(pipeline.enabled_feeds())
+        second = pipeline.poll(pipeline.enabled_sources())
         assert {r.result for r in second} == {"not_modified"}
         assert len(parsed) == 500  # nothing parsed on the second poll
         with store.engine.connect() as connection:
@@ -143,7 +146,9 @@ def test_500_feeds_twice_store_every_item_once_and_parse_nothing_the_second_time
 def test_failures_are_recorded_on_the_feed(
     tmp_path: Path, chaos: ChaosServer, path: str, result: str, kind: str, disabled: bool
 ) -> None:
-    config = make_config(tmp_path, [FeedConfig(name="bad", url=chaos.url(path))])
+    config = make_config(
+        tmp_path, [FeedConfig(name="bad", url=chaos.url(path), allow_private=True)]
+    )
     clock = Clock(NOW)
     store, pipeline = open_pipeline(config, clock)
     with store, pipeline:
@@ -160,7 +165,9 @@ def test_failures_are_recorded_on_the_feed(
 
 
 def test_retry_after_sets_the_next_poll(tmp_path: Path, chaos: ChaosServer) -> None:
-    config = make_config(tmp_path, [FeedConfig(name="busy", url=chaos.url("/rate-limited"))])
+    config = make_config(
+        tmp_path, [FeedConfig(name="busy", url=chaos.url("/rate-limited"), allow_private=True)]
+    )
     clock = Clock(NOW)
     store, pipeline = open_pipeline(config, clock)
     with store, pipeline:
@@ -171,7 +178,9 @@ def test_retry_after_sets_the_next_poll(tmp_path: Path, chaos: ChaosServer) -> N
 
 
 def test_errors_reset_on_success_and_301_moves_the_feed(tmp_path: Path, chaos: ChaosServer) -> None:
-    config = make_config(tmp_path, [FeedConfig(name="moving", url=chaos.url("/moved"))])
+    config = make_config(
+        tmp_path, [FeedConfig(name="moving", url=chaos.url("/moved"), allow_private=True)]
+    )
     clock = Clock(NOW)
     store, pipeline = open_pipeline(config, clock)
     with store, pipeline:
@@ -198,7 +207,9 @@ def test_errors_reset_on_success_and_301_moves_the_feed(tmp_path: Path, chaos: C
 def test_truncated_feed_keeps_recovered_items_and_the_bozo_reason(
     tmp_path: Path, chaos: ChaosServer
 ) -> None:
-    config = make_config(tmp_path, [FeedConfig(name="cut", url=chaos.url("/truncated"))])
+    config = make_config(
+        tmp_path, [FeedConfig(name="cut", url=chaos.url("/truncated"), allow_private=True)]
+    )
     clock = Clock(NOW)
     store, pipeline = open_pipeline(config, clock)
     with store, pipeline:
@@ -217,7 +228,9 @@ def test_truncated_feed_keeps_recovered_items_and_the_bozo_reason(
 def test_a_crash_between_items_and_feed_state_leaves_both_as_before(
     tmp_path: Path, chaos: ChaosServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = make_config(tmp_path, [FeedConfig(name="harbour", url=chaos.url("/feed.xml"))])
+    config = make_config(
+        tmp_path, [FeedConfig(name="harbour", url=chaos.url("/feed.xml"), allow_private=True)]
+    )
     clock = Clock(NOW)
     store, pipeline = open_pipeline(config, clock)
     real_apply = store_module._apply_feed_update

@@ -64,7 +64,7 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
             store.upgrade()
             store.sync_feeds(config.feeds, utc_now())
             with Pipeline(config, store) as running:
-                running.poll(running.enabled_feeds())
+                running.poll(running.enabled_sources())
                 yield running
 
 

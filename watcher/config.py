@@ -196,6 +196,32 @@ ChannelUrl = Annotated[str, AfterValidator(_check_channel)]
 TemplateText = Annotated[str, AfterValidator(_check_template)]
 FeedUrl = Annotated[str, AfterValidator(_check_feed_url)]
 
+
+def _check_web_url(value: str) -> str:
+    if urlsplit(value).scheme.lower() not in ("http", "https"):
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+def _check_selector(value: str) -> str:
+    from watcher.pages import validate_selector
+
+    validate_selector(value)
+    return value
+
+
+def _check_pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
+    return value
+
+
+WebUrl = Annotated[str, AfterValidator(_check_web_url)]
+CssSelector = Annotated[str, AfterValidator(_check_selector)]
+RegexPattern = Annotated[str, AfterValidator(_check_pattern)]
+
 DEFAULT_USER_AGENT = f"watcher/{__version__} (+{PROJECT_URL})"
 DEFAULT_SUBJECT = "{{ digest.title }} — {{ total }} new{% if topics %}: {{ topics }}{% endif %}"
 
@@ -216,6 +242,8 @@ class Defaults(_Frozen):
     workers: int = Field(default=16, ge=1, le=256)
     per_host_concurrency: int = Field(default=2, ge=1)
     per_host_delay: Duration = timedelta(seconds=1)
+    # Honour robots.txt for listing pages, watched pages and full-text article fetches.
+    robots: bool = True
     max_backoff: Duration = timedelta(hours=24)
 
 
@@ -231,6 +259,53 @@ class FeedConfig(_Frozen):
     # Loopback, private and link-local addresses are refused unless the operator says
     # this feed lives there (an intranet feed, a test server).
     allow_private: bool = False
+    # Fetch each new item's link and match on the article, for feeds that carry teasers.
+    full_text: bool = False
+
+
+class PageConfig(_Frozen):
+    """A listing page (a section front) whose article links become items."""
+
+    name: Name
+    url: WebUrl
+    title: str | None = None
+    # Picks the article links (or elements that contain them) on the page.
+    link_selector: CssSelector
+    interval: Duration | None = None
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+    allow_private: bool = False
+    # Articles fetched per poll at most; the rest of a big batch waits for the next poll.
+    max_new_links: int = Field(default=20, ge=1, le=500)
+
+
+class WatchConfig(_Frozen):
+    """A page whose text (or the part a selector picks) is watched for changes."""
+
+    name: Name
+    url: WebUrl
+    title: str | None = None
+    selector: CssSelector | None = None
+    # Regular expressions for text that changes without news (counters, timestamps).
+    ignore: tuple[RegexPattern, ...] = ()
+    # Also ignore dates, times and "updated N minutes ago" (watcher.pagewatch defaults).
+    ignore_defaults: bool = True
+    interval: Duration | None = None
+    enabled: bool = True
+    allow_private: bool = False
+
+    @property
+    def topic(self) -> str:
+        """The pseudo-topic a change of this page is matched to (see DigestConfig.watches)."""
+        return WATCH_TOPIC_PREFIX + self.name
+
+
+# Changes of watched pages are stored as matches of this pseudo-topic per watch.
+WATCH_TOPIC_PREFIX = "watch."
+
+
+# Anything polled: a feed, a listing page, a watched page.
+Source = FeedConfig | PageConfig | WatchConfig
 
 
 class TopicConfig(_Frozen):
@@ -255,7 +330,9 @@ class DigestConfig(_Frozen):
     recipients: tuple[EmailAddress, ...] = ()
     # Apprise URLs (ntfy://…, tgram://…) or webhook+https://… (see watcher.channels).
     channels: tuple[ChannelUrl, ...] = ()
-    topics: tuple[str, ...] = Field(min_length=1)
+    topics: tuple[str, ...] = ()
+    # Page watches whose changes this digest carries.
+    watches: tuple[str, ...] = ()
     # Five-field cron as crontab(5) reads it (weekday 0 or 7 = Sunday); stored with
     # weekday names so APScheduler 3, whose 0 is Monday, reads it the same way.
     schedule: CronExpression | None = None
@@ -328,6 +405,8 @@ class Config(_Frozen):
     templates: str | None = None
     defaults: Defaults = Defaults()
     feeds: tuple[FeedConfig, ...] = ()
+    pages: tuple[PageConfig, ...] = ()
+    watches: tuple[WatchConfig, ...] = ()
     topics: tuple[TopicConfig, ...] = ()
     digests: tuple[DigestConfig, ...] = ()
     smtp: SmtpConfig | None = None
@@ -346,6 +425,23 @@ class Config(_Frozen):
         for feed in self.feeds:
             if feed.name == name:
                 return feed
+        raise KeyError(name)
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        """Everything polled: feeds, listing pages and watched pages (names are unique)."""
+        return (*self.feeds, *self.pages, *self.watches)
+
+    def source_named(self, name: str) -> Source:
+        for found in self.sources:
+            if found.name == name:
+                return found
+        raise KeyError(name)
+
+    def watch(self, name: str) -> WatchConfig:
+        for watch in self.watches:
+            if watch.name == name:
+                return watch
         raise KeyError(name)
 
     def topic(self, name: str) -> TopicConfig:
@@ -443,7 +539,13 @@ def _known_keys(loc: Loc) -> list[str]:
     return [key for key in model.model_fields if key != "source"] if model else []
 
 
-_SECTIONS = {"feeds": "feed", "topics": "topic", "digests": "digest"}
+_SECTIONS = {
+    "feeds": "feed",
+    "pages": "page",
+    "watches": "watch",
+    "topics": "topic",
+    "digests": "digest",
+}
 _SECRETS = {("smtp", "password")}  # never shown, wherever they come from
 _FLAG = TypeAdapter(bool)
 
@@ -501,8 +603,29 @@ def _cross_problems(data: dict[str, object], document: MarkedDocument) -> list[L
             elif isinstance(name, str):
                 first_lines[name] = document.position(loc).line
         names[section] = set(first_lines)
+    # Feeds, pages and watches are all sources, polled and stored under their name.
+    first_source: dict[str, tuple[str, int]] = {}
+    for section in ("feeds", "pages", "watches"):
+        for index, entry in _entries(data, section):
+            name, loc = entry.get("name"), (section, index, "name")
+            if not isinstance(name, str):
+                continue
+            earlier = first_source.setdefault(name, (section, document.position(loc).line))
+            if earlier[0] != section:
+                add(
+                    loc,
+                    f"the name {name!r} is already used by a {_SECTIONS[earlier[0]]} "
+                    f"(line {earlier[1]})",
+                )
+    names["sources"] = set(first_source)
+    for index, topic in _entries(data, "topics"):
+        name = topic.get("name")
+        if isinstance(name, str) and name.startswith(WATCH_TOPIC_PREFIX):
+            add(("topics", index, "name"), f"topic names may not start with {WATCH_TOPIC_PREFIX!r}")
 
     feed_tags: set[str] = set()
+    for _index, page in _entries(data, "pages"):
+        feed_tags.update(tag for _, tag in _texts(page.get("tags")))
     for index, feed in _entries(data, "feeds"):
         feed_tags.update(tag for _, tag in _texts(feed.get("tags")))
         url = feed.get("url")
@@ -513,8 +636,8 @@ def _cross_problems(data: dict[str, object], document: MarkedDocument) -> list[L
     parse_query = _query_parser()
     for index, topic in _entries(data, "topics"):
         for position, feed_name in _texts(topic.get("feeds")):
-            if feed_name not in names["feeds"]:
-                hint = did_you_mean(feed_name, names["feeds"])
+            if feed_name not in names["sources"]:
+                hint = did_you_mean(feed_name, names["sources"])
                 add(("topics", index, "feeds", position), f"no feed named {feed_name!r}{hint}")
         for position, tag in _texts(topic.get("tags")):
             if tag not in feed_tags:
@@ -542,6 +665,12 @@ def _cross_problems(data: dict[str, object], document: MarkedDocument) -> list[L
             add(("digests", index), "needs a 'schedule' (cron: '0 7 * * *') or 'immediate: true'")
         if not digest.get("recipients") and not digest.get("channels"):
             add(("digests", index), "needs 'recipients' (email addresses) or 'channels'")
+        for position, watch_name in _texts(digest.get("watches")):
+            if watch_name not in names["watches"]:
+                hint = did_you_mean(watch_name, names["watches"])
+                add(("digests", index, "watches", position), f"no watch named {watch_name!r}{hint}")
+        if not digest.get("topics") and not digest.get("watches"):
+            add(("digests", index), "needs 'topics' or 'watches' to report on")
     if data.get("executor") == "celery":
         database = data.get("database")
         if not isinstance(database, str) or not database.startswith("postgresql"):

@@ -110,7 +110,7 @@ def run_demo(workdir: Path) -> DemoResult:
         ):
             store.upgrade()
             store.sync_feeds(config.feeds, DIGEST_TIME)
-            results = pipeline.poll(pipeline.enabled_feeds())
+            results = pipeline.poll(pipeline.enabled_sources())
             # A fresh database has seen none of the items, so anything else is a failure.
             failed = [result for result in results if result.result != "new_items"]
             if failed:
@@ -165,7 +165,12 @@ def demo_config(workdir: Path, base_url: str) -> Config:
     """The demo's configuration: the sample feeds at ``base_url``, state under ``workdir``."""
     topics = demo_topics()
     feeds = tuple(
-        FeedConfig(name=outlet.name, url=f"{base_url}{feed_path(outlet)}", title=outlet.title)
+        FeedConfig(
+            name=outlet.name,
+            url=f"{base_url}{feed_path(outlet)}",
+            title=outlet.title,
+            allow_private=True,
+        )
         for outlet in DEMO_OUTLETS
     )
     digest = DigestConfig(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Protocol
 
-from watcher.config import FeedConfig
+from watcher.config import Source
 from watcher.poll import PollResult
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ class PollExecutor(Protocol):
         """How many more feeds it takes now."""
         ...
 
-    def submit(self, feed: FeedConfig) -> None: ...
+    def submit(self, feed: Source) -> None: ...
 
     def running(self) -> int: ...
 
@@ -37,7 +37,7 @@ class LocalPollExecutor:
     def __init__(
         self,
         workers: int,
-        poll: Callable[[FeedConfig], PollResult],
+        poll: Callable[[Source], PollResult],
         on_done: Callable[[PollResult], None],
     ) -> None:
         self.workers = workers
@@ -60,7 +60,7 @@ class LocalPollExecutor:
         with self._lock:
             return sum(not f.done() for f in self._in_flight.values())
 
-    def submit(self, feed: FeedConfig) -> None:
+    def submit(self, feed: Source) -> None:
         with self._lock:
             if feed.name in self._in_flight and not self._in_flight[feed.name].done():
                 return  # the store's lease already prevents this; never poll one feed twice

@@ -49,6 +49,7 @@ class FeedState:
     next_poll_at: datetime | None = None
     last_polled_at: datetime | None = None
     disabled_reason: str | None = None
+    page_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

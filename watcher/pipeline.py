@@ -20,9 +20,18 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from watcher.articles import ArticleFetcher
 from watcher.channels import make_channel, render_short_message
 from watcher.cluster import ClusterSettings, Fingerprint, StoryIndex, fingerprint
-from watcher.config import Config, DigestConfig, FeedConfig
+from watcher.config import (
+    WATCH_TOPIC_PREFIX,
+    Config,
+    DigestConfig,
+    PageConfig,
+    Source,
+    TopicConfig,
+    WatchConfig,
+)
 from watcher.deliver import Transport, make_transport, retry_delay
 from watcher.digest import (
     DigestView,
@@ -33,13 +42,16 @@ from watcher.digest import (
     render_digest,
 )
 from watcher.exceptions import DeliveryError, TemporaryDeliveryError
-from watcher.fetch import Fetcher
+from watcher.fetch import Fetcher, FetchRequest
 from watcher.health import decide_notices, record_notices, render_notice_email, weekly_summary
 from watcher.match import TopicIndex
 from watcher.models import StoredItem
-from watcher.poll import PollResult, poll_feed
+from watcher.pagepoll import poll_page, poll_watch
+from watcher.poll import PollContext, PollResult, poll_feed
+from watcher.robots import RobotsCache
 from watcher.sanitize import clean_header_text
 from watcher.store import DigestRun, Store
+from watcher.urls import host_of
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +140,21 @@ class Pipeline:
         self.matcher = TopicIndex.build(config.topics)
         self.transport = transport or make_transport(config.smtp, Path(config.outbox))
         self.stories = StoryAssigner(store)
+        # Links found in pages are untrusted; private addresses only on the hosts the
+        # operator put behind allow_private (a listing page's own site).
+        private_hosts = {host_of(s.url) for s in config.sources if s.allow_private}
+        robots = (
+            RobotsCache(
+                lambda url: self.fetcher.fetch(
+                    FetchRequest(url=url, allow_private=host_of(url) in private_hosts)
+                ),
+                user_agent=defaults.user_agent,
+                clock=clock,
+            )
+            if defaults.robots
+            else None
+        )
+        self.articles = ArticleFetcher(self.fetcher, robots, private_hosts)
 
     def close(self) -> None:
         self.fetcher.close()
@@ -140,29 +167,35 @@ class Pipeline:
 
     # -- polling -------------------------------------------------------------------
 
-    def poll_one(self, feed: FeedConfig) -> PollResult:
-        return poll_feed(
-            feed,
+    def poll_one(self, source: Source) -> PollResult:
+        """Poll one feed, listing page or watched page, whatever process this is."""
+        ctx = PollContext(
             store=self.store,
             fetcher=self.fetcher,
             matcher=self.matcher,
             defaults=self.config.defaults,
             now=self.clock(),
             rng=self.rng,
+            articles=self.articles,
         )
+        if isinstance(source, PageConfig):
+            return poll_page(source, ctx)
+        if isinstance(source, WatchConfig):
+            return poll_watch(source, ctx)
+        return poll_feed(source, ctx)
 
     def poll(
         self,
-        feeds: Sequence[FeedConfig],
+        sources: Sequence[Source],
         on_result: Callable[[PollResult], None] | None = None,
     ) -> list[PollResult]:
-        """Poll ``feeds`` concurrently (``defaults.workers`` threads); one result each."""
+        """Poll ``sources`` concurrently (``defaults.workers`` threads); one result each."""
         results: list[PollResult] = []
-        if not feeds:
+        if not sources:
             return results
-        workers = min(self.config.defaults.workers, len(feeds))
+        workers = min(self.config.defaults.workers, len(sources))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
-            futures = {pool.submit(self.poll_one, feed): feed for feed in feeds}
+            futures = {pool.submit(self.poll_one, source): source for source in sources}
             for future in as_completed(futures):
                 result = future.result()
                 results.append(result)
@@ -170,12 +203,13 @@ class Pipeline:
                     on_result(result)
         return results
 
-    def enabled_feeds(self, names: Iterable[str] | None = None) -> list[FeedConfig]:
+    def enabled_sources(self, names: Iterable[str] | None = None) -> list[Source]:
+        """The enabled feeds, pages and watches (only those named, when names are given)."""
         wanted = None if names is None else set(names)
         return [
-            feed
-            for feed in self.config.feeds
-            if feed.enabled and (wanted is None or feed.name in wanted)
+            source
+            for source in self.config.sources
+            if source.enabled and (wanted is None or source.name in wanted)
         ]
 
     # -- digests -------------------------------------------------------------------
@@ -191,7 +225,7 @@ class Pipeline:
         """
         now = self.clock()
         self.stories.assign_pending(now)
-        self.store.claim_digest(digest, now, delivery_targets(digest))
+        self.store.claim_digest(self.with_watches(digest), now, delivery_targets(digest))
         return [
             self.send_run(digest, run) for run in self.store.pending_digest_runs(now, digest.name)
         ]
@@ -273,10 +307,18 @@ class Pipeline:
             date=run.created_at,
         )
 
+    def with_watches(self, digest: DigestConfig) -> DigestConfig:
+        """``digest`` with its watches' pseudo-topics among its topics, for claims and views."""
+        if not digest.watches:
+            return digest
+        watch_topics = tuple(WATCH_TOPIC_PREFIX + name for name in digest.watches)
+        return digest.model_copy(update={"topics": digest.topics + watch_topics})
+
     def digest_view(
         self, digest: DigestConfig, items: Sequence[StoredItem], *, now: datetime
     ) -> DigestView:
         """The digest of ``items``, one entry per story, the story's other sources linked."""
+        digest = self.with_watches(digest)
         by_story: dict[int, list[StoredItem]] = {}
         for stored in items:
             by_story.setdefault(stored.story_id or -stored.id, []).append(stored)
@@ -298,6 +340,11 @@ class Pipeline:
                         )
                     )
         topics = {topic.name: topic for topic in self.config.topics}
+        for watch in self.config.watches:
+            # A section title for the watch's changes; never compiled, so not validated.
+            topics[watch.topic] = TopicConfig.model_construct(
+                name=watch.topic, title=f"Changes on {watch.title or watch.name}", query=""
+            )
         return build_digest_view(digest, topics, leaders, now=now, also_reported_by=also)
 
     def send_health_notices(self) -> int:

@@ -1,4 +1,4 @@
-"""poll_feed(): one feed through fetch -> parse -> match -> store, top to bottom.
+"""poll_feed(): one feed through fetch -> parse -> extract -> match -> store, top to bottom.
 
 A failing feed is a result, not a crash: ``poll_feed`` returns what happened
 and records it on the feed; only the unexpected escapes. The decisions (when
@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from watcher.articles import ArticleFetcher
 from watcher.config import Defaults, FeedConfig
 from watcher.exceptions import ParseError
 from watcher.fetch import Fetched, Fetcher, FetchFailed, FetchRequest, NotModified
-from watcher.models import Item, TopicMatch
+from watcher.models import FeedState, Item, TopicMatch
 from watcher.parse import parse_feed
 from watcher.store import FeedUpdate, MatchedItem, Store
 
@@ -94,93 +95,68 @@ def success_interval(interval: timedelta, hint: timedelta | None) -> timedelta:
     return min(hint, max(interval, MAX_HINTED_INTERVAL))
 
 
-def poll_feed(
-    feed: FeedConfig,
-    *,
-    store: Store,
-    fetcher: Fetcher,
-    matcher: ItemMatcher,
-    defaults: Defaults,
-    now: datetime,
-    rng: random.Random,
-) -> PollResult:
+@dataclass(frozen=True, slots=True)
+class PollContext:
+    """What a poll of any source needs: the store, the fetcher, the matcher, the
+    settings, the time, and (for full-text feeds) the article fetcher."""
+
+    store: Store
+    fetcher: Fetcher
+    matcher: ItemMatcher
+    defaults: Defaults
+    now: datetime
+    rng: random.Random
+    articles: ArticleFetcher | None = None
+
+
+# Articles fetched per poll of a full-text feed; the rest keep their teaser.
+FULL_TEXT_PER_POLL = 20
+
+
+def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
     """Poll one feed once and record the outcome; returns what happened.
 
     Raises only on the unexpected (a StoreError from the database, a bug).
     """
-    state = store.feed_state(feed.name)
-    interval = feed.interval or defaults.interval
+    state = ctx.store.feed_state(feed.name)
+    interval = feed.interval or ctx.defaults.interval
     if state.disabled_reason is not None:
         return PollResult(feed.name, "disabled", error=state.disabled_reason)
-
-    fetched = fetcher.fetch(
-        FetchRequest(
-            url=state.url,
-            etag=state.etag,
-            last_modified=state.last_modified,
-            allow_local_files=feed.allow_local_files,
-            allow_private=feed.allow_private,
-        )
+    request = FetchRequest(
+        url=state.url,
+        etag=state.etag,
+        last_modified=state.last_modified,
+        allow_local_files=feed.allow_local_files,
+        allow_private=feed.allow_private,
     )
+    fetched = fetch_if_changed(feed.name, request, state, interval, ctx)
+    if isinstance(fetched, PollResult):
+        return fetched
     moved_to = fetched.permanent_url
-
-    if isinstance(fetched, FetchFailed):
-        return _record_failure(
-            feed.name,
-            store,
-            state.error_count,
-            fetched.kind,
-            fetched.message,
-            retry_after=fetched.retry_after,
-            interval=interval,
-            defaults=defaults,
-            now=now,
-            rng=rng,
-            moved_to=moved_to,
-        )
-
-    if isinstance(fetched, NotModified) or (
-        isinstance(fetched, Fetched) and fetched.body_hash == state.body_hash
-    ):
-        next_poll_at = now + interval
-        store.record_feed_result(
-            FeedUpdate(
-                name=feed.name,
-                polled_at=now,
-                result="not_modified",
-                next_poll_at=next_poll_at,
-                url=moved_to,
-            )
-        )
-        return PollResult(feed.name, "not_modified", next_poll_at=next_poll_at, moved_to=moved_to)
 
     try:
         parsed = parse_feed(fetched.body, feed=feed.name, url=fetched.url, headers=fetched.headers)
     except ParseError as exc:
-        return _record_failure(
-            feed.name,
-            store,
-            state.error_count,
-            "parse",
-            str(exc),
-            retry_after=None,
-            interval=interval,
-            defaults=defaults,
-            now=now,
-            rng=rng,
-            moved_to=moved_to,
+        return record_failure(
+            feed.name, state.error_count, "parse", str(exc), None, interval, ctx, moved_to
         )
 
     triage = triage_items(
-        parsed.items, store.known_hashes(feed.name, [i.key for i in parsed.items])
+        parsed.items, ctx.store.known_hashes(feed.name, [i.key for i in parsed.items])
     )
-    new = [MatchedItem(item, tuple(matcher.match(item))) for item in triage.new]
-    changed = [MatchedItem(item, tuple(matcher.match(item))) for item in triage.changed]
-    next_poll_at = now + success_interval(interval, parsed.ttl or parsed.update_period)
-    counts = store.record_poll(
+    fresh = list(triage.new)
+    if feed.full_text and ctx.articles is not None:
+        fresh = [
+            with_article_text(item, ctx.articles) if index < FULL_TEXT_PER_POLL else item
+            for index, item in enumerate(fresh)
+        ]
+    new = [MatchedItem(item, tuple(ctx.matcher.match(item))) for item in fresh]
+    changed = [MatchedItem(item, tuple(ctx.matcher.match(item))) for item in triage.changed]
+    next_poll_at = ctx.now + success_interval(interval, parsed.ttl or parsed.update_period)
+    counts = ctx.store.record_poll(
         FeedUpdate(
             name=feed.name,
-            polled_at=now,
+            polled_at=ctx.now,
             result="new_items" if new else "no_new_items",
             next_poll_at=next_poll_at,
             url=moved_to,
@@ -205,37 +181,92 @@ def poll_feed(
     )
 
 
-def _record_failure(
+def with_article_text(item: Item, articles: ArticleFetcher) -> Item:
+    """``item`` with the text of the article its link points at, when that can be had.
+
+    The content hash stays the feed's own, so the next poll does not see a change.
+    """
+    if not item.url:
+        return item
+    result = articles.fetch(item.url)
+    if result.article is None:
+        return item
+    article = result.article
+    return replace(
+        item,
+        content_text=article.text,
+        title=item.title or article.title or "",
+        author=item.author or article.author or "",
+        language=item.language or article.language,
+    )
+
+
+def fetch_if_changed(
+    name: str, request: FetchRequest, state: FeedState, interval: timedelta, ctx: PollContext
+) -> Fetched | PollResult:
+    """Fetch a source; a failure or an unchanged body is recorded and returned as a result.
+
+    Unchanged means a 304, or a 200 whose body hashes the same as last time.
+    """
+    fetched = ctx.fetcher.fetch(request)
+    if isinstance(fetched, FetchFailed):
+        return record_failure(
+            name,
+            state.error_count,
+            fetched.kind,
+            fetched.message,
+            fetched.retry_after,
+            interval,
+            ctx,
+            fetched.permanent_url,
+        )
+    if isinstance(fetched, NotModified) or fetched.body_hash == state.body_hash:
+        next_poll_at = ctx.now + interval
+        ctx.store.record_feed_result(
+            FeedUpdate(
+                name=name,
+                polled_at=ctx.now,
+                result="not_modified",
+                next_poll_at=next_poll_at,
+                url=fetched.permanent_url,
+            )
+        )
+        return PollResult(
+            name, "not_modified", next_poll_at=next_poll_at, moved_to=fetched.permanent_url
+        )
+    return fetched
+
+
+def record_failure(
     name: str,
-    store: Store,
     previous_errors: int,
     kind: str,
     message: str,
-    *,
     retry_after: timedelta | None,
     interval: timedelta,
-    defaults: Defaults,
-    now: datetime,
-    rng: random.Random,
-    moved_to: str | None,
+    ctx: PollContext,
+    moved_to: str | None = None,
 ) -> PollResult:
+    """Record a failed poll with its backoff (a 410 also disables the source)."""
     error_count = previous_errors + 1
-    delay = backoff_delay(error_count, interval, defaults.max_backoff, rng)
+    delay = backoff_delay(error_count, interval, ctx.defaults.max_backoff, ctx.rng)
     if retry_after is not None:
         # The server said when to come back (RFC 9110 §10.2.3); never sooner than that.
-        delay = max(retry_after, min(delay, defaults.max_backoff))
+        delay = max(retry_after, min(delay, ctx.defaults.max_backoff))
     gone = kind == "gone"
-    next_poll_at = now + delay
-    store.record_feed_result(
+    next_poll_at = ctx.now + delay
+    ctx.store.record_feed_result(
         FeedUpdate(
             name=name,
-            polled_at=now,
+            polled_at=ctx.now,
             result="gone" if gone else f"failed:{kind}",
             next_poll_at=next_poll_at,
             error_count=error_count,
             last_error=f"{kind}: {message}",
             url=moved_to,
-            disabled_reason=f"410 Gone at {now.isoformat(timespec='seconds')}" if gone else None,
+            disabled_reason=(
+                f"410 Gone at {ctx.now.isoformat(timespec='seconds')}" if gone else None
+            ),
         )
     )
     return PollResult(

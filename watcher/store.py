@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from sqlalchemy import (
     JSON,
@@ -48,7 +47,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
-from watcher.config import DigestConfig, FeedConfig
+from watcher.config import DigestConfig, FeedConfig, PageConfig, WatchConfig
 from watcher.exceptions import SchemaError, StoreError
 from watcher.health import FeedHealth, NoticeState, ProblemKind
 from watcher.models import (
@@ -60,6 +59,7 @@ from watcher.models import (
     StoryMember,
     TopicMatch,
 )
+from watcher.urls import host_of
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -109,6 +109,8 @@ class FeedRow(Base):
     host: Mapped[str] = mapped_column(String(255), default="", index=True)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A watched page's last text (normalized), to show what changed next time.
+    page_text: Mapped[str | None] = mapped_column(Text)
     # When the current run of failures began (NULL while the feed works).
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -245,6 +247,8 @@ class FeedUpdate:
     disabled_reason: str | None = None
     # The validators above replace the stored ones only when the fetch returned a body.
     replace_validators: bool = False
+    # A watched page's new text, when it changed (or was seen for the first time).
+    page_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,7 +435,9 @@ class Store:
 
     # -- feeds ---------------------------------------------------------------------
 
-    def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> None:
+    def sync_feeds(
+        self, feeds: Sequence[FeedConfig | PageConfig | WatchConfig], now: datetime
+    ) -> None:
         """Make the feeds table agree with the configuration.
 
         New feeds are due at once; a feed whose configured URL changed is polled at
@@ -1081,6 +1087,7 @@ def _feed_state(row: FeedRow) -> FeedState:
         next_poll_at=row.next_poll_at,
         last_polled_at=row.last_polled_at,
         disabled_reason=row.disabled_reason,
+        page_text=row.page_text,
     )
 
 
@@ -1096,11 +1103,6 @@ def _due(now: datetime) -> ColumnElement[bool]:
         FeedRow.next_poll_at <= now,
         ~_unexpired_leases(now),
     )
-
-
-def host_of(url: str) -> str:
-    """The host:port a URL talks to, lower-cased ('' for URLs without one)."""
-    return (urlsplit(url).netloc.rsplit("@", 1)[-1]).lower()
 
 
 def _apply_feed_update(row: FeedRow, update: FeedUpdate) -> None:
@@ -1127,6 +1129,8 @@ def _apply_feed_update(row: FeedRow, update: FeedUpdate) -> None:
         row.title = update.title
     if update.disabled_reason is not None:
         row.disabled_reason = update.disabled_reason
+    if update.page_text is not None:
+        row.page_text = update.page_text
 
 
 def _item_values(item: Item) -> dict[str, Any]:

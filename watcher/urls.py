@@ -88,3 +88,8 @@ def clean_url(url: str, base: str | None = None) -> str:
         if pair and not is_tracking_parameter(unquote_plus(pair.partition("=")[0]))
     )
     return urlunsplit((scheme, netloc, path, query, parts.fragment))
+
+
+def host_of(url: str) -> str:
+    """The host[:port] a URL talks to, lower-cased ('' for URLs without one)."""
+    return urlsplit(url).netloc.rsplit("@", 1)[-1].lower()
