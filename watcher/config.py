@@ -386,6 +386,15 @@ class HealthConfig(_Frozen):
     quiet_after: Duration = timedelta(days=14)
 
 
+class DaemonConfig(_Frozen):
+    """How the daemon runs its jobs (the defaults suit every deployment but tests)."""
+
+    # How often due feeds are handed out and immediate alerts sent.
+    dispatch_interval: Duration = timedelta(seconds=5)
+    # How long a stop waits for polls in flight.
+    shutdown_wait: Duration = timedelta(seconds=30)
+
+
 class RetentionConfig(_Frozen):
     """How long stored items are kept, counted from when they were fetched."""
 
@@ -412,6 +421,7 @@ class Config(_Frozen):
     smtp: SmtpConfig | None = None
     http: HttpConfig | None = None
     retention: RetentionConfig = RetentionConfig()
+    daemon: DaemonConfig = DaemonConfig()
     # Who hears about sources that break, move or go quiet (never about matches).
     operators: tuple[EmailAddress, ...] = ()
     health: HealthConfig = HealthConfig()
