@@ -15,7 +15,13 @@ from tests.chaos_server import ChaosServer, running_chaos_server
 from watcher.config import Config, Defaults, FeedConfig, TopicConfig
 from watcher.models import Item
 from watcher.pipeline import Pipeline
-from watcher.poll import backoff_delay, success_interval, triage_items
+from watcher.poll import (
+    adaptive_interval,
+    backoff_delay,
+    max_age,
+    success_interval,
+    triage_items,
+)
 from watcher.store import Store
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -248,3 +254,23 @@ def test_a_crash_between_items_and_feed_state_leaves_both_as_before(
         outcome = pipeline.poll_one(config.feeds[0])
         assert outcome.new_items == 3
         assert store.feed_state("harbour").etag is not None
+
+
+def test_adaptive_interval_follows_the_posting_rate_within_bounds() -> None:
+    hourly = [NOW - timedelta(hours=h) for h in range(10)]
+    bounds = {"lower": timedelta(minutes=5), "upper": timedelta(hours=6)}
+    fallback = timedelta(minutes=15)
+    assert adaptive_interval(hourly, now=NOW, fallback=fallback, **bounds) == timedelta(
+        minutes=30
+    )
+    busy = [NOW - timedelta(minutes=m) for m in range(10)]
+    assert adaptive_interval(busy, now=NOW, fallback=fallback, **bounds) == timedelta(minutes=5)
+    quiet = [NOW - timedelta(days=d + 3) for d in range(3)]
+    assert adaptive_interval(quiet, now=NOW, fallback=fallback, **bounds) == timedelta(hours=6)
+    assert adaptive_interval([NOW], now=NOW, fallback=fallback, **bounds) == fallback
+
+
+def test_cache_control_max_age_is_read() -> None:
+    assert max_age({"cache-control": "public, max-age=3600"}) == timedelta(hours=1)
+    assert max_age({"cache-control": "no-cache"}) is None
+    assert max_age({}) is None

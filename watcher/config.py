@@ -244,6 +244,10 @@ class Defaults(_Frozen):
     per_host_delay: Duration = timedelta(seconds=1)
     # Honour robots.txt for listing pages, watched pages and full-text article fetches.
     robots: bool = True
+    # Poll each feed about twice per its observed posting gap, within these bounds.
+    adaptive: bool = False
+    min_interval: Duration = timedelta(minutes=5)
+    max_interval: Duration = timedelta(hours=6)
     max_backoff: Duration = timedelta(hours=24)
 
 
@@ -261,6 +265,8 @@ class FeedConfig(_Frozen):
     allow_private: bool = False
     # Fetch each new item's link and match on the article, for feeds that carry teasers.
     full_text: bool = False
+    # Adapt the interval to how often the feed posts (defaults.adaptive when unset).
+    adaptive: bool | None = None
 
 
 class PageConfig(_Frozen):

@@ -87,6 +87,38 @@ def backoff_delay(
     return base * rng.uniform(0.8, 1.2)
 
 
+def adaptive_interval(
+    published: Sequence[datetime],
+    *,
+    now: datetime,
+    fallback: timedelta,
+    lower: timedelta,
+    upper: timedelta,
+) -> timedelta:
+    """An interval from a feed's posting rate: half the mean gap between its newest
+    items (so a new item waits about a quarter gap on average), stretched when the
+    feed has been quiet for longer than that, within [lower, upper].
+
+    Feeds with fewer than two dated items keep ``fallback``.
+    """
+    dated = sorted(moment for moment in published if moment <= now)[-20:]
+    if len(dated) < 2:
+        return fallback
+    mean_gap = (dated[-1] - dated[0]) / (len(dated) - 1)
+    quiet = now - dated[-1]
+    target = max(mean_gap, quiet) / 2
+    return min(max(target, lower), upper)
+
+
+def max_age(headers: Mapping[str, str]) -> timedelta | None:
+    """Cache-Control max-age of a response (RFC 9111 §5.2.2.1), if it gives one."""
+    for directive in headers.get("cache-control", "").split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.lower() == "max-age" and value.strip().strip('"').isdigit():
+            return timedelta(seconds=int(value.strip().strip('"')))
+    return None
+
+
 def success_interval(interval: timedelta, hint: timedelta | None) -> timedelta:
     """The interval after a good poll: the configured one, lengthened by a feed's own
     hint (``ttl``, ``sy:updatePeriod``) that asks us to come back less often."""
@@ -152,7 +184,17 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
         ]
     new = [MatchedItem(item, tuple(ctx.matcher.match(item))) for item in fresh]
     changed = [MatchedItem(item, tuple(ctx.matcher.match(item))) for item in triage.changed]
-    next_poll_at = ctx.now + success_interval(interval, parsed.ttl or parsed.update_period)
+    hints = [h for h in (parsed.ttl, parsed.update_period, max_age(fetched.headers)) if h]
+    adaptive = feed.adaptive if feed.adaptive is not None else ctx.defaults.adaptive
+    if adaptive:
+        interval = adaptive_interval(
+            [i.published for i in parsed.items if i.published],
+            now=ctx.now,
+            fallback=interval,
+            lower=ctx.defaults.min_interval,
+            upper=ctx.defaults.max_interval,
+        )
+    next_poll_at = ctx.now + success_interval(interval, max(hints, default=None))
     counts = ctx.store.record_poll(
         FeedUpdate(
             name=feed.name,
