@@ -77,7 +77,7 @@ def test_daemon_returning_after_seven_sends_the_missed_digest_once(tmp_path: Pat
     config = Config(
         database=f"sqlite:///{tmp_path / 'watcher.db'}",
         outbox=str(tmp_path / "outbox"),
-        feeds=(FeedConfig(name="wire", url="http://127.0.0.1:9/wire.xml"),),
+        feeds=(FeedConfig(name="wire", url="http://127.0.0.1:9/wire.xml", allow_private=True),),
         topics=(TopicConfig(name="travel", query="visit"),),
         digests=(BERLIN_SEVEN,),
     )
@@ -118,3 +118,26 @@ def test_daemon_returning_after_seven_sends_the_missed_digest_once(tmp_path: Pat
             daemon.pipeline.close()
         assert store.digest_run_count("morning", "sent") == 2
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+
+
+def test_health_fails_when_the_dispatcher_is_stuck_or_the_database_is_gone(
+    tmp_path: Path,
+) -> None:
+    config = Config(database=f"sqlite:///{tmp_path / 'watcher.db'}", outbox=str(tmp_path / "o"))
+    with Store.open(config.database) as store:
+        store.upgrade()
+        daemon = Daemon(config, store)
+        try:
+            assert daemon.health().ok
+            daemon.last_dispatch -= 3600  # no dispatch for an hour
+            stuck = daemon.health()
+            assert not stuck.ok and stuck.checks["scheduler"].startswith("stuck")
+            daemon.last_dispatch += 3600
+            (tmp_path / "watcher.db").unlink()
+            store.engine.dispose()
+            (tmp_path / "watcher.db").mkdir()  # the database file is gone for good
+            broken = daemon.health()
+            assert not broken.ok and broken.checks["database"] != "ok"
+        finally:
+            daemon.executor.shutdown(0)
+            daemon.pipeline.close()
