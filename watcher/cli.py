@@ -50,6 +50,14 @@ class Context:
             click.echo(str(exc), err=True)
             sys.exit(EXIT_USAGE)
 
+    def config_or_defaults(self) -> Config:
+        """The configuration if there is one to read, else the built-in defaults
+        (for commands such as `discover` that are useful before feeds.yaml exists)."""
+        unset = self.config_path is None and not os.environ.get("WATCHER_CONFIG")
+        if unset and not Path("feeds.yaml").exists():
+            return Config()
+        return self.config()
+
     def load(self) -> Config:
         """Read and validate the configuration; raises ConfigError (the daemon's reload)."""
         return load_config(self.config_path, environ=os.environ)
@@ -152,7 +160,7 @@ def poll(ctx: Context, once: bool, feed_names: tuple[str, ...]) -> None:
     with opened_store(config, upgrade=True) as store:
         store.sync_feeds(config.feeds, utc_now())
         with Pipeline(config, store) as pipeline:
-            feeds = pipeline.enabled_feeds(feed_names or None)
+            feeds = pipeline.enabled_sources(feed_names or None)
             show_bar = sys.stderr.isatty() and ctx.log_level != "debug"
             if show_bar:
                 with click.progressbar(length=len(feeds), label="polling", file=sys.stderr) as bar:
@@ -203,6 +211,45 @@ def run(ctx: Context) -> None:
             run_daemon(config, store, reload_config=ctx.load)
         except WatcherError as exc:
             fail(str(exc), EXIT_RUNTIME)
+
+
+@cli.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes polling at once (default: the number of CPUs).",
+)
+@click.option(
+    "--loglevel",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@pass_context
+def worker(ctx: Context, concurrency: int | None, loglevel: str) -> None:
+    """Run a Celery worker that polls the feeds the scheduler (`watcher run`) hands out."""
+    from watcher.celery_app import run_worker
+
+    config = ctx.config()
+    if config.executor != "celery":
+        fail(f"{config.source}: `watcher worker` needs 'executor: celery'", EXIT_USAGE)
+    from watcher.store import Store
+
+    # Fail now, not in every task, when the database is unreachable. The schema is
+    # the scheduler's: it migrates before it sends any task.
+    try:
+        Store.open(config.database).close()
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE)
+    configure_logging(loglevel, ctx.log_format)
+    try:
+        status = run_worker(
+            config, concurrency=concurrency or os.cpu_count() or 1, loglevel=loglevel
+        )
+    except WatcherError as exc:
+        fail(str(exc), EXIT_USAGE)
+    sys.exit(status)
 
 
 @cli.command()
@@ -307,7 +354,7 @@ def digest_preview(
     with opened_store(config) as store, Pipeline(config, store) as pipeline:
         # Grouping into stories is bookkeeping every digest needs, not a claim.
         pipeline.stories.assign_pending(utc_now())
-        pending = store.unclaimed_items(digest_config)
+        pending = store.unclaimed_items(pipeline.with_watches(digest_config))
         view = pipeline.digest_view(digest_config, pending, now=utc_now())
     if fmt == "json":
         click.echo(json.dumps(digest_as_json(view), indent=2, ensure_ascii=False))
@@ -513,6 +560,101 @@ def demo(workdir: Path) -> None:
         f"{result.match_count} matches; the digest lists {result.digest_item_count} items:\n"
         f"  {result.html_path}\n  {result.eml_path}"
     )
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--allow-private", is_flag=True, help="URL may be on a private network.")
+@pass_context
+def discover(ctx: Context, url: str, allow_private: bool) -> None:
+    """Find the RSS/Atom/JSON feeds of a site and print feeds.yaml entries for them."""
+    from watcher.discover import discover_feeds, discovered_yaml, probe_common_paths
+    from watcher.fetch import Fetched, Fetcher, FetchRequest, FetchResult
+
+    defaults = ctx.config_or_defaults().defaults
+    with Fetcher(
+        user_agent=defaults.user_agent,
+        timeout=defaults.timeout,
+        connect_timeout=defaults.connect_timeout,
+        max_body_bytes=defaults.max_body_bytes,
+        max_redirects=defaults.max_redirects,
+        per_host_concurrency=defaults.per_host_concurrency,
+        per_host_delay=defaults.per_host_delay,
+    ) as fetcher:
+
+        def fetch(target: str) -> FetchResult:
+            return fetcher.fetch(FetchRequest(url=target, allow_private=allow_private))
+
+        page = fetch(url)
+        if not isinstance(page, Fetched):
+            fail(f"{url}: {getattr(page, 'message', 'not modified')}", EXIT_RUNTIME)
+        found = discover_feeds(page.body, page_url=page.url) or probe_common_paths(page.url, fetch)
+    if not found:
+        fail(
+            f"{url}: no feed found (no <link rel=alternate>, none at the usual paths)", EXIT_RUNTIME
+        )
+    known = {source.name for source in ctx.config_or_defaults().sources}
+    click.echo(discovered_yaml(found, existing_names=known), nl=False)
+
+
+@cli.group()
+def opml() -> None:
+    """Import or export feeds as OPML, the format every feed reader speaks."""
+
+
+@opml.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@pass_context
+def opml_import(ctx: Context, path: str) -> None:
+    """Print feeds.yaml entries for the feeds of an OPML file, to paste under feeds:."""
+    from watcher.exceptions import OpmlError
+    from watcher.opml import opml_to_yaml, parse_opml
+
+    try:
+        feeds = parse_opml(Path(path).read_bytes())
+    except OpmlError as exc:
+        fail(f"{path}: {exc}", EXIT_USAGE)
+    known = {source.name for source in ctx.config_or_defaults().sources}
+    click.echo(opml_to_yaml(feeds, existing_names=known), nl=False)
+
+
+@opml.command("export")
+@pass_context
+def opml_export(ctx: Context) -> None:
+    """Write the configured feeds as OPML to standard output."""
+    from watcher.opml import OpmlFeed, render_opml
+
+    config = ctx.config()
+    feeds = [
+        OpmlFeed(
+            title=feed.title or feed.name, xml_url=feed.url, html_url=None, categories=feed.tags
+        )
+        for feed in config.feeds
+    ]
+    sys.stdout.buffer.write(render_opml(feeds, title=f"watcher feeds ({config.source})"))
+
+
+@cli.command("export-feed")
+@click.argument("name")
+@click.option("--digest", "is_digest", is_flag=True, help="NAME is a digest, not a topic.")
+@click.option("--self-url", default=None, help="The URL the feed will be served from.")
+@pass_context
+def export_feed(ctx: Context, name: str, is_digest: bool, self_url: str | None) -> None:
+    """Write the Atom feed of topic NAME (or digest NAME) to standard output."""
+    from watcher.pipeline import Pipeline
+    from watcher.publish import digest_feed, topic_feed
+
+    config = ctx.config()
+    if is_digest:
+        _digest_named(config, name)
+    else:
+        _topic_named(config, name)
+    kind = "digests" if is_digest else "topics"
+    url = self_url or f"http://127.0.0.1/feeds/{kind}/{name}.atom"
+    with opened_store(config) as store, Pipeline(config, store) as pipeline:
+        render = digest_feed if is_digest else topic_feed
+        body = render(pipeline, name, self_url=url)
+    sys.stdout.buffer.write(body)
 
 
 @cli.command()

@@ -24,13 +24,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from watcher.config import Config, DigestConfig, FeedConfig
+from watcher.config import Config, DigestConfig, Source
 from watcher.endpoint import EndpointServer, Health
 from watcher.exceptions import ConfigError, StoreError, WatcherError
 from watcher.executors import LocalPollExecutor, PollExecutor
@@ -39,12 +39,16 @@ from watcher.pipeline import DigestOutcome, Pipeline, utc_now
 from watcher.poll import PollResult
 from watcher.store import Store, sqlite_path
 
+if TYPE_CHECKING:
+    from watcher.leadership import SchedulerLeadership
+
 log = logging.getLogger(__name__)
 
-DISPATCH_SECONDS = 5
 # A digest missed while the daemon was down is still sent if it returns within this.
 MISFIRE_GRACE = timedelta(hours=6)
-SHUTDOWN_WAIT_SECONDS = 30
+MIN_POLL_LEASE = timedelta(seconds=10)
+# How often the elected scheduler checks that its election lock's session lives.
+LEADERSHIP_CHECK_SECONDS = 2.0
 
 
 class DaemonLockError(WatcherError):
@@ -83,7 +87,10 @@ def poll_lease(config: Config) -> timedelta:
     """How long a claimed feed stays claimed: longer than any one poll can take
     (a fetch is cut off at ``defaults.timeout``), short enough that a dead
     worker's feeds come round again soon."""
-    return max(config.defaults.timeout * 4, timedelta(minutes=2))
+    # Four fetch deadlines leave room for parsing and storing; the floor covers a
+    # poll whose fetch was quick but whose feed is large. (Celery workers never
+    # overlap polls of one feed even past the lease: see watcher.leadership.)
+    return max(config.defaults.timeout * 4, MIN_POLL_LEASE)
 
 
 def digest_trigger(digest: DigestConfig) -> CronTrigger:
@@ -161,7 +168,7 @@ class Daemon:
             return
         now = self.clock()
         self.last_dispatch = time.monotonic()
-        feeds = {feed.name: feed for feed in self.pipeline.enabled_feeds()}
+        feeds = {feed.name: feed for feed in self.pipeline.enabled_sources()}
         defaults = self.config.defaults
         claimed = self.store.claim_due_feeds(
             now,
@@ -191,7 +198,7 @@ class Daemon:
     def executor_is_remote(self) -> bool:
         return not isinstance(self.executor, LocalPollExecutor)
 
-    def _poll(self, feed: FeedConfig) -> PollResult:
+    def _poll(self, feed: Source) -> PollResult:
         started = time.monotonic()
         result = self.pipeline.poll_one(feed)
         self.metrics.record_poll(result, time.monotonic() - started)
@@ -227,6 +234,21 @@ class Daemon:
                 log.info("digest %s: %s (%d items)", name, outcome.status, outcome.items)
         except WatcherError:
             log.exception("digest %s could not be sent", name)
+
+    def health_notices(self) -> None:
+        try:
+            sent = self.pipeline.send_health_notices()
+        except WatcherError:
+            log.exception("feed-health notices could not be sent; trying again later")
+            return
+        if sent:
+            log.info("sent %d feed-health notices to the operators", sent)
+
+    def health_summary(self) -> None:
+        try:
+            self.pipeline.send_health_summary()
+        except WatcherError:
+            log.exception("the weekly source summary could not be sent")
 
     def retention(self) -> None:
         now = self.clock()
@@ -291,14 +313,14 @@ class Daemon:
 
     def _close_when_idle(self, old: Pipeline) -> None:
         if isinstance(self.executor, LocalPollExecutor):
-            self.executor.wait_idle(timeout=SHUTDOWN_WAIT_SECONDS * 4)
+            self.executor.wait_idle(timeout=self.config.daemon.shutdown_wait.total_seconds() * 4)
         old.close()
 
     def health(self) -> Health:
         """Healthy when the dispatcher ran recently and the database answers."""
         checks: dict[str, str] = {}
         behind = time.monotonic() - self.last_dispatch
-        stuck = behind > DISPATCH_SECONDS * 3 + 10
+        stuck = behind > self.config.daemon.dispatch_interval.total_seconds() * 3 + 10
         checks["scheduler"] = f"stuck: no dispatch for {behind:.0f}s" if stuck else "ok"
         try:
             self.store.ping()
@@ -307,9 +329,22 @@ class Daemon:
             checks["database"] = str(exc)
         return Health(all(value == "ok" for value in checks.values()), checks)
 
+    def feed_document(self, kind: str, name: str, self_url: str) -> bytes:
+        """The Atom feed of a topic or digest (KeyError when there is none)."""
+        from watcher.publish import digest_feed, topic_feed
+
+        if kind == "topic":
+            return topic_feed(self.pipeline, name, self_url=self_url)
+        return digest_feed(self.pipeline, name, self_url=self_url)
+
     def start_endpoint(self, host: str, port: int, token: str | None = None) -> EndpointServer:
         self.endpoint = EndpointServer(
-            host, port, health=self.health, metrics=self.metrics.exposition, token=token
+            host,
+            port,
+            health=self.health,
+            metrics=self.metrics.exposition,
+            feeds=self.feed_document,
+            token=token,
         )
         self.endpoint.start()
         log.info("endpoint listening on %s (/healthz, /metrics)", self.endpoint.url)
@@ -321,12 +356,28 @@ class Daemon:
         self.scheduler.add_job(
             self.dispatch,
             "interval",
-            seconds=DISPATCH_SECONDS,
+            seconds=self.config.daemon.dispatch_interval.total_seconds(),
             id="dispatch",
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
+        self.scheduler.add_job(
+            self.health_notices,
+            "interval",
+            minutes=15,
+            id="health",
+            coalesce=True,
+            max_instances=1,
+        )
+        if self.config.health.weekly_summary:
+            self.scheduler.add_job(
+                self.health_summary,
+                CronTrigger(day_of_week="mon", hour=8, timezone=UTC),
+                id="health-summary",
+                coalesce=True,
+                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+            )
         self.scheduler.add_job(
             self.retention, "interval", hours=1, id="retention", coalesce=True, max_instances=1
         )
@@ -349,9 +400,10 @@ class Daemon:
         self.stopping.set()
 
     def shutdown(self) -> None:
-        log.info("stopping: waiting up to %ds for in-flight polls", SHUTDOWN_WAIT_SECONDS)
+        wait = self.config.daemon.shutdown_wait.total_seconds()
+        log.info("stopping: waiting up to %ds for in-flight polls", wait)
         self.scheduler.shutdown(wait=True)
-        for name in self.executor.shutdown(SHUTDOWN_WAIT_SECONDS):
+        for name in self.executor.shutdown(wait):
             self.store.release_lease(name)
         self.pipeline.close()
         if self.endpoint is not None:
@@ -391,31 +443,79 @@ class _Summary:
 def run_daemon(
     config: Config, store: Store, *, reload_config: Callable[[], Config] | None = None
 ) -> None:
-    """Run the daemon in the foreground with signal handling; raises DaemonLockError."""
+    """Run the daemon in the foreground with signal handling; raises DaemonLockError.
+
+    With ``executor: celery`` this process is the scheduler: it first wins the
+    election (``watcher.leadership``; a standby waits here until the leader's
+    session ends), then claims due feeds and hands them to Celery workers. Only
+    the scheduler sends digests and runs the work that must happen in one place.
+    Raises WatcherError when it loses the election lock, so that its supervisor
+    restarts it as a standby.
+    """
     lock = acquire_daemon_lock(config.database)
+    stopping = threading.Event()
+    daemon: Daemon | None = None
+
+    def on_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        stopping.set()
+        if daemon is not None:
+            daemon.request_stop()
+
+    def on_hup(_signum: int, _frame: FrameType | None) -> None:
+        if reload_config is not None and daemon is not None:
+            daemon.reload_requested.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+    leadership: SchedulerLeadership | None = None
+    lost = threading.Event()
     try:
-        daemon = Daemon(config, store, reload_config=reload_config)
+        executor: PollExecutor | None = None
+        if config.executor == "celery":
+            from watcher.celery_app import CeleryPollExecutor
+            from watcher.leadership import SchedulerLeadership
+
+            leadership = SchedulerLeadership(config.database)
+            if not leadership.wait(stopping):
+                return
+            executor = CeleryPollExecutor(config)
+        daemon = Daemon(config, store, reload_config=reload_config, executor=executor)
+        if stopping.is_set():  # a signal between the election and the line above
+            daemon.request_stop()
+        if leadership is not None:
+            threading.Thread(
+                target=_watch_leadership,
+                args=(leadership, daemon, lost),
+                name="leadership",
+                daemon=True,
+            ).start()
         if config.http is not None:
             token = config.http.token.get_secret_value() if config.http.token else None
             daemon.start_endpoint(config.http.host, config.http.port, token)
-
-        def on_stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("received %s", signal.Signals(signum).name)
-            daemon.request_stop()
-
-        def on_hup(_signum: int, _frame: FrameType | None) -> None:
-            if reload_config is not None:
-                daemon.reload_requested.set()
-
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        signal.signal(signal.SIGHUP, on_hup)
         try:
             daemon.run()
         except StoreError:
             daemon.request_stop()
             daemon.shutdown()
             raise
+        if lost.is_set():
+            raise WatcherError("lost the scheduler election lock (database connection broken)")
     finally:
+        if leadership is not None:
+            leadership.release()
         if lock is not None:
             lock.close()
+
+
+def _watch_leadership(
+    leadership: SchedulerLeadership, daemon: Daemon, lost: threading.Event
+) -> None:
+    """Stop the daemon when its election lock's session ends: a standby may lead now."""
+    while not daemon.stopping.wait(LEADERSHIP_CHECK_SECONDS):
+        if not leadership.held():
+            log.error("scheduler: lost the election lock; stopping")
+            lost.set()
+            daemon.request_stop()
+            return

@@ -1,0 +1,212 @@
+"""Scale-out benchmark: cold-poll throughput of the local executor against Celery workers.
+
+    python bench/bench_scaleout.py [--feeds 1000] [--workers 1,2] [--rounds 2]
+
+Needs PostgreSQL and Redis (WATCHER_TEST_DATABASE_URL, default
+postgresql+psycopg://postgres@127.0.0.1:5432/test; WATCHER_BENCH_REDIS_URL, default
+redis://127.0.0.1:6379/14, which is flushed). Starts bench/farm.py (N pre-rendered feeds
+of 20-30 items on 127.0.0.1) and, per round and scenario, polls every feed once into a
+fresh PostgreSQL schema with the topics of the repository's feeds.yaml:
+
+- local: ``Daemon`` with its ``LocalPollExecutor`` (``defaults.workers`` = 16 threads)
+  in this process;
+- celery ×K: ``Daemon`` with ``CeleryPollExecutor`` in this process, and K
+  ``watcher worker --concurrency 1`` processes doing the polls.
+
+Both drive ``Daemon.dispatch()`` every 50 ms instead of every DISPATCH_SECONDS, so the
+figure is the executor's, not the dispatch cadence's. Throughput = feeds / (time from
+the first dispatch to the moment every feed's poll is recorded). Politeness is off
+(every farm feed is on 127.0.0.1). Nothing is asserted; the figures are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import redis
+import yaml
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+import farm  # noqa: E402
+
+from watcher.celery_app import CeleryPollExecutor  # noqa: E402
+from watcher.config import load_config  # noqa: E402
+from watcher.executors import PollExecutor  # noqa: E402
+from watcher.scheduler import Daemon  # noqa: E402
+from watcher.store import Store  # noqa: E402
+
+DATABASE = os.environ.get(
+    "WATCHER_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BROKER = os.environ.get("WATCHER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+RUN_TIMEOUT = 600.0  # seconds; no scenario may run longer
+
+
+def write_config(path: Path, database: str, farm_process: farm.FarmProcess, feeds: int) -> None:
+    shipped = yaml.safe_load((ROOT / "feeds.yaml").read_text(encoding="utf-8"))
+    config = {
+        "database": database,
+        "executor": "celery",
+        "broker": BROKER,
+        "outbox": str(path.parent / "outbox"),
+        "defaults": {
+            "interval": "1h",
+            "timeout": "30s",
+            "workers": 16,
+            "per_host_concurrency": 10_000,
+            "per_host_delay": "0.000001s",
+        },
+        "feeds": [
+            {"name": f"f{n}", "url": farm_process.feed_url(n), "allow_private": True}
+            for n in range(feeds)
+        ],
+        "topics": shipped["topics"],
+    }
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+
+class Schema:
+    """A fresh schema in the benchmark database, dropped on exit."""
+
+    def __init__(self) -> None:
+        self.name = f"bench_{uuid.uuid4().hex[:10]}"
+        self.admin = create_engine(DATABASE)
+        with self.admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
+        url = make_url(DATABASE).update_query_dict({"options": f"-csearch_path={self.name}"})
+        self.url = url.render_as_string(hide_password=False)
+
+    def drop(self) -> None:
+        with self.admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
+        self.admin.dispose()
+
+
+def polled(store: Store) -> int:
+    with store.engine.connect() as connection:
+        return int(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM feeds"
+                    " WHERE last_polled_at IS NOT NULL AND lease_until IS NULL"
+                )
+            ).scalar_one()
+        )
+
+
+def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "watcher", "--config", str(config), "worker",
+             "--concurrency", "1", "--loglevel", "warning"],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            start_new_session=True,
+        )  # fmt: skip
+    return process
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def run_scenario(workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: Path) -> float:
+    """Feeds per second for one cold poll; ``workers`` = 0 means the local executor."""
+    schema = Schema()
+    config_path = tmp / f"feeds-{schema.name}.yaml"
+    write_config(config_path, schema.url, farm_process, feeds)
+    config = load_config(config_path)
+    store = Store.open(config.database)
+    store.upgrade()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        executor: PollExecutor | None = None
+        if workers:
+            redis.Redis.from_url(BROKER).flushdb()
+            processes = [
+                start_worker(config_path, tmp / f"worker-{schema.name}-{n}.log")
+                for n in range(workers)
+            ]
+            time.sleep(4)  # the workers import and connect; not part of the measure
+            executor = CeleryPollExecutor(config)
+        daemon = Daemon(config, store, executor=executor)
+        store.sync_feeds(config.feeds, daemon.clock())
+        started = time.perf_counter()
+        while polled(store) < feeds:
+            if time.perf_counter() - started > RUN_TIMEOUT:
+                raise RuntimeError(f"not done after {RUN_TIMEOUT:.0f}s")
+            for process in processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"a worker exited ({process.returncode}); see {tmp}")
+            daemon.dispatch()
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        daemon.executor.shutdown(30)
+        daemon.pipeline.close()
+        return feeds / elapsed
+    finally:
+        for process in processes:
+            stop_worker(process)
+        if workers:
+            redis.Redis.from_url(BROKER).flushdb()  # the queue's bindings and leftovers
+        store.close()
+        schema.drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--workers", default="1,2", help="worker process counts for Celery")
+    parser.add_argument("--rounds", type=int, default=2, help="best of this many runs")
+    options = parser.parse_args()
+    scenarios = [0, *(int(n) for n in options.workers.split(","))]
+    best: dict[int, float] = {}
+    with farm.FarmProcess(options.feeds, seed=7, lifetime=3600) as farm_process:
+        with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
+            for round_number in range(options.rounds):
+                for workers in scenarios:
+                    rate = run_scenario(workers, farm_process, options.feeds, Path(tmp))
+                    name = f"celery ×{workers}" if workers else "local"
+                    print(f"round {round_number + 1}: {name}: {rate:.1f} feeds/s", flush=True)
+                    best[workers] = max(best.get(workers, 0.0), rate)
+        items = farm_process.info.get("items", "?")
+    print(
+        f"\ncold poll of {options.feeds} feeds ({items} items), best of {options.rounds}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}:"
+    )
+    local = best[0]
+    for workers, rate in best.items():
+        name = (
+            f"celery, {workers} worker process{'es' if workers > 1 else ''}"
+            if workers
+            else ("local executor (16 threads)")
+        )
+        print(f"  {name:<36} {rate:7.1f} feeds/s  ×{rate / local:.2f} of local")
+    if 1 in best and 2 in best:
+        print(f"  2 workers / 1 worker: ×{best[2] / best[1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
