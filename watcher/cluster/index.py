@@ -35,6 +35,8 @@ from watcher.cluster.fingerprints import MINHASH_BINS, Fingerprint, estimated_ja
 # 1 - (1 - 0.5**4)**16 = 0.64, one with 0.7 with probability 0.998, one with
 # 0.2 with probability 0.025.
 LSH_ROWS = 4
+# Background items a window is assumed to hold besides its own (see ``_idf``).
+IDF_PRIOR_DOCUMENTS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +287,11 @@ class StoryIndex:
 
 def _idf(document_frequency: int, count: int) -> float:
     # Smoothed so that it stays positive when a term is in every item and finite
-    # when it is in none (a query term new to the window).
-    return math.log(1.0 + (count + 1) / (document_frequency + 1))
+    # when it is in none (a query term new to the window). The prior documents keep
+    # a young window (a fresh start, a quiet hour) from zeroing out the terms all its
+    # few items share: with five write-ups of one event and little else, "Kim" and
+    # "Beijing" are evidence, not noise. A full window is barely affected.
+    return math.log(1.0 + (count + IDF_PRIOR_DOCUMENTS + 1) / (document_frequency + 1))
 
 
 def _better(similarity: float, item_id: int, best: float, best_id: int | None) -> bool:
