@@ -48,7 +48,9 @@ class ItemText:
         self.fields: dict[str, FieldText] = field_texts(
             item.title, item.summary, item.content_text, item.feed, item.tags
         )
-        self._occurrences: dict[tuple[str, Word], frozenset[int]] = {}
+        # Keyed by the Word object's identity: words belong to compiled topics that
+        # outlive this item, and hashing a dataclass per lookup was the hot spot.
+        self._occurrences: dict[tuple[str, int], frozenset[int]] = {}
 
     def distinct_words(self) -> set[str]:
         """Every distinct token in any field."""
@@ -59,7 +61,7 @@ class ItemText:
 
     def occurrences(self, field: str, word: Word) -> frozenset[int]:
         """Token numbers in ``field`` where ``word`` matches (exactly, by stem or by prefix)."""
-        key = (field, word)
+        key = (field, id(word))
         known = self._occurrences.get(key)
         if known is not None:
             return known
@@ -67,9 +69,8 @@ class ItemText:
         if word.prefix:
             numbers = frozenset(
                 number
-                for token, token_numbers in text.index.items()
-                if token.startswith(word.text)
-                for number in token_numbers
+                for token in text.words_starting_with(word.text)
+                for number in text.index[token]
             )
         elif word.stem is not None:
             numbers = frozenset(text.stem_index.get(word.stem, ()))
@@ -115,13 +116,19 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
 
 def _phrase_spans(node: Phrase, text: ItemText, fields: tuple[str, ...]) -> Iterator[Span]:
     term = ""
+    first_word, *rest = node.words
     for field in fields:
-        tokens = text.fields[field].tokens
-        first_word, *rest = node.words
+        if not text.fields[field].tokens:
+            continue  # an empty field (no content text, say) holds no phrase
+        # Most phrases of a big OR are absent: look up the first word before the rest.
+        starts = text.occurrences(field, first_word)
+        if not starts:
+            continue
         rest_numbers = [text.occurrences(field, word) for word in rest]
         if any(not numbers for numbers in rest_numbers):
             continue
-        for start in sorted(text.occurrences(field, first_word)):
+        tokens = text.fields[field].tokens
+        for start in sorted(starts):
             end = start + len(rest)
             if end >= len(tokens) or tokens[end].position != tokens[start].position + len(rest):
                 continue

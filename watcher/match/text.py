@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -143,7 +144,7 @@ def tokenize(text: str, first_position: int = 0) -> list[Token]:
 class FieldText:
     """The tokens of one field of one item, with lookups shared by every topic."""
 
-    __slots__ = ("_stem_index", "index", "name", "text", "tokens")
+    __slots__ = ("_sorted_words", "_stem_index", "index", "name", "text", "tokens")
 
     def __init__(self, name: str, text: str, tokens: list[Token]) -> None:
         self.name = name
@@ -153,6 +154,19 @@ class FieldText:
         for number, token in enumerate(tokens):
             self.index.setdefault(token.text, []).append(number)
         self._stem_index: dict[str, list[int]] | None = None
+        self._sorted_words: list[str] | None = None
+
+    def words_starting_with(self, prefix: str) -> list[str]:
+        """The field's distinct words that start with ``prefix`` (a bisect, not a scan)."""
+        if self._sorted_words is None:
+            self._sorted_words = sorted(self.index)
+        words = self._sorted_words
+        found: list[str] = []
+        for number in range(bisect_left(words, prefix), len(words)):
+            if not words[number].startswith(prefix):
+                break
+            found.append(words[number])
+        return found
 
     @property
     def stem_index(self) -> dict[str, list[int]]:
