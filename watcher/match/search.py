@@ -101,12 +101,67 @@ class Found:
 _NOT_FOUND = Found(False)
 
 
+class _OrIndex:
+    """An OR's phrases by the lookup key of their first word, built once per OR node.
+
+    A topic's OR of a hundred names or places would otherwise look up every one of
+    them in every item; with the index only the phrases whose first word the item
+    contains are tried (phrases starting with a wildcard, and non-phrase children,
+    are always tried).
+    """
+
+    __slots__ = ("by_stem", "by_word", "node", "others")
+
+    def __init__(self, node: Or) -> None:
+        self.node = node  # held so that the id() key below cannot be reused
+        self.by_word: dict[str, list[int]] = {}
+        self.by_stem: dict[str, list[int]] = {}
+        self.others: list[int] = []
+        for number, child in enumerate(node.children):
+            first = child.words[0] if isinstance(child, Phrase) else None
+            if first is None or first.prefix:
+                self.others.append(number)
+            elif first.stem is not None:
+                self.by_stem.setdefault(first.stem, []).append(number)
+            else:
+                self.by_word.setdefault(first.text, []).append(number)
+
+    def candidates(self, text: ItemText, fields: tuple[str, ...]) -> list[Node]:
+        """The children that can match ``text`` in ``fields``, in the OR's order."""
+        numbers = set(self.others)
+        for name in fields:
+            field = text.fields[name]
+            if not field.tokens:
+                continue
+            for word in self.by_word.keys() & field.index.keys():
+                numbers.update(self.by_word[word])
+            if self.by_stem:
+                for stem in self.by_stem.keys() & field.stem_index.keys():
+                    numbers.update(self.by_stem[stem])
+        children = self.node.children
+        return [children[number] for number in sorted(numbers)]
+
+
+_OR_INDEXES: dict[int, _OrIndex] = {}
+
+
+def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Node]:
+    index = _OR_INDEXES.get(id(node))
+    if index is None or index.node is not node:
+        index = _OR_INDEXES[id(node)] = _OrIndex(node)
+    return index.candidates(text, fields)
+
+
 def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
     """Every place a positional node (phrase, NEAR, OR of those) matches."""
     if isinstance(node, Phrase):
         return list(_phrase_spans(node, text, fields))
     if isinstance(node, Or):
-        return [span for child in node.children for span in spans(child, text, fields)]
+        return [
+            span
+            for child in _or_candidates(node, text, fields)
+            for span in spans(child, text, fields)
+        ]
     if isinstance(node, Scoped):
         return spans(node.child, text, (node.field,))
     if isinstance(node, Near):
@@ -183,7 +238,7 @@ def find(
         return Found(True, _unique_hits(hits))
     if isinstance(node, Or):
         hits = []
-        for child in node.children:
+        for child in _or_candidates(node, text, fields):
             result = find(child, text, fields, complete=complete)
             if result.matched:
                 if not complete:
