@@ -25,7 +25,7 @@ CONFIG = """\
 database: sqlite:///{tmp}/watcher.db
 outbox: {tmp}/outbox
 feeds:
-  - {{name: wire, url: "http://127.0.0.1:9/wire.xml", title: Northwind Wire}}
+  - {{name: wire, url: "http://127.0.0.1:9/wire.xml", title: Northwind Wire, allow_private: true}}
 topics:
   - {{name: leader-travel, title: Leader travel, query: "(premier OR president) AND visit*"}}
   - {{name: parade-coverage, title: Parade coverage, query: "parade AND (tanks OR troops)"}}
@@ -200,3 +200,17 @@ def test_eval_prints_precision_recall_f1() -> None:
     }
     assert f1["leader-travel"] >= 0.90
     assert f1["parade-coverage"] >= 0.90
+
+
+def test_check_warns_when_a_password_would_go_without_tls(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "smtp: {host: mail.example.org, username: u, password: '${SMTP_PASSWORD}'}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "check"], env={"SMTP_PASSWORD": "hunter2-secret"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "password would be sent without TLS" in result.stderr
+    assert "hunter2-secret" not in result.output

@@ -30,7 +30,7 @@ def free_port() -> int:
 
 def write_config(path: Path, tmp: Path, chaos: ChaosServer, port: int, feeds: list[str]) -> None:
     feed_lines = "\n".join(
-        f'  - {{name: {name}, url: "{chaos.url(route)}"}}'
+        f'  - {{name: {name}, url: "{chaos.url(route)}", allow_private: true}}'
         for name, route in (entry.split("=", 1) for entry in feeds)
     )
     path.write_text(

@@ -49,7 +49,7 @@ def write_config(tmp: Path, smtp: RunningSmtpServer, *, immediate: bool = False)
 database: sqlite:///{tmp}/watcher.db
 smtp: {{host: {smtp.host}, port: {smtp.port}, sender: watcher@example.org, timeout: 5s}}
 feeds:
-  - {{name: wire, url: "http://127.0.0.1:9/wire.xml", title: Northwind Wire}}
+  - {{name: wire, url: "http://127.0.0.1:9/wire.xml", title: Northwind Wire, allow_private: true}}
 topics:
   - {{name: travel, title: Leader travel, query: visit}}
 digests:

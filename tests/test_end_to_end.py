@@ -28,8 +28,10 @@ feeds:
   - name: wire
     title: Northwind Wire
     url: {base}/wire.rss
+    allow_private: true
   - name: courier
     url: {base}/courier.atom
+    allow_private: true
 topics:
   - name: leader-travel
     title: Leader travel

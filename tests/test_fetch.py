@@ -465,7 +465,7 @@ def test_connection_refused_on_a_real_socket(fetcher: Fetcher) -> None:
         listener.bind(("127.0.0.1", 0))
         port = listener.getsockname()[1]
     # Nothing listens on the port any more.
-    result = failed(fetch(fetcher, f"http://127.0.0.1:{port}/feed.xml"))
+    result = failed(fetch(fetcher, f"http://127.0.0.1:{port}/feed.xml", allow_private=True))
     assert result.kind == FetchFailureKind.CONNECTION
     assert "refused" in result.message.lower()
 

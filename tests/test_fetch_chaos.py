@@ -66,7 +66,7 @@ def failed(result: object) -> FetchFailed:
 
 
 def fetch_and_parse(fetcher: Fetcher, server: ChaosServer, path: str) -> ParsedFeed:
-    result = fetched(fetcher.fetch(FetchRequest(server.url(path))))
+    result = fetched(fetcher.fetch(FetchRequest(server.url(path), allow_private=True)))
     return parse_feed(result.body, feed="chaos", url=result.url, headers=result.headers)
 
 
@@ -90,7 +90,7 @@ def test_trickling_body_is_cut_off_at_the_total_deadline(
     # Each byte arrives well within the read timeout, so only a total deadline stops it.
     server.trickle_interval = 0.05
     started = time.monotonic()
-    result = failed(fetcher.fetch(FetchRequest(server.url("/trickle"))))
+    result = failed(fetcher.fetch(FetchRequest(server.url("/trickle"), allow_private=True)))
     elapsed = time.monotonic() - started
     assert result.kind == FetchFailureKind.TIMEOUT
     assert 0.9 <= elapsed < 1.8
@@ -98,7 +98,7 @@ def test_trickling_body_is_cut_off_at_the_total_deadline(
 
 def test_server_that_never_answers_times_out(fetcher: Fetcher, server: ChaosServer) -> None:
     started = time.monotonic()
-    result = failed(fetcher.fetch(FetchRequest(server.url("/hang"))))
+    result = failed(fetcher.fetch(FetchRequest(server.url("/hang"), allow_private=True)))
     assert result.kind == FetchFailureKind.TIMEOUT
     assert time.monotonic() - started < 1.8
     assert server.url("/hang") in result.message
@@ -112,7 +112,7 @@ def test_gzip_bomb_stops_at_the_limit(fetcher: Fetcher, server: ChaosServer) -> 
     tracemalloc.start()
     try:
         started = time.monotonic()
-        result = failed(fetcher.fetch(FetchRequest(server.url("/gzip-bomb"))))
+        result = failed(fetcher.fetch(FetchRequest(server.url("/gzip-bomb"), allow_private=True)))
         elapsed = time.monotonic() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -128,7 +128,7 @@ def test_huge_body_is_refused_without_reading_it(
     fetcher: Fetcher, server: ChaosServer, path: str
 ) -> None:
     started = time.monotonic()
-    result = failed(fetcher.fetch(FetchRequest(server.url(path))))
+    result = failed(fetcher.fetch(FetchRequest(server.url(path), allow_private=True)))
     assert result.kind == FetchFailureKind.TOO_LARGE
     assert time.monotonic() - started < 1.0
     assert wait_for_record(server, path).bytes_sent < HUGE_BODY_BYTES // 4
@@ -138,19 +138,19 @@ def test_huge_body_is_refused_without_reading_it(
 
 
 def test_moved_feed_reports_permanent_url_and_304s(fetcher: Fetcher, server: ChaosServer) -> None:
-    first = fetched(fetcher.fetch(FetchRequest(server.url("/moved"))))
+    first = fetched(fetcher.fetch(FetchRequest(server.url("/moved"), allow_private=True)))
     assert first.url == server.url("/feed.xml")
     assert first.permanent_url == server.url("/feed.xml")
     assert first.body == SMALL_FEED
     assert first.etag and first.last_modified
 
-    by_etag = fetcher.fetch(FetchRequest(server.url("/moved"), etag=first.etag))
+    by_etag = fetcher.fetch(FetchRequest(server.url("/moved"), etag=first.etag, allow_private=True))
     assert by_etag == NotModified(permanent_url=server.url("/feed.xml"))
     by_date = fetcher.fetch(
-        FetchRequest(server.url("/feed.xml"), last_modified=first.last_modified)
+        FetchRequest(server.url("/feed.xml"), last_modified=first.last_modified, allow_private=True)
     )
     assert by_date == NotModified(permanent_url=None)
-    stale = fetcher.fetch(FetchRequest(server.url("/feed.xml"), etag='"stale"'))
+    stale = fetcher.fetch(FetchRequest(server.url("/feed.xml"), etag='"stale"', allow_private=True))
     assert fetched(stale).body == SMALL_FEED
 
 
@@ -167,7 +167,7 @@ def test_moved_feed_reports_permanent_url_and_304s(fetcher: Fetcher, server: Cha
 def test_failures(
     fetcher: Fetcher, server: ChaosServer, path: str, kind: FetchFailureKind, status: int
 ) -> None:
-    result = failed(fetcher.fetch(FetchRequest(server.url(path))))
+    result = failed(fetcher.fetch(FetchRequest(server.url(path), allow_private=True)))
     assert (result.kind, result.status) == (kind, status)
     if kind == FetchFailureKind.RATE_LIMITED:
         assert result.retry_after == timedelta(seconds=120)
@@ -177,11 +177,12 @@ def test_connections_are_reused_after_errors_and_304s(
     fetcher: Fetcher, server: ChaosServer
 ) -> None:
     for path in ["/feed.xml", "/status/500", "/status/404", "/feed.xml"]:
-        fetcher.fetch(FetchRequest(server.url(path)))
-    etag = fetched(fetcher.fetch(FetchRequest(server.url("/feed.xml")))).etag
+        fetcher.fetch(FetchRequest(server.url(path), allow_private=True))
+    etag = fetched(fetcher.fetch(FetchRequest(server.url("/feed.xml"), allow_private=True))).etag
     for _ in range(3):
         assert isinstance(
-            fetcher.fetch(FetchRequest(server.url("/feed.xml"), etag=etag)), NotModified
+            fetcher.fetch(FetchRequest(server.url("/feed.xml"), etag=etag, allow_private=True)),
+            NotModified,
         )
     assert server.connections_accepted == 1
 
@@ -229,7 +230,9 @@ def test_per_host_concurrency_and_delay(server: ChaosServer) -> None:
         ThreadPoolExecutor(max_workers=10) as pool,
     ):
         started = time.monotonic()
-        results = list(pool.map(polite.fetch, [FetchRequest(server.url("/slow"))] * 10))
+        results = list(
+            pool.map(polite.fetch, [FetchRequest(server.url("/slow"), allow_private=True)] * 10)
+        )
         elapsed = time.monotonic() - started
     assert all(isinstance(result, Fetched) for result in results)
     records = server.requests("/slow")

@@ -344,7 +344,7 @@ def fetch() -> Iterator[Callable[[str], FetchResult]]:
         per_host_concurrency=2,
         per_host_delay=timedelta(0),
     ) as fetcher:
-        yield lambda url: fetcher.fetch(FetchRequest(url))
+        yield lambda url: fetcher.fetch(FetchRequest(url, allow_private=True))
 
 
 def test_a_real_server_robots_txt(server: FeedServer, fetch: Callable[[str], FetchResult]) -> None:

@@ -14,6 +14,13 @@ limit), at most ``max_redirects`` redirects followed by hand (to spot loops,
 re-check the scheme on every hop and tell permanent moves from temporary ones),
 at most ``per_host_concurrency`` requests in flight per host and at least
 ``per_host_delay`` between request starts to one host.
+
+Addresses (see watcher/netguard.py): every hop is connected through an
+``AddressGuard`` that refuses loopback, private, link-local, metadata and other
+non-public addresses, checked on the address actually connected to. Only a
+request with ``allow_private`` skips the guard, and only for hops to the host
+of the URL the operator configured; a redirect elsewhere is checked like any
+other third-party URL (a trusted intranet feed must not be a stepping stone).
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ from urllib.request import url2pathname
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+
+from watcher.config import Defaults
+from watcher.netguard import AddressGuard, BlockedAddressError, GuardedAdapter
 
 # RFC 9110 §15.4: the redirects a client may follow automatically. Only 301 and
 # 308 are permanent (§15.4.2, §15.4.9), so only a chain of those moves the feed.
@@ -80,6 +90,7 @@ class FetchFailureKind(StrEnum):
     SCHEME = "scheme"  # a scheme we refuse: not http/https, or file:// not allowed
     INVALID_URL = "invalid_url"
     LOCAL_FILE_ERROR = "local_file_error"
+    BLOCKED = "blocked"  # the address is loopback, private, link-local, ... (SSRF, CWE-918)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +102,9 @@ class FetchRequest:
     last_modified: str | None = None
     allow_local_files: bool = False
     # The operator configured this URL and allows it to be on a private network.
+    # Covers hops to this URL's host only; any other host reached by a redirect
+    # is checked like every URL that comes from fetched content. Callers that
+    # fetch URLs taken from content (article links, discovered feeds) leave it False.
     allow_private: bool = False
 
 
@@ -226,6 +240,7 @@ class Fetcher:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        address_guard: AddressGuard | None = None,
     ) -> None:
         self._user_agent = user_agent
         self._timeout_seconds = timeout.total_seconds()
@@ -240,13 +255,22 @@ class Fetcher:
             monotonic=monotonic,
             sleep=sleep,
         )
-        self._session = requests.Session()
-        self._session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         # max_retries=0: a failed fetch is reported, and the scheduler decides
         # when to try again (with backoff), not the transport.
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        # Two sessions, so their connection pools never mix: a keep-alive
+        # connection opened for a trusted (allow_private) host is never reused
+        # for a hop that must pass the address guard.
+        self._session = _session(
+            GuardedAdapter(
+                address_guard or AddressGuard(),
+                pool_connections=pool_size,
+                pool_maxsize=pool_size,
+                max_retries=0,
+            )
+        )
+        self._trusted_session = _session(
+            HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        )
 
     def __enter__(self) -> Fetcher:
         return self
@@ -259,9 +283,24 @@ class Fetcher:
     ) -> None:
         self.close()
 
+    @classmethod
+    def from_defaults(cls, defaults: Defaults) -> Fetcher:
+        """A fetcher with the limits and politeness of a config's ``defaults``."""
+        return cls(
+            user_agent=defaults.user_agent,
+            timeout=defaults.timeout,
+            connect_timeout=defaults.connect_timeout,
+            max_body_bytes=defaults.max_body_bytes,
+            max_redirects=defaults.max_redirects,
+            per_host_concurrency=defaults.per_host_concurrency,
+            per_host_delay=defaults.per_host_delay,
+            pool_size=defaults.workers,
+        )
+
     def close(self) -> None:
         """Close every pooled connection."""
         self._session.close()
+        self._trusted_session.close()
 
     def fetch(self, request: FetchRequest) -> FetchResult:
         """Fetch ``request.url``; every expected failure is a ``FetchFailed``, never an error."""
@@ -315,17 +354,25 @@ class Fetcher:
         visited = {urldefrag(url).url}
         all_permanent = True
         deadline: float | None = None
+        trusted_host = urlsplit(url).hostname if request.allow_private else None
         while True:
             permanent_url = url if all_permanent and url != request.url.strip() else None
+            trusted = trusted_host is not None and urlsplit(url).hostname == trusted_host
             with self._throttle.slot(_host_key(url)):
                 # The deadline starts with the first request, not while queueing
                 # for a host slot behind other feeds.
                 if deadline is None:
                     deadline = self._monotonic() + self._timeout_seconds
                 try:
-                    response = self._send(url, headers, deadline)
+                    response = self._send(url, headers, deadline, trusted=trusted)
                 except _Failure as failure:
                     return _failed(failure, permanent_url)
+                except BlockedAddressError as exc:
+                    return FetchFailed(
+                        FetchFailureKind.BLOCKED,
+                        _blocked_message(url, exc, first_hop=len(visited) == 1),
+                        permanent_url=permanent_url,
+                    )
                 except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                     return FetchFailed(*_classify_exception(exc, url), permanent_url=permanent_url)
                 with response:
@@ -347,9 +394,12 @@ class Fetcher:
             all_permanent = all_permanent and status in PERMANENT_REDIRECT_STATUSES
             url = next_hop
 
-    def _send(self, url: str, headers: Mapping[str, str], deadline: float) -> requests.Response:
+    def _send(
+        self, url: str, headers: Mapping[str, str], deadline: float, *, trusted: bool
+    ) -> requests.Response:
         remaining = self._remaining(deadline, url)
-        return self._session.get(
+        session = self._trusted_session if trusted else self._session
+        return session.get(
             url,
             headers=headers,
             stream=True,
@@ -500,6 +550,27 @@ class Fetcher:
             etag=None,
             last_modified=None,
         )
+
+
+def _session(adapter: HTTPAdapter) -> requests.Session:
+    session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    # No environment: HTTP(S)_PROXY would route around the address guard (through
+    # a proxy we only ever see the proxy's address), and ~/.netrc would hand the
+    # operator's credentials to whichever host a feed redirects us to.
+    session.trust_env = False
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _blocked_message(url: str, exc: BlockedAddressError, *, first_hop: bool) -> str:
+    """One line naming the URL, the address and its class, and what the operator can do."""
+    if first_hop:
+        hint = "; set 'allow_private: true' on the feed if it really lives there"
+    else:
+        hint = " (reached by a redirect; allow_private covers the configured host only)"
+    return f"{_printable(url)}: blocked: {exc}{hint}"
 
 
 def _redirect_target(
