@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck pytest bench demo clean
+.PHONY: run test bench audit clean
 
 run: $(RUN_STAMP)
 	$(BIN)/watcher db upgrade
@@ -19,6 +19,12 @@ test: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/bench_match.py
 	$(BIN)/python bench/bench_extract.py
+
+# Known vulnerabilities in the exact dependency set installed (see SECURITY.md).
+audit: $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[audit]'
+	$(BIN)/python -m pip freeze --exclude-editable > requirements.lock
+	$(BIN)/pip-audit --strict --disable-pip --no-deps -r requirements.lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "watcher needs Python >= 3.11, found " + sys.version.split()[0])'

@@ -23,10 +23,11 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from watcher import __version__
-from watcher.config import Config, load_config, parse_duration
+from watcher.config import Config, config_warnings, load_config, parse_duration
 from watcher.exceptions import ConfigError, QueryError, StoreError, WatcherError
 from watcher.logs import configure_logging
 from watcher.models import StoredItem
+from watcher.poll import PollResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -123,6 +124,8 @@ pass_context = click.make_pass_decorator(Context)
 def check(ctx: Context) -> None:
     """Validate the configuration and the topic queries; exit 2 on any error."""
     config = ctx.config()
+    for warning in config_warnings(config):
+        click.echo(f"{config.source}: warning: {warning}", err=True)
     click.echo(
         f"{config.source}: ok — {len(config.feeds)} feeds, {len(config.topics)} topics, "
         f"{len(config.digests)} digests; database {_redacted_url(config.database)}; "
@@ -185,18 +188,8 @@ def poll(ctx: Context, once: bool, feed_names: tuple[str, ...]) -> None:
         sys.exit(EXIT_RUNTIME)
 
 
-def _log_poll_result(result: Any) -> None:
-    if result.result in ("failed", "gone"):
-        log.warning("feed %s: %s (%s)", result.feed, result.error, result.error_kind)
-    else:
-        log.info(
-            "feed %s: %s, %d new, %d updated, %d matches",
-            result.feed,
-            result.result,
-            result.new_items,
-            result.changed_items,
-            result.new_matches,
-        )
+def _log_poll_result(result: PollResult) -> None:
+    log.log(logging.WARNING if result.failed else logging.INFO, "%s", result.describe())
 
 
 @cli.command()
@@ -220,14 +213,8 @@ def run(ctx: Context) -> None:
     default=None,
     help="Worker processes polling at once (default: the number of CPUs).",
 )
-@click.option(
-    "--loglevel",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-)
 @pass_context
-def worker(ctx: Context, concurrency: int | None, loglevel: str) -> None:
+def worker(ctx: Context, concurrency: int | None) -> None:
     """Run a Celery worker that polls the feeds the scheduler (`watcher run`) hands out."""
     from watcher.celery_app import run_worker
 
@@ -242,10 +229,9 @@ def worker(ctx: Context, concurrency: int | None, loglevel: str) -> None:
         Store.open(config.database).close()
     except StoreError as exc:
         fail(str(exc), EXIT_USAGE)
-    configure_logging(loglevel, ctx.log_format)
     try:
         status = run_worker(
-            config, concurrency=concurrency or os.cpu_count() or 1, loglevel=loglevel
+            config, concurrency=concurrency or os.cpu_count() or 1, loglevel=ctx.log_level
         )
     except WatcherError as exc:
         fail(str(exc), EXIT_USAGE)
@@ -572,15 +558,7 @@ def discover(ctx: Context, url: str, allow_private: bool) -> None:
     from watcher.fetch import Fetched, Fetcher, FetchRequest, FetchResult
 
     defaults = ctx.config_or_defaults().defaults
-    with Fetcher(
-        user_agent=defaults.user_agent,
-        timeout=defaults.timeout,
-        connect_timeout=defaults.connect_timeout,
-        max_body_bytes=defaults.max_body_bytes,
-        max_redirects=defaults.max_redirects,
-        per_host_concurrency=defaults.per_host_concurrency,
-        per_host_delay=defaults.per_host_delay,
-    ) as fetcher:
+    with Fetcher.from_defaults(defaults) as fetcher:
 
         def fetch(target: str) -> FetchResult:
             return fetcher.fetch(FetchRequest(url=target, allow_private=allow_private))
@@ -680,4 +658,6 @@ def _redacted_url(url: str) -> str:
 
 def main() -> None:
     """Console-script entry point."""
+    # Everything watcher writes (database, outbox, locks) is for its user alone.
+    os.umask(0o077)
     cli(prog_name="watcher")

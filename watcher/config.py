@@ -477,6 +477,20 @@ class Config(_Frozen):
         return feed.interval if feed.interval is not None else self.defaults.interval
 
 
+def config_warnings(config: Config) -> list[str]:
+    """What is valid but unwise in ``config``, one line each, for `watcher check`."""
+    warnings: list[str] = []
+    smtp = config.smtp
+    if smtp is not None and (smtp.username or smtp.password) and smtp.security == "none":
+        host = smtp.host.strip("[]").lower()
+        local = host in ("localhost", "::1") or host.startswith("127.")
+        if not local:
+            warnings.append(
+                "smtp.security: the password would be sent without TLS; use starttls or tls"
+            )
+    return warnings
+
+
 def load_config(
     path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
 ) -> Config:
