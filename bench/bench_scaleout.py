@@ -113,7 +113,7 @@ def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "watcher", "--config", str(config), "worker",
-             "--concurrency", "1", "--loglevel", "warning"],
+             "--concurrency", "1"],
             stdout=handle,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -15,12 +15,18 @@ from __future__ import annotations
 
 from watcher.config import PageConfig, WatchConfig
 from watcher.extract import Article
-from watcher.fetch import FetchRequest
+from watcher.fetch import Fetched, FetchRequest
 from watcher.models import Item, TopicMatch
 from watcher.pages import PageLink, extract_links
 from watcher.pagewatch import compile_ignore_patterns, detect_change, page_text
 from watcher.parse import content_hash
-from watcher.poll import PollContext, PollResult, fetch_if_changed, record_failure
+from watcher.poll import (
+    PollContext,
+    PollResult,
+    fetch_if_changed,
+    record_failure,
+    stored_result,
+)
 from watcher.sanitize import truncate
 from watcher.store import FeedUpdate, MatchedItem
 
@@ -28,17 +34,17 @@ SUMMARY_CHARS = 400
 DIFF_CHARS = 4000
 
 
-def poll_page(page: PageConfig, ctx: PollContext) -> PollResult:
-    """Poll a listing page: new links become items with their articles' text."""
-    state = ctx.store.feed_state(page.name)
-    interval = page.interval or ctx.defaults.interval
+def _fetch_page(source: PageConfig | WatchConfig, ctx: PollContext) -> Fetched | PollResult:
+    """Fetch a page source unless it is disabled, disallowed by robots.txt, failing or
+    unchanged (each recorded and returned as the poll's result)."""
+    state = ctx.store.feed_state(source.name)
+    interval = source.interval or ctx.defaults.interval
     if state.disabled_reason is not None:
-        return PollResult(page.name, "disabled", error=state.disabled_reason)
-    articles = ctx.articles
-    assert articles is not None, "a page poll needs an ArticleFetcher"
-    if articles.robots is not None and not articles.robots.allowed(state.url):
+        return PollResult(source.name, "disabled", error=state.disabled_reason)
+    robots = ctx.articles.robots if ctx.articles is not None else None
+    if robots is not None and not robots.allowed(state.url):
         return record_failure(
-            page.name,
+            source.name,
             state.error_count,
             "robots",
             "robots.txt disallows the page",
@@ -50,9 +56,16 @@ def poll_page(page: PageConfig, ctx: PollContext) -> PollResult:
         url=state.url,
         etag=state.etag,
         last_modified=state.last_modified,
-        allow_private=page.allow_private,
+        allow_private=source.allow_private,
     )
-    fetched = fetch_if_changed(page.name, request, state, interval, ctx)
+    return fetch_if_changed(source.name, request, state, interval, ctx)
+
+
+def poll_page(page: PageConfig, ctx: PollContext) -> PollResult:
+    """Poll a listing page: new links become items with their articles' text."""
+    articles = ctx.articles
+    assert articles is not None, "a page poll needs an ArticleFetcher"
+    fetched = _fetch_page(page, ctx)
     if isinstance(fetched, PollResult):
         return fetched
 
@@ -66,9 +79,9 @@ def poll_page(page: PageConfig, ctx: PollContext) -> PollResult:
         if result.temporary:
             deferred = True  # tried again at the next poll
             continue
-        items.append(_page_item(page.name, link, result.article, ctx))
+        items.append(_page_item(page.name, link, result.article))
     new = [MatchedItem(item, tuple(ctx.matcher.match(item))) for item in items]
-    next_poll_at = ctx.now + interval
+    next_poll_at = ctx.now + (page.interval or ctx.defaults.interval)
     counts = ctx.store.record_poll(
         FeedUpdate(
             name=page.name,
@@ -84,17 +97,10 @@ def poll_page(page: PageConfig, ctx: PollContext) -> PollResult:
         ),
         new=new,
     )
-    return PollResult(
-        page.name,
-        "new_items" if counts.new_items else "no_new_items",
-        new_items=counts.new_items,
-        matched_topics=counts.matched_topics,
-        next_poll_at=next_poll_at,
-        moved_to=fetched.permanent_url,
-    )
+    return stored_result(page.name, counts, next_poll_at, fetched.permanent_url)
 
 
-def _page_item(source: str, link: PageLink, article: Article | None, ctx: PollContext) -> Item:
+def _page_item(source: str, link: PageLink, article: Article | None) -> Item:
     """The item for a link: its article when one was extracted, else the link's text."""
     title = (article.title if article and article.title else link.text) or link.url
     text = article.text if article else ""
@@ -115,34 +121,14 @@ def _page_item(source: str, link: PageLink, article: Article | None, ctx: PollCo
 
 def poll_watch(watch: WatchConfig, ctx: PollContext) -> PollResult:
     """Poll a watched page: a change beyond the ignored noise becomes one item."""
-    state = ctx.store.feed_state(watch.name)
-    interval = watch.interval or ctx.defaults.interval
-    if state.disabled_reason is not None:
-        return PollResult(watch.name, "disabled", error=state.disabled_reason)
-    robots = ctx.articles.robots if ctx.articles is not None else None
-    if robots is not None and not robots.allowed(state.url):
-        return record_failure(
-            watch.name,
-            state.error_count,
-            "robots",
-            "robots.txt disallows the page",
-            None,
-            interval,
-            ctx,
-        )
-    request = FetchRequest(
-        url=state.url,
-        etag=state.etag,
-        last_modified=state.last_modified,
-        allow_private=watch.allow_private,
-    )
-    fetched = fetch_if_changed(watch.name, request, state, interval, ctx)
+    previous = ctx.store.feed_state(watch.name).page_text
+    fetched = _fetch_page(watch, ctx)
     if isinstance(fetched, PollResult):
         return fetched
 
     text = page_text(fetched.body, selector=watch.selector)
     ignore = compile_ignore_patterns(watch.ignore, include_defaults=watch.ignore_defaults)
-    change = detect_change(state.page_text, text, ignore)
+    change = detect_change(previous, text, ignore)
     new: list[MatchedItem] = []
     if change is not None:
         label = watch.title or watch.name
@@ -159,12 +145,12 @@ def poll_watch(watch: WatchConfig, ctx: PollContext) -> PollResult:
         )
         matches = (TopicMatch(watch.topic, 1.0), *ctx.matcher.match(item))
         new.append(MatchedItem(item, matches))
-    next_poll_at = ctx.now + interval
+    next_poll_at = ctx.now + (watch.interval or ctx.defaults.interval)
     counts = ctx.store.record_poll(
         FeedUpdate(
             name=watch.name,
             polled_at=ctx.now,
-            result="changed" if new else ("baseline" if state.page_text is None else "unchanged"),
+            result="changed" if new else ("baseline" if previous is None else "unchanged"),
             next_poll_at=next_poll_at,
             url=fetched.permanent_url,
             etag=fetched.etag,
@@ -175,11 +161,4 @@ def poll_watch(watch: WatchConfig, ctx: PollContext) -> PollResult:
         ),
         new=new,
     )
-    return PollResult(
-        watch.name,
-        "new_items" if counts.new_items else "no_new_items",
-        new_items=counts.new_items,
-        matched_topics=counts.matched_topics,
-        next_poll_at=next_poll_at,
-        moved_to=fetched.permanent_url,
-    )
+    return stored_result(watch.name, counts, next_poll_at, fetched.permanent_url)

@@ -127,16 +127,7 @@ class Pipeline:
         self.clock = clock
         self.rng = rng or random.Random()
         defaults = config.defaults
-        self.fetcher = Fetcher(
-            user_agent=defaults.user_agent,
-            timeout=defaults.timeout,
-            connect_timeout=defaults.connect_timeout,
-            max_body_bytes=defaults.max_body_bytes,
-            max_redirects=defaults.max_redirects,
-            per_host_concurrency=defaults.per_host_concurrency,
-            per_host_delay=defaults.per_host_delay,
-            pool_size=defaults.workers,
-        )
+        self.fetcher = Fetcher.from_defaults(defaults)
         self.matcher = TopicIndex.build(config.topics)
         self.transport = transport or make_transport(config.smtp, Path(config.outbox))
         self.stories = StoryAssigner(store)

@@ -22,7 +22,7 @@ from watcher.exceptions import ParseError
 from watcher.fetch import Fetched, Fetcher, FetchFailed, FetchRequest, NotModified
 from watcher.models import FeedState, Item, TopicMatch
 from watcher.parse import parse_feed
-from watcher.store import FeedUpdate, MatchedItem, Store
+from watcher.store import FeedUpdate, IngestCounts, MatchedItem, Store
 
 # Feed-supplied hints (RSS ttl, sy:updatePeriod) never push a poll further out than this.
 MAX_HINTED_INTERVAL = timedelta(days=1)
@@ -52,6 +52,19 @@ class PollResult:
     @property
     def new_matches(self) -> int:
         return len(self.matched_topics)
+
+    @property
+    def failed(self) -> bool:
+        return self.result in ("failed", "gone")
+
+    def describe(self) -> str:
+        """One log line: what happened to the source."""
+        if self.failed:
+            return f"{self.feed}: {self.error_kind}: {self.error}"
+        return (
+            f"{self.feed}: {self.result}, {self.new_items} new, {self.changed_items} updated, "
+            f"{self.new_matches} matches"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +225,15 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
         new=new,
         changed=changed,
     )
+    return stored_result(feed.name, counts, next_poll_at, moved_to)
+
+
+def stored_result(
+    name: str, counts: IngestCounts, next_poll_at: datetime, moved_to: str | None
+) -> PollResult:
+    """The result of a poll that fetched and stored, from what the store counted."""
     return PollResult(
-        feed.name,
+        name,
         "new_items" if counts.new_items else "no_new_items",
         new_items=counts.new_items,
         changed_items=counts.changed_items,

@@ -209,16 +209,7 @@ class Daemon:
             self.metrics.digests.labels(outcome.digest, outcome.status).inc()
 
     def _poll_done(self, result: PollResult) -> None:
-        if result.result in ("failed", "gone"):
-            log.warning("feed %s: %s: %s", result.feed, result.error_kind, result.error)
-        else:
-            log.debug(
-                "feed %s: %s, %d new, %d matches",
-                result.feed,
-                result.result,
-                result.new_items,
-                result.new_matches,
-            )
+        log.log(logging.WARNING if result.failed else logging.DEBUG, "%s", result.describe())
         if result.new_matches and any(d.immediate for d in self.config.digests):
             self.alerts_due.set()
 

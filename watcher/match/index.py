@@ -24,7 +24,6 @@ from watcher.config import TopicConfig
 from watcher.exceptions import QueryError
 from watcher.match.explain import Explanation, explain_clause
 from watcher.match.query import (
-    MIN_WILDCARD_PREFIX,
     And,
     Node,
     Not,
@@ -141,7 +140,16 @@ class TopicIndex:
         self._postings = postings
         self._always = always
         self._by_name = {topic.config.name: topic for topic in topics}
-        self._uses_stems = any(key[0] == "stem" for key in postings)
+        # The postings split by kind, keyed by plain strings: an item's words are
+        # intersected with each (set operations, not a lookup per word and key).
+        self._by_kind: dict[str, dict[str, tuple[int, ...]]] = {
+            "word": {},
+            "prefix": {},
+            "stem": {},
+        }
+        for (kind, text), numbers in postings.items():
+            self._by_kind[kind][text] = numbers
+        self._prefix_lengths = sorted({len(text) for text in self._by_kind["prefix"]})
         self.last_evaluated = 0
 
     @classmethod
@@ -171,19 +179,22 @@ class TopicIndex:
     def _candidates(self, text: ItemText) -> list[int]:
         """Numbers of the topics that have an index key in ``text``, in configuration order."""
         found = set(self._always)
-        postings = self._postings
-        for word in text.distinct_words():
-            keys: list[IndexKey] = [("word", word)]
-            for length in range(MIN_WILDCARD_PREFIX, min(len(word), MAX_PREFIX_KEY) + 1):
-                keys.append(("prefix", word[:length]))
-            if self._uses_stems:
-                stem = stem_token(word)
-                if stem is not None:
-                    keys.append(("stem", stem))
-            for key in keys:
-                numbers = postings.get(key)
-                if numbers is not None:
-                    found.update(numbers)
+        words = text.distinct_words()
+        by_word, by_prefix, by_stem = (
+            self._by_kind["word"],
+            self._by_kind["prefix"],
+            self._by_kind["stem"],
+        )
+        for word in words & by_word.keys():
+            found.update(by_word[word])
+        for length in self._prefix_lengths:
+            prefixes = {word[:length] for word in words if len(word) >= length}
+            for prefix in prefixes & by_prefix.keys():
+                found.update(by_prefix[prefix])
+        if by_stem:
+            stems = {stem for stem in map(stem_token, words) if stem is not None}
+            for stem in stems & by_stem.keys():
+                found.update(by_stem[stem])
         return sorted(found)
 
     def match(self, item: Item) -> list[TopicMatch]:
