@@ -91,8 +91,7 @@ def run_demo(workdir: Path) -> DemoResult:
 
     ``workdir`` gets ``demo.db`` and ``outbox/``. The database is rebuilt on every
     run so each run shows the same digest; files already in the outbox stay.
-    The feeds are fetched from 127.0.0.1 only, but the fetcher honours an HTTP
-    proxy set in the environment: with ``HTTP_PROXY`` set, set ``NO_PROXY=127.0.0.1``.
+    The feeds are fetched from 127.0.0.1 only (the fetcher ignores proxy settings).
 
     Raises DemoError when a sample feed fails or no digest is written, and
     StoreError when the database cannot be created.
