@@ -166,7 +166,19 @@ def test_relative_content_location_is_the_base() -> None:
 def test_relative_links_resolve_against_the_feed_url() -> None:
     parsed = parse(rss("<title>A</title><link>../posts/a?utm_medium=x</link>"))
     assert parsed.items[0].url == "https://example.org/posts/a"
-    assert parsed.items[0].key == "https://example.org/posts/a"
+    # The identity of a relative link leaves out scheme and host (see the next test).
+    assert parsed.items[0].key == "/posts/a"
+
+
+def test_relative_guids_keep_their_identity_when_the_feed_moves() -> None:
+    body = rss("<title>A</title><guid>1207</guid>", "<title>B</title><link>/b</link>")
+    before = parse_feed(body, feed="f", url="http://example.org/feeds/a.xml", headers={})
+    after = parse_feed(body, feed="f", url="https://news.example.net/feeds/a.xml", headers={})
+    assert [i.key for i in before.items] == [i.key for i in after.items] == ["/feeds/1207", "/b"]
+    assert [i.url for i in after.items] == [
+        "https://news.example.net/feeds/1207",
+        "https://news.example.net/b",
+    ]
 
 
 # --- items --------------------------------------------------------------------------------------

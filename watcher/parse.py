@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import feedparser
 import feedparser.encodings
@@ -285,12 +286,44 @@ def _one_line(text: str) -> str:
 # --- RSS and Atom (feedparser) ------------------------------------------------------------
 
 
+class _StandInBase:
+    """The feed's base URL with its origin swapped for a reserved one while parsing.
+
+    feedparser resolves every relative URI against the base, including an RSS guid
+    without ``isPermaLink="false"`` ("12345" becomes ``https://site/feed/12345``),
+    so an item's identity would change when its feed moves to https or another
+    host and every item would come back as new. Parsing against a stand-in origin
+    (``.invalid`` is reserved, RFC 2606) tells resolved-relative from absolute: a
+    relative guid or link keys the item by its path, and every stand-in URL is
+    given the real origin back for display.
+    """
+
+    ORIGIN = "https://feed-base.invalid"
+
+    def __init__(self, base: str) -> None:
+        parts = urlsplit(base)
+        self.real_origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+        self.base = urlunsplit(("https", "feed-base.invalid", parts.path or "/", parts.query, ""))
+
+    def is_relative(self, value: str) -> bool:
+        return value.startswith(self.ORIGIN + "/")
+
+    def restore(self, value: str) -> str:
+        """``value`` with the stand-in origin replaced by the real one (anywhere in it)."""
+        return value.replace(self.ORIGIN, self.real_origin) if self.real_origin else value
+
+    def key(self, value: str) -> str:
+        """An identity that does not depend on the feed's scheme and host."""
+        return value[len(self.ORIGIN) :] if self.is_relative(value) else value
+
+
 def _parse_xml_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     response_headers = dict(headers)
     # feedparser takes its base URI from Content-Location (a relative one is
     # resolved against the request URL, RFC 9110 §8.7) when parsing from bytes.
     location = response_headers.get("content-location", "").strip()
-    response_headers["content-location"] = clean_url(location, base=url) if location else url
+    stand_in = _StandInBase(clean_url(location, base=url) if location else url)
+    response_headers["content-location"] = stand_in.base
     # Without a Content-Type (a local file, a careless server) feedparser flags
     # the feed bozo; application/xml means "trust the XML declaration" (RFC 7303
     # §8.5), which is what it does anyway.
@@ -319,13 +352,13 @@ def _parse_xml_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, s
     channel = parsed.get("feed") or {}
     feed_language = channel.get("language") or headers.get("content-language")
     items = _unique_items(
-        _item_from_entry(entry, feed=feed, base=url, feed_language=feed_language)
+        _item_from_entry(entry, feed=feed, base=stand_in, feed_language=feed_language)
         for entry in entries
     )
     link = channel.get("link")
     return ParsedFeed(
         title=_entry_text(channel, "title") or None,
-        link=clean_url(link, base=url) if link else None,
+        link=clean_url(stand_in.restore(link), base=url) if link else None,
         items=items,
         bozo_reason=bozo_reason,
         ttl=_minutes(channel.get("ttl")),
@@ -336,22 +369,27 @@ def _parse_xml_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, s
 
 
 def _item_from_entry(
-    entry: dict[str, Any], *, feed: str, base: str, feed_language: str | None
+    entry: dict[str, Any], *, feed: str, base: _StandInBase, feed_language: str | None
 ) -> Item:
     title = _entry_text(entry, "title")
-    summary_html = _as_html(entry.get("summary_detail") or {}, entry.get("summary", ""))
-    content_html = _richest_content(entry.get("content") or []) or summary_html
+    summary_html = base.restore(
+        _as_html(entry.get("summary_detail") or {}, entry.get("summary", ""))
+    )
+    content_html = base.restore(_richest_content(entry.get("content") or [])) or summary_html
     summary = html_to_text(summary_html)
     content_text = html_to_text(content_html)
     link = entry.get("link")
-    url = clean_url(link, base=base) if link else None
+    url = clean_url(base.restore(link)) if link else None
+    raw_id = entry.get("id")
+    guid = base.key(raw_id) if isinstance(raw_id, str) else None
+    link_key = base.key(clean_url(link)) if link else None
     # dict.get: FeedParserDict.get("updated_parsed") falls back to the published
     # date with a DeprecationWarning; we want the feed's own updated date or None.
     published = _utc(dict.get(entry, "published_parsed"))
     updated = _utc(dict.get(entry, "updated_parsed"))
     return Item(
         feed=feed,
-        key=item_key(entry.get("id"), url, title, published or updated),
+        key=item_key(guid, link_key, title, published or updated),
         url=url,
         title=title,
         summary=summary,
