@@ -16,8 +16,10 @@ class Item:
 
     ``key`` is the entry's identity within its feed: the guid, else the link,
     else a hash of title and date (see ``parse.item_key``). ``summary`` and
-    ``content_text`` are plain text; ``content_html`` is the feed's HTML as
-    served (sanitized only on output). Datetimes are timezone-aware UTC.
+    ``content_text`` are plain text; ``content_html`` is the entry's full
+    content as served (sanitized only on output), empty when the feed gives only
+    a summary, and ``content_text`` is its text (or the fetched article's, for
+    full-text sources). Datetimes are timezone-aware UTC.
     """
 
     feed: str

@@ -375,7 +375,9 @@ def _item_from_entry(
     summary_html = base.restore(
         _as_html(entry.get("summary_detail") or {}, entry.get("summary", ""))
     )
-    content_html = base.restore(_richest_content(entry.get("content") or [])) or summary_html
+    # Only real content (content:encoded, Atom content): a copy of the summary would
+    # be stored, tokenized and searched twice for nothing.
+    content_html = base.restore(_richest_content(entry.get("content") or []))
     summary = html_to_text(summary_html)
     content_text = html_to_text(content_html)
     link = entry.get("link")

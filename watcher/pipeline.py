@@ -41,7 +41,7 @@ from watcher.digest import (
     make_message_id,
     render_digest,
 )
-from watcher.exceptions import DeliveryError, TemporaryDeliveryError
+from watcher.exceptions import DeliveryError, TemporaryDeliveryError, WatcherError
 from watcher.fetch import Fetcher, FetchRequest
 from watcher.health import decide_notices, record_notices, render_notice_email, weekly_summary
 from watcher.match import TopicIndex
@@ -188,7 +188,13 @@ class Pipeline:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
             futures = {pool.submit(self.poll_one, source): source for source in sources}
             for future in as_completed(futures):
-                result = future.result()
+                try:
+                    result = future.result()
+                except WatcherError as exc:
+                    # One source's database trouble must not cost the others their poll.
+                    source = futures[future]
+                    log.error("%s: poll not recorded: %s", source.name, exc)
+                    result = PollResult(source.name, "failed", error_kind="store", error=str(exc))
                 results.append(result)
                 if on_result is not None:
                     on_result(result)

@@ -12,6 +12,7 @@ handed out timezone-aware.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -316,7 +317,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # off by default in SQLite; the busy timeout turns brief lock waits into waits.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -324,7 +325,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_on_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
     # writes can fail at once with SQLITE_BUSY, which busy_timeout does not retry.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only sessions need no write lock and, in WAL mode, never wait for one.
+    read_only = connection.get_execution_options().get("watcher_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -341,6 +344,12 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Sessions that only read open a deferred transaction (see _sqlite_on_begin).
+        self._read_sessions = sessionmaker(
+            engine.execution_options(watcher_read_only=True), expire_on_commit=False
+        )
+        self._is_sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = threading.Lock()
 
     @classmethod
     def open(cls, database_url: str) -> Store:
@@ -397,9 +406,18 @@ class Store:
         self.close()
 
     @contextmanager
-    def _session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success; driver errors become StoreError."""
-        session = self._sessions()
+    def _session(self, *, write: bool = True) -> Iterator[Session]:
+        """A session whose transaction commits on success; driver errors become StoreError.
+
+        On SQLite, writers of this process take turns on a lock of our own before
+        asking SQLite for its write lock: SQLite's busy handler sleeps and retries
+        unfairly, so with many poll threads one writer could wait past the busy
+        timeout and fail a whole poll. Readers never wait for writers (WAL).
+        """
+        session = (self._sessions if write else self._read_sessions)()
+        serialize = write and self._is_sqlite
+        if serialize:
+            self._write_lock.acquire()
         try:
             with session.begin():
                 yield session
@@ -407,10 +425,12 @@ class Store:
             raise StoreError(f"database error: {_first_line(exc)}") from exc
         finally:
             session.close()
+            if serialize:
+                self._write_lock.release()
 
     def ping(self) -> None:
         """Raise StoreError unless the database answers a trivial query."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             session.execute(select(1))
 
     def upgrade(self) -> None:
@@ -482,7 +502,7 @@ class Store:
 
     def feed_state(self, name: str) -> FeedState:
         """The stored state of feed ``name``; KeyError when the store does not know it."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             row = session.scalars(select(FeedRow).where(FeedRow.name == name)).one_or_none()
             if row is None:
                 raise KeyError(name)
@@ -490,13 +510,13 @@ class Store:
 
     def due_feeds(self, now: datetime, limit: int = 1000) -> list[str]:
         """Names of feeds due and not claimed by a poller, most overdue first."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             query = select(FeedRow.name).where(_due(now)).order_by(FeedRow.next_poll_at)
             return list(session.scalars(query.limit(limit)))
 
     def count_due_feeds(self, now: datetime) -> int:
         """How many feeds are due but not yet claimed by a poller."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             return int(session.scalar(select(func.count()).where(_due(now))) or 0)
 
     def claim_due_feeds(
@@ -548,7 +568,7 @@ class Store:
             session.execute(update(FeedRow).where(FeedRow.name == name).values(lease_until=None))
 
     def next_due_at(self) -> datetime | None:
-        with self._session() as session:
+        with self._session(write=False) as session:
             return session.scalar(
                 select(func.min(FeedRow.next_poll_at)).where(
                     FeedRow.active.is_(True), FeedRow.disabled_reason.is_(None)
@@ -556,7 +576,7 @@ class Store:
             )
 
     def feed_statuses(self) -> list[FeedStatus]:
-        with self._session() as session:
+        with self._session(write=False) as session:
             counts = dict(
                 session.execute(
                     select(ItemRow.feed_id, func.count()).group_by(ItemRow.feed_id)
@@ -574,7 +594,7 @@ class Store:
         if not keys:
             return {}
         found: dict[str, str] = {}
-        with self._session() as session:
+        with self._session(write=False) as session:
             feed_id = _feed_id(session, feed)
             # Chunked so a 1,000-item feed stays under every backend's parameter limit.
             for start in range(0, len(keys), 500):
@@ -639,7 +659,7 @@ class Store:
         limit: int = 100,
     ) -> list[StoredItem]:
         """Stored items, newest first, optionally only one feed's or one topic's."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             query = select(ItemRow, FeedRow).join(FeedRow, ItemRow.feed_id == FeedRow.id)
             if feed is not None:
                 query = query.where(FeedRow.name == feed)
@@ -657,7 +677,7 @@ class Store:
 
     def item(self, item_id: int) -> StoredItem:
         """One stored item by id; KeyError when there is none."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             rows = session.execute(
                 select(ItemRow, FeedRow)
                 .join(FeedRow, ItemRow.feed_id == FeedRow.id)
@@ -671,7 +691,7 @@ class Store:
 
     def feed_health(self) -> list[FeedHealth]:
         """Every active feed's health, for operator notices."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             newest = dict(
                 session.execute(
                     select(ItemRow.feed_id, func.max(ItemRow.fetched_at)).group_by(ItemRow.feed_id)
@@ -695,7 +715,7 @@ class Store:
             ]
 
     def notice_states(self) -> dict[str, NoticeState]:
-        with self._session() as session:
+        with self._session(write=False) as session:
             return {
                 row.name: NoticeState(
                     name=row.name,
@@ -722,7 +742,7 @@ class Store:
 
     def items_without_story(self, limit: int = 1000) -> list[StoryCandidate]:
         """Stored items not yet assigned to a story, oldest first."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             query = (
                 select(ItemRow).where(ItemRow.story_id.is_(None)).order_by(ItemRow.id).limit(limit)
             )
@@ -751,7 +771,7 @@ class Store:
 
     def story_members_since(self, since: datetime) -> list[StoryMember]:
         """Clustered items published (else fetched) since ``since``, to rebuild the index."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             moment = func.coalesce(ItemRow.published, ItemRow.fetched_at)
             query = (
                 select(
@@ -777,7 +797,7 @@ class Store:
         found: dict[int, list[StoredItem]] = {}
         if not story_ids:
             return found
-        with self._session() as session:
+        with self._session(write=False) as session:
             for start in range(0, len(story_ids), 500):
                 query = (
                     select(ItemRow, FeedRow)
@@ -794,7 +814,7 @@ class Store:
         """The items the latest runs of ``digest`` showed, newest claim first.
 
         Each item carries only the matches that digest claimed for it."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             claims = (
                 select(DigestClaimRow.match_id, MatchRow.item_id)
                 .join(MatchRow, MatchRow.id == DigestClaimRow.match_id)
@@ -819,7 +839,7 @@ class Store:
             return sorted(found, key=lambda stored: order[stored.id])
 
     def topic_counts(self, since: datetime) -> dict[str, int]:
-        with self._session() as session:
+        with self._session(write=False) as session:
             query = (
                 select(MatchRow.topic, func.count())
                 .where(MatchRow.matched_at >= since)
@@ -941,7 +961,7 @@ class Store:
 
     def unclaimed_items(self, digest: DigestConfig) -> list[StoredItem]:
         """What the next run of ``digest`` would cover, without claiming anything."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             query = (
                 select(ItemRow, FeedRow)
                 .join(FeedRow, ItemRow.feed_id == FeedRow.id)
@@ -966,7 +986,7 @@ class Store:
 
     def pending_digest_runs(self, now: datetime, digest: str | None = None) -> list[DigestRun]:
         """Runs claimed but not yet sent whose next attempt is due, oldest first."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             query = select(DigestRunRow).where(
                 DigestRunRow.status == "pending", DigestRunRow.next_attempt_at <= now
             )
@@ -1027,7 +1047,7 @@ class Store:
             )
 
     def last_digest_sent(self) -> dict[str, datetime]:
-        with self._session() as session:
+        with self._session(write=False) as session:
             query = (
                 select(DigestRunRow.digest, func.max(DigestRunRow.sent_at))
                 .where(DigestRunRow.status == "sent")
@@ -1037,7 +1057,7 @@ class Store:
 
     def last_digest_runs(self) -> dict[str, datetime]:
         """When each digest last claimed a run (sent or not)."""
-        with self._session() as session:
+        with self._session(write=False) as session:
             query = select(DigestRunRow.digest, func.max(DigestRunRow.created_at)).group_by(
                 DigestRunRow.digest
             )
@@ -1053,7 +1073,7 @@ class Store:
         )
 
     def digest_run_count(self, digest: str, status: str | None = None) -> int:
-        with self._session() as session:
+        with self._session(write=False) as session:
             query = select(func.count()).where(DigestRunRow.digest == digest)
             if status is not None:
                 query = query.where(DigestRunRow.status == status)
