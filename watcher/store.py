@@ -38,9 +38,11 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal,
     select,
     update,
 )
+from sqlalchemy import update as update_statement
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Engine, make_url
@@ -621,8 +623,8 @@ class Store:
         now = update.polled_at
         changed_items = 0
         with self._session() as session:
-            feed = session.scalars(select(FeedRow).where(FeedRow.name == update.name)).one()
-            ids = _insert_items(session, feed.id, [matched.item for matched in new], now)
+            feed_id = _feed_id(session, update.name)
+            ids = _insert_items(session, feed_id, [matched.item for matched in new], now)
             new_items = len(ids)
             pending = [
                 (ids[matched.item.key], match)
@@ -633,7 +635,7 @@ class Store:
             for matched in changed:
                 row = session.scalars(
                     select(ItemRow).where(
-                        ItemRow.feed_id == feed.id, ItemRow.key == matched.item.key
+                        ItemRow.feed_id == feed_id, ItemRow.key == matched.item.key
                     )
                 ).one_or_none()
                 if row is None or row.content_hash == matched.item.content_hash:
@@ -643,12 +645,13 @@ class Store:
                 changed_items += 1
                 pending += [(row.id, match) for match in matched.matches]
             topics = _insert_matches(session, pending, now)
-            _apply_feed_update(feed, update)
+            _apply_feed_update(session, update)
         return IngestCounts(new_items, changed_items, tuple(topics))
 
     def record_feed_result(self, update: FeedUpdate) -> None:
-        """Store a poll that brought no items (not modified, or failed)."""
-        self.record_poll(update)
+        """Store a poll that brought no items (not modified, or failed): one UPDATE."""
+        with self._session() as session:
+            _apply_feed_update(session, update)
 
     def items(
         self,
@@ -1125,32 +1128,37 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _apply_feed_update(row: FeedRow, update: FeedUpdate) -> None:
-    row.lease_until = None
-    row.last_polled_at = update.polled_at
-    row.last_result = update.result
-    row.next_poll_at = update.next_poll_at
-    row.error_count = update.error_count
-    row.last_error = update.last_error
+def _apply_feed_update(session: Session, update: FeedUpdate) -> None:
+    """Write a poll's outcome to its feed row in one UPDATE (no row loaded first)."""
+    polled_at = literal(update.polled_at, UTCDateTime())
+    values: dict[str, Any] = {
+        "lease_until": None,
+        "last_polled_at": update.polled_at,
+        "last_result": update.result,
+        "next_poll_at": update.next_poll_at,
+        "error_count": update.error_count,
+        "last_error": update.last_error,
+    }
     if update.error_count == 0:
-        row.last_success_at = update.polled_at
-        row.failing_since = None
-    elif row.failing_since is None:
-        row.failing_since = update.polled_at
-    if update.url is not None and update.url != row.url:
-        row.url = update.url
-        row.host = host_of(update.url)
+        values.update(last_success_at=update.polled_at, failing_since=None)
+    else:
+        values["failing_since"] = func.coalesce(FeedRow.failing_since, polled_at)
+    if update.url is not None:
+        values.update(url=update.url, host=host_of(update.url))
     if update.replace_validators:
-        row.etag = update.etag
-        row.last_modified = update.last_modified
-        row.body_hash = update.body_hash
-        row.bozo_reason = update.bozo_reason
-    if update.title and not row.title:
-        row.title = update.title
+        values.update(
+            etag=update.etag,
+            last_modified=update.last_modified,
+            body_hash=update.body_hash,
+            bozo_reason=update.bozo_reason,
+        )
+    if update.title:
+        values["title"] = func.coalesce(func.nullif(FeedRow.title, ""), update.title)
     if update.disabled_reason is not None:
-        row.disabled_reason = update.disabled_reason
+        values["disabled_reason"] = update.disabled_reason
     if update.page_text is not None:
-        row.page_text = update.page_text
+        values["page_text"] = update.page_text
+    session.execute(update_statement(FeedRow).where(FeedRow.name == update.name).values(values))
 
 
 def _item_values(item: Item) -> dict[str, Any]:
