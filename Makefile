@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test bench audit clean
 
@@ -16,9 +17,14 @@ test: $(TEST_STAMP)
 	$(BIN)/mypy --strict watcher
 	$(BIN)/pytest -q
 
-bench: $(TEST_STAMP)
-	$(BIN)/python bench/bench_match.py
+# Benchmarks (not tests): figures go to bench/RESULTS.md; see bench/README.md.
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/bench_poll.py
 	$(BIN)/python bench/bench_extract.py
+
+$(BENCH_STAMP): pyproject.toml | $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
 
 # Known vulnerabilities in the exact dependency set installed (see SECURITY.md).
 audit: $(TEST_STAMP)
