@@ -213,10 +213,10 @@ def install_stage_clock(clock: StageClock, parsed_items: list[int]) -> None:
 
 
 def serialize_store_sessions() -> None:
-    """Bench-only prototype of a fix: one in-process lock around every Store session.
+    """Bench-only: one in-process lock around every Store session, readers included.
 
-    Used only after a plain run failed, and labelled so in the results. Threads then
-    queue on a Python lock instead of polling SQLite's busy handler.
+    Used only after a plain run failed, and labelled so in the results. (The store
+    itself now serializes its SQLite writers this way; this also queues readers.)
     """
     from contextlib import contextmanager
 
@@ -226,8 +226,8 @@ def serialize_store_sessions() -> None:
     lock = threading.Lock()
 
     @contextmanager
-    def serialized(self: Any) -> Any:
-        with lock, session(self) as opened:
+    def serialized(self: Any, **options: Any) -> Any:
+        with lock, session(self, **options) as opened:
             yield opened
 
     Store._session = serialized  # type: ignore[method-assign]

@@ -22,7 +22,7 @@ from watcher.poll import (
     success_interval,
     triage_items,
 )
-from watcher.store import Store
+from watcher.store import Store, records
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -239,18 +239,18 @@ def test_a_crash_between_items_and_feed_state_leaves_both_as_before(
     )
     clock = Clock(NOW)
     store, pipeline = open_pipeline(config, clock)
-    real_apply = store_module._apply_feed_update
+    real_apply = records.apply_feed_update
 
     def killed(*_args: object) -> None:
         raise KeyboardInterrupt("killed between writing items and writing feed state")
 
     with store, pipeline:
-        monkeypatch.setattr(store_module, "_apply_feed_update", killed)
+        monkeypatch.setattr(records, "apply_feed_update", killed)
         with pytest.raises(KeyboardInterrupt):
             pipeline.poll_one(config.feeds[0])
         assert store.items(feed="harbour") == []
         assert store.feed_state("harbour").etag is None
-        monkeypatch.setattr(store_module, "_apply_feed_update", real_apply)
+        monkeypatch.setattr(records, "apply_feed_update", real_apply)
         outcome = pipeline.poll_one(config.feeds[0])
         assert outcome.new_items == 3
         assert store.feed_state("harbour").etag is not None

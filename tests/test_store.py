@@ -8,11 +8,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-import watcher.store as store_module
 from watcher.config import DigestConfig, FeedConfig
 from watcher.exceptions import SchemaError, StoreError
 from watcher.models import Hit, Item, TopicMatch
-from watcher.store import Base, FeedUpdate, MatchedItem, Store
+from watcher.store import Base, FeedUpdate, MatchedItem, Store, records
 
 NOW = datetime(2026, 9, 2, 8, 0, tzinfo=UTC)
 FEEDS = [
@@ -114,7 +113,7 @@ def test_a_poll_is_one_transaction(store: Store, monkeypatch: pytest.MonkeyPatch
     def crash(*_args: object) -> None:
         raise RuntimeError("killed between items and feed state")
 
-    monkeypatch.setattr(store_module, "_apply_feed_update", crash)
+    monkeypatch.setattr(records, "apply_feed_update", crash)
     with pytest.raises(RuntimeError):
         store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
     assert store.items(feed="wire") == []

@@ -1,0 +1,69 @@
+"""The database, behind one package: tables, migrations and the repository.
+
+Only this package talks SQL. ORM rows never leave it: callers get the frozen
+values of ``watcher.models`` and the small results of ``values``. Every error of
+the database driver is wrapped in ``StoreError`` at this boundary.
+
+    tables   the SQLAlchemy models (and aware UTC datetimes on every backend)
+    values   what the store hands out: FeedUpdate, MatchedItem, DigestRun, …
+    base     opening, sessions (SQLite: WAL, foreign keys, fair writers), migrations
+    feeds    FeedStore: feeds, their poll state, leases, health notices
+    items    ItemStore: ingesting polls, reading items, stories, retention
+    digests  DigestStore: claims, runs and their deliveries
+    records  row <-> value conversions and SQL the parts share
+
+SQLite (the default) runs in WAL mode with foreign keys on and a busy timeout;
+PostgreSQL is reached through psycopg 3. Datetimes are stored as naive UTC and
+handed out timezone-aware.
+"""
+
+from __future__ import annotations
+
+from watcher.store.base import StoreBase, sqlite_path
+from watcher.store.digests import DigestStore
+from watcher.store.feeds import FeedStore
+from watcher.store.items import ItemStore
+from watcher.store.tables import (
+    Base,
+    DeliveryRow,
+    DigestClaimRow,
+    DigestRunRow,
+    FeedNoticeRow,
+    FeedRow,
+    ItemRow,
+    MatchRow,
+    UTCDateTime,
+)
+from watcher.store.values import (
+    Delivery,
+    DigestRun,
+    FeedStatus,
+    FeedUpdate,
+    IngestCounts,
+    MatchedItem,
+)
+
+
+class Store(FeedStore, ItemStore, DigestStore, StoreBase):
+    """The repository: every read and write of watcher's state goes through here."""
+
+
+__all__ = [
+    "Base",
+    "Delivery",
+    "DeliveryRow",
+    "DigestClaimRow",
+    "DigestRun",
+    "DigestRunRow",
+    "FeedNoticeRow",
+    "FeedRow",
+    "FeedStatus",
+    "FeedUpdate",
+    "IngestCounts",
+    "ItemRow",
+    "MatchRow",
+    "MatchedItem",
+    "Store",
+    "UTCDateTime",
+    "sqlite_path",
+]

@@ -1,0 +1,166 @@
+"""Opening the database, its sessions, and its migrations."""
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+from sqlalchemy import (
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from watcher.exceptions import SchemaError, StoreError
+from watcher.store import records
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module, whose implicit BEGINs
+    # break SAVEPOINTs and atomic multi-statement writes; _sqlite_on_begin opens them.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # WAL lets the daemon's readers and its one writer work at once; foreign keys are
+    # off by default in SQLite; the busy timeout turns brief lock waits into waits.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+    # writes can fail at once with SQLITE_BUSY, which busy_timeout does not retry.
+    # Read-only sessions need no write lock and, in WAL mode, never wait for one.
+    read_only = connection.get_execution_options().get("watcher_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and :memory:."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+class StoreBase:
+    """Opening, sessions and migrations; the parts of Store build on these."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Sessions that only read open a deferred transaction (see _sqlite_on_begin).
+        self._read_sessions = sessionmaker(
+            engine.execution_options(watcher_read_only=True), expire_on_commit=False
+        )
+        self._is_sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, database_url: str) -> Self:
+        """Open (and for SQLite create the folder of) the database; check it answers.
+
+        Raises StoreError with one line naming the database when it cannot be reached.
+        """
+        try:
+            url = make_url(database_url)
+        except ArgumentError as exc:
+            raise StoreError(f"database: {database_url!r} is not a database URL") from exc
+        path = sqlite_path(database_url)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            except OSError as exc:
+                raise StoreError(f"{path.parent}: cannot create database folder: {exc}") from exc
+            if path.exists() and not os.access(path, os.W_OK):
+                raise StoreError(f"{path}: database file is not writable")
+            if not os.access(path.parent, os.W_OK):
+                raise StoreError(f"{path.parent}: database folder is not writable")
+        engine_args: dict[str, Any] = {}
+        if url.get_backend_name() == "postgresql":
+            engine_args["pool_pre_ping"] = True
+            engine_args["connect_args"] = {"connect_timeout": 10}
+        try:
+            engine = create_engine(url, **engine_args)
+        except (ArgumentError, ImportError) as exc:
+            raise StoreError(f"database: cannot use {url.render_as_string()}: {exc}") from exc
+        if url.get_backend_name() == "sqlite":
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+        store = cls(engine)
+        try:
+            with engine.connect():
+                pass
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise StoreError(
+                f"database {url.render_as_string()}: cannot connect: {records.first_line(exc)}"
+            ) from exc
+        if path is not None:
+            # The database holds what feeds served and who receives digests: owner only.
+            os.chmod(path, 0o600)
+        return store
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _session(self, *, write: bool = True) -> Iterator[Session]:
+        """A session whose transaction commits on success; driver errors become StoreError.
+
+        On SQLite, writers of this process take turns on a lock of our own before
+        asking SQLite for its write lock: SQLite's busy handler sleeps and retries
+        unfairly, so with many poll threads one writer could wait past the busy
+        timeout and fail a whole poll. Readers never wait for writers (WAL).
+        """
+        session = (self._sessions if write else self._read_sessions)()
+        serialize = write and self._is_sqlite
+        if serialize:
+            self._write_lock.acquire()
+        try:
+            with session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {records.first_line(exc)}") from exc
+        finally:
+            session.close()
+            if serialize:
+                self._write_lock.release()
+
+    def ping(self) -> None:
+        """Raise StoreError unless the database answers a trivial query."""
+        with self._session(write=False) as session:
+            session.execute(select(1))
+
+    def upgrade(self) -> None:
+        """Apply every migration shipped with this version (idempotent)."""
+        from watcher import migrations
+
+        try:
+            migrations.upgrade(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database migration failed: {records.first_line(exc)}") from exc
+
+    def check_schema(self) -> None:
+        """Raise SchemaError unless the database is at this version's schema."""
+        from watcher import migrations
+
+        try:
+            current = migrations.current_revision(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {records.first_line(exc)}") from exc
+        if current != migrations.head_revision():
+            raise SchemaError("the database schema is not up to date; run `watcher db upgrade`")

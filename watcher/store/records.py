@@ -1,0 +1,283 @@
+"""Row <-> value conversions and SQL shared by the store's parts."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy import update as update_statement
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from watcher.exceptions import StoreError
+from watcher.models import (
+    FeedState,
+    Hit,
+    Item,
+    StoredItem,
+    TopicMatch,
+)
+from watcher.store.tables import (
+    Base,
+    DeliveryRow,
+    DigestClaimRow,
+    DigestRunRow,
+    FeedRow,
+    ItemRow,
+    MatchRow,
+    UTCDateTime,
+)
+from watcher.store.values import Delivery, DigestRun, FeedUpdate
+from watcher.urls import host_of
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def feed_id(session: Session, name: str) -> int:
+    feed_id = session.scalar(select(FeedRow.id).where(FeedRow.name == name))
+    if feed_id is None:
+        raise KeyError(name)
+    return feed_id
+
+
+def feed_state(row: FeedRow) -> FeedState:
+    return FeedState(
+        name=row.name,
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        body_hash=row.body_hash,
+        error_count=row.error_count,
+        last_error=row.last_error,
+        next_poll_at=row.next_poll_at,
+        last_polled_at=row.last_polled_at,
+        disabled_reason=row.disabled_reason,
+        page_text=row.page_text,
+    )
+
+
+def unexpired_leases(now: datetime) -> ColumnElement[bool]:
+    return and_(FeedRow.lease_until.is_not(None), FeedRow.lease_until > now)
+
+
+def due(now: datetime) -> ColumnElement[bool]:
+    """Active, not disabled, due, and not claimed by a live poller."""
+    return and_(
+        FeedRow.active.is_(True),
+        FeedRow.disabled_reason.is_(None),
+        FeedRow.next_poll_at <= now,
+        ~unexpired_leases(now),
+    )
+
+
+def apply_feed_update(session: Session, update: FeedUpdate) -> None:
+    """Write a poll's outcome to its feed row in one UPDATE (no row loaded first)."""
+    polled_at = literal(update.polled_at, UTCDateTime())
+    values: dict[str, Any] = {
+        "lease_until": None,
+        "last_polled_at": update.polled_at,
+        "last_result": update.result,
+        "next_poll_at": update.next_poll_at,
+        "error_count": update.error_count,
+        "last_error": update.last_error,
+    }
+    if update.error_count == 0:
+        values.update(last_success_at=update.polled_at, failing_since=None)
+    else:
+        values["failing_since"] = func.coalesce(FeedRow.failing_since, polled_at)
+    if update.url is not None:
+        values.update(url=update.url, host=host_of(update.url))
+    if update.replace_validators:
+        values.update(
+            etag=update.etag,
+            last_modified=update.last_modified,
+            body_hash=update.body_hash,
+            bozo_reason=update.bozo_reason,
+        )
+    if update.title:
+        values["title"] = func.coalesce(func.nullif(FeedRow.title, ""), update.title)
+    if update.disabled_reason is not None:
+        values["disabled_reason"] = update.disabled_reason
+    if update.page_text is not None:
+        values["page_text"] = update.page_text
+    session.execute(update_statement(FeedRow).where(FeedRow.name == update.name).values(values))
+
+
+def item_values(item: Item) -> dict[str, Any]:
+    return {
+        "url": item.url,
+        "title": item.title,
+        "summary": item.summary,
+        "content_html": item.content_html,
+        "content_text": item.content_text,
+        "author": item.author,
+        "tags": list(item.tags),
+        "language": item.language,
+        "content_hash": item.content_hash,
+        "published": item.published,
+        "updated": item.updated,
+    }
+
+
+def copy_item(row: ItemRow, item: Item) -> None:
+    for name, value in item_values(item).items():
+        setattr(row, name, value)
+
+
+def insert_ignoring_conflicts(
+    session: Session,
+    table: type[Base],
+    rows: list[dict[str, Any]],
+    conflict_columns: list[str],
+    returning: tuple[Any, ...],
+) -> list[Any]:
+    """Bulk INSERT … ON CONFLICT DO NOTHING RETURNING; the returned rows are the inserted.
+
+    The unique constraint, not a prior read, decides: a row another process stored
+    meanwhile is skipped without failing the surrounding poll transaction.
+    """
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    module = {"sqlite": sqlite_dialect, "postgresql": postgresql_dialect}.get(dialect)
+    if module is None:
+        raise StoreError(f"database: the {dialect} backend is not supported")
+    statement = (
+        module.insert(table)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(*returning)
+    )
+    return list(session.execute(statement, rows))
+
+
+def insert_items(
+    session: Session, feed_id: int, items: Sequence[Item], now: datetime
+) -> dict[str, int]:
+    """Insert items; the ids of those inserted, by key (already-stored keys are absent)."""
+    rows = [
+        {"feed_id": feed_id, "key": item.key, "fetched_at": now, **item_values(item)}
+        for item in items
+    ]
+    inserted = insert_ignoring_conflicts(
+        session, ItemRow, rows, ["feed_id", "key"], (ItemRow.id, ItemRow.key)
+    )
+    return {key: item_id for item_id, key in inserted}
+
+
+def insert_matches(
+    session: Session, matches: Sequence[tuple[int, TopicMatch]], now: datetime
+) -> list[str]:
+    """Add (item id, match) pairs for topics an item has not matched before; their topics."""
+    rows = [
+        {
+            "item_id": item_id,
+            "topic": match.topic,
+            "score": match.score,
+            "hits": [hit_json(hit) for hit in match.hits],
+            "matched_at": now,
+        }
+        for item_id, match in matches
+    ]
+    inserted = insert_ignoring_conflicts(
+        session, MatchRow, rows, ["item_id", "topic"], (MatchRow.topic,)
+    )
+    return [topic for (topic,) in inserted]
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return {"field": hit.field, "start": hit.start, "end": hit.end, "term": hit.term}
+
+
+def topic_match(row: MatchRow) -> TopicMatch:
+    hits = tuple(
+        Hit(field=str(h["field"]), start=int(h["start"]), end=int(h["end"]), term=str(h["term"]))
+        for h in row.hits
+    )
+    return TopicMatch(topic=row.topic, score=row.score, hits=hits)
+
+
+def item_of_row(row: ItemRow, feed_name: str) -> Item:
+    return Item(
+        feed=feed_name,
+        key=row.key,
+        url=row.url,
+        title=row.title,
+        summary=row.summary,
+        content_html=row.content_html,
+        content_text=row.content_text,
+        author=row.author,
+        tags=tuple(row.tags or ()),
+        published=row.published,
+        updated=row.updated,
+        language=row.language,
+        content_hash=row.content_hash,
+    )
+
+
+def stored_items(
+    session: Session, rows: Sequence[tuple[ItemRow, FeedRow]], match_ids: set[int] | None = None
+) -> list[StoredItem]:
+    """StoredItems for rows, with their matches (only ``match_ids`` when given)."""
+    ids = [item.id for item, _ in rows]
+    matches: dict[int, list[TopicMatch]] = {}
+    for start in range(0, len(ids), 500):
+        query = select(MatchRow).where(MatchRow.item_id.in_(ids[start : start + 500]))
+        for match in session.scalars(query.order_by(MatchRow.score.desc(), MatchRow.id)):
+            if match_ids is None or match.id in match_ids:
+                matches.setdefault(match.item_id, []).append(topic_match(match))
+    return [
+        StoredItem(
+            id=item.id,
+            item=item_of_row(item, feed.name),
+            feed_title=feed.title or feed.name,
+            fetched_at=item.fetched_at,
+            matches=tuple(matches.get(item.id, ())),
+            story_id=item.story_id,
+        )
+        for item, feed in rows
+    ]
+
+
+def digest_run(session: Session, run: DigestRunRow) -> DigestRun:
+    claimed = set(
+        session.scalars(
+            select(DigestClaimRow.match_id).where(
+                DigestClaimRow.run_id == run.id, DigestClaimRow.suppressed.is_(False)
+            )
+        )
+    )
+    rows: list[tuple[ItemRow, FeedRow]] = []
+    if claimed:
+        item_ids = select(MatchRow.item_id).where(MatchRow.id.in_(claimed))
+        query = (
+            select(ItemRow, FeedRow)
+            .join(FeedRow, ItemRow.feed_id == FeedRow.id)
+            .where(ItemRow.id.in_(item_ids))
+            .order_by(ItemRow.fetched_at, ItemRow.id)
+        )
+        rows = list(session.execute(query).all())
+    deliveries = tuple(
+        Delivery(row.target, row.status, row.attempts, row.next_attempt_at, row.last_error)
+        for row in session.scalars(
+            select(DeliveryRow).where(DeliveryRow.run_id == run.id).order_by(DeliveryRow.id)
+        )
+    )
+    return DigestRun(
+        id=run.id,
+        digest=run.digest,
+        created_at=run.created_at,
+        attempts=run.attempts,
+        message_id=run.message_id,
+        items=tuple(stored_items(session, rows, claimed)),
+        deliveries=deliveries,
+    )
