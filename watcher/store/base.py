@@ -1,5 +1,7 @@
 """Opening the database, its sessions, and its migrations."""
 
+from __future__ import annotations
+
 import os
 import threading
 from collections.abc import Iterator

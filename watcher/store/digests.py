@@ -1,5 +1,7 @@
 """The store's digests: claims, runs and deliveries."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any

@@ -1,5 +1,7 @@
 """The store's feeds: sync with the config, state, leases, health."""
 
+from __future__ import annotations
+
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import cast

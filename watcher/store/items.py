@@ -1,5 +1,7 @@
 """The store's items and matches: ingesting polls, reading items, stories, retention."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from datetime import datetime
 

@@ -1,5 +1,7 @@
 """Row <-> value conversions and SQL shared by the store's parts."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any

@@ -1,5 +1,7 @@
 """The tables: SQLAlchemy models, and aware UTC datetimes on every backend."""
 
+from __future__ import annotations
+
 from datetime import UTC, datetime
 from typing import Any
 

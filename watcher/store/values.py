@@ -1,5 +1,7 @@
 """The values the store hands out (ORM rows never leave the store package)."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
 from datetime import datetime
 
