@@ -14,7 +14,7 @@ from sqlalchemy import (
     event,
     select,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -59,9 +59,8 @@ class StoreBase:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         # Sessions that only read open a deferred transaction (see _sqlite_on_begin).
-        self._read_sessions = sessionmaker(
-            engine.execution_options(watcher_read_only=True), expire_on_commit=False
-        )
+        self._read_engine = engine.execution_options(watcher_read_only=True)
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         self._is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock()
 
@@ -139,6 +138,23 @@ class StoreBase:
             raise StoreError(f"database error: {records.first_line(exc)}") from exc
         finally:
             session.close()
+            if serialize:
+                self._write_lock.release()
+
+    @contextmanager
+    def _connection(self, *, write: bool = True) -> Iterator[Connection]:
+        """A Core connection in a transaction, for the hot paths of every poll (a feed's
+        state read and written) where an ORM session's bookkeeping is most of the cost.
+        Same locking and error mapping as ``_session``."""
+        serialize = write and self._is_sqlite
+        if serialize:
+            self._write_lock.acquire()
+        try:
+            with (self.engine if write else self._read_engine).begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {records.first_line(exc)}") from exc
+        finally:
             if serialize:
                 self._write_lock.release()
 

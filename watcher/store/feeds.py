@@ -74,8 +74,9 @@ class FeedStore(StoreBase):
 
     def feed_state(self, name: str) -> FeedState:
         """The stored state of feed ``name``; KeyError when the store does not know it."""
-        with self._session(write=False) as session:
-            row = session.scalars(select(FeedRow).where(FeedRow.name == name)).one_or_none()
+        with self._connection(write=False) as connection:
+            table = FeedRow.__table__
+            row = connection.execute(select(table).where(table.c.name == name)).one_or_none()
             if row is None:
                 raise KeyError(name)
             return records.feed_state(row)

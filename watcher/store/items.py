@@ -85,8 +85,8 @@ class ItemStore(StoreBase):
 
     def record_feed_result(self, update: FeedUpdate) -> None:
         """Store a poll that brought no items (not modified, or failed): one UPDATE."""
-        with self._session() as session:
-            records.apply_feed_update(session, update)
+        with self._connection() as connection:
+            records.apply_feed_update(connection, update)
 
     def items(
         self,
