@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -47,7 +48,7 @@ def write_config(tmp: Path, smtp: RunningSmtpServer, *, immediate: bool = False)
     path.write_text(
         f"""\
 database: sqlite:///{tmp}/watcher.db
-smtp: {{host: {smtp.host}, port: {smtp.port}, sender: watcher@example.org, timeout: 5s}}
+smtp: {{host: {smtp.host}, port: {smtp.port}, sender: watcher@example.org, timeout: 2s}}
 feeds:
   - {{name: wire, url: "http://127.0.0.1:9/wire.xml", title: Northwind Wire, allow_private: true}}
 topics:
@@ -137,6 +138,9 @@ def test_crash_after_smtp_accepted_resends_same_message_id(
     doomed.send_signal(signal.SIGKILL)  # accepted by the server, never committed as sent
     doomed.communicate(timeout=30)
     handler.release.set()
+    # The dead sender's delivery stays taken for its lease (3 x the 2 s SMTP timeout),
+    # so that no other sender doubles it; then it is due again.
+    time.sleep(6.5)
     first = handler.received[0].message
 
     store_items(config_path, ["c"])  # matched after the crashed run's claim

@@ -242,3 +242,18 @@ def test_concurrent_claimers_never_share_a_feed(store: Store) -> None:
     with ThreadPoolExecutor(4) as pool:
         claims = [name for names in pool.map(claim, range(4)) for name in names]
     assert len(claims) == len(set(claims)) == 60
+
+
+def test_a_delivery_is_taken_by_one_sender_until_its_lease_ends(store: Store) -> None:
+    store.sync_feeds(FEEDS, NOW)
+    store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
+    run = store.claim_digest(MORNING, NOW)
+    assert run is not None
+    lease = timedelta(minutes=2)
+    assert store.begin_delivery(run.id, "email", now=NOW, lease=lease)
+    assert not store.begin_delivery(run.id, "email", now=NOW, lease=lease)  # taken
+    assert [r.due(NOW) for r in store.pending_digest_runs(NOW)] == [[]]  # nothing due now
+    later = NOW + lease
+    assert store.begin_delivery(run.id, "email", now=later, lease=lease)  # the sender died
+    store.mark_delivery(run.id, "email", now=later)
+    assert not store.begin_delivery(run.id, "email", now=later + lease, lease=lease)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -239,7 +239,12 @@ class Pipeline:
         channels = {channel_target(url): url for url in digest.channels}
         errors: list[str] = []
         statuses: list[str] = []
+        lease = delivery_lease(self.config)
         for delivery in run.due(self.clock()):
+            if not self.store.begin_delivery(
+                run.id, delivery.target, now=self.clock(), lease=lease
+            ):
+                continue  # another sender has it
             try:
                 if delivery.target == EMAIL_TARGET:
                     self.transport.send(self._email(digest, run, view, message_id))
@@ -407,6 +412,14 @@ class Pipeline:
 
 
 EMAIL_TARGET = "email"
+
+
+def delivery_lease(config: Config) -> timedelta:
+    """How long a delivery being sent stays taken: longer than a send can last (three
+    SMTP timeouts: connect, data, quit), after which a dead sender's delivery is
+    due again."""
+    timeout = config.smtp.timeout if config.smtp else timedelta(seconds=30)
+    return max(timeout * 3, timedelta(seconds=5))
 
 
 def channel_target(url: str) -> str:

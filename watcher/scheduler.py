@@ -151,6 +151,9 @@ class Daemon:
         self.alerts_due = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.metrics = Metrics()
+        # Digest runs are sent by one job at a time: the dispatcher's retries and a
+        # cron job's send must never both pick up the same pending run.
+        self.sending = threading.Lock()
         self.endpoint: EndpointServer | None = None
         # Monotonic time of the last dispatch; /healthz fails when it falls behind.
         self.last_dispatch = time.monotonic()
@@ -184,14 +187,15 @@ class Daemon:
             self.executor.submit(feed)
         self.metrics.feeds_due.set(self.store.count_due_feeds(now))
         self.metrics.in_flight.set(self.executor.running())
-        if self.alerts_due.is_set() or self.executor_is_remote:
-            # Remote workers cannot signal new matches; claiming finds them cheaply.
-            self.alerts_due.clear()
-            self._count_digests(self.pipeline.send_immediate_alerts())
-        for digest in self.config.digests:
-            if not digest.immediate:
-                for run in self.store.pending_digest_runs(now, digest.name):
-                    self._count_digests([self.pipeline.send_run(digest, run)])
+        with self.sending:
+            if self.alerts_due.is_set() or self.executor_is_remote:
+                # Remote workers cannot signal new matches; claiming finds them cheaply.
+                self.alerts_due.clear()
+                self._count_digests(self.pipeline.send_immediate_alerts())
+            for digest in self.config.digests:
+                if not digest.immediate:
+                    for run in self.store.pending_digest_runs(now, digest.name):
+                        self._count_digests([self.pipeline.send_run(digest, run)])
         self.summary.maybe_log(self.metrics)
 
     @property
@@ -219,7 +223,8 @@ class Daemon:
         except KeyError:
             return
         try:
-            outcomes = self.pipeline.send_digest(digest)
+            with self.sending:
+                outcomes = self.pipeline.send_digest(digest)
             self._count_digests(outcomes)
             for outcome in outcomes:
                 log.info("digest %s: %s (%d items)", name, outcome.status, outcome.items)

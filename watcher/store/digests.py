@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    and_,
     func,
     insert,
+    or_,
     select,
     update,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from watcher.config import DigestConfig
 from watcher.models import (
@@ -85,16 +88,7 @@ class DigestStore(StoreBase):
             )
             session.add(run)
             session.flush()
-            unclaimed = select(MatchRow.id).where(
-                MatchRow.topic.in_(digest.topics),
-                MatchRow.score >= digest.min_score,
-                ~select(DigestClaimRow.id)
-                .where(
-                    DigestClaimRow.digest == digest.name,
-                    DigestClaimRow.match_id == MatchRow.id,
-                )
-                .exists(),
-            )
+            unclaimed = select(MatchRow.id).where(_unclaimed_by(digest))
             rows = session.execute(
                 select(MatchRow.id, ItemRow.story_id)
                 .join(ItemRow, ItemRow.id == MatchRow.item_id)
@@ -154,17 +148,7 @@ class DigestStore(StoreBase):
                 .join(FeedRow, ItemRow.feed_id == FeedRow.id)
                 .where(
                     select(MatchRow.id)
-                    .where(
-                        MatchRow.item_id == ItemRow.id,
-                        MatchRow.topic.in_(digest.topics),
-                        MatchRow.score >= digest.min_score,
-                        ~select(DigestClaimRow.id)
-                        .where(
-                            DigestClaimRow.digest == digest.name,
-                            DigestClaimRow.match_id == MatchRow.id,
-                        )
-                        .exists(),
-                    )
+                    .where(MatchRow.item_id == ItemRow.id, _unclaimed_by(digest))
                     .exists()
                 )
                 .order_by(ItemRow.fetched_at, ItemRow.id)
@@ -190,6 +174,27 @@ class DigestStore(StoreBase):
                 .where(DigestRunRow.id == run_id, DigestRunRow.message_id.is_(None))
                 .values(message_id=message_id)
             )
+
+    def begin_delivery(self, run_id: int, target: str, *, now: datetime, lease: timedelta) -> bool:
+        """Take one due delivery for sending; False when it is not due or another sender
+        (a thread, a `watcher digest send`, a second scheduler) took it first.
+
+        Its next attempt moves to ``now + lease``: if this sender dies mid-send the
+        delivery comes due again then, and is re-sent with the same Message-ID.
+        """
+        with self._session() as session:
+            result = session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.run_id == run_id,
+                    DeliveryRow.target == target,
+                    DeliveryRow.status == "pending",
+                    or_(DeliveryRow.next_attempt_at.is_(None), DeliveryRow.next_attempt_at <= now),
+                )
+                .values(next_attempt_at=now + lease),
+                execution_options={"synchronize_session": False},
+            )
+            return int(getattr(result, "rowcount", 0)) == 1
 
     def mark_delivery(
         self,
@@ -265,3 +270,14 @@ class DigestStore(StoreBase):
             if status is not None:
                 query = query.where(DigestRunRow.status == status)
             return int(session.scalar(query) or 0)
+
+
+def _unclaimed_by(digest: DigestConfig) -> ColumnElement[bool]:
+    """Matches of the digest's topics, strong enough for it, that no run of it claimed."""
+    return and_(
+        MatchRow.topic.in_(digest.topics),
+        MatchRow.score >= digest.min_score,
+        ~select(DigestClaimRow.id)
+        .where(DigestClaimRow.digest == digest.name, DigestClaimRow.match_id == MatchRow.id)
+        .exists(),
+    )
