@@ -29,55 +29,16 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from watcher.digest import format_time
+from watcher.models import FeedHealth, NoticeState, ProblemKind
 from watcher.sanitize import clean_header_text, normalize_text, safe_link, truncate
 
 NoticeKind = Literal["failing", "gone", "moved", "recovered"]
-ProblemKind = Literal["failing", "gone"]
 
 DEFAULT_FAILING_AFTER = timedelta(hours=24)
 DEFAULT_QUIET_AFTER = timedelta(days=14)
 SUBJECT_LIMIT = 200
 ERROR_LIMIT = 300
 _UTC = "UTC"
-
-
-@dataclass(frozen=True)
-class FeedHealth:
-    """What the store knows about one feed's health.
-
-    ``failing_since`` is when the current run of failed polls began (None
-    while polls succeed); ``disabled_reason`` is set when watcher stopped
-    polling the feed (today only for 410 Gone); ``moved_to`` is the URL a
-    permanent redirect moved the feed to, while it differs from ``url``;
-    ``added_at`` is when the feed was first seen, so a new feed is not
-    called quiet before it had the chance to say anything.
-    """
-
-    name: str
-    url: str
-    error_count: int
-    last_error: str | None
-    failing_since: datetime | None
-    disabled_reason: str | None
-    moved_to: str | None
-    last_new_item_at: datetime | None
-    added_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class NoticeState:
-    """What the operator was last told about a feed.
-
-    ``notified_kind`` is the open problem they know of ("failing" or "gone";
-    None after "recovered" or before any notice); ``announced_move`` the
-    last move target they were told of; ``notified_at`` when the last notice
-    of either kind was sent.
-    """
-
-    name: str
-    notified_kind: ProblemKind | None = None
-    notified_at: datetime | None = None
-    announced_move: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +105,46 @@ class StoredItem:
     matches: tuple[TopicMatch, ...] = field(default=())
     # The story the item was grouped into (see watcher.cluster); None until assigned.
     story_id: int | None = None
+
+
+# The open problems an operator can have been told of (see watcher.health).
+ProblemKind = Literal["failing", "gone"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """What the store knows about one feed's health.
+
+    ``failing_since`` is when the current run of failed polls began (None
+    while polls succeed); ``disabled_reason`` is set when watcher stopped
+    polling the feed (today only for 410 Gone); ``moved_to`` is the URL a
+    permanent redirect moved the feed to, while it differs from ``url``;
+    ``added_at`` is when the feed was first seen, so a new feed is not
+    called quiet before it had the chance to say anything.
+    """
+
+    name: str
+    url: str
+    error_count: int
+    last_error: str | None
+    failing_since: datetime | None
+    disabled_reason: str | None
+    moved_to: str | None
+    last_new_item_at: datetime | None
+    added_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeState:
+    """What the operator was last told about a feed.
+
+    ``notified_kind`` is the open problem they know of ("failing" or "gone";
+    None after "recovered" or before any notice); ``announced_move`` the
+    last move target they were told of; ``notified_at`` when the last notice
+    of either kind was sent.
+    """
+
+    name: str
+    notified_kind: ProblemKind | None = None
+    notified_at: datetime | None = None
+    announced_move: str | None = None

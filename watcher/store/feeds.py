@@ -13,9 +13,11 @@ from sqlalchemy import (
 )
 
 from watcher.config import FeedConfig, PageConfig, WatchConfig
-from watcher.health import FeedHealth, NoticeState, ProblemKind
 from watcher.models import (
+    FeedHealth,
     FeedState,
+    NoticeState,
+    ProblemKind,
 )
 from watcher.store import records
 from watcher.store.base import StoreBase
@@ -139,14 +141,6 @@ class FeedStore(StoreBase):
         """Give a claimed feed back without polling it (shutdown before it started)."""
         with self._session() as session:
             session.execute(update(FeedRow).where(FeedRow.name == name).values(lease_until=None))
-
-    def next_due_at(self) -> datetime | None:
-        with self._session(write=False) as session:
-            return session.scalar(
-                select(func.min(FeedRow.next_poll_at)).where(
-                    FeedRow.active.is_(True), FeedRow.disabled_reason.is_(None)
-                )
-            )
 
     def feed_statuses(self) -> list[FeedStatus]:
         with self._session(write=False) as session:
