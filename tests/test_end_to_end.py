@@ -13,59 +13,21 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.e2e_news import serve_news, write_news_config
 from tests.feed_server import FeedServer, running_feed_server
 from watcher.cli import cli
-
-DATA = Path(__file__).parent / "data" / "e2e"
-
-CONFIG = """\
-database: sqlite:///{tmp}/watcher.db
-outbox: {tmp}/outbox
-defaults:
-  interval: 15m
-  per_host_delay: 0.01s
-feeds:
-  - name: wire
-    title: Northwind Wire
-    url: {base}/wire.rss
-    allow_private: true
-  - name: courier
-    url: {base}/courier.atom
-    allow_private: true
-topics:
-  - name: leader-travel
-    title: Leader travel
-    query: (premier OR president OR "prime minister") AND (visit* OR depart*)
-  - name: parade-coverage
-    title: Parade coverage
-    query: parade AND (military OR tanks OR troops)
-digests:
-  - name: morning
-    title: Morning digest
-    recipients: [desk@example.org]
-    topics: [leader-travel, parade-coverage]
-    schedule: "0 7 * * *"
-    timezone: Europe/Berlin
-"""
 
 
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
     with running_feed_server() as running:
-        running.put("/wire.rss", (DATA / "wire.rss").read_bytes())
-        running.put(
-            "/courier.atom",
-            (DATA / "courier.atom").read_bytes(),
-            content_type="application/atom+xml",
-        )
+        serve_news(running)
         yield running
 
 
 @pytest.fixture
 def config_path(tmp_path: Path, server: FeedServer) -> Path:
-    path = tmp_path / "feeds.yaml"
-    path.write_text(CONFIG.format(tmp=tmp_path, base=server.base_url), encoding="utf-8")
-    return path
+    return write_news_config(tmp_path, server.base_url)
 
 
 def watcher(config_path: Path, *args: str) -> Result:

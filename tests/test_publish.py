@@ -15,6 +15,7 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
+from tests.e2e_news import serve_news, write_news_config
 from tests.feed_server import running_feed_server
 from watcher.cli import cli
 from watcher.config import load_config
@@ -23,43 +24,12 @@ from watcher.pipeline import Pipeline, utc_now
 from watcher.publish import digest_feed, topic_feed
 from watcher.store import Store
 
-DATA = Path(__file__).parent / "data" / "e2e"
-
-CONFIG = """\
-database: sqlite:///{tmp}/watcher.db
-outbox: {tmp}/outbox
-defaults: {{per_host_delay: 0.01s}}
-feeds:
-  - {{name: wire, title: Northwind Wire, url: "{base}/wire.rss", allow_private: true}}
-  - {{name: courier, url: "{base}/courier.atom", allow_private: true}}
-topics:
-  - name: leader-travel
-    title: Leader travel
-    query: (premier OR president OR "prime minister") AND (visit* OR depart*)
-  - name: parade-coverage
-    title: Parade coverage
-    query: parade AND (military OR tanks OR troops)
-digests:
-  - name: morning
-    title: Morning digest
-    recipients: [desk@example.org]
-    topics: [leader-travel, parade-coverage]
-    schedule: "0 7 * * *"
-"""
-
 
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
     with running_feed_server() as server:
-        server.put("/wire.rss", (DATA / "wire.rss").read_bytes())
-        server.put(
-            "/courier.atom",
-            (DATA / "courier.atom").read_bytes(),
-            content_type="application/atom+xml",
-        )
-        path = tmp_path / "feeds.yaml"
-        path.write_text(CONFIG.format(tmp=tmp_path, base=server.base_url), encoding="utf-8")
-        config = load_config(path)
+        serve_news(server)
+        config = load_config(write_news_config(tmp_path, server.base_url))
         with Store.open(config.database) as store:
             store.upgrade()
             store.sync_feeds(config.feeds, utc_now())
