@@ -10,6 +10,7 @@ the database driver is wrapped in ``StoreError`` at this boundary.
     feeds    FeedStore: feeds, their poll state, leases, health notices
     items    ItemStore: ingesting polls, reading items, stories, retention
     digests  DigestStore: claims, runs and their deliveries
+    labels   LabelStore: readers' judgements (relevant or not) per item and topic
     records  row <-> value conversions and SQL the parts share
 
 SQLite (the default) runs in WAL mode with foreign keys on and a busy timeout;
@@ -23,6 +24,7 @@ from watcher.store.base import StoreBase, sqlite_path
 from watcher.store.digests import DigestStore
 from watcher.store.feeds import FeedStore
 from watcher.store.items import ItemStore
+from watcher.store.labels import LabelStore
 from watcher.store.tables import (
     Base,
     DeliveryRow,
@@ -31,6 +33,7 @@ from watcher.store.tables import (
     FeedNoticeRow,
     FeedRow,
     ItemRow,
+    LabelRow,
     MatchRow,
     UTCDateTime,
 )
@@ -40,11 +43,12 @@ from watcher.store.values import (
     FeedStatus,
     FeedUpdate,
     IngestCounts,
+    Label,
     MatchedItem,
 )
 
 
-class Store(FeedStore, ItemStore, DigestStore, StoreBase):
+class Store(FeedStore, ItemStore, DigestStore, LabelStore, StoreBase):
     """The repository: every read and write of watcher's state goes through here."""
 
 
@@ -61,6 +65,8 @@ __all__ = [
     "FeedUpdate",
     "IngestCounts",
     "ItemRow",
+    "Label",
+    "LabelRow",
     "MatchRow",
     "MatchedItem",
     "Store",

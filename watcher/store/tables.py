@@ -174,3 +174,22 @@ class DigestClaimRow(Base):
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
     # Claimed but not shown: an alert for the item's story went out already.
     suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LabelRow(Base):
+    """A reader's judgement of one item for one topic: relevant or not.
+
+    Written by ``watcher label``, the dashboard's feedback buttons and digest
+    feedback links alike; one per (item, topic), the latest judgement wins.
+    """
+
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("item_id", "topic", name="uq_labels_item_topic"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[str] = mapped_column(String(64), index=True)
+    relevant: Mapped[bool] = mapped_column(Boolean)
+    # Where the judgement came from: "cli", "web" or "email".
+    origin: Mapped[str] = mapped_column(String(16))
+    labelled_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -95,3 +95,14 @@ class FeedStatus:
     active: bool
     last_result: str | None
     items: int
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A reader's judgement: is ``item_id`` relevant to ``topic``?"""
+
+    item_id: int
+    topic: str
+    relevant: bool
+    origin: str
+    labelled_at: datetime
