@@ -132,8 +132,7 @@ def print_table(results: list[RunResult], page_count: int) -> None:
         recall = result.mean(lambda score: score.recall)
         f1 = result.mean(lambda score: score.f1)
         print(
-            f"{result.name:<48} {precision:>9.4f} {recall:>9.4f} {f1:>9.4f} "
-            f"{result.seconds:>8.2f}"
+            f"{result.name:<48} {precision:>9.4f} {recall:>9.4f} {f1:>9.4f} {result.seconds:>8.2f}"
         )
 
 

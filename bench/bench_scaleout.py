@@ -152,7 +152,7 @@ def run_scenario(workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: 
             time.sleep(4)  # the workers import and connect; not part of the measure
             executor = CeleryPollExecutor(config)
         daemon = Daemon(config, store, executor=executor)
-        store.sync_feeds(config.feeds, daemon.clock())
+        store.sync_sources(config.feeds, daemon.clock())
         started = time.perf_counter()
         while polled(store) < feeds:
             if time.perf_counter() - started > RUN_TIMEOUT:

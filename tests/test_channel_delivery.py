@@ -14,7 +14,7 @@ import pytest
 from watcher.config import Config, DigestConfig, FeedConfig, TopicConfig
 from watcher.models import Hit, Item, TopicMatch
 from watcher.pipeline import Pipeline
-from watcher.store import FeedUpdate, MatchedItem, Store
+from watcher.store import MatchedItem, SourceUpdate, Store
 
 NOW = datetime(2026, 9, 2, 7, tzinfo=UTC)
 
@@ -95,7 +95,7 @@ def test_a_failing_channel_is_retried_alone_and_never_doubles_the_others(
     clock = Clock()
     with Store.open(config.database) as store:
         store.upgrade()
-        store.sync_feeds(config.feeds, NOW)
+        store.sync_sources(config.feeds, NOW)
         item = Item(
             feed="wire",
             key="v1",
@@ -105,7 +105,7 @@ def test_a_failing_channel_is_retried_alone_and_never_doubles_the_others(
             content_hash="v1",
         )
         store.record_poll(
-            FeedUpdate(name="wire", polled_at=NOW, result="new_items", next_poll_at=NOW),
+            SourceUpdate(name="wire", polled_at=NOW, result="new_items", next_poll_at=NOW),
             new=[MatchedItem(item, (TopicMatch("travel", 1.0, (Hit("title", 25, 30, "visit"),)),))],
         )
         with Pipeline(config, store, clock=clock) as pipeline:

@@ -18,10 +18,11 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.smtp_server import RecordingHandler, RunningSmtpServer, running_smtp_server
+from watcher.clock import utc_now
 from watcher.config import load_config
 from watcher.models import Hit, Item, TopicMatch
-from watcher.pipeline import Pipeline, utc_now
-from watcher.store import FeedUpdate, MatchedItem, Store
+from watcher.pipeline import Pipeline
+from watcher.store import MatchedItem, SourceUpdate, Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -75,7 +76,7 @@ def store_items(config_path: Path, keys: list[str]) -> None:
     config = load_config(config_path)
     with Store.open(config.database) as store:
         store.upgrade()
-        store.sync_feeds(config.feeds, utc_now())
+        store.sync_sources(config.feeds, utc_now())
         new = [
             MatchedItem(
                 Item(
@@ -91,7 +92,7 @@ def store_items(config_path: Path, keys: list[str]) -> None:
             for key in keys
         ]
         store.record_poll(
-            FeedUpdate(
+            SourceUpdate(
                 name="wire", polled_at=utc_now(), result="new_items", next_poll_at=utc_now()
             ),
             new=new,
@@ -206,8 +207,7 @@ def test_an_alerted_story_is_not_alerted_again_but_joins_the_scheduled_digest(
         config_path = write_config(tmp_path, server, immediate=True)
         text = config_path.read_text(encoding="utf-8")
         config_path.write_text(
-            text
-            + '  - {name: daily, title: Daily digest, recipients: [desk@example.org], '
+            text + "  - {name: daily, title: Daily digest, recipients: [desk@example.org], "
             'topics: [travel], schedule: "0 7 * * *"}\n',
             encoding="utf-8",
         )

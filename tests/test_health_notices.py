@@ -40,7 +40,7 @@ def test_one_notice_per_outage_and_one_recovery(tmp_path: Path) -> None:
         )
         with Store.open(config.database) as store:
             store.upgrade()
-            store.sync_feeds(config.feeds, clock())
+            store.sync_sources(config.feeds, clock())
             with Pipeline(config, store, clock=clock, rng=random.Random(5)) as pipeline:
                 for _poll in range(30 * 4):  # 30 hours of polls every 15 minutes
                     assert pipeline.poll_one(config.feeds[0]).result == "failed"

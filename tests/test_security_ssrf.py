@@ -303,11 +303,11 @@ def test_poll_records_a_blocked_redirect_on_the_feed(server: FeedServer, tmp_pat
     )
     store = Store.open(config.database)
     store.upgrade()
-    store.sync_feeds(config.feeds, NOW)
+    store.sync_sources(config.feeds, NOW)
     try:
         with Pipeline(config, store, clock=lambda: NOW, rng=random.Random(1)) as pipeline:
             results = {feed.name: pipeline.poll_one(feed) for feed in config.feeds}
-        states = {name: store.feed_state(name) for name in results}
+        states = {name: store.source_state(name) for name in results}
     finally:
         store.close()
     for name in ("trusted", "untrusted"):

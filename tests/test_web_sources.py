@@ -66,7 +66,7 @@ def make_pipeline(tmp_path: Path, yaml: str, clock: Clock) -> tuple[Store, Pipel
     )
     store = Store.open(config.database)
     store.upgrade()
-    store.sync_feeds(config.sources, clock())
+    store.sync_sources(config.sources, clock())
     return store, Pipeline(config, store, clock=clock, rng=random.Random(2))
 
 

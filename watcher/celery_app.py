@@ -210,11 +210,8 @@ def poll_task(feed_name: str) -> str:
             log.debug("feed %s: polled or being polled elsewhere; skipping", feed_name)
             return "skipped"
         result = pipeline.poll_one(feed)
-    if result.result in ("failed", "gone"):
-        log.warning("feed %s: %s: %s", result.feed, result.error_kind, result.error)
-    else:
-        log.debug("feed %s: %s, %d new", result.feed, result.result, result.new_items)
-    return result.result
+    log.log(logging.WARNING if result.failed else logging.DEBUG, "%s", result.describe())
+    return str(result.result)
 
 
 def run_worker(config: Config, *, concurrency: int, loglevel: str) -> int:

@@ -353,6 +353,13 @@ class DigestConfig(_Frozen):
     def display_title(self) -> str:
         return self.title or self.name.replace("-", " ").capitalize()
 
+    def with_watch_topics(self) -> DigestConfig:
+        """This digest with its watches' pseudo-topics among its topics: what it claims."""
+        if not self.watches:
+            return self
+        watch_topics = tuple(WATCH_TOPIC_PREFIX + name for name in self.watches)
+        return self.model_copy(update={"topics": self.topics + watch_topics})
+
 
 class SmtpConfig(_Frozen):
     host: str
@@ -390,12 +397,16 @@ class HealthConfig(_Frozen):
     # A Monday list of sources that produced nothing for ``quiet_after``.
     weekly_summary: bool = False
     quiet_after: Duration = timedelta(days=14)
+    # /healthz fails (and `watcher status` says why) when a digest or alert has waited
+    # this long to be delivered.
+    delivery_late_after: Duration = timedelta(minutes=15)
 
 
 class DaemonConfig(_Frozen):
     """How the daemon runs its jobs (the defaults suit every deployment but tests)."""
 
-    # How often due feeds are handed out and immediate alerts sent.
+    # How often due sources are handed out, and how often the delivery loop looks for
+    # immediate alerts and due retries when no poll woke it.
     dispatch_interval: Duration = timedelta(seconds=5)
     # How long a stop waits for polls in flight.
     shutdown_wait: Duration = timedelta(seconds=30)

@@ -38,6 +38,7 @@ from watcher.config import (
 from watcher.deliver import FileTransport
 from watcher.demo_feeds import DEMO_OUTLETS, DemoArticle, DemoOutlet
 from watcher.exceptions import WatcherError
+from watcher.models import PollOutcome, SendOutcome
 from watcher.pipeline import Pipeline
 from watcher.store import Store
 
@@ -108,19 +109,19 @@ def run_demo(workdir: Path) -> DemoResult:
             Pipeline(config, store, transport=transport, clock=lambda: DIGEST_TIME) as pipeline,
         ):
             store.upgrade()
-            store.sync_feeds(config.feeds, DIGEST_TIME)
+            store.sync_sources(config.sources, DIGEST_TIME)
             results = pipeline.poll(pipeline.enabled_sources())
             # A fresh database has seen none of the items, so anything else is a failure.
-            failed = [result for result in results if result.result != "new_items"]
+            failed = [result for result in results if result.result != PollOutcome.NEW_ITEMS]
             if failed:
                 raise DemoError(
                     "sample feeds failed: "
                     + "; ".join(
-                        f"{result.feed}: {result.error or result.result}" for result in failed
+                        f"{result.source}: {result.error or result.result}" for result in failed
                     )
                 )
             outcomes = pipeline.send_digest(config.digest(DEMO_DIGEST_NAME))
-    sent = [outcome for outcome in outcomes if outcome.status == "sent"]
+    sent = [outcome for outcome in outcomes if outcome.status == SendOutcome.SENT]
     if not sent or not transport.written:
         problems = (
             "; ".join(f"{outcome.status}: {outcome.error}" for outcome in outcomes)

@@ -15,22 +15,20 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from watcher.articles import ArticleFetcher
 from watcher.channels import make_channel, render_short_message
+from watcher.clock import Clock, utc_now
 from watcher.cluster import ClusterSettings, Fingerprint, StoryIndex, fingerprint
 from watcher.config import (
-    WATCH_TOPIC_PREFIX,
     Config,
     DigestConfig,
-    PageConfig,
     Source,
     TopicConfig,
-    WatchConfig,
 )
 from watcher.deliver import Transport, make_transport, retry_delay
 from watcher.digest import (
@@ -45,21 +43,14 @@ from watcher.exceptions import DeliveryError, TemporaryDeliveryError, WatcherErr
 from watcher.fetch import Fetcher, FetchRequest
 from watcher.health import decide_notices, record_notices, render_notice_email, weekly_summary
 from watcher.match import TopicIndex
-from watcher.models import StoredItem
-from watcher.pagepoll import poll_page, poll_watch
-from watcher.poll import PollContext, PollResult, poll_feed
+from watcher.models import SendOutcome, StoredItem
+from watcher.poll import PollContext, PollResult, poll_source
 from watcher.robots import RobotsCache
 from watcher.sanitize import clean_header_text
-from watcher.store import DigestRun, Store
+from watcher.store import Delivery, DigestRun, Store
 from watcher.urls import host_of
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +59,7 @@ class DigestOutcome:
 
     digest: str
     run_id: int
-    status: str  # sent | retry | failed
+    status: SendOutcome
     items: int
     message_id: str
     error: str | None = None
@@ -79,7 +70,9 @@ class StoryAssigner:
 
     Sequential by design (see watcher.cluster): whichever process claims digests
     (the daemon, or `watcher digest send`) assigns first, so every claimed item
-    has its story. The index is rebuilt from the store on first use.
+    has its story. The index is rebuilt from the store on first use, and again
+    after any failure: the index may have taken items whose stories were never
+    committed, and must hold only what the store holds.
     """
 
     def __init__(self, store: Store, settings: ClusterSettings | None = None) -> None:
@@ -90,24 +83,35 @@ class StoryAssigner:
         self._lock = threading.Lock()
 
     def assign_pending(self, now: datetime) -> int:
-        """Assign every item without a story; how many were assigned."""
+        """Assign every item without a story; how many were assigned.
+
+        Raises what the store raises; the index is then rebuilt on the next call.
+        """
         with self._lock:
-            if not self._loaded:
-                for member in self.store.story_members_since(now - self.settings.window):
-                    fp = Fingerprint.from_json(member.fingerprint)
-                    self.index.add(member.id, member.story_id, fp, member.published)
-                self._loaded = True
-            self.index.evict(now - self.settings.window)
-            assigned = 0
-            while batch := self.store.items_without_story(limit=500):
-                placed = []
-                for candidate in batch:
-                    fp = fingerprint(candidate.title, candidate.text)
-                    story_id, _ = self.index.place(candidate.id, fp, candidate.published)
-                    placed.append((candidate.id, story_id, fp.to_json()))
-                self.store.set_stories(placed)
-                assigned += len(placed)
-            return assigned
+            try:
+                return self._assign(now)
+            except BaseException:
+                self.index = StoryIndex(self.settings)
+                self._loaded = False
+                raise
+
+    def _assign(self, now: datetime) -> int:
+        if not self._loaded:
+            for member in self.store.story_members_since(now - self.settings.window):
+                fp = Fingerprint.from_json(member.fingerprint)
+                self.index.add(member.id, member.story_id, fp, member.published)
+            self._loaded = True
+        self.index.evict(now - self.settings.window)
+        assigned = 0
+        while batch := self.store.items_without_story(limit=500):
+            placed = []
+            for candidate in batch:
+                fp = fingerprint(candidate.title, candidate.text)
+                story_id, _ = self.index.place(candidate.id, fp, candidate.published)
+                placed.append((candidate.id, story_id, fp.to_json()))
+            self.store.set_stories(placed)
+            assigned += len(placed)
+        return assigned
 
 
 class Pipeline:
@@ -159,7 +163,9 @@ class Pipeline:
     # -- polling -------------------------------------------------------------------
 
     def poll_one(self, source: Source) -> PollResult:
-        """Poll one feed, listing page or watched page, whatever process this is."""
+        """Poll one feed, listing page or watched page, whatever process this is.
+
+        Never raises for the source's sake (see watcher.poll.poll_source)."""
         ctx = PollContext(
             store=self.store,
             fetcher=self.fetcher,
@@ -169,11 +175,7 @@ class Pipeline:
             rng=self.rng,
             articles=self.articles,
         )
-        if isinstance(source, PageConfig):
-            return poll_page(source, ctx)
-        if isinstance(source, WatchConfig):
-            return poll_watch(source, ctx)
-        return poll_feed(source, ctx)
+        return poll_source(source, ctx)
 
     def poll(
         self,
@@ -188,13 +190,7 @@ class Pipeline:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
             futures = {pool.submit(self.poll_one, source): source for source in sources}
             for future in as_completed(futures):
-                try:
-                    result = future.result()
-                except WatcherError as exc:
-                    # One source's database trouble must not cost the others their poll.
-                    source = futures[future]
-                    log.error("%s: poll not recorded: %s", source.name, exc)
-                    result = PollResult(source.name, "failed", error_kind="store", error=str(exc))
+                result = future.result()
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
@@ -221,31 +217,67 @@ class Pipeline:
         others. A crash in between re-sends with the same Message-ID.
         """
         now = self.clock()
-        self.stories.assign_pending(now)
+        try:
+            self.stories.assign_pending(now)
+        except WatcherError as exc:
+            # Stories only group the digest; it goes out ungrouped rather than late.
+            log.error("stories not assigned before digest %s: %s", digest.name, exc)
         self.store.claim_digest(self.with_watches(digest), now, delivery_targets(digest))
+        return self.send_due_runs(digest)
+
+    def send_due_runs(self, digest: DigestConfig) -> list[DigestOutcome]:
+        """Send the runs of ``digest`` claimed earlier whose deliveries are due."""
         return [
-            self.send_run(digest, run) for run in self.store.pending_digest_runs(now, digest.name)
+            self.send_run(digest, run)
+            for run in self.store.pending_digest_runs(self.clock(), digest.name)
         ]
 
+    def deliver_pending(self) -> list[DigestOutcome]:
+        """What the daemon's delivery loop does each round, whatever the polls did:
+        claim and send the immediate digests' new matches, and send every claimed
+        run of any digest whose delivery is due (first tries after a crash,
+        retries after a refusal).
+
+        One digest's failure (the database, rendering, a bug) is logged and never
+        keeps the others from going out.
+        """
+        outcomes: list[DigestOutcome] = []
+        for digest in self.config.digests:
+            try:
+                # A cheap read first: rounds run every few seconds and must not write.
+                if digest.immediate and self.store.has_unclaimed(self.with_watches(digest)):
+                    outcomes.extend(self.send_digest(digest))
+                else:
+                    outcomes.extend(self.send_due_runs(digest))
+            except Exception:
+                log.exception("digest %s: delivery round failed; trying again later", digest.name)
+        return outcomes
+
     def send_run(self, digest: DigestConfig, run: DigestRun) -> DigestOutcome:
-        """Attempt every delivery of ``run`` that is due; what happened, overall."""
+        """Attempt every delivery of ``run`` that is due; what happened, overall.
+
+        A delivery that fails for any reason but a permanent refusal (including a
+        bug in rendering) is retried with a backoff, never dropped and never spun on.
+        """
         message_id = run.message_id or make_message_id(
             run.id, digest.name, _mail_domain(self.config)
         )
         if run.message_id is None:
             self.store.set_message_id(run.id, message_id)
-        # Rendered as of the claim, so a re-send is the same digest.
-        view = self.digest_view(digest, run.items, now=run.created_at)
         channels = {channel_target(url): url for url in digest.channels}
         errors: list[str] = []
-        statuses: list[str] = []
+        statuses: list[SendOutcome] = []
         lease = delivery_lease(self.config)
+        view: DigestView | None = None
         for delivery in run.due(self.clock()):
             if not self.store.begin_delivery(
                 run.id, delivery.target, now=self.clock(), lease=lease
             ):
                 continue  # another sender has it
             try:
+                if view is None:
+                    # Rendered as of the claim, so a re-send is the same digest.
+                    view = self.digest_view(digest, run.items, now=run.created_at)
                 if delivery.target == EMAIL_TARGET:
                     self.transport.send(self._email(digest, run, view, message_id))
                 elif delivery.target in channels:
@@ -253,32 +285,29 @@ class Pipeline:
                     channel.send(render_short_message(view, idempotency_key=message_id))
                 else:
                     raise DeliveryError(f"{delivery.target} is no longer configured")
-            except TemporaryDeliveryError as exc:
-                retry_at = self.clock() + retry_delay(delivery.attempts + 1, rng=self.rng)
-                self.store.mark_delivery(
-                    run.id, delivery.target, now=self.clock(), error=str(exc), retry_at=retry_at
-                )
-                log.warning(
-                    "digest %s run %d to %s not delivered, retrying at %s: %s",
-                    digest.name,
-                    run.id,
-                    delivery.target,
-                    retry_at.isoformat(timespec="seconds"),
-                    exc,
-                )
-                statuses.append("retry")
-                errors.append(str(exc))
             except DeliveryError as exc:
-                self.store.mark_delivery(run.id, delivery.target, now=self.clock(), error=str(exc))
-                log.error(
-                    "digest %s run %d to %s failed for good: %s",
-                    digest.name,
-                    run.id,
-                    delivery.target,
-                    exc,
-                )
-                statuses.append("failed")
+                if isinstance(exc, TemporaryDeliveryError):
+                    statuses.append(self._retry_later(digest, run, delivery, str(exc)))
+                else:
+                    self.store.mark_delivery(
+                        run.id, delivery.target, now=self.clock(), error=str(exc)
+                    )
+                    log.error(
+                        "digest %s run %d to %s failed for good: %s",
+                        digest.name,
+                        run.id,
+                        delivery.target,
+                        exc,
+                    )
+                    statuses.append(SendOutcome.FAILED)
                 errors.append(str(exc))
+            except Exception as exc:
+                log.exception(
+                    "digest %s run %d to %s crashed", digest.name, run.id, delivery.target
+                )
+                error = f"{type(exc).__name__}: {exc}"
+                statuses.append(self._retry_later(digest, run, delivery, error))
+                errors.append(error)
             else:
                 self.store.mark_delivery(run.id, delivery.target, now=self.clock())
                 log.info(
@@ -289,11 +318,35 @@ class Pipeline:
                     view.total,
                     message_id,
                 )
-                statuses.append("sent")
-        status = "failed" if "failed" in statuses else "retry" if "retry" in statuses else "sent"
-        return DigestOutcome(
-            digest.name, run.id, status, view.total, message_id, "; ".join(errors) or None
+                statuses.append(SendOutcome.SENT)
+        status = (
+            SendOutcome.FAILED
+            if SendOutcome.FAILED in statuses
+            else SendOutcome.RETRY
+            if SendOutcome.RETRY in statuses or not statuses
+            else SendOutcome.SENT
         )
+        items = view.total if view is not None else len(run.items)
+        return DigestOutcome(
+            digest.name, run.id, status, items, message_id, "; ".join(errors) or None
+        )
+
+    def _retry_later(
+        self, digest: DigestConfig, run: DigestRun, delivery: Delivery, error: str
+    ) -> SendOutcome:
+        retry_at = self.clock() + retry_delay(delivery.attempts + 1, rng=self.rng)
+        self.store.mark_delivery(
+            run.id, delivery.target, now=self.clock(), error=error, retry_at=retry_at
+        )
+        log.warning(
+            "digest %s run %d to %s not delivered, retrying at %s: %s",
+            digest.name,
+            run.id,
+            delivery.target,
+            retry_at.isoformat(timespec="seconds"),
+            error,
+        )
+        return SendOutcome.RETRY
 
     def _email(
         self, digest: DigestConfig, run: DigestRun, view: DigestView, message_id: str
@@ -311,10 +364,19 @@ class Pipeline:
 
     def with_watches(self, digest: DigestConfig) -> DigestConfig:
         """``digest`` with its watches' pseudo-topics among its topics, for claims and views."""
-        if not digest.watches:
-            return digest
-        watch_topics = tuple(WATCH_TOPIC_PREFIX + name for name in digest.watches)
-        return digest.model_copy(update={"topics": digest.topics + watch_topics})
+        return digest.with_watch_topics()
+
+    def next_digest_view(self, digest: DigestConfig) -> DigestView:
+        """What the next run of ``digest`` would show now, claiming nothing (the preview,
+        and the pending count of `watcher status`)."""
+        now = self.clock()
+        try:
+            # Grouping into stories is bookkeeping every digest needs, not a claim.
+            self.stories.assign_pending(now)
+        except WatcherError as exc:
+            log.error("stories not assigned for the preview of %s: %s", digest.name, exc)
+        pending = self.store.unclaimed_items(self.with_watches(digest))
+        return self.digest_view(digest, pending, now=now)
 
     def digest_view(
         self, digest: DigestConfig, items: Sequence[StoredItem], *, now: datetime
@@ -361,7 +423,7 @@ class Pipeline:
         now = self.clock()
         states = self.store.notice_states()
         notices = decide_notices(
-            self.store.feed_health(),
+            self.store.source_health(),
             states,
             now=now,
             failing_after=self.config.health.failing_after,
@@ -379,7 +441,7 @@ class Pipeline:
             return False
         now = self.clock()
         text = weekly_summary(
-            self.store.feed_health(), now=now, quiet_after=self.config.health.quiet_after
+            self.store.source_health(), now=now, quiet_after=self.config.health.quiet_after
         )
         if text is None:
             return False
@@ -403,7 +465,7 @@ class Pipeline:
         self.transport.send(message)
 
     def send_immediate_alerts(self) -> list[DigestOutcome]:
-        """Send every ``immediate: true`` digest that has unclaimed matches."""
+        """Send every ``immediate: true`` digest's new matches and its due retries."""
         outcomes: list[DigestOutcome] = []
         for digest in self.config.digests:
             if digest.immediate:
