@@ -334,7 +334,14 @@ class Pipeline:
     def _retry_later(
         self, digest: DigestConfig, run: DigestRun, delivery: Delivery, error: str
     ) -> SendOutcome:
-        retry_at = self.clock() + retry_delay(delivery.attempts + 1, rng=self.rng)
+        attempt = delivery.attempts + 1
+        if digest.immediate:
+            # An alert is worth little late: it is tried again within a minute of the
+            # fault clearing, however long the fault lasted.
+            delay = retry_delay(attempt, base=ALERT_RETRY_BASE, cap=ALERT_RETRY_CAP, rng=self.rng)
+        else:
+            delay = retry_delay(attempt, rng=self.rng)
+        retry_at = self.clock() + delay
         self.store.mark_delivery(
             run.id, delivery.target, now=self.clock(), error=error, retry_at=retry_at
         )
@@ -474,6 +481,9 @@ class Pipeline:
 
 
 EMAIL_TARGET = "email"
+# Retries of immediate alerts: 10 s, 20 s, 40 s, then every minute (with jitter below).
+ALERT_RETRY_BASE = timedelta(seconds=10)
+ALERT_RETRY_CAP = timedelta(seconds=60)
 
 
 def delivery_lease(config: Config) -> timedelta:
