@@ -191,9 +191,9 @@ def watcher_config(spec: Result, feeds: int, database: Path, extra_feeds: int = 
 def install_stage_clock(clock: StageClock, parsed_items: list[int]) -> None:
     """Wrap fetch, parse, match, store and the whole poll of one feed with CPU clocks."""
     import watcher.poll.feed as poll_module
-    from watcher.fetch import Fetcher
     from watcher.match import TopicIndex
     from watcher.pipeline import Pipeline
+    from watcher.sources.fetch import Fetcher
     from watcher.store import Store
 
     parse = poll_module.parse_feed  # type: ignore[attr-defined]
@@ -316,7 +316,7 @@ def run_floor(spec: Result) -> Result:
             "content-location": url,
             "content-type": response.headers.get("content-type", "application/xml"),
         }
-        # The same options as watcher.parse: relative URIs resolved, HTML kept as served.
+        # The same options as watcher.sources.feeds: relative URIs resolved, HTML kept as served.
         return feedparser.parse(
             io.BytesIO(response.content),
             response_headers=headers,
@@ -515,7 +515,7 @@ def run_scale(spec: Result) -> Result:
 # Where profiled time goes, by the file a function lives in (first match wins).
 PROFILE_AREAS = (
     ("feedparser (XML, sgmllib, dates)", ("feedparser", "sgmllib")),
-    ("watcher.parse + html.parser (item text)", ("watcher/parse.py", "html/parser.py",
+    ("watcher.sources.feeds + html.parser (item text)", ("watcher/parse.py", "html/parser.py",
                                                  "_markupbase.py")),
     ("watcher.match", ("watcher/match/",)),
     ("SQLAlchemy", ("sqlalchemy",)),
@@ -818,7 +818,7 @@ def render_results(report: Result) -> str:
         "",
         f"watcher: `Pipeline.poll` with the 2 shipped topics + {options['topics']} generated, "
         "SQLite in a temp folder. Floor: requests + feedparser (same feedparser options as "
-        "watcher.parse), items kept in memory. reader: `update_feeds(workers="
+        "watcher.sources.feeds), items kept in memory. reader: `update_feeds(workers="
         f"{options['workers']}, scheduled=False)`. Cold: every item new. Warm: after the "
         f"farm gave {report.get('advanced', 0)} feeds (10%) 1-3 new items; conditional GETs.",
         "",

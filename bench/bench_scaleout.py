@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT))
 
 import farm  # noqa: E402
 
-from watcher.celery_app import CeleryPollExecutor  # noqa: E402
 from watcher.config import load_config  # noqa: E402
-from watcher.executors import PollExecutor  # noqa: E402
-from watcher.scheduler import Daemon  # noqa: E402
+from watcher.daemon.celery_app import CeleryPollExecutor  # noqa: E402
+from watcher.daemon.executors import PollExecutor  # noqa: E402
+from watcher.daemon.scheduler import Daemon  # noqa: E402
 from watcher.store import Store  # noqa: E402
 
 DATABASE = os.environ.get(

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from watcher.health import (
+from watcher.outputs.health import (
     Notice,
     NoticeState,
     SourceHealth,

@@ -20,9 +20,9 @@ from tests.feed_server import running_feed_server
 from watcher.cli import cli
 from watcher.clock import utc_now
 from watcher.config import load_config
-from watcher.endpoint import EndpointServer, Health
+from watcher.daemon.endpoint import EndpointServer, Health
+from watcher.outputs.publish import digest_feed, topic_feed
 from watcher.pipeline import Pipeline
-from watcher.publish import digest_feed, topic_feed
 from watcher.store import Store
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from watcher.config import Config, DigestConfig, FeedConfig, TopicConfig
+from watcher.daemon.scheduler import Daemon, fire_times, missed_fire_time
 from watcher.models import Hit, Item, TopicMatch
-from watcher.scheduler import Daemon, fire_times, missed_fire_time
 from watcher.store import MatchedItem, SourceUpdate, Store
 
 BERLIN_SEVEN = DigestConfig(

@@ -24,8 +24,8 @@ import pytest
 
 from tests.feed_server import FeedServer, running_feed_server
 from watcher.config import Config, Defaults, FeedConfig, TopicConfig
-from watcher.parse import parse_feed
 from watcher.pipeline import Pipeline
+from watcher.sources.feeds import parse_feed
 from watcher.store import Store
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"

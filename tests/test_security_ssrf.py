@@ -19,15 +19,15 @@ import pytest
 from tests.chaos_server import running_chaos_server
 from tests.feed_server import FeedServer, running_feed_server
 from watcher.config import Config, Defaults, FeedConfig
-from watcher.fetch import Fetched, Fetcher, FetchFailed, FetchFailureKind, FetchRequest
-from watcher.netguard import (
+from watcher.pipeline import Pipeline
+from watcher.sources.fetch import Fetched, Fetcher, FetchFailed, FetchFailureKind, FetchRequest
+from watcher.sources.netguard import (
     AddressGuard,
     IPAddress,
     blocked_class,
     literal_address,
     tcp_connector,
 )
-from watcher.pipeline import Pipeline
 from watcher.store import Store
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'

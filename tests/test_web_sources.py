@@ -225,7 +225,7 @@ def test_opml_import_and_export_round_trip(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from watcher.cli import cli
-    from watcher.opml import parse_opml
+    from watcher.sources.opml import parse_opml
 
     config = tmp_path / "feeds.yaml"
     config.write_text("feeds: []\n", encoding="utf-8")

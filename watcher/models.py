@@ -39,6 +39,10 @@ class Item:
     content_hash: str = ""
 
 
+# What JSON renderings (digests as JSON, webhook payloads) are made of.
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+
+
 class PollOutcome(StrEnum):
     """What one poll of one source came to."""
 
@@ -154,7 +158,7 @@ class StoredItem:
     story_id: int | None = None
 
 
-# The open problems an operator can have been told of (see watcher.health).
+# The open problems an operator can have been told of (see watcher.outputs.health).
 ProblemKind = Literal["failing", "gone"]
 
 

@@ -20,8 +20,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from watcher.articles import ArticleFetcher
-from watcher.channels import make_channel, render_short_message
 from watcher.clock import Clock, utc_now
 from watcher.cluster import ClusterSettings, Fingerprint, StoryIndex, fingerprint
 from watcher.config import (
@@ -30,8 +28,12 @@ from watcher.config import (
     Source,
     TopicConfig,
 )
-from watcher.deliver import Transport, make_transport, retry_delay
-from watcher.digest import (
+from watcher.exceptions import DeliveryError, TemporaryDeliveryError, WatcherError
+from watcher.match import TopicIndex
+from watcher.models import SendOutcome, StoredItem
+from watcher.outputs.channels import make_channel
+from watcher.outputs.deliver import Transport, make_transport, retry_delay
+from watcher.outputs.digest import (
     DigestView,
     SourceLink,
     build_digest_view,
@@ -39,14 +41,18 @@ from watcher.digest import (
     make_message_id,
     render_digest,
 )
-from watcher.exceptions import DeliveryError, TemporaryDeliveryError, WatcherError
-from watcher.fetch import Fetcher, FetchRequest
-from watcher.health import decide_notices, record_notices, render_notice_email, weekly_summary
-from watcher.match import TopicIndex
-from watcher.models import SendOutcome, StoredItem
+from watcher.outputs.health import (
+    decide_notices,
+    record_notices,
+    render_notice_email,
+    weekly_summary,
+)
+from watcher.outputs.sanitize import clean_header_text
+from watcher.outputs.short import render_short_message
 from watcher.poll import PollContext, PollResult, poll_source
-from watcher.robots import RobotsCache
-from watcher.sanitize import clean_header_text
+from watcher.sources.articles import ArticleFetcher
+from watcher.sources.fetch import Fetcher, FetchRequest
+from watcher.sources.robots import RobotsCache
 from watcher.store import Delivery, DigestRun, Store
 from watcher.urls import host_of
 
@@ -421,7 +427,7 @@ class Pipeline:
     def send_health_notices(self) -> int:
         """Tell the operators, once, about sources that broke, moved, or recovered.
 
-        The decisions are watcher.health's; the states are saved only after the
+        The decisions are watcher.outputs.health's; the states are saved only after the
         transport took the email, so a failed send is tried again next time.
         Returns how many notices were sent.
         """

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from watcher.articles import ArticleFetcher
 from watcher.config import Defaults
-from watcher.fetch import Fetched, Fetcher, FetchFailed, FetchRequest, NotModified
 from watcher.models import Item, PollOutcome, SourceState, TopicMatch
 from watcher.poll.schedule import backoff_delay
+from watcher.sources.articles import ArticleFetcher
+from watcher.sources.fetch import Fetched, Fetcher, FetchFailed, FetchRequest, NotModified
 from watcher.store import IngestCounts, SourceUpdate, Store
 
 

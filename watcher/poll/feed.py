@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from watcher.articles import ArticleFetcher
 from watcher.config import FeedConfig
 from watcher.exceptions import ParseError
-from watcher.fetch import FetchRequest
 from watcher.models import Item, PollOutcome
-from watcher.parse import parse_feed
 from watcher.poll.common import (
     PollContext,
     PollResult,
@@ -25,6 +22,9 @@ from watcher.poll.common import (
     stored_result,
 )
 from watcher.poll.schedule import adaptive_interval, max_age, success_interval
+from watcher.sources.articles import ArticleFetcher
+from watcher.sources.feeds import parse_feed
+from watcher.sources.fetch import FetchRequest
 from watcher.store import MatchedItem, SourceUpdate
 
 

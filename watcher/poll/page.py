@@ -14,12 +14,8 @@ so that digests listing the watch carry it.
 from __future__ import annotations
 
 from watcher.config import PageConfig, WatchConfig
-from watcher.extract import Article
-from watcher.fetch import Fetched, FetchRequest
 from watcher.models import Item, PollOutcome, TopicMatch
-from watcher.pages import PageLink, extract_links
-from watcher.pagewatch import compile_ignore_patterns, detect_change, page_text
-from watcher.parse import content_hash
+from watcher.outputs.sanitize import truncate
 from watcher.poll.common import (
     PollContext,
     PollResult,
@@ -27,7 +23,11 @@ from watcher.poll.common import (
     record_failure,
     stored_result,
 )
-from watcher.sanitize import truncate
+from watcher.sources.extract import Article
+from watcher.sources.feeds import content_hash
+from watcher.sources.fetch import Fetched, FetchRequest
+from watcher.sources.pages import PageLink, extract_links
+from watcher.sources.watches import compile_ignore_patterns, detect_change, page_text
 from watcher.store import MatchedItem, SourceUpdate
 
 SUMMARY_CHARS = 400

@@ -28,9 +28,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from watcher.digest import format_time
 from watcher.models import NoticeState, ProblemKind, SourceHealth
-from watcher.sanitize import clean_header_text, normalize_text, safe_link, truncate
+from watcher.outputs.digest import format_time
+from watcher.outputs.sanitize import clean_header_text, normalize_text, safe_link, truncate
 
 NoticeKind = Literal["failing", "gone", "moved", "recovered"]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from watcher.atom import render_atom
 from watcher.config import DigestConfig
-from watcher.digest import DigestEntry
 from watcher.models import StoredItem
+from watcher.outputs.atom import render_atom
+from watcher.outputs.digest import DigestEntry
 from watcher.pipeline import Pipeline
 
 # <updated> of a feed with no entries: fixed, so an empty feed keeps its ETag.

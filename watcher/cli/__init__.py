@@ -216,7 +216,7 @@ def _log_poll_result(result: PollResult) -> None:
 @pass_context
 def run(ctx: Context) -> None:
     """Run the daemon in the foreground until SIGINT/SIGTERM."""
-    from watcher.scheduler import run_daemon
+    from watcher.daemon.scheduler import run_daemon
 
     config = ctx.config()
     with opened_store(config, upgrade=True) as store:
@@ -236,7 +236,7 @@ def run(ctx: Context) -> None:
 @pass_context
 def worker(ctx: Context, concurrency: int | None) -> None:
     """Run a Celery worker that polls the feeds the scheduler (`watcher run`) hands out."""
-    from watcher.celery_app import run_worker
+    from watcher.daemon.celery_app import run_worker
 
     config = ctx.config()
     if config.executor != "celery":
@@ -352,7 +352,7 @@ def digest_preview(
     ctx: Context, name: str, fmt: str, output: str | None, open_browser: bool
 ) -> None:
     """Render the next digest NAME without sending or claiming anything."""
-    from watcher.digest import digest_as_json, render_digest
+    from watcher.outputs.digest import digest_as_json, render_digest
     from watcher.pipeline import Pipeline
 
     config = ctx.config()
@@ -571,8 +571,8 @@ def demo(workdir: Path) -> None:
 @pass_context
 def discover(ctx: Context, url: str, allow_private: bool) -> None:
     """Find the RSS/Atom/JSON feeds of a site and print feeds.yaml entries for them."""
-    from watcher.discover import discover_feeds, discovered_yaml, probe_common_paths
-    from watcher.fetch import Fetched, Fetcher, FetchRequest, FetchResult
+    from watcher.sources.discover import discover_feeds, discovered_yaml, probe_common_paths
+    from watcher.sources.fetch import Fetched, Fetcher, FetchRequest, FetchResult
 
     defaults = ctx.config_or_defaults().defaults
     with Fetcher.from_defaults(defaults) as fetcher:
@@ -603,7 +603,7 @@ def opml() -> None:
 def opml_import(ctx: Context, path: str) -> None:
     """Print feeds.yaml entries for the feeds of an OPML file, to paste under feeds:."""
     from watcher.exceptions import OpmlError
-    from watcher.opml import opml_to_yaml, parse_opml
+    from watcher.sources.opml import opml_to_yaml, parse_opml
 
     try:
         feeds = parse_opml(Path(path).read_bytes())
@@ -617,7 +617,7 @@ def opml_import(ctx: Context, path: str) -> None:
 @pass_context
 def opml_export(ctx: Context) -> None:
     """Write the configured feeds as OPML to standard output."""
-    from watcher.opml import OpmlFeed, render_opml
+    from watcher.sources.opml import OpmlFeed, render_opml
 
     config = ctx.config()
     feeds = [
@@ -636,8 +636,8 @@ def opml_export(ctx: Context) -> None:
 @pass_context
 def export_feed(ctx: Context, name: str, is_digest: bool, self_url: str | None) -> None:
     """Write the Atom feed of topic NAME (or digest NAME) to standard output."""
+    from watcher.outputs.publish import digest_feed, topic_feed
     from watcher.pipeline import Pipeline
-    from watcher.publish import digest_feed, topic_feed
 
     config = ctx.config()
     if is_digest:
@@ -656,9 +656,9 @@ def export_feed(ctx: Context, name: str, is_digest: bool, self_url: str | None) 
 @pass_context
 def status(ctx: Context) -> None:
     """Print each source's, topic's and digest's state, and any broken promise."""
+    from watcher.cli.status import format_status
     from watcher.clock import utc_now
     from watcher.pipeline import Pipeline
-    from watcher.status import format_status
 
     config = ctx.config()
     with opened_store(config) as store, Pipeline(config, store) as pipeline:

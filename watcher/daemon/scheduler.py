@@ -40,17 +40,17 @@ from apscheduler.triggers.cron import CronTrigger
 
 from watcher.clock import utc_now
 from watcher.config import Config, DigestConfig, Source
-from watcher.endpoint import EndpointServer, Health
+from watcher.daemon.endpoint import EndpointServer, Health
+from watcher.daemon.executors import LocalPollExecutor, PollExecutor
+from watcher.daemon.liveness import liveness_problems
+from watcher.daemon.metrics import Metrics
 from watcher.exceptions import ConfigError, StoreError, WatcherError
-from watcher.executors import LocalPollExecutor, PollExecutor
-from watcher.liveness import liveness_problems
-from watcher.metrics import Metrics
 from watcher.pipeline import DigestOutcome, Pipeline
 from watcher.poll import PollResult
 from watcher.store import Store, sqlite_path
 
 if TYPE_CHECKING:
-    from watcher.leadership import SchedulerLeadership
+    from watcher.daemon.leadership import SchedulerLeadership
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def poll_lease(config: Config) -> timedelta:
     worker's feeds come round again soon."""
     # Four fetch deadlines leave room for parsing and storing; the floor covers a
     # poll whose fetch was quick but whose feed is large. (Celery workers never
-    # overlap polls of one feed even past the lease: see watcher.leadership.)
+    # overlap polls of one feed even past the lease: see watcher.daemon.leadership.)
     return max(config.defaults.timeout * 4, MIN_POLL_LEASE)
 
 
@@ -365,7 +365,7 @@ class Daemon:
 
     def health(self) -> Health:
         """Healthy when the dispatcher ran recently, the database answers, no delivery
-        is late and no source is overdue (see watcher.liveness)."""
+        is late and no source is overdue (see watcher.daemon.liveness)."""
         checks: dict[str, str] = {}
         behind = time.monotonic() - self.last_dispatch
         stuck = behind > self.config.daemon.dispatch_interval.total_seconds() * 3 + 10
@@ -382,7 +382,7 @@ class Daemon:
 
     def feed_document(self, kind: str, name: str, self_url: str) -> bytes:
         """The Atom feed of a topic or digest (KeyError when there is none)."""
-        from watcher.publish import digest_feed, topic_feed
+        from watcher.outputs.publish import digest_feed, topic_feed
 
         if kind == "topic":
             return topic_feed(self.pipeline, name, self_url=self_url)
@@ -518,7 +518,7 @@ def run_daemon(
     """Run the daemon in the foreground with signal handling; raises DaemonLockError.
 
     With ``executor: celery`` this process is the scheduler: it first wins the
-    election (``watcher.leadership``; a standby waits here until the leader's
+    election (``watcher.daemon.leadership``; a standby waits here until the leader's
     session ends), then claims due feeds and hands them to Celery workers. Only
     the scheduler sends digests and runs the work that must happen in one place.
     Raises WatcherError when it loses the election lock, so that its supervisor
@@ -546,8 +546,8 @@ def run_daemon(
     try:
         executor: PollExecutor | None = None
         if config.executor == "celery":
-            from watcher.celery_app import CeleryPollExecutor
-            from watcher.leadership import SchedulerLeadership
+            from watcher.daemon.celery_app import CeleryPollExecutor
+            from watcher.daemon.leadership import SchedulerLeadership
 
             leadership = SchedulerLeadership(config.database)
             if not leadership.wait(stopping):

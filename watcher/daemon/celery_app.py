@@ -2,7 +2,7 @@
 
 Two roles, both built from the same validated ``Config`` (``executor: celery``):
 
-- The scheduler (``watcher run``): one process, elected by ``watcher.leadership``.
+- The scheduler (``watcher run``): one process, elected by ``watcher.daemon.leadership``.
   Its ``CeleryPollExecutor`` receives the feeds ``Daemon.dispatch`` claimed with a
   lease and sends one ``watcher.poll`` task per feed to the ``watcher.poll`` queue.
   It keeps at most ``QUEUED_PER_WORKER_SETTING × defaults.workers`` tasks waiting
@@ -49,8 +49,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from watcher.config import Config, Source
+from watcher.daemon.leadership import FeedPollLock
 from watcher.exceptions import WatcherError
-from watcher.leadership import FeedPollLock
 from watcher.pipeline import Pipeline
 from watcher.store import Store
 
