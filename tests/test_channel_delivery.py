@@ -109,16 +109,16 @@ def test_a_failing_channel_is_retried_alone_and_never_doubles_the_others(
             new=[MatchedItem(item, (TopicMatch("travel", 1.0, (Hit("title", 25, 30, "visit"),)),))],
         )
         with Pipeline(config, store, clock=clock) as pipeline:
-            first = pipeline.send_digest(digest)
+            first = pipeline.digests.send_digest(digest)
             assert [o.status for o in first] == ["retry"]
             assert len(good.bodies) == 1 and not flaky.bodies
             assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
             flaky.status = 200
             clock.now += timedelta(hours=2)
-            second = pipeline.send_digest(digest)
+            second = pipeline.digests.send_digest(digest)
             assert [o.status for o in second] == ["sent"]
             clock.now += timedelta(hours=2)
-            assert pipeline.send_digest(digest) == []
+            assert pipeline.digests.send_digest(digest) == []
     assert len(good.bodies) == 1  # never doubled by the other channel's retry
     assert len(flaky.bodies) == 1
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1

@@ -171,7 +171,7 @@ def test_greylisting_is_retried_and_survives_a_restart(tmp_path: Path) -> None:
         store_items(config_path, ["a"])
         config = load_config(config_path)
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
-            outcomes = pipeline.send_digest(config.digest("morning"))
+            outcomes = pipeline.digests.send_digest(config.digest("morning"))
             assert [o.status for o in outcomes] == ["retry"]
         # A new process (a restart) finds the pending run and sends it when due.
         later = utc_now() + timedelta(hours=2)
@@ -179,7 +179,7 @@ def test_greylisting_is_retried_and_survives_a_restart(tmp_path: Path) -> None:
             Store.open(config.database) as store,
             Pipeline(config, store, clock=lambda: later) as pipeline,
         ):
-            outcomes = pipeline.send_digest(config.digest("morning"))
+            outcomes = pipeline.digests.send_digest(config.digest("morning"))
             assert [o.status for o in outcomes] == ["sent"]
         assert len(server.handler.received) == 1
         assert server.handler.transactions == 2
@@ -191,12 +191,14 @@ def test_immediate_alerts_batch_a_poll_and_never_repeat(tmp_path: Path) -> None:
         config = load_config(config_path)
         store_items(config_path, ["a", "b"])
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
-            first = pipeline.send_immediate_alerts()
+            first = pipeline.digests.send_immediate_alerts()
             assert [(o.status, o.items) for o in first] == [("sent", 2)]
-            assert pipeline.send_immediate_alerts() == []
+            assert pipeline.digests.send_immediate_alerts() == []
         store_items(config_path, ["c"])
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
-            assert [(o.status, o.items) for o in pipeline.send_immediate_alerts()] == [("sent", 1)]
+            assert [(o.status, o.items) for o in pipeline.digests.send_immediate_alerts()] == [
+                ("sent", 1)
+            ]
         assert len(server.handler.received) == 2
 
 
@@ -214,11 +216,11 @@ def test_an_alerted_story_is_not_alerted_again_but_joins_the_scheduled_digest(
         config = load_config(config_path)
         store_items(config_path, ["a"])
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
-            assert [o.items for o in pipeline.send_immediate_alerts()] == [1]
+            assert [o.items for o in pipeline.digests.send_immediate_alerts()] == [1]
         store_items(config_path, ["a2"])  # another outlet reports the same event
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
-            assert pipeline.send_immediate_alerts() == []
-            daily = pipeline.send_digest(config.digest("daily"))
+            assert pipeline.digests.send_immediate_alerts() == []
+            daily = pipeline.digests.send_digest(config.digest("daily"))
         assert [(o.status, o.items) for o in daily] == [("sent", 1)]
         assert len(server.handler.received) == 2
         digest_text = server.handler.received[1].message.get_body(("plain",))

@@ -42,7 +42,7 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
 def test_digest_feed_shows_the_stories_of_the_last_digest(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
-    pipeline.send_digest(pipeline.config.digest("morning"))
+    pipeline.digests.send_digest(pipeline.config.digest("morning"))
     eml = next((tmp_path / "outbox").glob("*.eml"))
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]

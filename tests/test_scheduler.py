@@ -105,7 +105,7 @@ def test_daemon_returning_after_seven_sends_the_missed_digest_once(tmp_path: Pat
             )
 
         daemon = Daemon(config, store, clock=clock)
-        daemon.pipeline.rng = random.Random(3)
+        daemon.pipeline.digests.rng = random.Random(3)
         try:
             add_item("one")
             daemon.send_scheduled_digest("morning")  # yesterday's 07:00 run

@@ -76,7 +76,7 @@ def test_five_seed_write_ups_are_one_story_with_five_sources(tmp_path: Path) -> 
             store.sync_sources(config.sources, utc_now())
             with Pipeline(config, store) as pipeline:
                 pipeline.poll(pipeline.enabled_sources())
-                [outcome] = pipeline.send_digest(config.digest("morning"))
+                [outcome] = pipeline.digests.send_digest(config.digest("morning"))
     assert (outcome.status, outcome.items) == ("sent", 1)  # one story, not five alerts
     message = email.message_from_bytes(
         next((tmp_path / "outbox").glob("*.eml")).read_bytes(), policy=email.policy.default

@@ -170,7 +170,7 @@ digests:
         clock.now += timedelta(hours=1)
         changed = pipeline.poll_one(watch)
         assert changed.new_items == 1 and changed.matched_topics == ("watch.library",)
-        outcomes = pipeline.send_immediate_alerts()
+        outcomes = pipeline.digests.send_immediate_alerts()
         assert [(o.status, o.items) for o in outcomes] == [("sent", 1)]
     eml = next((tmp_path / "outbox").glob("*.eml")).read_text(encoding="utf-8")
     assert "Library notices: the page changed" in eml

@@ -182,7 +182,7 @@ def poll(ctx: Context, once: bool, source_names: tuple[str, ...]) -> None:
                     results = pipeline.poll(sources, on_result=lambda _result: bar.update(1))
             else:
                 results = pipeline.poll(sources, on_result=_log_poll_result)
-            outcomes = pipeline.send_immediate_alerts()
+            outcomes = pipeline.digests.send_immediate_alerts()
     kinds = Counter(result.error_kind for result in results if result.failed)
     failed = sum(kinds.values())
     sent = [outcome for outcome in outcomes if outcome.status == SendOutcome.SENT]
@@ -358,7 +358,7 @@ def digest_preview(
     config = ctx.config()
     digest_config = _digest_named(config, name)
     with opened_store(config) as store, Pipeline(config, store) as pipeline:
-        view = pipeline.next_digest_view(digest_config)
+        view = pipeline.digests.next_digest_view(digest_config)
     if fmt == "json":
         click.echo(json.dumps(digest_as_json(view), indent=2, ensure_ascii=False))
         return
@@ -386,7 +386,7 @@ def digest_send(ctx: Context, name: str) -> None:
     config = ctx.config()
     digest_config = _digest_named(config, name)
     with opened_store(config, upgrade=True) as store, Pipeline(config, store) as pipeline:
-        outcomes = pipeline.send_digest(digest_config)
+        outcomes = pipeline.digests.send_digest(digest_config)
     if not outcomes:
         click.echo(f"digest {name}: nothing new to send")
     for outcome in outcomes:
@@ -663,7 +663,7 @@ def status(ctx: Context) -> None:
     config = ctx.config()
     with opened_store(config) as store, Pipeline(config, store) as pipeline:
         # What the next run of each digest would show: the same view as its preview.
-        pending = {d.name: pipeline.next_digest_view(d).total for d in config.digests}
+        pending = {d.name: pipeline.digests.next_digest_view(d).total for d in config.digests}
         click.echo(format_status(config, store, utc_now(), pending))
 
 

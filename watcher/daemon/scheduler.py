@@ -45,7 +45,8 @@ from watcher.daemon.executors import LocalPollExecutor, PollExecutor
 from watcher.daemon.liveness import liveness_problems
 from watcher.daemon.metrics import Metrics
 from watcher.exceptions import ConfigError, StoreError, WatcherError
-from watcher.pipeline import DigestOutcome, Pipeline
+from watcher.outputs.send import DigestOutcome
+from watcher.pipeline import Pipeline
 from watcher.poll import PollResult
 from watcher.store import Store, sqlite_path
 
@@ -230,7 +231,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         try:
-            self._count_digests(self.pipeline.deliver_pending())
+            self._count_digests(self.pipeline.digests.deliver_pending())
         except Exception:  # deliver_pending isolates digests; this is the database
             log.exception("delivery round failed; trying again in the next")
 
@@ -272,7 +273,7 @@ class Daemon:
         except KeyError:
             return
         try:
-            outcomes = self.pipeline.send_digest(digest)
+            outcomes = self.pipeline.digests.send_digest(digest)
         except WatcherError:
             # Nothing was claimed, or the claim is kept: its delivery is due at once,
             # and the delivery rounds retry it.
@@ -284,7 +285,7 @@ class Daemon:
 
     def health_notices(self) -> None:
         try:
-            sent = self.pipeline.send_health_notices()
+            sent = self.pipeline.operators.send_health_notices()
         except WatcherError:
             log.exception("feed-health notices could not be sent; trying again later")
             return
@@ -293,7 +294,7 @@ class Daemon:
 
     def health_summary(self) -> None:
         try:
-            self.pipeline.send_health_summary()
+            self.pipeline.operators.send_health_summary()
         except WatcherError:
             log.exception("the weekly source summary could not be sent")
 

@@ -120,7 +120,7 @@ def run_demo(workdir: Path) -> DemoResult:
                         f"{result.source}: {result.error or result.result}" for result in failed
                     )
                 )
-            outcomes = pipeline.send_digest(config.digest(DEMO_DIGEST_NAME))
+            outcomes = pipeline.digests.send_digest(config.digest(DEMO_DIGEST_NAME))
     sent = [outcome for outcome in outcomes if outcome.status == SendOutcome.SENT]
     if not sent or not transport.written:
         problems = (

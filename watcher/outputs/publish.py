@@ -20,7 +20,7 @@ FEED_LIMIT = 50
 def _entries(
     pipeline: Pipeline, digest: DigestConfig, items: Sequence[StoredItem]
 ) -> list[DigestEntry]:
-    view = pipeline.digest_view(digest, items, now=EMPTY_FEED_UPDATED)
+    view = pipeline.digests.digest_view(digest, items, now=EMPTY_FEED_UPDATED)
     return [entry for section in view.sections for entry in section.entries]
 
 
