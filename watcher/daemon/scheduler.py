@@ -1,8 +1,11 @@
 """The daemon: APScheduler wiring, signals, reload. The only module that imports APScheduler.
 
 Jobs:
-- ``dispatch`` every few seconds: sources (feeds, pages, watches) due in the
-  database go to the worker pool (never two polls of one source at once).
+- the dispatcher (a thread of its own, not an APScheduler job): sources (feeds,
+  pages, watches) due in the database go to the worker pool, never two polls of
+  one source at once; it runs every ``dispatch_interval`` and as soon as a poll
+  finishes, so a host's ``per_host_concurrency`` slots are refilled at once and
+  500 sources on one site are polled as fast as ``per_host_delay`` allows.
 - one cron job per scheduled digest, in the digest's timezone, coalesced, with
   a misfire grace time; at start a digest whose last scheduled time passed
   while the daemon was down (within the grace time) is sent once.
@@ -58,6 +61,7 @@ log = logging.getLogger(__name__)
 # A digest missed while the daemon was down is still sent if it returns within this.
 MISFIRE_GRACE = timedelta(hours=6)
 MIN_POLL_LEASE = timedelta(seconds=10)
+DISPATCH_COALESCE_SECONDS = 0.05
 # How often the elected scheduler checks that its election lock's session lives.
 LEADERSHIP_CHECK_SECONDS = 2.0
 
@@ -170,6 +174,9 @@ class Daemon:
         self.deliveries: queue.SimpleQueue[DeliveryRequest] = queue.SimpleQueue()
         self.delivery_wanted = threading.Event()
         self._delivery_thread: threading.Thread | None = None
+        # Set when a poll finishes: its host has a free slot, so dispatch again now.
+        self.dispatch_wanted = threading.Event()
+        self._dispatch_thread: threading.Thread | None = None
         self.endpoint: EndpointServer | None = None
         # Monotonic time of the last dispatch; /healthz fails when it falls behind.
         self.last_dispatch = time.monotonic()
@@ -204,6 +211,21 @@ class Daemon:
         self.metrics.feeds_due.set(self.store.count_due_sources(now))
         self.metrics.in_flight.set(self.executor.running())
         self.summary.maybe_log(self.metrics)
+
+    def dispatch_loop(self) -> None:
+        """The dispatcher thread: dispatch at once, then whenever a poll finishes or
+        every ``dispatch_interval``, until the daemon stops."""
+        interval = self.config.daemon.dispatch_interval.total_seconds()
+        while not self.stopping.is_set():
+            self.dispatch_wanted.clear()
+            try:
+                self.dispatch()
+            except Exception:  # the database; /healthz reports a dispatcher that lags
+                log.exception("dispatch failed; trying again")
+                self.stopping.wait(interval)
+            if self.dispatch_wanted.wait(interval):
+                # Polls finish in bursts: gather a burst's freed slots into one claim.
+                self.stopping.wait(DISPATCH_COALESCE_SECONDS)
 
     # -- delivery ------------------------------------------------------------------
 
@@ -263,6 +285,7 @@ class Daemon:
 
     def _poll_done(self, result: PollResult) -> None:
         log.log(logging.WARNING if result.failed else logging.DEBUG, "%s", result.describe())
+        self.dispatch_wanted.set()
         if result.new_matches and any(d.immediate for d in self.config.digests):
             self.delivery_wanted.set()
 
@@ -406,15 +429,6 @@ class Daemon:
         """Run until SIGTERM/SIGINT; returns after a clean shutdown."""
         self.store.sync_sources(self.config.sources, self.clock())
         self.scheduler.add_job(
-            self.dispatch,
-            "interval",
-            seconds=self.config.daemon.dispatch_interval.total_seconds(),
-            id="dispatch",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
-        )
-        self.scheduler.add_job(
             self.request_delivery,
             "interval",
             minutes=15,
@@ -438,6 +452,10 @@ class Daemon:
         self._schedule_digests()
         self.catch_up_digests()
         self.scheduler.start()
+        self._dispatch_thread = threading.Thread(
+            target=self.dispatch_loop, name="dispatch", daemon=True
+        )
+        self._dispatch_thread.start()
         # A daemon thread: a send hung past shutdown_wait must not keep the process.
         self._delivery_thread = threading.Thread(
             target=self.delivery_loop, name="delivery", daemon=True
@@ -458,6 +476,7 @@ class Daemon:
     def request_stop(self) -> None:
         self.stopping.set()
         self.delivery_wanted.set()
+        self.dispatch_wanted.set()
 
     def shutdown(self) -> None:
         """Stop within ``shutdown_wait``: polls and a send in flight get that long, together.
@@ -467,10 +486,11 @@ class Daemon:
         wait = self.config.daemon.shutdown_wait.total_seconds()
         deadline = time.monotonic() + wait
         log.info("stopping: waiting up to %ds for in-flight polls and sends", wait)
-        self.stopping.set()
-        self.delivery_wanted.set()
-        # The jobs left on the scheduler only queue work or claim leases: quick.
+        self.request_stop()
+        # The jobs on the scheduler only queue work or delete old items: quick.
         self.scheduler.shutdown(wait=True)
+        if self._dispatch_thread is not None:
+            self._dispatch_thread.join(max(0.0, deadline - time.monotonic()))
         for name in self.executor.shutdown(max(0.0, deadline - time.monotonic())):
             self.store.release_lease(name)
         if self._delivery_thread is not None:
