@@ -334,6 +334,12 @@ class Daemon:
         return digest_feed(self.pipeline, name, self_url=self_url)
 
     def start_endpoint(self, host: str, port: int, token: str | None = None) -> EndpointServer:
+        from watcher.dashboard.app import Dashboard
+
+        public_url = self.config.http.public_url if self.config.http else None
+        dashboard = Dashboard(
+            lambda: self.config, self.store, token=token, public_url=public_url, clock=self.clock
+        )
         self.endpoint = EndpointServer(
             host,
             port,
@@ -341,9 +347,10 @@ class Daemon:
             metrics=self.metrics.exposition,
             feeds=self.feed_document,
             token=token,
+            dashboard=dashboard,
         )
         self.endpoint.start()
-        log.info("endpoint listening on %s (/healthz, /metrics)", self.endpoint.url)
+        log.info("endpoint listening on %s (dashboard at /, /healthz, /metrics)", self.endpoint.url)
         return self.endpoint
 
     def run(self) -> None:
