@@ -4,6 +4,7 @@ store, served by the real EndpointServer with the dashboard on 127.0.0.1."""
 from __future__ import annotations
 
 import html.parser
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,24 +58,24 @@ NEWS = [
         "wire",
         50,
         "Premier Aldous departs for state visit to Verania",
-        "Prime Minister Tomas Aldous left the capital on Tuesday for a three-day state visit "
-        "to Verania, where he will attend the military parade marking the armistice "
-        "anniversary and meet President Ilse Marrow.",
+        "Prime Minister Tomas Aldous left Northwind on Tuesday for a three-day state visit "
+        "to Verania, his first since taking office, to meet President Ilse Marrow and sign "
+        "a grain and energy agreement.",
     ),
     (
         "gazette",
         35,
         "Aldous arrives in Verania for three-day state visit",
-        "Prime Minister Tomas Aldous arrived in Verania on Tuesday for a three-day state "
-        "visit; he will attend the armistice anniversary military parade and meet President "
-        "Ilse Marrow in the capital.",
+        "Prime Minister Tomas Aldous arrived in Verania on Tuesday for his first state "
+        "visit, three days of talks with President Ilse Marrow expected to end with a grain "
+        "and energy agreement.",
     ),
     (
         "courier",
         20,
-        "Verania welcomes Premier Aldous ahead of armistice parade",
-        "Premier Tomas Aldous landed in Verania for a three-day state visit, meeting President "
-        "Ilse Marrow before the armistice anniversary military parade in the capital.",
+        "Verania welcomes Premier Aldous with an honour guard",
+        "Premier Tomas Aldous landed in Verania for a three-day state visit; President Ilse "
+        "Marrow met him at the airport, and the two are to sign a grain and energy agreement.",
     ),
     (
         "courier",
@@ -157,16 +158,24 @@ def write_site_config(folder: Path, base: str, http: str = "") -> Path:
 
 @contextmanager
 def running_site(
-    folder: Path, *, token: str | None = None, public_url: str | None = None
+    folder: Path,
+    *,
+    token: str | None = None,
+    public_url: str | None = None,
+    hostile: bool = True,
 ) -> Iterator[Site]:
-    """Poll the news day and the hostile feed, cluster, and serve the dashboard."""
+    """Poll the news day (and the hostile feed), cluster, and serve the dashboard."""
     with running_feed_server() as feeds:
         serve_news_day(feeds, utc_now())
         http = ""
         if token:
             http = f"http: {{token: {token}"
             http += f", public_url: '{public_url}'}}\n" if public_url else "}\n"
-        config = load_config(write_site_config(folder, feeds.base_url, http))
+        path = write_site_config(folder, feeds.base_url, http)
+        if not hostile:
+            text = path.read_text(encoding="utf-8")
+            path.write_text(re.sub(r"  - \{name: harbour.*\n", "", text), encoding="utf-8")
+        config = load_config(path)
         with Store.open(config.database) as store:
             store.upgrade()
             store.sync_feeds(config.sources, utc_now())

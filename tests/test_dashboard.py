@@ -46,7 +46,8 @@ def signed_in(site: Site) -> requests.Session:
     )
     assert answer.status_code == 303 and answer.headers["Location"] == "/sources"
     cookie = answer.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie  # public_url is http
+    # public_url is http here, so the cookie cannot be Secure.
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
     return browser
 
 

@@ -206,8 +206,7 @@ def test_an_alerted_story_is_not_alerted_again_but_joins_the_scheduled_digest(
         config_path = write_config(tmp_path, server, immediate=True)
         text = config_path.read_text(encoding="utf-8")
         config_path.write_text(
-            text
-            + '  - {name: daily, title: Daily digest, recipients: [desk@example.org], '
+            text + "  - {name: daily, title: Daily digest, recipients: [desk@example.org], "
             'topics: [travel], schedule: "0 7 * * *"}\n',
             encoding="utf-8",
         )

@@ -260,9 +260,7 @@ def test_adaptive_interval_follows_the_posting_rate_within_bounds() -> None:
     hourly = [NOW - timedelta(hours=h) for h in range(10)]
     bounds = {"lower": timedelta(minutes=5), "upper": timedelta(hours=6)}
     fallback = timedelta(minutes=15)
-    assert adaptive_interval(hourly, now=NOW, fallback=fallback, **bounds) == timedelta(
-        minutes=30
-    )
+    assert adaptive_interval(hourly, now=NOW, fallback=fallback, **bounds) == timedelta(minutes=30)
     busy = [NOW - timedelta(minutes=m) for m in range(10)]
     assert adaptive_interval(busy, now=NOW, fallback=fallback, **bounds) == timedelta(minutes=5)
     quiet = [NOW - timedelta(days=d + 3) for d in range(3)]
