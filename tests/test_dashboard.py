@@ -3,8 +3,12 @@ form, sign-in, CSRF, hostile feed fields, and signed feedback links."""
 
 from __future__ import annotations
 
+import email
+import email.policy
+import html
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -226,7 +230,8 @@ def test_sources_page_lists_polls_and_digests(open_site: Site) -> None:
         assert f"<strong>{name}</strong>" in page.text
     assert "Morning digest" in page.text and "0 7 * * *" in page.text
     assert page.text.count("<td>new_items</td>") == 4
-    assert '<td class="num">10</td>' in page.text  # matches waiting for the morning digest
+    pending = open_site.store.pending_digest_count(open_site.config.digest("morning"))
+    assert pending >= 6 and f'<td class="num">{pending}</td></tr>' in page.text
 
 
 def test_with_a_token_pages_need_a_session_or_bearer(locked_site: Site) -> None:
@@ -316,3 +321,41 @@ def test_the_endpoint_keeps_its_other_paths_and_limits(open_site: Site) -> None:
     big = requests.post(open_site.url + "/label", data={"x": "y" * 70_000})
     assert big.status_code == 413
     assert requests.put(open_site.url + "/label").status_code in (405, 501)
+
+
+def test_digest_emails_carry_signed_links_that_land_on_the_confirmation_page(
+    locked_site: Site,
+) -> None:
+    [outcome] = locked_site.pipeline.send_digest(locked_site.config.digest("morning"))
+    assert outcome.status == "sent"
+    outbox = Path(str(locked_site.config.outbox))
+    message = email.message_from_bytes(
+        next(outbox.glob("*.eml")).read_bytes(), policy=email.policy.default
+    )
+    html_part = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text_part = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    links = re.findall(r'href="(http://watch\.example/desk/feedback\?[^"]+)"', html_part)
+    assert len(links) >= 6  # two per entry
+    assert "Relevant: http://watch.example/desk/feedback?" in text_part
+    # The email's link, pointed at this server instead of the public URL.
+    query = {
+        name: values[0]
+        for name, values in parse_qs(urlsplit(html.unescape(links[1])).query).items()
+    }
+    assert query["verdict"] == "not-relevant"
+    browser = requests.Session()
+    confirm = browser.get(locked_site.url + "/feedback", params=query)
+    assert confirm.status_code == 200 and "Record: not relevant" in confirm.text
+    done = browser.post(
+        locked_site.url + "/feedback", data={**query, "csrf": csrf_of(confirm.text)}
+    )
+    assert done.status_code == 200
+    labels = locked_site.store.labels(item_id=int(query["item"]), topic=query["topic"])
+    assert [(label.relevant, label.origin) for label in labels] == [(False, "email")]
+
+
+def test_digest_emails_have_no_links_without_a_public_url(open_site: Site) -> None:
+    open_site.pipeline.send_digest(open_site.config.digest("morning"))
+    outbox = Path(str(open_site.config.outbox))
+    body = next(outbox.glob("*.eml")).read_text(encoding="utf-8", errors="replace")
+    assert "/feedback?" not in body

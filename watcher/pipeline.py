@@ -8,6 +8,7 @@ in any process that builds its own Pipeline from the same config.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import random
@@ -32,9 +33,11 @@ from watcher.config import (
     TopicConfig,
     WatchConfig,
 )
+from watcher.dashboard.links import FeedbackSigner
 from watcher.deliver import Transport, make_transport, retry_delay
 from watcher.digest import (
     DigestView,
+    FeedbackLinks,
     SourceLink,
     build_digest_view,
     build_message,
@@ -299,7 +302,7 @@ class Pipeline:
         self, digest: DigestConfig, run: DigestRun, view: DigestView, message_id: str
     ) -> EmailMessage:
         templates = Path(self.config.templates) if self.config.templates else None
-        rendered = render_digest(view, templates_dir=templates)
+        rendered = render_digest(view, templates_dir=templates, feedback_links=self._feedback())
         sender = self.config.smtp.sender if self.config.smtp else "watcher@localhost"
         return build_message(
             rendered,
@@ -308,6 +311,14 @@ class Pipeline:
             message_id=message_id,
             date=run.created_at,
         )
+
+    def _feedback(self) -> FeedbackLinks | None:
+        """Signed dashboard links for each digest entry, when http.public_url is set."""
+        http = self.config.http
+        if http is None or http.public_url is None or http.token is None:
+            return None
+        signer = FeedbackSigner(http.token.get_secret_value())
+        return functools.partial(signer.links, http.public_url)
 
     def with_watches(self, digest: DigestConfig) -> DigestConfig:
         """``digest`` with its watches' pseudo-topics among its topics, for claims and views."""
