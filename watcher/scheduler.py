@@ -338,7 +338,12 @@ class Daemon:
 
         public_url = self.config.http.public_url if self.config.http else None
         dashboard = Dashboard(
-            lambda: self.config, self.store, token=token, public_url=public_url, clock=self.clock
+            lambda: self.config,
+            self.store,
+            token=token,
+            public_url=public_url,
+            clock=self.clock,
+            assign_stories=lambda: self.pipeline.stories.assign_pending(self.clock()),
         )
         self.endpoint = EndpointServer(
             host,

@@ -68,8 +68,12 @@ class Dashboard:
         token: str | None = None,
         public_url: str | None = None,
         clock: Callable[[], datetime],
+        assign_stories: Callable[[], object] | None = None,
     ) -> None:
         self.config = config
+        # Stories are assigned by the process that sends digests; the daemon lets the
+        # dashboard ask for it too, so items group into stories before the next digest.
+        self.assign_stories = assign_stories
         self.store = store
         self.token = token
         self.clock = clock
@@ -161,6 +165,8 @@ class _Page:
             return self.logout()
         if path == "/label" and not reading:
             return self.label()
+        if reading and path != "/sources" and self.app.assign_stories is not None:
+            self.app.assign_stories()
         if reading and path == "/":
             window = request.query.get("window", views.DEFAULT_WINDOW)
             stories = views.index_page(self.app.config(), self.app.store, self.now, window)
