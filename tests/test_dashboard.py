@@ -15,7 +15,9 @@ import pytest
 import requests
 
 from tests.dashboard_site import TOKEN, Site, audit, running_site
+from watcher.config import load_config
 from watcher.dashboard.links import FeedbackSigner
+from watcher.exceptions import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -359,3 +361,52 @@ def test_digest_emails_have_no_links_without_a_public_url(open_site: Site) -> No
     outbox = Path(str(open_site.config.outbox))
     body = next(outbox.glob("*.eml")).read_text(encoding="utf-8", errors="replace")
     assert "/feedback?" not in body
+
+
+@pytest.mark.parametrize(
+    ("http", "message"),
+    [
+        ("{public_url: 'https://watch.example/'}", "public_url needs a 'token'"),
+        ("{token: t0ken, public_url: 'javascript:alert(1)'}", "must be an http(s) URL"),
+        ("{token: t0ken, public_url: 'https://watch.example/?a=1'}", "without a query"),
+    ],
+)
+def test_public_url_is_checked_at_load(tmp_path: Path, http: str, message: str) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(f"http: {http}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "http" in str(caught.value) and message in str(caught.value)
+
+
+def test_public_url_with_a_token_loads(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("http: {token: t0ken, public_url: 'https://watch.example/desk'}\n")
+    http = load_config(path).http
+    assert http is not None and http.public_url == "https://watch.example/desk"
+
+
+def test_https_public_url_makes_the_cookies_secure(tmp_path: Path) -> None:
+    from watcher.dashboard.app import Dashboard
+    from watcher.dashboard.web import WebRequest
+    from watcher.pipeline import utc_now
+    from watcher.store import Store
+
+    with Store.open(f"sqlite:///{tmp_path / 'w.db'}") as store:
+        store.upgrade()
+        dashboard = Dashboard(
+            lambda: load_config(write_minimal(tmp_path)),
+            store,
+            token=TOKEN,
+            public_url="https://watch.example/",
+            clock=utc_now,
+        )
+        answer = dashboard.handle(WebRequest("GET", "/login"))
+    assert answer.status == 200
+    assert "Secure" in answer.headers["Set-Cookie"]
+
+
+def write_minimal(folder: Path) -> Path:
+    path = folder / "minimal.yaml"
+    path.write_text("feeds: []\n", encoding="utf-8")
+    return path
