@@ -410,3 +410,20 @@ def write_minimal(folder: Path) -> Path:
     path = folder / "minimal.yaml"
     path.write_text("feeds: []\n", encoding="utf-8")
     return path
+
+
+def test_wrong_tokens_are_throttled_without_locking_out_bearer(tmp_path: Path) -> None:
+    with running_site(tmp_path, token=TOKEN) as site:
+        browser = requests.Session()
+        token = csrf_of(browser.get(site.url + "/login").text)
+        statuses = [
+            browser.post(
+                site.url + "/login", data={"csrf": token, "token": f"guess-{n}", "next": "/"}
+            ).status_code
+            for n in range(21)
+        ]
+        assert statuses[:20] == [401] * 20 and statuses[20] == 429
+        right = browser.post(site.url + "/login", data={"csrf": token, "token": TOKEN})
+        assert right.status_code == 429  # even the right token waits out the pause
+        bearer = requests.get(site.url + "/", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert bearer.status_code == 200

@@ -40,6 +40,7 @@ from watcher.dashboard.security import (
     PAGE_CSP,
     SESSION_COOKIE,
     CsrfTokens,
+    LoginThrottle,
     Sessions,
     cookie_header,
 )
@@ -80,6 +81,7 @@ class Dashboard:
         self.signer = FeedbackSigner(token) if token else None
         self.secure_cookies = bool(public_url and public_url.startswith("https://"))
         self.sessions = Sessions()
+        self.login_throttle = LoginThrottle()
         self.csrf = CsrfTokens()
         templates = shipped_templates_dir()
         self.environment = jinja2.Environment(
@@ -112,6 +114,9 @@ class Dashboard:
         except StoreError as exc:
             log.error("dashboard: %s %s: %s", request.method, request.path, exc)
             return page.message(503, "The database is not answering", str(exc))
+        except Exception:  # the request's boundary: the daemon must keep serving
+            log.exception("dashboard: %s %s failed", request.method, request.path)
+            return WebResponse(500, b"internal error\n", "text/plain; charset=utf-8")
 
 
 class _Page:
@@ -301,8 +306,13 @@ class _Page:
         if self.app.token is None:
             return self.redirect(target)
         offered = self.request.form.get("token", "")
+        if self.app.login_throttle.blocked(self.now):
+            return self.message(
+                429, "Too many attempts", "Too many wrong tokens; try again in a minute."
+            )
         if not hmac.compare_digest(offered.encode(), self.app.token.encode()):
             log.warning("dashboard: a sign-in with a wrong token")
+            self.app.login_throttle.failed(self.now)
             return self.render(
                 "login.html", {"next": target, "error": "That is not the token."}, status=401
             )

@@ -62,6 +62,29 @@ class Sessions:
                 self._expiry.pop(session_id, None)
 
 
+class LoginThrottle:
+    """At most ``limit`` wrong tokens per ``period`` across all clients, then a pause.
+
+    Guessing a good token is hopeless anyway; this keeps a weak one from being
+    guessed at line rate, and costs no thread a sleep.
+    """
+
+    def __init__(self, limit: int = 20, period: timedelta = timedelta(minutes=1)) -> None:
+        self.limit = limit
+        self.period = period
+        self._failures: list[datetime] = []
+        self._lock = threading.Lock()
+
+    def blocked(self, now: datetime) -> bool:
+        with self._lock:
+            self._failures = [when for when in self._failures if now - when < self.period]
+            return len(self._failures) >= self.limit
+
+    def failed(self, now: datetime) -> None:
+        with self._lock:
+            self._failures.append(now)
+
+
 class CsrfTokens:
     """Per-browser CSRF tokens derived from the ``watcher_csrf`` cookie."""
 
