@@ -67,3 +67,22 @@ def test_labels_of_items_map_item_and_topic_to_the_judgement(store: Store) -> No
         (ids["other"], "ports"): False,
     }
     assert store.labels_of_items([]) == {}
+
+
+def test_story_outlets_give_one_item_per_feed_and_members_are_capped(store: Store) -> None:
+    ids = seed(store)
+    store.record_poll(
+        update("daily"), [MatchedItem(make_item("c1", "Leader lands", feed="daily"), ())]
+    )
+    courier = store.items(feed="daily")[0].id
+    story = ids["old"]
+    store.set_stories(
+        [(item_id, story, "{}") for item_id in (ids["old"], ids["new"], ids["plain"], courier)]
+    )
+    [outlets] = store.story_outlets([story]).values()
+    assert [(s.item.feed, s.id) for s in outlets] == [("wire", ids["old"]), ("daily", courier)]
+    members, total = store.story_members(story, limit=2)
+    assert (
+        total == 4 and [s.id for s in members] == sorted([ids["old"], ids["new"], ids["plain"]])[:2]
+    )
+    assert store.story_outlets([]) == {}

@@ -43,6 +43,7 @@ BACKTEST_WINDOWS: dict[str, timedelta] = {
 }
 BACKTEST_ITEMS = 5000
 BACKTEST_SHOWN = 50
+STORY_SHOWN = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ class ItemPage:
     states: tuple[str, ...]
     verdicts: tuple[TopicVerdict, ...]
     story: tuple[SourceRef, ...]
+    story_more: int
 
 
 def item_page(config: Config, store: Store, item_id: int) -> ItemPage:
@@ -126,10 +128,11 @@ def item_page(config: Config, store: Store, item_id: int) -> ItemPage:
             )
         )
         all_hits += explanation.hits
-    story: tuple[SourceRef, ...] = ()
+    others: list[StoredItem] = []
+    story_size = 0
     if stored.story_id is not None:
-        members = store.story_sources([stored.story_id]).get(stored.story_id, [])
-        story = tuple(source_ref(member) for member in members if member.id != item_id)
+        members, story_size = store.story_members(stored.story_id, STORY_SHOWN + 1)
+        others = [member for member in members if member.id != item_id]
     immediate = {digest.name for digest in config.digests if digest.immediate}
     title = title_parts(stored, all_hits)
     text = item.content_text or ""
@@ -148,7 +151,8 @@ def item_page(config: Config, store: Store, item_id: int) -> ItemPage:
         original_html=sanitize_html(item.content_html[:TEXT_LIMIT]) if item.content_html else "",
         states=item_states(store.item_claims([item_id]).get(item_id, []), immediate, zone),
         verdicts=tuple(verdicts),
-        story=story,
+        story=tuple(source_ref(member) for member in others[:STORY_SHOWN]),
+        story_more=max(0, story_size - 1 - STORY_SHOWN),
     )
 
 

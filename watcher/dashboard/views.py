@@ -36,6 +36,8 @@ DEFAULT_WINDOW = "1d"
 INDEX_LIMIT = 500
 TOPIC_RECENT = timedelta(days=7)
 TOPIC_LIMIT = 100
+# Outlets named under a story card; a big event's hundred write-ups are "and N more".
+ALSO_SHOWN = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,7 @@ class StoryCard:
     snippet: tuple[TextPart, ...]
     other_topics: tuple[str, ...]
     also: tuple[SourceRef, ...]
+    also_more: int
     states: tuple[str, ...]
     label: bool | None
     score: float
@@ -128,7 +131,7 @@ class StoryCards:
         self.zone = display_zone(config)
         self.titles = topic_titles(config)
         ids = [stored.id for stored in items]
-        self.members = store.story_sources(sorted({s.story_id for s in items if s.story_id}))
+        self.members = store.story_outlets(sorted({s.story_id for s in items if s.story_id}))
         self.claims = store.item_claims(ids)
         self.labels = store.labels_of_items(ids)
         self.immediate = {digest.name for digest in config.digests if digest.immediate}
@@ -150,9 +153,12 @@ class StoryCards:
     def card(self, stored: StoredItem, topic: str) -> StoryCard:
         item = stored.item
         hits = [hit for match in stored.matches if match.topic == topic for hit in match.hits]
-        others = [
-            other for other in self.members.get(stored.story_id or 0, []) if other.id != stored.id
-        ]
+        # One link per other outlet (its first write-up), not one per item.
+        outlets: dict[str, StoredItem] = {}
+        for other in self.members.get(stored.story_id or 0, []):
+            if other.id != stored.id and other.item.feed != item.feed:
+                outlets.setdefault(other.item.feed, other)
+        others = list(outlets.values())
         return StoryCard(
             item_id=stored.id,
             topic=topic,
@@ -166,7 +172,8 @@ class StoryCards:
                 for match in stored.matches
                 if match.topic != topic
             ),
-            also=tuple(source_ref(other) for other in others),
+            also=tuple(source_ref(other) for other in others[:ALSO_SHOWN]),
+            also_more=max(0, len(others) - ALSO_SHOWN),
             states=item_states(self.claims.get(stored.id, []), self.immediate, self.zone),
             label=self.labels.get((stored.id, topic)),
             score=_score(stored, topic),

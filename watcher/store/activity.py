@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from watcher.models import StoredItem
 from watcher.store import records
@@ -83,3 +83,40 @@ class ActivityStore(StoreBase):
                 for item_id, topic, relevant in session.execute(query):
                     found[(item_id, topic)] = relevant
         return found
+
+    def story_outlets(self, story_ids: Sequence[int]) -> dict[int, list[StoredItem]]:
+        """Per story: the first item of each feed that reported it, oldest first.
+
+        One item per outlet keeps a big event's hundred write-ups to a short list.
+        """
+        found: dict[int, list[StoredItem]] = {}
+        with self._session(write=False) as session:
+            for start in range(0, len(story_ids), 500):
+                firsts = (
+                    select(func.min(ItemRow.id))
+                    .where(ItemRow.story_id.in_(story_ids[start : start + 500]))
+                    .group_by(ItemRow.story_id, ItemRow.feed_id)
+                )
+                query = (
+                    select(ItemRow, FeedRow)
+                    .join(FeedRow, ItemRow.feed_id == FeedRow.id)
+                    .where(ItemRow.id.in_(firsts))
+                    .order_by(ItemRow.id)
+                )
+                for stored in records.stored_items(session, session.execute(query).all()):
+                    if stored.story_id is not None:
+                        found.setdefault(stored.story_id, []).append(stored)
+        return found
+
+    def story_members(self, story_id: int, limit: int) -> tuple[list[StoredItem], int]:
+        """The first ``limit`` items of a story, oldest first, and how many it has."""
+        with self._session(write=False) as session:
+            total = session.scalar(select(func.count()).where(ItemRow.story_id == story_id))
+            query = (
+                select(ItemRow, FeedRow)
+                .join(FeedRow, ItemRow.feed_id == FeedRow.id)
+                .where(ItemRow.story_id == story_id)
+                .order_by(ItemRow.id)
+                .limit(limit)
+            )
+            return records.stored_items(session, session.execute(query).all()), int(total or 0)
