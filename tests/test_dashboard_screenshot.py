@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.dashboard_site import Site, running_site
+from watcher.pipeline import utc_now
 
 REPO = Path(__file__).resolve().parents[1]
 DESKTOP, PHONE = 1280, 390
@@ -81,6 +82,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Browser:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with running_site(tmp_path_factory.mktemp("shots"), hostile=False) as running:
+        # A reader's judgement, so the pictures show a recorded label too.
+        rehearsal = running.item_id("Tanks roll")
+        running.store.set_label(rehearsal, "parade-coverage", True, origin="web", now=utc_now())
         yield running
 
 
@@ -120,6 +124,7 @@ def test_index_renders_the_seeded_stories(
     ):
         assert title in text
     assert dom.count(">Relevant</button>") == 3
+    assert dom.count("vote-on") == 1  # the recorded label shows as a pressed button
     assert "Also reported by" in dom
     assert "<script" not in dom
     shot = browser.screenshot(site.url + "/", width, tmp_path / "index.png")
