@@ -427,3 +427,23 @@ def test_wrong_tokens_are_throttled_without_locking_out_bearer(tmp_path: Path) -
         assert right.status_code == 429  # even the right token waits out the pause
         bearer = requests.get(site.url + "/", headers={"Authorization": f"Bearer {TOKEN}"})
         assert bearer.status_code == 200
+
+
+def test_malformed_requests_get_a_clear_answer(open_site: Site) -> None:
+    # A cookie header the parser cannot read counts as no cookie: a fresh CSRF cookie.
+    page = requests.get(open_site.url + "/", headers={"Cookie": 'watcher_csrf="unclosed; ;;'})
+    assert page.status_code == 200 and page.headers["Set-Cookie"].startswith("watcher_csrf=")
+    too_many = "&".join(f"f{n}=x" for n in range(60))
+    answer = requests.post(
+        open_site.url + "/label",
+        data=too_many,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 400
+    not_utf8 = requests.post(
+        open_site.url + "/label",
+        data=b"csrf=\xff\xfe",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert not_utf8.status_code == 400
+    assert requests.get(open_site.url + "/login").url == open_site.url + "/"  # no token: no login
