@@ -378,6 +378,9 @@ class HttpConfig(_Frozen):
     port: int = Field(default=8787, ge=0, le=65535)
     # Required for any bind beyond loopback: the endpoint is not meant to be public.
     token: SecretStr | None = None
+    # Where readers reach the dashboard (e.g. behind a proxy); when set, digest emails
+    # carry "relevant / not relevant" links to it, signed with a key derived from the token.
+    public_url: str | None = None
 
     @model_validator(mode="after")
     def _token_for_public_bind(self) -> HttpConfig:
@@ -386,6 +389,19 @@ class HttpConfig(_Frozen):
                 f"binding {self.host!r} beyond this machine needs a 'token' (clients send "
                 "it as 'Authorization: Bearer TOKEN')"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _public_url_is_http_with_token(self) -> HttpConfig:
+        if self.public_url is None:
+            return self
+        parts = urlsplit(self.public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(
+                f"public_url {self.public_url!r} must be an http(s) URL without a query"
+            )
+        if self.token is None:
+            raise ValueError("public_url needs a 'token': the feedback links are signed with it")
         return self
 
 

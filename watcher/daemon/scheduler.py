@@ -36,13 +36,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import IO, TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from watcher.clock import utc_now
-from watcher.config import Config, DigestConfig, Source
+from watcher.config import Config, Source
+from watcher.daemon.cron import MISFIRE_GRACE, digest_trigger, missed_fire_time
 from watcher.daemon.endpoint import EndpointServer, Health
 from watcher.daemon.executors import LocalPollExecutor, PollExecutor
 from watcher.daemon.liveness import liveness_problems
@@ -58,8 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A digest missed while the daemon was down is still sent if it returns within this.
-MISFIRE_GRACE = timedelta(hours=6)
 MIN_POLL_LEASE = timedelta(seconds=10)
 DISPATCH_COALESCE_SECONDS = 0.05
 # How often the elected scheduler checks that its election lock's session lives.
@@ -106,40 +104,6 @@ def poll_lease(config: Config) -> timedelta:
     # poll whose fetch was quick but whose feed is large. (Celery workers never
     # overlap polls of one feed even past the lease: see watcher.daemon.leadership.)
     return max(config.defaults.timeout * 4, MIN_POLL_LEASE)
-
-
-def digest_trigger(digest: DigestConfig) -> CronTrigger:
-    """The cron trigger of a scheduled digest, in the digest's own timezone."""
-    if digest.schedule is None:
-        raise ValueError(f"digest {digest.name} has no schedule")
-    return CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
-
-
-def fire_times(
-    digest: DigestConfig, after: datetime, until: datetime, limit: int = 10_000
-) -> list[datetime]:
-    """The scheduled times of ``digest`` in (after, until], in UTC, at most ``limit``."""
-    trigger = digest_trigger(digest)
-    times: list[datetime] = []
-    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
-    while fire is not None and fire <= until and len(times) < limit:
-        times.append(fire.astimezone(UTC))
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    return times
-
-
-def missed_fire_time(
-    digest: DigestConfig, last_run: datetime | None, now: datetime, grace: timedelta
-) -> datetime | None:
-    """The latest scheduled time of ``digest`` after ``last_run`` and within ``grace`` of now.
-
-    Pure: tells the daemon at start whether a digest came due while it was down.
-    """
-    if digest.schedule is None:
-        return None
-    since = max(now - grace, last_run) if last_run else now - grace
-    missed = fire_times(digest, since, now)
-    return missed[-1] if missed else None
 
 
 # Work for the delivery thread: ("digest", NAME), ("notices", ""), ("summary", "").
@@ -413,6 +377,18 @@ class Daemon:
         return digest_feed(self.pipeline, name, self_url=self_url)
 
     def start_endpoint(self, host: str, port: int, token: str | None = None) -> EndpointServer:
+        from watcher.dashboard.app import Dashboard
+
+        public_url = self.config.http.public_url if self.config.http else None
+        dashboard = Dashboard(
+            lambda: self.config,
+            self.store,
+            token=token,
+            public_url=public_url,
+            clock=self.clock,
+            assign_stories=lambda: self.pipeline.stories.assign_pending(self.clock()),
+            pending_entries=lambda digest: self.pipeline.digests.next_digest_view(digest).total,
+        )
         self.endpoint = EndpointServer(
             host,
             port,
@@ -420,9 +396,10 @@ class Daemon:
             metrics=self.metrics.exposition,
             feeds=self.feed_document,
             token=token,
+            dashboard=dashboard,
         )
         self.endpoint.start()
-        log.info("endpoint listening on %s (/healthz, /metrics)", self.endpoint.url)
+        log.info("endpoint listening on %s (dashboard at /, /healthz, /metrics)", self.endpoint.url)
         return self.endpoint
 
     def run(self) -> None:
