@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -27,7 +27,11 @@ from watcher.config import Config, config_warnings, load_config, parse_duration
 from watcher.exceptions import ConfigError, QueryError, StoreError, WatcherError
 from watcher.logs import configure_logging
 from watcher.models import PollOutcome, SendOutcome, StoredItem
-from watcher.poll import PollResult
+
+if TYPE_CHECKING:
+    # Only for annotations: importing the poll stage loads trafilatura and SQLAlchemy,
+    # which `watcher --version` and `watcher check` do not need.
+    from watcher.poll import PollResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
