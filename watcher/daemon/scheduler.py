@@ -47,7 +47,7 @@ from watcher.daemon.endpoint import EndpointServer, Health
 from watcher.daemon.executors import LocalPollExecutor, PollExecutor
 from watcher.daemon.liveness import liveness_problems
 from watcher.daemon.metrics import Metrics
-from watcher.exceptions import ConfigError, StoreError, WatcherError
+from watcher.exceptions import ConfigError, DaemonLockError, StoreError, WatcherError
 from watcher.outputs.send import DigestOutcome
 from watcher.pipeline import Pipeline
 from watcher.poll import PollResult
@@ -62,10 +62,6 @@ MIN_POLL_LEASE = timedelta(seconds=10)
 DISPATCH_COALESCE_SECONDS = 0.05
 # How often the elected scheduler checks that its election lock's session lives.
 LEADERSHIP_CHECK_SECONDS = 2.0
-
-
-class DaemonLockError(WatcherError):
-    """Another daemon already runs on this database."""
 
 
 def acquire_daemon_lock(database_url: str) -> IO[str] | None:

@@ -36,7 +36,7 @@ from watcher.config import (
     load_config,
 )
 from watcher.demo.feeds import DEMO_OUTLETS, DemoArticle, DemoOutlet
-from watcher.exceptions import WatcherError
+from watcher.exceptions import DemoError
 from watcher.models import PollOutcome, SendOutcome
 from watcher.outputs.deliver import FileTransport
 from watcher.pipeline import Pipeline
@@ -56,10 +56,6 @@ DIGEST_TIME = datetime(2025, 5, 21, 7, 0, tzinfo=UTC)
 ATOM_NAMESPACE = "http://www.w3.org/2005/Atom"
 RSS_CONTENT_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_CONTENT_TYPE = "application/atom+xml; charset=utf-8"
-
-
-class DemoError(WatcherError):
-    """The demo did not run through: a sample feed failed or no digest was written."""
 
 
 @dataclass(frozen=True, slots=True)
