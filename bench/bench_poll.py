@@ -190,7 +190,7 @@ def watcher_config(spec: Result, feeds: int, database: Path, extra_feeds: int = 
 
 def install_stage_clock(clock: StageClock, parsed_items: list[int]) -> None:
     """Wrap fetch, parse, match, store and the whole poll of one feed with CPU clocks."""
-    import watcher.poll.feed as poll_module
+    import watcher.poll.cpu as poll_module
     from watcher.match import TopicIndex
     from watcher.pipeline import Pipeline
     from watcher.sources.fetch import Fetcher

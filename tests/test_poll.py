@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import watcher.poll.feed as poll_module
+import watcher.poll.cpu as poll_module
 import watcher.store as store_module
 from tests.chaos_server import ChaosServer, running_chaos_server
 from watcher.config import Config, Defaults, FeedConfig, TopicConfig

@@ -331,6 +331,8 @@ class Daemon:
             log.error("reload rejected, keeping the running configuration:\n%s", exc)
             return
         self.store.sync_sources(config.sources, self.clock())
+        if not self.executor_is_remote:
+            pipeline.use_processes_for(len(pipeline.enabled_sources()))
         old, self.pipeline = self.pipeline, pipeline
         self._schedule_digests()
         # In-flight polls hold the old pipeline; its HTTP pool closes when they finish.
@@ -401,6 +403,8 @@ class Daemon:
     def run(self) -> None:
         """Run until SIGTERM/SIGINT; returns after a clean shutdown."""
         self.store.sync_sources(self.config.sources, self.clock())
+        if not self.executor_is_remote:
+            self.pipeline.use_processes_for(len(self.pipeline.enabled_sources()))
         self.scheduler.add_job(
             self.request_delivery,
             "interval",
