@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 from watcher.match.text import Token, is_cjk, stem_token, tokenize
 
-FINGERPRINT_VERSION = 1
+# 2: Snowball Porter2 stems replaced the hand-written Porter ones (issue #20).
+FINGERPRINT_VERSION = 2
 SHINGLE_WORDS = 4
 MINHASH_BINS = 64
 MAX_TERMS = 50
