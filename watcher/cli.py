@@ -126,6 +126,11 @@ def check(ctx: Context) -> None:
     config = ctx.config()
     for warning in config_warnings(config):
         click.echo(f"{config.source}: warning: {warning}", err=True)
+    from watcher.cli_labels import knowledge_warning
+
+    stale = knowledge_warning(config)
+    if stale:
+        click.echo(f"{config.source}: warning: {stale}", err=True)
     click.echo(
         f"{config.source}: ok — {len(config.feeds)} feeds, {len(config.topics)} topics, "
         f"{len(config.digests)} digests; database {_redacted_url(config.database)}; "
@@ -411,7 +416,7 @@ def topics_explain(ctx: Context, topic: str, item_id: int) -> None:
             stored = store.item(item_id)
         except KeyError:
             fail(f"no item with id {item_id}", EXIT_USAGE)
-    index = TopicIndex.build([topic_config])
+    index = TopicIndex.build([topic_config], config.lists)
     click.echo(f"item {item_id}: {stored.item.title}")
     click.echo(format_explanation(index.explain(topic, stored.item)))
 
@@ -430,9 +435,11 @@ def topics_test(ctx: Context, topic: str, since: str, draft: str | None, limit: 
     config = ctx.config()
     saved = _topic_named(config, topic)
     try:
-        saved_index = TopicIndex.build([saved])
+        saved_index = TopicIndex.build([saved], config.lists)
         draft_index = (
-            TopicIndex.build([saved.model_copy(update={"query": draft})]) if draft else None
+            TopicIndex.build([saved.model_copy(update={"query": draft})], config.lists)
+            if draft
+            else None
         )
     except QueryError as exc:
         fail(f"--query: {exc}", EXIT_USAGE)
@@ -521,7 +528,7 @@ def eval_command(ctx: Context, path: str, labels: tuple[str, ...]) -> None:
         fail(
             f"{path}: no configured topic maps to a label column ({', '.join(columns)})", EXIT_USAGE
         )
-    report = evaluate(TopicIndex.build(config.topics), rows, mapping)
+    report = evaluate(TopicIndex.build(config.topics, config.lists), rows, mapping)
     click.echo(format_report(report))
 
 

@@ -128,7 +128,7 @@ class Pipeline:
         self.rng = rng or random.Random()
         defaults = config.defaults
         self.fetcher = Fetcher.from_defaults(defaults)
-        self.matcher = TopicIndex.build(config.topics)
+        self.matcher = TopicIndex.build(config.topics, config.lists)
         self.transport = transport or make_transport(config.smtp, Path(config.outbox))
         self.stories = StoryAssigner(store)
         # Links found in pages are untrusted; private addresses only on the hosts the

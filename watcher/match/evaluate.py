@@ -195,7 +195,16 @@ def evaluate(
             false_positive_rows=tuple(false_positives[topic]),
             false_negative_rows=tuple(false_negatives[topic]),
             by_language={
-                lang: TopicScore(topic, column, *tally, (), ())
+                lang: TopicScore(
+                    topic,
+                    column,
+                    true_positives=tally[0],
+                    false_positives=tally[1],
+                    false_negatives=tally[2],
+                    true_negatives=tally[3],
+                    false_positive_rows=(),
+                    false_negative_rows=(),
+                )
                 for lang, tally in sorted(per_language[topic].items())
             },
         )
