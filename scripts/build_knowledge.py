@@ -71,6 +71,12 @@ def _good_alternate(name: str) -> bool:
     return first.isupper() and len(name) >= 4 and not name.isupper() and len(name.split()) <= 3
 
 
+def _is_latin(name: str) -> bool:
+    return all(
+        unicodedata.name(char, "").startswith("LATIN") for char in name if char.isalpha()
+    )
+
+
 def _is_cyrillic(char: str) -> bool:
     return unicodedata.name(char, "").startswith("CYRILLIC")
 
@@ -172,6 +178,18 @@ def _surname(name: str) -> str:
     )
 
 
+def _ordinary_words() -> frozenset[str]:
+    """Words a family name alone must not be, from CLDR: English day, month and
+    country names (St Vincent's prime minister Godwin Friday is "Friday" only in full)."""
+    english = Locale.parse("en")
+    words: set[str] = set()
+    for width in ("wide", "abbreviated"):
+        words.update(english.days["format"][width].values())
+        words.update(english.months["format"][width].values())
+    words.update(english.territories.values())
+    return frozenset(word.lower() for word in words)
+
+
 def _name_variants(name: str, surname_counts: dict[str, int]) -> list[str]:
     """ "Donald J. TRUMP" -> Donald J. Trump, Donald Trump, Trump (a unique surname alone)."""
     words = [word.strip(",") for word in name.split()]
@@ -186,9 +204,13 @@ def _name_variants(name: str, surname_counts: dict[str, int]) -> list[str]:
     # A surname names the leader alone only when no other leader has it (the two
     # Kims of Korea do not), and never for a monarch's regnal name.
     numbered = any(_ROMAN.fullmatch(word) for word in words)  # "Charles III" is no surname
-    if surname and surname_counts[surname] == 1 and not numbered:
+    ordinary = surname.lower() in _ORDINARY_WORDS
+    if surname and surname_counts[surname] == 1 and not numbered and not ordinary:
         variants.append(surname)
     return sorted(dict.fromkeys(variants))
+
+
+_ORDINARY_WORDS = _ordinary_words()
 
 
 def build(date: str) -> dict[str, Any]:
@@ -274,7 +296,14 @@ def build(date: str) -> dict[str, Any]:
         if city["population"] < MIN_CITY_POPULATION and not is_capital:
             continue
         names = {city["name"]}
-        names.update(name for name in city.get("alternatenames", ()) if _good_alternate(name))
+        # GeoNames' Latin alternates of a city include words of many languages that
+        # collide with English ("Whitehall"); a capital's are its exonyms (Pékin,
+        # Moskau), which news in other languages uses. Other scripts are kept for all.
+        names.update(
+            name
+            for name in city.get("alternatenames", ())
+            if _good_alternate(name) and (is_capital or not _is_latin(name))
+        )
         places.append(
             {
                 "country": iso,

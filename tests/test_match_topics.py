@@ -29,9 +29,10 @@ def require_shared(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def shipped() -> TopicIndex:
-    topics = list(load_config(FEEDS_YAML, environ={}).topics)
+    config = load_config(FEEDS_YAML, environ={})
+    topics = list(config.topics)
     assert [topic.name for topic in topics] == ["leader-travel", "parade-coverage"]
-    return TopicIndex.build(topics)
+    return TopicIndex.build(topics, config.lists)
 
 
 def seed_item(path: Path) -> Item:
