@@ -465,6 +465,11 @@ def topics_test(ctx: Context, topic: str, since: str, draft: str | None, limit: 
         lost = sorted(saved_hits - set(tried_hits))
         click.echo(f"newly matching: {len(gained)} {gained[:20]}")
         click.echo(f"no longer matching: {len(lost)} {lost[:20]}")
+        from watcher.cli_labels import label_effects
+
+        with opened_store(config) as store:
+            for line in label_effects(store, topic, saved_index, draft_index):
+                click.echo(line)
 
 
 def _highlight(index: Any, topic: str, stored: StoredItem) -> str:
@@ -489,7 +494,7 @@ def _topic_named(config: Config, name: str) -> Any:
 
 
 @cli.command("eval")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False), required=False)
 @click.option(
     "--label",
     "labels",
@@ -497,13 +502,29 @@ def _topic_named(config: Config, name: str) -> Any:
     metavar="TOPIC=COLUMN",
     help="Score TOPIC against label COLUMN (default: see README).",
 )
+@click.option("--labels", "stored", is_flag=True, help="Score against the stored labels.")
 @pass_context
-def eval_command(ctx: Context, path: str, labels: tuple[str, ...]) -> None:
-    """Score the configured topics against a labelled JSONL file."""
+def eval_command(ctx: Context, path: str | None, labels: tuple[str, ...], stored: bool) -> None:
+    """Score the configured topics against a labelled JSONL file (or --labels)."""
     from watcher.match import TopicIndex
     from watcher.match.evaluate import default_label_column, evaluate, format_report, load_labelled
 
     config = ctx.config()
+    if stored == (path is not None):
+        fail("give either a labelled JSONL file or --labels", EXIT_USAGE)
+    if path is None:
+        from watcher.cli_labels import labelled_rows
+
+        with opened_store(config) as store:
+            stored_rows = labelled_rows(store)
+        known = {topic.name for topic in config.topics}
+        labelled = {topic for row in stored_rows for topic in row.labels if topic in known}
+        if not labelled:
+            fail("no stored labels for a configured topic (see watcher label)", EXIT_USAGE)
+        index = TopicIndex.build(config.topics, config.lists)
+        by_name = {topic.name: topic.name for topic in config.topics if topic.name in labelled}
+        click.echo(format_report(evaluate(index, stored_rows, by_name, partial=True)))
+        return
     try:
         rows = load_labelled(Path(path))
     except (OSError, ValueError) as exc:
@@ -661,6 +682,16 @@ def _redacted_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL is reported elsewhere; never echo a password here
         return "<database>"
+
+
+def _register_label_commands() -> None:
+    from watcher.cli_labels import label_command, labels_group
+
+    cli.add_command(label_command)
+    cli.add_command(labels_group)
+
+
+_register_label_commands()
 
 
 def main() -> None:

@@ -153,12 +153,17 @@ def default_label_column(topic_name: str, columns: Sequence[str]) -> str | None:
 
 
 def evaluate(
-    index: TopicIndex, rows: Iterable[LabelledRow], label_for_topic: Mapping[str, str]
+    index: TopicIndex,
+    rows: Iterable[LabelledRow],
+    label_for_topic: Mapping[str, str],
+    *,
+    partial: bool = False,
 ) -> EvalReport:
     """Score each topic in ``label_for_topic`` against its label column over ``rows``.
 
     Raises ``KeyError`` for a topic the index does not have and ``ValueError`` for a
-    row without the label column.
+    row without the label column, unless ``partial``: then such a row is left out of
+    that topic's figures (a reader labels an item for some topics, not all).
     """
     known = {topic.name for topic in index.topics}
     for topic in label_for_topic:
@@ -174,6 +179,8 @@ def evaluate(
         matched = {found.topic for found in index.match(row.item())}
         for topic, column in label_for_topic.items():
             if column not in row.labels:
+                if partial:
+                    continue
                 raise ValueError(f"row {row.id!r} has no label {column!r}")
             gold = row.labels[column]
             predicted = topic in matched
