@@ -159,3 +159,43 @@ def resolve_lists(configured: Mapping[str, ListConfig]) -> dict[str, EntityList]
 
 def is_cyrillic(text: str) -> bool:
     return _CYRILLIC.search(text) is not None
+
+
+@lru_cache(maxsize=1)
+def entity_spellings() -> dict[tuple[str, ...], str]:
+    """Every shipped spelling of a leader, country or place, as folded tokens, mapped to
+    one id per entity in any script: ``@leader:KP:KIM Jong Un``, ``@country:KP``,
+    ``@place:CN:Beijing`` ("北京", "Pékin" and "베이징" give the same id). Story
+    clustering counts these as shared evidence across languages (issue #20).
+
+    Left out: one-token Latin spellings of leaders (a family name alone, "Lee", is
+    too common a word to be evidence), one-character Han/Kana/Hangul spellings, and
+    demonyms shared by several countries ("Korean").
+    """
+    from watcher.match.text import words
+
+    world = _world()
+    found: dict[tuple[str, ...], str] = {}
+
+    def add(spelling: str, entity: str, *, single_ok: bool = True) -> None:
+        tokens = tuple(words(spelling))
+        if not tokens or (len(tokens) == 1 and not single_ok):
+            return
+        found.setdefault(tokens, entity)
+
+    for leader in world["leaders"]:
+        for name in leader["names"]:
+            add(name, f"@leader:{leader['country']}:{leader['name']}", single_ok=False)
+    demonym_owners: dict[str, set[str]] = {}
+    for code, country in world["countries"].items():
+        for name in country["names"]:
+            add(name, f"@country:{code}", single_ok=len(name) > 1)
+        for demonym in country["demonyms"]:
+            demonym_owners.setdefault(demonym, set()).add(code)
+    for demonym, owners in demonym_owners.items():
+        if len(owners) == 1:
+            add(demonym, f"@country:{next(iter(owners))}")
+    for place in world["places"]:
+        for name in place["names"]:
+            add(name, f"@place:{place['country']}:{place['name']}", single_ok=len(name) > 1)
+    return found

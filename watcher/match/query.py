@@ -41,10 +41,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
-
 from watcher.exceptions import QueryError
 from watcher.knowledge import EntityList, shipped_lists
+from watcher.match.stem import snowball
 from watcher.match.text import FIELDS, is_cjk, stem_token, words
 
 DEFAULT_NEAR_DISTANCE = 10
@@ -61,7 +60,6 @@ _LIST_REF = re.compile(r"@([a-z0-9][a-z0-9_-]*)$")
 _CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
 # Russian is the most inflected language of the lists' Cyrillic names ("Россия",
 # "в России"); its Snowball stem, as a prefix, meets the inflected forms.
-_RUSSIAN = snowballstemmer.stemmer("russian")
 _MIN_CYRILLIC_STEM = 4
 
 
@@ -288,7 +286,7 @@ def _words_of(chunk: str, column: int, stemming: bool) -> list[Word]:
 def _list_word(word: str) -> Word:
     """A list term's word: as written, or for a Cyrillic word its Russian stem as a prefix."""
     if _CYRILLIC_WORD.fullmatch(word) and len(word) >= _MIN_CYRILLIC_STEM:
-        stem: str = _RUSSIAN.stemWord(word)
+        stem: str = snowball("russian").stemWord(word)
         if len(stem) >= _MIN_CYRILLIC_STEM:
             return Word(stem, prefix=True)
     return Word(word)

@@ -7,12 +7,26 @@ Input is a folded, lower-case word of the letters a-z.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
+from typing import Any
 
 import snowballstemmer
 
-# One stemmer object: constructing one compiles its tables.
-_ENGLISH = snowballstemmer.stemmer("english")
+# A Snowball stemmer object keeps the word it works on in itself, so threads
+# (the daemon polls feeds in parallel) must not share one: one per thread.
+_LOCAL = threading.local()
+
+
+def snowball(language: str) -> Any:
+    """This thread's Snowball stemmer for ``language`` ("english", "russian", ...)."""
+    stemmers: dict[str, Any] | None = getattr(_LOCAL, "stemmers", None)
+    if stemmers is None:
+        stemmers = _LOCAL.stemmers = {}
+    stemmer = stemmers.get(language)
+    if stemmer is None:
+        stemmer = stemmers[language] = snowballstemmer.stemmer(language)
+    return stemmer
 
 
 @lru_cache(maxsize=65536)
@@ -20,5 +34,5 @@ def stem_english(word: str) -> str:
     """Porter2 stem of ``word``: "travels", "travelled", "travelling" -> "travel"."""
     if len(word) <= 2:
         return word
-    stem: str = _ENGLISH.stemWord(word)
+    stem: str = snowball("english").stemWord(word)
     return stem
