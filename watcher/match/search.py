@@ -210,6 +210,8 @@ def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Spa
     right_spans = spans(node.right, text, fields)
     if not right_spans:
         return []
+    if node.abroad:
+        return _abroad_spans(node, spans(node.left, text, fields), right_spans)
     found: list[Span] = []
     for left in spans(node.left, text, fields):
         for right in right_spans:
@@ -219,14 +221,8 @@ def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Spa
             # Overlapping spans (gap <= 0) are one place, not two near each other.
             if not 0 < gap <= node.distance:
                 continue
-            if node.abroad:
-                # Someone of known countries, placed in other known countries.
-                if not left.tags or not right.tags or not left.tags.isdisjoint(right.tags):
-                    continue
-                tags = left.tags
-            else:
-                # A qualifier lends its country: "French" NEAR "president".
-                tags = left.tags | right.tags
+            # A qualifier lends its country: "French" NEAR "president".
+            tags = left.tags | right.tags
             found.append(
                 Span(
                     left.field,
@@ -234,6 +230,43 @@ def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Spa
                     max(left.last, right.last),
                     left.hits + right.hits,
                     tags,
+                )
+            )
+    return found
+
+
+def _gap(left: Span, right: Span) -> int:
+    return max(right.first - left.last, left.first - right.last)
+
+
+def _abroad_spans(node: Near, lefts: list[Span], rights: list[Span]) -> list[Span]:
+    """Left spans of known countries whose nearest right span (within the distance,
+    same field) is of other countries only: "Putin in St Petersburg, beside the Gulf
+    of Finland" is at home, "Kim, who left Pyongyang, arrived in Beijing" abroad
+    when Beijing is the nearer."""
+    found: list[Span] = []
+    for left in lefts:
+        if not left.tags:
+            continue
+        near = [
+            (gap, right)
+            for right in rights
+            if right.field == left.field and right.tags and (gap := _gap(left, right)) > 0
+        ]
+        near = [(gap, right) for gap, right in near if gap <= node.distance]
+        if not near:
+            continue
+        closest = min(gap for gap, _ in near)
+        nearest = [right for gap, right in near if gap == closest]
+        if all(left.tags.isdisjoint(right.tags) for right in nearest):
+            right = nearest[0]
+            found.append(
+                Span(
+                    left.field,
+                    min(left.first, right.first),
+                    max(left.last, right.last),
+                    left.hits + right.hits,
+                    left.tags,
                 )
             )
     return found
