@@ -38,6 +38,7 @@ OUT = Path(__file__).resolve().parent.parent / "watcher" / "knowledge" / "data"
 # The languages of the news the project watches; zh_Hant adds traditional Han.
 LOCALES = ("en", "fr", "de", "es", "it", "pt", "ru", "uk", "zh", "zh_Hant", "ja", "ko", "ar")
 MIN_CITY_POPULATION = 200_000
+MIN_EXONYM_POPULATION = 1_000_000
 # Scripts whose names are kept from GeoNames' alternate names (issue #20: Latin,
 # Cyrillic, Han, Hangul and Kana).
 _SCRIPT_PREFIXES = ("LATIN", "CYRILLIC", "CJK", "HANGUL", "HIRAGANA", "KATAKANA")
@@ -72,9 +73,7 @@ def _good_alternate(name: str) -> bool:
 
 
 def _is_latin(name: str) -> bool:
-    return all(
-        unicodedata.name(char, "").startswith("LATIN") for char in name if char.isalpha()
-    )
+    return all(unicodedata.name(char, "").startswith("LATIN") for char in name if char.isalpha())
 
 
 def _is_cyrillic(char: str) -> bool:
@@ -297,12 +296,14 @@ def build(date: str) -> dict[str, Any]:
             continue
         names = {city["name"]}
         # GeoNames' Latin alternates of a city include words of many languages that
-        # collide with English ("Whitehall"); a capital's are its exonyms (Pékin,
-        # Moskau), which news in other languages uses. Other scripts are kept for all.
+        # collide with English ("Whitehall"); a capital's or a city of a million's
+        # are mostly its exonyms (Pékin, Moskau, St Petersburg), which news uses.
+        # Other scripts are kept for all.
+        big = city["population"] >= MIN_EXONYM_POPULATION
         names.update(
             name
             for name in city.get("alternatenames", ())
-            if _good_alternate(name) and (is_capital or not _is_latin(name))
+            if _good_alternate(name) and (is_capital or big or not _is_latin(name))
         )
         places.append(
             {

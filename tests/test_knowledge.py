@@ -92,3 +92,11 @@ def test_cyrillic_list_terms_match_inflected_forms() -> None:
     index = TopicIndex.build([TopicConfig(name="t", query="@leaders ABROAD/5 @places")], tagged)
     assert matches(index, "Путин прибыл в Пекин")
     assert matches(index, "Путина встретили в Пекине")
+
+
+def test_the_nearest_place_decides_whether_a_leader_is_abroad() -> None:
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert not matches(
+        index, "Putin watched the Navy Day parade in St Petersburg by the Gulf of Finland"
+    )
+    assert matches(index, "Kim Jong Un arrived in Beijing after leaving Pyongyang by train")
