@@ -189,7 +189,7 @@ def _ordinary_words() -> frozenset[str]:
     return frozenset(word.lower() for word in words)
 
 
-def _name_variants(name: str, surname_counts: dict[str, int]) -> list[str]:
+def _name_variants(name: str, surname_counts: dict[str, int], title: str = "") -> list[str]:
     """ "Donald J. TRUMP" -> Donald J. Trump, Donald Trump, Trump (a unique surname alone)."""
     words = [word.strip(",") for word in name.split()]
     shown = [
@@ -206,6 +206,11 @@ def _name_variants(name: str, surname_counts: dict[str, int]) -> list[str]:
     ordinary = surname.lower() in _ORDINARY_WORDS
     if surname and surname_counts[surname] == 1 and not numbered and not ordinary:
         variants.append(surname)
+    # A monarch goes by title and regnal name ("King Charles", "Pope Leo"): the
+    # Factbook's one-word title before the name without its numeral.
+    if numbered and len(title.split()) == 1:
+        regnal = [word for word in shown if not _ROMAN.fullmatch(word)]
+        variants.append(" ".join([title, *regnal]))
     return sorted(dict.fromkeys(variants))
 
 
@@ -283,7 +288,7 @@ def build(date: str) -> dict[str, Any]:
                 "name": name,
                 "title": title,
                 "roles": [role],
-                "names": _name_variants(name, surname_counts),
+                "names": _name_variants(name, surname_counts, title),
             }
         )
 
