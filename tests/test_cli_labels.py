@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli import config_path, run, stored  # noqa: F401  (pytest fixtures)
 from watcher.config import load_config
 from watcher.store import Store
@@ -84,3 +86,28 @@ def test_label_errors_name_the_problem(stored: Path) -> None:  # noqa: F811
     assert nothing.exit_code == 2 and "no stored labels" in nothing.output
     both = run("eval", config=stored)
     assert both.exit_code == 2 and "either a labelled JSONL file or --labels" in both.output
+
+
+def test_check_warns_when_shipped_lists_are_over_six_months_old(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, time, timedelta
+
+    import watcher.cli_labels
+    from watcher.knowledge import shipped_date
+
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "topics:\n  - {name: travel, query: '@leaders ABROAD/20 @places'}\n", encoding="utf-8"
+    )
+
+    def today_plus(days: int) -> datetime:
+        return datetime.combine(shipped_date() + timedelta(days=days), time(), tzinfo=UTC)
+
+    monkeypatch.setattr(watcher.cli_labels, "utc_now", lambda: today_plus(30))
+    fresh = run("check", config=config)
+    assert fresh.exit_code == 0 and "warning" not in fresh.output
+    monkeypatch.setattr(watcher.cli_labels, "utc_now", lambda: today_plus(200))
+    stale = run("check", config=config)
+    assert stale.exit_code == 0, stale.output
+    assert "world-knowledge lists" in stale.output and "more than 6 months" in stale.output
