@@ -388,9 +388,9 @@ def test_public_url_with_a_token_loads(tmp_path: Path) -> None:
 
 
 def test_https_public_url_makes_the_cookies_secure(tmp_path: Path) -> None:
+    from watcher.clock import utc_now
     from watcher.dashboard.app import Dashboard
     from watcher.dashboard.web import WebRequest
-    from watcher.pipeline import utc_now
     from watcher.store import Store
 
     with Store.open(f"sqlite:///{tmp_path / 'w.db'}") as store:

@@ -18,7 +18,7 @@ import requests
 
 from tests.dashboard_site import serve_news_day, write_site_config
 from tests.feed_server import running_feed_server
-from watcher.pipeline import utc_now
+from watcher.clock import utc_now
 from watcher.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

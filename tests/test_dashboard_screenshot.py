@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.dashboard_site import Site, running_site
-from watcher.pipeline import utc_now
+from watcher.clock import utc_now
 
 REPO = Path(__file__).resolve().parents[1]
 DESKTOP, PHONE = 1280, 390

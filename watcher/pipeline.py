@@ -53,7 +53,7 @@ class Pipeline:
         self.rng = rng or random.Random()
         defaults = config.defaults
         self.fetcher = Fetcher.from_defaults(defaults)
-        self.matcher = TopicIndex.build(config.topics)
+        self.matcher = TopicIndex.build(config.topics, config.lists)
         self.transport = transport or make_transport(config.smtp, Path(config.outbox))
         self.stories = StoryAssigner(store)
         self.digests = DigestSender(
@@ -92,7 +92,7 @@ class Pipeline:
         processes = worker_processes(self.config.defaults.processes)
         with self._cpu_lock:
             if self.cpu is None and processes > 1 and source_count >= PROCESS_POOL_MIN_SOURCES:
-                self.cpu = ProcessCpuStages(self.config.topics, processes)
+                self.cpu = ProcessCpuStages(self.config.topics, self.config.lists, processes)
             return self.cpu is not None
 
     def __enter__(self) -> Pipeline:

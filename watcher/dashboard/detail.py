@@ -98,7 +98,7 @@ def item_page(config: Config, store: Store, item_id: int) -> ItemPage:
     stored = store.item(item_id)
     item = stored.item
     zone = display_zone(config)
-    index = TopicIndex.build(config.topics)
+    index = TopicIndex.build(config.topics, config.lists)
     labels = store.labels_of_items([item_id])
     stored_scores = {match.topic: match.score for match in stored.matches}
     titles = topic_titles(config)
@@ -246,8 +246,8 @@ def run_backtest(
     if not draft:
         return Backtest(draft=draft, window=window, error="the query is empty")
     try:
-        saved_index = TopicIndex.build([saved])
-        draft_index = TopicIndex.build([saved.model_copy(update={"query": draft})])
+        saved_index = TopicIndex.build([saved], config.lists)
+        draft_index = TopicIndex.build([saved.model_copy(update={"query": draft})], config.lists)
     except QueryError as exc:
         return Backtest(draft=draft, window=window, error=str(exc))
     found = store.items(since=now - BACKTEST_WINDOWS[window], limit=BACKTEST_ITEMS)

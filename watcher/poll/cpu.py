@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
 
-from watcher.config import TopicConfig
+from watcher.config import ListConfig, TopicConfig
 from watcher.match import TopicIndex
 from watcher.models import Item, TopicMatch
 from watcher.sources.feeds import ParsedFeed, parse_feed
@@ -67,12 +67,17 @@ class ProcessCpuStages:
     (a ParseError for a body that is no feed) are raised again in the caller.
     """
 
-    def __init__(self, topics: Sequence[TopicConfig], processes: int) -> None:
+    def __init__(
+        self,
+        topics: Sequence[TopicConfig],
+        lists: Mapping[str, ListConfig],
+        processes: int,
+    ) -> None:
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
             mp_context=multiprocessing.get_context("forkserver"),
             initializer=_start_worker,
-            initargs=(tuple(topics),),
+            initargs=(tuple(topics), dict(lists)),
         )
 
     def parse(self, body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
@@ -103,9 +108,9 @@ def worker_processes(requested: int | None) -> int:
 _matcher: TopicIndex | None = None
 
 
-def _start_worker(topics: tuple[TopicConfig, ...]) -> None:
+def _start_worker(topics: tuple[TopicConfig, ...], lists: dict[str, ListConfig]) -> None:
     global _matcher
-    _matcher = TopicIndex.build(topics)
+    _matcher = TopicIndex.build(topics, lists)
 
 
 def _parse(body: bytes, feed: str, url: str, headers: dict[str, str]) -> ParsedFeed:
