@@ -91,7 +91,50 @@ def opened_store(config: Config, *, upgrade: bool = False) -> Iterator[Any]:
         store.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Options of the whole command that users also write after the subcommand
+# (`watcher check --config F`); True when the option takes a value.
+GLOBAL_OPTIONS = {"--config": True, "--log-level": True, "--log-format": True}
+
+
+class GlobalOptionsGroup(click.Group):
+    """The `watcher` group: its global options are accepted anywhere on the line.
+
+    They are moved in front of the subcommand before click parses, so every command,
+    however deeply nested, takes them without declaring them again. ``--`` ends the
+    search, so an argument after it is never taken for an option.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with every global option (and its value) moved to the front."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            hoisted.append(arg)
+            if "=" not in arg and GLOBAL_OPTIONS[name] and index + 1 < len(args):
+                hoisted.append(args[index + 1])
+                index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    return hoisted + rest
+
+
+@click.group(
+    cls=GlobalOptionsGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="--config, --log-level and --log-format may also follow the subcommand.",
+)
 @click.version_option(__version__, prog_name="watcher")
 @click.option(
     "--config",

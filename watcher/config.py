@@ -498,7 +498,8 @@ def load_config(
 
     The file is ``path``, else ``$WATCHER_CONFIG``, else ``./feeds.yaml``; ``environ``
     (default ``os.environ``) supplies that variable and the ``${NAME}`` values.
-    Relative paths inside (database, outbox, templates) are returned as written.
+    Relative paths inside (database, outbox, templates) are resolved against the
+    file's folder, so a command run from elsewhere finds the same database.
 
     Raises ConfigError listing every problem when the file cannot be read or is invalid.
     """
@@ -514,7 +515,33 @@ def load_config(
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{source}: cannot read: not UTF-8 text (byte {exc.start})"]) from exc
-    return load_config_text(text, source, environ=environ)
+    config = load_config_text(text, source, environ=environ)
+    return with_paths_resolved(config, Path(path).resolve().parent)
+
+
+def with_paths_resolved(config: Config, folder: Path) -> Config:
+    """``config`` with a relative SQLite path, ``outbox`` and ``templates`` made absolute
+    under ``folder`` (the config file's): `watcher --config /x/feeds.yaml status` run
+    from anywhere must open /x's database, not create an empty one where it stands."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    update: dict[str, str] = {}
+    try:
+        url = make_url(config.database)
+    except ArgumentError:
+        url = None  # reported when the store opens it, with the store's own message
+    if url is not None and url.get_backend_name() == "sqlite":
+        database = url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            if not Path(database).is_absolute():
+                resolved = url.set(database=str(folder / database))
+                update["database"] = resolved.render_as_string(hide_password=False)
+    if not Path(config.outbox).is_absolute():
+        update["outbox"] = str(folder / config.outbox)
+    if config.templates is not None and not Path(config.templates).is_absolute():
+        update["templates"] = str(folder / config.templates)
+    return config.model_copy(update=update) if update else config
 
 
 def load_config_text(
