@@ -532,11 +532,11 @@ def with_paths_resolved(config: Config, folder: Path) -> Config:
     except ArgumentError:
         url = None  # reported when the store opens it, with the store's own message
     if url is not None and url.get_backend_name() == "sqlite":
-        database = url.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            if not Path(database).is_absolute():
-                resolved = url.set(database=str(folder / database))
-                update["database"] = resolved.render_as_string(hide_password=False)
+        database = url.database or ":memory:"
+        in_file = database != ":memory:" and not database.startswith("file:")
+        if in_file and not Path(database).is_absolute():
+            resolved = url.set(database=str(folder / database))
+            update["database"] = resolved.render_as_string(hide_password=False)
     if not Path(config.outbox).is_absolute():
         update["outbox"] = str(folder / config.outbox)
     if config.templates is not None and not Path(config.templates).is_absolute():
