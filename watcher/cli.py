@@ -23,6 +23,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from watcher import __version__
+from watcher.cli_sources import register as register_source_commands
 from watcher.config import Config, config_warnings, load_config, parse_duration
 from watcher.exceptions import ConfigError, QueryError, StoreError, WatcherError
 from watcher.logs import configure_logging
@@ -597,62 +598,27 @@ def demo(workdir: Path) -> None:
 @pass_context
 def discover(ctx: Context, url: str, allow_private: bool) -> None:
     """Find the RSS/Atom/JSON feeds of a site and print feeds.yaml entries for them."""
-    from watcher.discover import discover_feeds, discovered_yaml, probe_common_paths
-    from watcher.fetch import Fetched, Fetcher, FetchRequest, FetchResult
+    from watcher.cli_sources import blocked_hint, same_host_fetch
+    from watcher.discover import discovered_yaml, look_up_feeds
+    from watcher.fetch import FetchFailed
 
-    defaults = ctx.config_or_defaults().defaults
-    with Fetcher.from_defaults(defaults) as fetcher:
-
-        def fetch(target: str) -> FetchResult:
-            return fetcher.fetch(FetchRequest(url=target, allow_private=allow_private))
-
-        page = fetch(url)
-        if not isinstance(page, Fetched):
-            fail(f"{url}: {getattr(page, 'message', 'not modified')}", EXIT_RUNTIME)
-        found = discover_feeds(page.body, page_url=page.url) or probe_common_paths(page.url, fetch)
-    if not found:
+    config = ctx.config_or_defaults()
+    fetcher, fetch = same_host_fetch(config, url, allow_private)
+    with fetcher:
+        lookup = look_up_feeds(url, fetch)
+    if isinstance(lookup, FetchFailed):
+        fail(blocked_hint(lookup.message), EXIT_RUNTIME)
+    if not lookup.feeds:
         fail(
             f"{url}: no feed found (no <link rel=alternate>, none at the usual paths)", EXIT_RUNTIME
         )
-    known = {source.name for source in ctx.config_or_defaults().sources}
-    click.echo(discovered_yaml(found, existing_names=known), nl=False)
-
-
-@cli.group()
-def opml() -> None:
-    """Import or export feeds as OPML, the format every feed reader speaks."""
-
-
-@opml.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@pass_context
-def opml_import(ctx: Context, path: str) -> None:
-    """Print feeds.yaml entries for the feeds of an OPML file, to paste under feeds:."""
-    from watcher.exceptions import OpmlError
-    from watcher.opml import opml_to_yaml, parse_opml
-
-    try:
-        feeds = parse_opml(Path(path).read_bytes())
-    except OpmlError as exc:
-        fail(f"{path}: {exc}", EXIT_USAGE)
-    known = {source.name for source in ctx.config_or_defaults().sources}
-    click.echo(opml_to_yaml(feeds, existing_names=known), nl=False)
-
-
-@opml.command("export")
-@pass_context
-def opml_export(ctx: Context) -> None:
-    """Write the configured feeds as OPML to standard output."""
-    from watcher.opml import OpmlFeed, render_opml
-
-    config = ctx.config()
-    feeds = [
-        OpmlFeed(
-            title=feed.title or feed.name, xml_url=feed.url, html_url=None, categories=feed.tags
-        )
-        for feed in config.feeds
-    ]
-    sys.stdout.buffer.write(render_opml(feeds, title=f"watcher feeds ({config.source})"))
+    if lookup.is_feed:
+        click.echo(f"{url} is a feed itself ({lookup.item_count} items)", err=True)
+    click.echo(f"add one with: watcher feeds add URL{' --allow-private' * allow_private}", err=True)
+    known = {source.name for source in config.sources}
+    click.echo(
+        discovered_yaml(lookup.feeds, existing_names=known, allow_private=allow_private), nl=False
+    )
 
 
 @cli.command("export-feed")
@@ -697,6 +663,10 @@ def _redacted_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL is reported elsewhere; never echo a password here
         return "<database>"
+
+
+# `watcher init`, `watcher feeds ...`, `watcher opml ...` (watcher/cli_sources.py).
+register_source_commands(cli)
 
 
 def main() -> None:

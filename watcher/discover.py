@@ -11,6 +11,8 @@ Three ways, strongest first:
   (``COMMON_FEED_PATHS``) and keeps what parses as a feed. The only HTTP is
   the ``fetch`` callable the caller passes (a ``watcher.fetch.Fetcher`` in the
   daemon, canned results in tests).
+- ``look_up_feeds``: what a URL a user typed is — a feed itself, or a page whose
+  feeds the two ways above find — with the title and item count of each feed.
 - ``feeds_yaml`` (and ``discovered_yaml``, ``watcher.opml.opml_to_yaml``):
   entries with slugified, unique names, ready for ``feeds:``.
 """
@@ -30,7 +32,7 @@ import yaml
 from lxml.html import HtmlElement  # type: ignore[import-untyped]
 
 from watcher.exceptions import ParseError
-from watcher.fetch import Fetched, FetchResult
+from watcher.fetch import Fetched, FetchFailed, FetchFailureKind, FetchResult
 from watcher.pages import document_base_url, link_text, parse_html, resolve_link
 from watcher.parse import parse_feed
 
@@ -107,6 +109,7 @@ class FeedEntry:
     url: str
     title: str | None = None
     tags: tuple[str, ...] = ()
+    allow_private: bool = False
 
 
 def discover_feeds(html: str | bytes, *, page_url: str) -> tuple[DiscoveredFeed, ...]:
@@ -213,11 +216,62 @@ def probe_common_paths(
     return tuple(found.values())
 
 
+@dataclass(frozen=True, slots=True)
+class FeedLookup:
+    """What a URL turned out to be.
+
+    ``is_feed`` when the URL itself answered with a feed (then ``feeds`` holds just
+    it, with the feed's own title); otherwise ``feeds`` are what the page points at
+    or what answered at the usual paths, possibly none. ``page_url`` is where the
+    URL led after redirects.
+    """
+
+    page_url: str
+    is_feed: bool
+    feeds: tuple[DiscoveredFeed, ...]
+    # How many items the URL carried when it is a feed itself.
+    item_count: int | None = None
+
+
+def look_up_feeds(url: str, fetch: Callable[[str], FetchResult]) -> FeedLookup | FetchFailed:
+    """Fetch ``url`` and say whether it is a feed, else which feeds its page offers.
+
+    A failed fetch of ``url`` itself is returned as it is; failures at the probed
+    paths only mean no feed there. ``fetch`` is the only HTTP.
+    """
+    page = fetch(url)
+    if isinstance(page, FetchFailed):
+        return page
+    if not isinstance(page, Fetched):  # 304 to a request without validators: nothing to read
+        return FetchFailed(FetchFailureKind.HTTP_SERVER, f"{url}: answered 304 Not Modified")
+    try:
+        parsed = parse_feed(page.body, feed="discover", url=page.url, headers=page.headers)
+    except ParseError:
+        found = discover_feeds(page.body, page_url=page.url) or probe_common_paths(page.url, fetch)
+        return FeedLookup(page_url=page.url, is_feed=False, feeds=found)
+    itself = DiscoveredFeed(
+        url=page.permanent_url or url,
+        title=_title(parsed.title),
+        media_type=_media_type(page.headers.get("content-type")),
+        method=DiscoveryMethod.ALTERNATE_LINK,
+    )
+    return FeedLookup(
+        page_url=page.url, is_feed=True, feeds=(itself,), item_count=len(parsed.items)
+    )
+
+
 def discovered_yaml(
-    feeds: Sequence[DiscoveredFeed], *, existing_names: Collection[str] = ()
+    feeds: Sequence[DiscoveredFeed],
+    *,
+    existing_names: Collection[str] = (),
+    allow_private: bool = False,
 ) -> str:
-    """feeds.yaml entries for discovered feeds (see ``feeds_yaml``)."""
-    return feeds_yaml([FeedEntry(url=feed.url, title=feed.title) for feed in feeds], existing_names)
+    """feeds.yaml entries for discovered feeds (see ``feeds_yaml``); ``allow_private``
+    adds ``allow_private: true`` to each (the site needed it to be reached)."""
+    entries = [
+        FeedEntry(url=feed.url, title=feed.title, allow_private=allow_private) for feed in feeds
+    ]
+    return feeds_yaml(entries, existing_names)
 
 
 def feeds_yaml(entries: Sequence[FeedEntry], existing_names: Collection[str] = ()) -> str:
@@ -239,6 +293,8 @@ def feeds_yaml(entries: Sequence[FeedEntry], existing_names: Collection[str] = (
             document["title"] = _literal(entry.title)
         if entry.tags:
             document["tags"] = [_literal(tag) for tag in entry.tags]
+        if entry.allow_private:
+            document["allow_private"] = True
         documents.append(document)
     if not documents:
         return ""
