@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ class SourcesFile:
         self.document: CommentedMap = loaded if loaded is not None else CommentedMap()
         if not isinstance(self.document, CommentedMap):
             raise ConfigError([f"{path}: expected a mapping of settings (key: value)"])
+        self.text = self.original
 
     def entries(self, section: str) -> list[Any]:
         found = self.document.get(section)
@@ -108,15 +110,59 @@ class SourcesFile:
         if feeds and all(isinstance(e, CommentedMap) and e.fa.flow_style() for e in feeds):
             entry.fa.set_flow_style()
         feeds.append(entry)
+        self._dumped()
 
     def remove(self, name: str) -> str:
-        """Remove the source ``name``; returns its section. Raises KeyError."""
+        """Remove the source ``name`` (and the comment lines just above it); returns its
+        section. Raises KeyError.
+
+        Works on the lines of the text: ruamel.yaml re-emits a sequence emptied of
+        commented entries as invalid YAML, and line edits touch nothing else.
+        """
         found = self.locate(name)
         if found is None:
             raise KeyError(name)
         section, index = found
-        del self.document[section][index]
+        entries: CommentedSeq = self.document[section]
+        if entries.fa.flow_style():  # `feeds: [{...}, {...}]` on one line: no lines to cut
+            del entries[index]
+            self._dumped()
+            return section
+        lines = self.text.splitlines(keepends=True)
+        start = entries.lc.item(index)[0]
+        if index + 1 < len(entries):
+            end = entries.lc.item(index + 1)[0]
+        else:
+            end = self._section_end(section, len(lines))
+        # Blank and comment lines before the next entry or key belong to it.
+        while end - 1 > start and _blank_or_comment(lines[end - 1]):
+            end -= 1
+        dash_column = entries.lc.item(index)[1] - 2
+        while start > 0 and _comment_at(lines[start - 1], dash_column):
+            start -= 1
+        del lines[start:end]
+        if len(entries) == 1:  # `feeds:` with nothing under it would be null: write []
+            key_line = self.document.lc.key(section)[0]
+            lines[key_line] = re.sub(
+                rf"^(\s*{re.escape(section)}:)", r"\1 []", lines[key_line], count=1
+            )
+        self._reload("".join(lines))
         return section
+
+    def _section_end(self, section: str, line_count: int) -> int:
+        """The line where the top-level key after ``section`` starts (or the end)."""
+        keys = list(self.document.keys())
+        following = keys[keys.index(section) + 1 :]
+        return self.document.lc.key(following[0])[0] if following else line_count
+
+    def _dumped(self) -> None:
+        out = io.StringIO()
+        self._yaml.dump(self.document, out)
+        self.text = out.getvalue()
+
+    def _reload(self, text: str) -> None:
+        self.text = text
+        self.document = self._yaml.load(text)
 
     def set_enabled(self, name: str, enabled: bool) -> bool:
         """Pause (``enabled: false``) or resume the source ``name``; False when it already
@@ -133,12 +179,11 @@ class SourcesFile:
             del entry["enabled"]
         else:
             entry["enabled"] = False
+        self._dumped()
         return True
 
     def render(self) -> str:
-        out = io.StringIO()
-        self._yaml.dump(self.document, out)
-        return out.getvalue()
+        return self.text
 
     def validated(self) -> Config:
         """The configuration the edited file would load as. Raises ConfigError."""
@@ -169,6 +214,16 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _blank_or_comment(line: str) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _comment_at(line: str, column: int) -> bool:
+    """A comment line starting at ``column`` (one that introduces the entry below it)."""
+    return line.lstrip().startswith("#") and len(line) - len(line.lstrip()) == column
 
 
 def _round_trip_yaml(text: str) -> YAML:
