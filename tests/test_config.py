@@ -43,8 +43,10 @@ BROKEN: list[tuple[str, str, list[str]]] = [
            title: Harbour
         """,
         [
-            "feeds.yaml:4:4: invalid YAML: expected <block end>, but found '<block mapping start>'"
-            " (while parsing a block collection on line 2)"
+            "feeds.yaml:4:4: invalid YAML: this line is indented by 3 spaces, which lines up"
+            " with nothing in the block that starts on line 2 (its keys are indented by 4);"
+            " indent it like the keys it belongs with [YAML: expected <block end>, but found"
+            " '<block mapping start>' (while parsing a block collection on line 2)]"
         ],
     ),
     (
@@ -785,3 +787,20 @@ def test_relative_paths_are_read_from_the_config_files_folder(
     in_memory = folder / "memory.yaml"
     in_memory.write_text("database: 'sqlite://'\n")
     assert load_config(in_memory, environ={}).database == "sqlite://"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("feeds:\n  - name: a\n     url: http://x/\n", "indented further than the key above"),
+        ("feeds:\n\t- name: a\n", "a tab character: YAML indents with spaces only"),
+        (
+            "topics:\n  - name: a\n    query: x\n  exclude: y\n",
+            "4:3: invalid YAML: this line is indented by 2 spaces",
+        ),
+    ],
+)
+def test_indentation_errors_say_what_is_wrong_in_plain_words(text: str, words: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config_text(text, "feeds.yaml", environ={})
+    assert words in str(raised.value)
