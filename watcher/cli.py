@@ -167,9 +167,14 @@ pass_context = click.make_pass_decorator(Context)
 @pass_context
 def check(ctx: Context) -> None:
     """Validate the configuration and the topic queries; exit 2 on any error."""
+    from watcher.querystyle import quoted_phrase_warnings
+
     config = ctx.config()
     for warning in config_warnings(config):
         click.echo(f"{config.source}: warning: {warning}", err=True)
+    source_text = Path(config.source).read_text(encoding="utf-8-sig")
+    for located in quoted_phrase_warnings(source_text, config.source):
+        click.echo(located, err=True)
     click.echo(
         f"{config.source}: ok — {len(config.feeds)} feeds, {len(config.topics)} topics, "
         f"{len(config.digests)} digests; database {_redacted_url(config.database)}; "

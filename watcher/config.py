@@ -488,6 +488,32 @@ def config_warnings(config: Config) -> list[str]:
             warnings.append(
                 "smtp.security: the password would be sent without TLS; use starttls or tls"
             )
+    warnings.extend(_private_source_warnings(config))
+    return warnings
+
+
+def _private_source_warnings(config: Config) -> list[str]:
+    """Sources on this machine or a private network that every poll would refuse."""
+    from watcher.netguard import blocked_class, literal_address
+
+    warnings: list[str] = []
+    for section, sources in (
+        ("feeds", config.feeds),
+        ("pages", config.pages),
+        ("watches", config.watches),
+    ):
+        for source in sources:
+            host = (urlsplit(source.url).hostname or "").lower()
+            if source.allow_private or not host or source.url.lower().startswith("file:"):
+                continue
+            address = literal_address(host)
+            kind = "loopback" if host == "localhost" else address and blocked_class(address)
+            if kind:
+                warnings.append(
+                    f"{section}.{source.name}: {host} is {kind.split(' (')[0]}, so every poll "
+                    "would be refused as blocked; add 'allow_private: true' if it really "
+                    "lives there"
+                )
     return warnings
 
 
