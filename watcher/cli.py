@@ -214,15 +214,43 @@ def poll(ctx: Context, once: bool, feed_names: tuple[str, ...]) -> None:
         with Pipeline(config, store) as pipeline:
             feeds = pipeline.enabled_sources(feed_names or None)
             show_bar = sys.stderr.isatty() and ctx.log_level != "debug"
-            if show_bar:
-                with click.progressbar(length=len(feeds), label="polling", file=sys.stderr) as bar:
-                    results = pipeline.poll(feeds, on_result=lambda _result: bar.update(1))
-            else:
-                results = pipeline.poll(feeds, on_result=_log_poll_result)
-            outcomes = pipeline.send_immediate_alerts()
+            # Results as they finish, so that Ctrl-C can still report what was done.
+            finished: list[PollResult] = []
+            try:
+                if show_bar:
+                    with click.progressbar(
+                        length=len(feeds), label="polling", file=sys.stderr
+                    ) as bar:
+
+                        def advance(result: PollResult) -> None:
+                            finished.append(result)
+                            bar.update(1)
+
+                        results = pipeline.poll(feeds, on_result=advance)
+                else:
+
+                    def record(result: PollResult) -> None:
+                        finished.append(result)
+                        _log_poll_result(result)
+
+                    results = pipeline.poll(feeds, on_result=record)
+                outcomes = pipeline.send_immediate_alerts()
+            except KeyboardInterrupt:
+                click.echo(
+                    f"interrupted after {len(finished)} of {len(feeds)} sources; "
+                    + _poll_summary(finished, [])
+                )
+                sys.exit(130)  # 128 + SIGINT, as shells report it
+    click.echo(_poll_summary(results, outcomes))
+    failed = sum(result.result in ("failed", "gone") for result in results)
+    if results and failed == len(results):
+        sys.exit(EXIT_RUNTIME)
+
+
+def _poll_summary(results: list[PollResult], outcomes: list[Any]) -> str:
     kinds = Counter(result.error_kind for result in results if result.result in ("failed", "gone"))
     failed = sum(kinds.values())
-    click.echo(
+    return (
         f"polled {len(results)} feeds: "
         f"{sum(r.result in ('new_items', 'no_new_items') for r in results)} fetched, "
         f"{sum(r.result == 'not_modified' for r in results)} not modified, "
@@ -233,8 +261,6 @@ def poll(ctx: Context, once: bool, feed_names: tuple[str, ...]) -> None:
         f"{sum(r.new_matches for r in results)} new matches"
         + (f"; {len(outcomes)} alerts sent" if outcomes else "")
     )
-    if results and failed == len(results):
-        sys.exit(EXIT_RUNTIME)
 
 
 def _log_poll_result(result: PollResult) -> None:
