@@ -337,6 +337,11 @@ def items(
     if fmt == "json":
         click.echo(json.dumps([_item_json(stored) for stored in found], indent=2))
         return
+    # Newest first by the time shown (published, else fetched): one poll fetches a
+    # feed's items together, so the store's fetched-at order says little within it.
+    found = sorted(found, key=lambda s: (s.item.published or s.fetched_at, s.id), reverse=True)
+    if found:
+        click.echo(f"{'ID':>7}  {'WHEN':<16}  {'FEED':<16}  {'TOPICS':<24}  TITLE")
     for stored in found:
         when = (stored.item.published or stored.fetched_at).strftime("%Y-%m-%d %H:%M")
         topics = ",".join(m.topic for m in stored.matches) or "-"
