@@ -673,7 +673,11 @@ def export_feed(ctx: Context, name: str, is_digest: bool, self_url: str | None) 
     else:
         _topic_named(config, name)
     kind = "digests" if is_digest else "topics"
-    url = self_url or f"http://127.0.0.1/feeds/{kind}/{name}.atom"
+    # The daemon serves the feed at its http: host and port; the self link names them.
+    http = config.http
+    host = (f"[{http.host}]" if ":" in http.host else http.host) if http else "127.0.0.1"
+    served_at = f"{host}:{http.port if http else 8787}"
+    url = self_url or f"http://{served_at}/feeds/{kind}/{name}.atom"
     with opened_store(config) as store, Pipeline(config, store) as pipeline:
         render = digest_feed if is_digest else topic_feed
         body = render(pipeline, name, self_url=url)
