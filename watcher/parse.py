@@ -103,6 +103,15 @@ def parse_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) 
     return _parse_xml_feed(body, feed=feed, url=url, headers=lowered_headers)
 
 
+def _advertised_feed(body: bytes, url: str) -> str | None:
+    """The first feed an HTML page points at (``<link rel=alternate>``, feed-like links)."""
+    # Imported here: watcher.discover builds on this module.
+    from watcher.discover import discover_feeds
+
+    found = discover_feeds(body, page_url=url)
+    return found[0].url if found else None
+
+
 def xml_hazard(body: bytes, headers: Mapping[str, str]) -> str | None:
     """Why an XML body is refused before parsing, or None when it may be parsed.
 
@@ -345,6 +354,12 @@ def _parse_xml_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, s
     bozo_reason = _one_line(str(parsed.get("bozo_exception")))[:300] if parsed.get("bozo") else None
     if not parsed.get("version") and not entries:
         content_type = headers.get("content-type", "no content type")
+        advertised = _advertised_feed(body, url) if "html" in content_type.lower() else None
+        if advertised is not None:
+            raise ParseError(
+                f"{url}: a web page, not a feed; it advertises the feed {advertised}: "
+                f"`watcher feeds add {advertised}` adds it (then remove this entry)"
+            )
         detail = f": {bozo_reason}" if bozo_reason else ""
         raise ParseError(
             f"{url}: not an RSS, Atom or JSON feed ({content_type}, no feed elements found{detail})"
