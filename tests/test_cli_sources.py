@@ -187,3 +187,23 @@ def test_opml_import_of_an_export_is_lossless(tmp_path: Path, config: Path) -> N
     assert again.exit_code == 0
     assert "skipped https://wire.example/rss: already configured as 'wire'" in again.stdout
     assert "added 0 feeds" in again.stdout
+
+
+def test_discover_a_feed_url_says_it_is_a_feed_and_keeps_allow_private(
+    server: FeedServer, config: Path
+) -> None:
+    result = run(config, "discover", server.url("/news.xml"), "--allow-private")
+
+    assert result.exit_code == 0, result.output
+    assert f"{server.url('/news.xml')} is a feed itself (2 items)" in result.stderr
+    assert "watcher feeds add URL --allow-private" in result.stderr
+    assert "allow_private: true" in result.stdout
+    assert f"url: {server.url('/news.xml')}" in result.stdout
+
+
+def test_discover_a_private_site_without_the_flag_names_the_flag(
+    server: FeedServer, config: Path
+) -> None:
+    result = run(config, "discover", server.url("/"))
+    assert result.exit_code == 1
+    assert "pass --allow-private" in result.stderr
