@@ -207,3 +207,12 @@ def test_discover_a_private_site_without_the_flag_names_the_flag(
     result = run(config, "discover", server.url("/"))
     assert result.exit_code == 1
     assert "pass --allow-private" in result.stderr
+
+
+def test_allow_private_is_written_only_for_hosts_that_need_it() -> None:
+    from watcher.cli_sources import needs_allow_private
+
+    assert needs_allow_private("http://127.0.0.1:8080/feed")
+    assert needs_allow_private("http://10.0.0.7/rss")
+    assert needs_allow_private("http://localhost/rss")
+    assert not needs_allow_private("https://93.184.215.14/rss")

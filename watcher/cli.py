@@ -634,7 +634,7 @@ def demo(workdir: Path) -> None:
 @pass_context
 def discover(ctx: Context, url: str, allow_private: bool) -> None:
     """Find the RSS/Atom/JSON feeds of a site and print feeds.yaml entries for them."""
-    from watcher.cli_sources import blocked_hint, same_host_fetch
+    from watcher.cli_sources import blocked_hint, needs_allow_private, same_host_fetch
     from watcher.discover import discovered_yaml, look_up_feeds
     from watcher.fetch import FetchFailed
 
@@ -650,11 +650,10 @@ def discover(ctx: Context, url: str, allow_private: bool) -> None:
         )
     if lookup.is_feed:
         click.echo(f"{url} is a feed itself ({lookup.item_count} items)", err=True)
-    click.echo(f"add one with: watcher feeds add URL{' --allow-private' * allow_private}", err=True)
+    private = allow_private and needs_allow_private(url)
+    click.echo(f"add one with: watcher feeds add URL{' --allow-private' * private}", err=True)
     known = {source.name for source in config.sources}
-    click.echo(
-        discovered_yaml(lookup.feeds, existing_names=known, allow_private=allow_private), nl=False
-    )
+    click.echo(discovered_yaml(lookup.feeds, existing_names=known, allow_private=private), nl=False)
 
 
 @cli.command("export-feed")

@@ -71,6 +71,24 @@ def same_host_fetch(config: Config, url: str, allow_private: bool) -> Any:
     return fetcher, fetch
 
 
+def needs_allow_private(url: str) -> bool:
+    """Whether ``url``'s host is loopback, private or otherwise not public (so its
+    feeds.yaml entry needs ``allow_private: true``); True when it cannot be resolved."""
+    import ipaddress
+
+    from watcher.netguard import blocked_class, literal_address, system_resolver
+
+    host = urlsplit(url).hostname or ""
+    address = literal_address(host)
+    if address is not None:
+        return blocked_class(address) is not None
+    try:
+        resolved = system_resolver(host, 443)
+    except OSError:
+        return True
+    return any(blocked_class(ipaddress.ip_address(a.split("%")[0])) for a in resolved)
+
+
 def _count_items(fetch: Callable[[str], Any], url: str) -> int:
     """Fetch ``url`` once and parse it; exit 1 when it is not a readable feed."""
     from watcher.exceptions import ParseError
@@ -167,7 +185,8 @@ def feeds_add(
     new_name = name or unique_name(
         feed_name(chosen.title, chosen.url), {n.casefold() for n in taken}
     )
-    private_needed = allow_private and urlsplit(chosen.url).hostname == urlsplit(url).hostname
+    same_host = urlsplit(chosen.url).hostname == urlsplit(url).hostname
+    private_needed = allow_private and same_host and needs_allow_private(chosen.url)
     feed = NewFeed(
         name=new_name,
         url=chosen.url,
