@@ -68,7 +68,18 @@ def test_add_a_site_finds_its_feed_and_keeps_the_files_comments(
     assert f"added feed harbour-news: {server.url('/news.xml')}" in added.stdout
     assert "2 items" in added.stdout
     text = config.read_text()
-    assert text.startswith(CONFIG.split("topics:")[0])  # everything before, byte for byte
+    # The new entry follows the last one; every other line is as it was.
+    before, after = CONFIG.split("    allow_private: true\n", 1)
+    assert text == (
+        before
+        + "    allow_private: true\n"
+        + "  - name: harbour-news\n"
+        + f"    url: {server.url('/news.xml')}\n"
+        + "    title: Harbour News\n"
+        + "    tags: [local]\n"
+        + "    allow_private: true\n"
+        + after
+    )
     assert "# Our desk's feeds.  Keep this comment." in text
     assert "    url: http://127.0.0.1:9/wire.xml   # dead on purpose\n" in text
     assert "query: ferry OR ferries   # plain words" in text

@@ -195,9 +195,9 @@ def feeds_add(
         tags=tags,
         allow_private=private_needed,
     )
-    edited = SourcesFile(path)
-    edited.add_feed(feed)
     try:
+        edited = SourcesFile(path)
+        edited.add_feed(feed)
         edited.save()
     except ConfigError as exc:
         fail(f"{path} left unchanged; the edit would make it invalid:\n{exc}", EXIT_USAGE)
@@ -251,6 +251,8 @@ def feeds_remove(ctx: click.Context, name: str) -> None:
         section = edited.remove(name)
     except KeyError:
         _no_source(path, name)
+    except ConfigError as exc:
+        fail(f"{path} left unchanged:\n{exc}", EXIT_USAGE)
     _save(edited, path)
     click.echo(f"removed {section[:-1] if section != 'watches' else 'watch'} {name} from {path}")
 
@@ -295,6 +297,13 @@ def _no_source(path: Path, name: str) -> NoReturn:
 
     names = {source.name for source in load_config(path).sources}
     fail(f"{path}: no source named {name!r}{did_you_mean(name, names)}", EXIT_USAGE)
+
+
+def _add_or_fail(edited: Any, path: Path, feed: Any) -> None:
+    try:
+        edited.add_feed(feed)
+    except ConfigError as exc:
+        fail(f"{path} left unchanged:\n{exc}", EXIT_USAGE)
 
 
 def _save(edited: Any, path: Path) -> None:
@@ -350,14 +359,16 @@ def opml_import(ctx: click.Context, opml_path: str) -> None:
             except ValueError:
                 click.echo(f"{entry.xml_url}: interval {interval!r} ignored (not a duration)")
                 interval = None
-        edited.add_feed(
+        _add_or_fail(
+            edited,
+            path,
             NewFeed(
                 name=name,
                 url=entry.xml_url,
                 title=entry.title if entry.title != name else None,
                 interval=interval,
                 tags=entry.categories,
-            )
+            ),
         )
         added.append(name)
     if added:

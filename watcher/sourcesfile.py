@@ -97,10 +97,6 @@ class SourcesFile:
         """Append ``feed`` to ``feeds:`` (created at the end when missing), in the style
         of the entries already there (one-line ``{...}`` entries stay one-line)."""
         feeds = self.document.get("feeds")
-        if not isinstance(feeds, CommentedSeq) or feeds.fa.flow_style():
-            existing = list(feeds) if isinstance(feeds, list) else []
-            feeds = CommentedSeq(existing)
-            self.document["feeds"] = feeds
         entry = CommentedMap(feed.as_mapping())
         tags = entry.get("tags")
         if isinstance(tags, list):
@@ -109,8 +105,39 @@ class SourcesFile:
             entry["tags"] = flow_tags
         if feeds and all(isinstance(e, CommentedMap) and e.fa.flow_style() for e in feeds):
             entry.fa.set_flow_style()
-        feeds.append(entry)
+        if isinstance(feeds, CommentedSeq) and feeds and not feeds.fa.flow_style():
+            self._insert_after_last(entry)
+            return
+        existing = list(feeds) if isinstance(feeds, list) else []
+        replaced = CommentedSeq([*existing, entry])
+        self.document["feeds"] = replaced
         self._dumped()
+
+    def _insert_after_last(self, entry: CommentedMap) -> None:
+        """Insert ``entry``'s lines right after the last entry of ``feeds:``, before the
+        blank lines and comments that lead to the next key (ruamel.yaml would put it
+        after them, leaving the blank line between entries and none before the key)."""
+        alone = io.StringIO()
+        self._yaml.dump(CommentedMap([("feeds", CommentedSeq([entry]))]), alone)
+        entry_lines = alone.getvalue().splitlines(keepends=True)[1:]
+        lines = self.text.splitlines(keepends=True)
+        feeds: CommentedSeq = self.document["feeds"]
+        last_start, last_column = feeds.lc.item(len(feeds) - 1)
+        # Line the new entry's dash up with the last one's, whatever indentation style.
+        dash = lines[last_start].rfind("-", 0, last_column)
+        dash = dash if dash >= 0 else last_column - 2
+        shift = dash - (len(entry_lines[0]) - len(entry_lines[0].lstrip(" ")))
+        if shift > 0:
+            entry_lines = [" " * shift + line for line in entry_lines]
+        elif shift < 0:
+            entry_lines = [line[-shift:] for line in entry_lines]
+        end = self._section_end("feeds", len(lines))
+        while end - 1 > last_start and _blank_or_comment(lines[end - 1]):
+            end -= 1
+        if end > 0 and not lines[end - 1].endswith("\n"):
+            lines[end - 1] += "\n"
+        lines[end:end] = entry_lines
+        self._reload("".join(lines))
 
     def remove(self, name: str) -> str:
         """Remove the source ``name`` (and the comment lines just above it); returns its
@@ -156,13 +183,21 @@ class SourcesFile:
         return self.document.lc.key(following[0])[0] if following else line_count
 
     def _dumped(self) -> None:
+        """Write the edited tree out and read it back, so the next edit has line marks."""
         out = io.StringIO()
         self._yaml.dump(self.document, out)
-        self.text = out.getvalue()
+        self._reload(out.getvalue())
 
     def _reload(self, text: str) -> None:
+        """Take ``text`` as the edited file. Raises ConfigError when it is not YAML."""
+        try:
+            self.document = self._yaml.load(text)
+        except YAMLError as exc:
+            message = " ".join(str(exc).split())
+            raise ConfigError(
+                [f"{self.path}: the edit would not be valid YAML: {message}"]
+            ) from exc
         self.text = text
-        self.document = self._yaml.load(text)
 
     def set_enabled(self, name: str, enabled: bool) -> bool:
         """Pause (``enabled: false``) or resume the source ``name``; False when it already
