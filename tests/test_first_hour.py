@@ -81,5 +81,10 @@ def test_empty_folder_to_a_digest_preview(tmp_path: Path) -> None:
     assert "bus timetable" not in preview.stdout
     assert "to stop it, remove your address" in preview.stdout
 
+    html = watcher(tmp_path, "digest", "preview", "daily", "--config", "my-watcher/feeds.yaml")
+    assert html.returncode == 0, html.stderr
+    assert html.stdout.startswith(str(folder / "var" / "preview-daily.html"))
+
     # Everything the quick start wrote is in the folder, nowhere else.
     assert (folder / "var" / "watcher.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my-watcher"]

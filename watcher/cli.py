@@ -404,7 +404,7 @@ def digest() -> None:
     "--output",
     type=click.Path(dir_okay=False, writable=True),
     default=None,
-    help="Write here instead of var/preview-NAME.html.",
+    help="Write here instead of var/preview-NAME.html beside feeds.yaml.",
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a browser.")
 @pass_context
@@ -431,7 +431,9 @@ def digest_preview(
     if fmt == "text":
         click.echo(f"Subject: {rendered.subject}\n\n{rendered.text}")
         return
-    path = Path(output or Path("var") / f"preview-{name}.html")
+    # Beside the configuration's other state (var/ in its folder), wherever watcher runs.
+    state = Path(config.source).resolve().parent / "var"
+    path = Path(output or state / f"preview-{name}.html")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(rendered.html, encoding="utf-8")
     click.echo(f"{path} ({view.total} items): {rendered.subject}")
