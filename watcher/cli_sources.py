@@ -106,7 +106,14 @@ def _count_items(fetch: Callable[[str], Any], url: str) -> int:
 
 
 def _same_url(a: str, b: str) -> bool:
-    return a.rstrip("/").casefold() == b.rstrip("/").casefold()
+    """The same feed address, up to scheme/host case, default ports, a trailing slash
+    and tracking parameters (paths are case-sensitive, so they are compared as written)."""
+    from watcher.urls import clean_url
+
+    try:
+        return clean_url(a).rstrip("/") == clean_url(b).rstrip("/")
+    except ValueError:
+        return a == b
 
 
 def _configured_with_url(config: Config, url: str) -> str | None:
