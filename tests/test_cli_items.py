@@ -8,10 +8,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from watcher.cli import cli
+from watcher.clock import utc_now
 from watcher.config import load_config
 from watcher.models import Item
-from watcher.pipeline import utc_now
-from watcher.store import FeedUpdate, MatchedItem, Store
+from watcher.store import SourceUpdate, MatchedItem, Store
 
 
 def test_items_table_has_a_header_and_is_newest_first(tmp_path: Path) -> None:
@@ -23,7 +23,7 @@ def test_items_table_has_a_header_and_is_newest_first(tmp_path: Path) -> None:
     now = utc_now()
     with Store.open(config.database) as store:
         store.upgrade()
-        store.sync_feeds(config.feeds, now)
+        store.sync_sources(config.feeds, now)
         # One poll stores a feed's items in document order, oldest first here.
         ages = {"three-days-old": 72, "yesterday": 24, "an-hour-ago": 1}
         new = [
@@ -42,7 +42,7 @@ def test_items_table_has_a_header_and_is_newest_first(tmp_path: Path) -> None:
             for key, hours in ages.items()
         ]
         store.record_poll(
-            FeedUpdate(name="wire", polled_at=now, result="new_items", next_poll_at=now), new=new
+            SourceUpdate(name="wire", polled_at=now, result="new_items", next_poll_at=now), new=new
         )
 
     result = CliRunner().invoke(cli, ["items", "--config", str(config_path)])

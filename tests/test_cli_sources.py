@@ -221,7 +221,7 @@ def test_discover_a_private_site_without_the_flag_names_the_flag(
 
 
 def test_allow_private_is_written_only_for_hosts_that_need_it() -> None:
-    from watcher.cli_sources import needs_allow_private
+    from watcher.cli.sources import needs_allow_private
 
     assert needs_allow_private("http://127.0.0.1:8080/feed")
     assert needs_allow_private("http://10.0.0.7/rss")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.test_digest import morning_view
-from watcher.digest import render_digest
+from watcher.outputs.digest import render_digest
 
 
 def test_every_count_equals_the_entries_under_its_heading() -> None:

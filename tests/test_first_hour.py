@@ -70,7 +70,7 @@ def test_empty_folder_to_a_digest_preview(tmp_path: Path) -> None:
 
         poll = watcher(folder, "poll", "--once")
         assert poll.returncode == 0, poll.stderr
-        assert "polled 1 feeds: 1 fetched" in poll.stdout
+        assert "polled 1 sources: 1 fetched" in poll.stdout
         assert "2 new items, 0 updated, 1 new matches" in poll.stdout
 
     preview = watcher(folder, "digest", "preview", "daily", "--format", "text")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from watcher.exceptions import ParseError
-from watcher.parse import parse_feed
+from watcher.sources.feeds import parse_feed
 
 PAGE = b"""<html><head><title>Harbour</title>
 <link rel="alternate" type="application/atom+xml" href="/atom.xml"></head>

@@ -42,4 +42,4 @@ def test_ctrl_c_prints_the_summary_so_far_and_exits_130(tmp_path: Path) -> None:
         stdout, _ = process.communicate(timeout=60)
 
     assert process.returncode == 130
-    assert "interrupted after 1 of 2 sources; polled 1 feeds: 1 fetched" in stdout
+    assert "interrupted after 1 of 2 sources; polled 1 sources: 1 fetched" in stdout

@@ -50,7 +50,7 @@ class NewFeed:
         entry: dict[str, object] = {"name": self.name, "url": self.url}
         if self.title:
             # The loader expands ${...}: a title taken from a hostile page must not
-            # pull a secret out of the environment (see watcher.discover.feeds_yaml).
+            # pull a secret out of the environment (see watcher.sources.discover.feeds_yaml).
             entry["title"] = self.title.replace("${", "$${")
         if self.interval:
             entry["interval"] = self.interval

@@ -1,0 +1,145 @@
+"""The daemon's small HTTP endpoint: /healthz, /metrics, and matches as Atom feeds
+(/feeds/topics/NAME.atom, /feeds/digests/NAME.atom).
+
+Bound to 127.0.0.1 unless configured otherwise. Every response carries a
+restrictive Content-Security-Policy and X-Content-Type-Options, since some of
+what it serves is derived from third-party feeds.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from watcher.outputs.atom import ATOM_CONTENT_TYPE, atom_etag, conditional_response
+
+log = logging.getLogger(__name__)
+
+_FEED_PATH = re.compile(r"/feeds/(topics|digests)/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\.atom")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    checks: dict[str, str]
+
+
+class EndpointServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        health: Callable[[], Health],
+        metrics: Callable[[], bytes],
+        feeds: Callable[[str, str, str], bytes] | None = None,
+        token: str | None = None,
+    ) -> None:
+        super().__init__((host, port), _Handler)
+        self.health = health
+        self.metrics = metrics
+        # (kind, name, self URL) -> Atom document; KeyError for an unknown name.
+        self.feeds = feeds
+        self.token = token
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[0], self.server_address[1]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.serve_forever, name="endpoint", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: EndpointServer
+    server_version = "watcher"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("endpoint: " + format, *args)
+
+    def _reply(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in {**SECURITY_HEADERS, **(headers or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _feed(self, kind: str, name: str, path: str) -> None:
+        if self.server.feeds is None:
+            self._reply(404, b"not found\n", "text/plain; charset=utf-8")
+            return
+        try:
+            body = self.server.feeds(kind, name, self.server.url + path)
+        except KeyError:
+            self._reply(404, b"no such feed\n", "text/plain; charset=utf-8")
+            return
+        etag = atom_etag(body)
+        # Feed readers poll often: let them revalidate (ETag, 304) instead of no-store.
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if conditional_response(self.headers.get("If-None-Match"), etag):
+            self._reply(304, b"", ATOM_CONTENT_TYPE, headers)
+        else:
+            self._reply(200, body, ATOM_CONTENT_TYPE, headers)
+
+    def _authorized(self) -> bool:
+        if self.server.token is None:
+            return True
+        offered = self.headers.get("Authorization", "")
+        expected = f"Bearer {self.server.token}"
+        return hmac.compare_digest(offered.encode(), expected.encode())
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        authorized = self._authorized()
+        if path == "/healthz":
+            # Health is for load balancers and container checks, so it answers without
+            # the token, but only an authorized caller sees the checks' details.
+            health = self.server.health()
+            report: dict[str, object] = {"ok": health.ok}
+            if authorized:
+                report["checks"] = health.checks
+            self._reply(200 if health.ok else 503, json.dumps(report).encode(), "application/json")
+        elif not authorized:
+            self._reply(401, b"unauthorized\n", "text/plain; charset=utf-8")
+        elif (found := _FEED_PATH.fullmatch(path)) is not None:
+            self._feed(found.group(1).removesuffix("s"), found.group(2), path)
+        elif path == "/metrics":
+            self._reply(200, self.server.metrics(), "text/plain; version=0.0.4; charset=utf-8")
+        else:
+            self._reply(404, b"not found\n", "text/plain; charset=utf-8")
+
+    do_HEAD = do_GET

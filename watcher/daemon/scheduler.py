@@ -1,0 +1,594 @@
+"""The daemon: APScheduler wiring, signals, reload. The only module that imports APScheduler.
+
+Jobs:
+- ``dispatch`` every few seconds: sources (feeds, pages, watches) due in the
+  database go to the worker pool (never two polls of one source at once).
+- one cron job per scheduled digest, in the digest's timezone, coalesced, with
+  a misfire grace time; at start a digest whose last scheduled time passed
+  while the daemon was down (within the grace time) is sent once.
+- ``retention`` hourly: drops old unmatched items, and matched ones later.
+
+Sending never happens on those jobs. One delivery thread does all of it, one
+thing after another: the digests the cron jobs ask for, operator notices, and
+each round (at start, when a poll stored new matches, and every
+``dispatch_interval`` whatever the polls did) the immediate alerts not yet sent
+and every delivery due a retry. A hung mail server holds that thread for at
+most its timeout and never holds polling.
+
+Signals: SIGTERM/SIGINT stop new work and wait up to ``shutdown_wait`` for
+in-flight polls and sends (a send cut off is due again, with its Message-ID);
+SIGHUP re-reads the configuration and keeps the old one if the new is invalid.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import IO, TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from watcher.clock import utc_now
+from watcher.config import Config, DigestConfig, Source
+from watcher.daemon.endpoint import EndpointServer, Health
+from watcher.daemon.executors import LocalPollExecutor, PollExecutor
+from watcher.daemon.liveness import liveness_problems
+from watcher.daemon.metrics import Metrics
+from watcher.exceptions import ConfigError, StoreError, WatcherError
+from watcher.outputs.send import DigestOutcome
+from watcher.pipeline import Pipeline
+from watcher.poll import PollResult
+from watcher.store import Store, sqlite_path
+
+if TYPE_CHECKING:
+    from watcher.daemon.leadership import SchedulerLeadership
+
+log = logging.getLogger(__name__)
+
+# A digest missed while the daemon was down is still sent if it returns within this.
+MISFIRE_GRACE = timedelta(hours=6)
+MIN_POLL_LEASE = timedelta(seconds=10)
+# How often the elected scheduler checks that its election lock's session lives.
+LEADERSHIP_CHECK_SECONDS = 2.0
+
+
+class DaemonLockError(WatcherError):
+    """Another daemon already runs on this database."""
+
+
+def acquire_daemon_lock(database_url: str) -> IO[str] | None:
+    """Hold an exclusive lock beside a SQLite database for the daemon's lifetime.
+
+    Two daemons writing one SQLite file would poll every feed twice; the lock
+    refuses the second with a clear message. (PostgreSQL deployments coordinate
+    in the database instead.) Returns the open lock file, or None for non-SQLite.
+    """
+    path = sqlite_path(database_url)
+    if path is None:
+        return None
+    lock_path = path.with_name(path.name + ".lock")
+    handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise DaemonLockError(
+            f"{path}: another watcher daemon (pid {holder}) is already running on this database"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def poll_lease(config: Config) -> timedelta:
+    """How long a claimed feed stays claimed: longer than any one poll can take
+    (a fetch is cut off at ``defaults.timeout``), short enough that a dead
+    worker's feeds come round again soon."""
+    # Four fetch deadlines leave room for parsing and storing; the floor covers a
+    # poll whose fetch was quick but whose feed is large. (Celery workers never
+    # overlap polls of one feed even past the lease: see watcher.daemon.leadership.)
+    return max(config.defaults.timeout * 4, MIN_POLL_LEASE)
+
+
+def digest_trigger(digest: DigestConfig) -> CronTrigger:
+    """The cron trigger of a scheduled digest, in the digest's own timezone."""
+    if digest.schedule is None:
+        raise ValueError(f"digest {digest.name} has no schedule")
+    return CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
+
+
+def fire_times(
+    digest: DigestConfig, after: datetime, until: datetime, limit: int = 10_000
+) -> list[datetime]:
+    """The scheduled times of ``digest`` in (after, until], in UTC, at most ``limit``."""
+    trigger = digest_trigger(digest)
+    times: list[datetime] = []
+    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    while fire is not None and fire <= until and len(times) < limit:
+        times.append(fire.astimezone(UTC))
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return times
+
+
+def missed_fire_time(
+    digest: DigestConfig, last_run: datetime | None, now: datetime, grace: timedelta
+) -> datetime | None:
+    """The latest scheduled time of ``digest`` after ``last_run`` and within ``grace`` of now.
+
+    Pure: tells the daemon at start whether a digest came due while it was down.
+    """
+    if digest.schedule is None:
+        return None
+    since = max(now - grace, last_run) if last_run else now - grace
+    missed = fire_times(digest, since, now)
+    return missed[-1] if missed else None
+
+
+# Work for the delivery thread: ("digest", NAME), ("notices", ""), ("summary", "").
+DeliveryRequest = tuple[str, str]
+
+
+class Daemon:
+    """One running watcher: a scheduler, a worker pool and the current pipeline."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        reload_config: Callable[[], Config] | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        executor: PollExecutor | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.reload_config = reload_config
+        self.pipeline = Pipeline(config, store, clock=clock)
+        self.executor: PollExecutor = executor or LocalPollExecutor(
+            config.defaults.workers, self._poll, self._poll_done
+        )
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.metrics = Metrics()
+        # All sending happens on one thread (see the module docstring): work for it
+        # is queued here, and ``delivery_wanted`` wakes it early.
+        self.deliveries: queue.SimpleQueue[DeliveryRequest] = queue.SimpleQueue()
+        self.delivery_wanted = threading.Event()
+        self._delivery_thread: threading.Thread | None = None
+        self.endpoint: EndpointServer | None = None
+        # Monotonic time of the last dispatch; /healthz fails when it falls behind.
+        self.last_dispatch = time.monotonic()
+        self.summary = _Summary()
+
+    @property
+    def config(self) -> Config:
+        return self.pipeline.config
+
+    # -- jobs ------------------------------------------------------------------------
+
+    def dispatch(self) -> None:
+        """Hand due sources to the pool."""
+        if self.stopping.is_set():
+            return
+        now = self.clock()
+        self.last_dispatch = time.monotonic()
+        sources = {source.name: source for source in self.pipeline.enabled_sources()}
+        defaults = self.config.defaults
+        claimed = self.store.claim_due_sources(
+            now,
+            lease=poll_lease(self.config),
+            limit=self.executor.capacity(),
+            per_host=defaults.per_host_concurrency,
+        )
+        for name in claimed:
+            source = sources.get(name)
+            if source is None:  # removed from the config since the last sync
+                self.store.release_lease(name)
+                continue
+            self.executor.submit(source)
+        self.metrics.feeds_due.set(self.store.count_due_sources(now))
+        self.metrics.in_flight.set(self.executor.running())
+        self.summary.maybe_log(self.metrics)
+
+    # -- delivery ------------------------------------------------------------------
+
+    def request_delivery(self, request: DeliveryRequest) -> None:
+        """Queue work for the delivery thread and wake it."""
+        self.deliveries.put(request)
+        self.delivery_wanted.set()
+
+    def delivery_loop(self) -> None:
+        """The delivery thread: a round at once, then one whenever woken or every
+        ``dispatch_interval``, until the daemon stops."""
+        while not self.stopping.is_set():
+            self.delivery_wanted.clear()
+            self.delivery_round()
+            self.delivery_wanted.wait(self.config.daemon.dispatch_interval.total_seconds())
+
+    def delivery_round(self) -> None:
+        """Send what was asked for, then every immediate alert and due retry."""
+        while not self.stopping.is_set():
+            try:
+                request = self.deliveries.get_nowait()
+            except queue.Empty:
+                break
+            self._deliver_request(request)
+        if self.stopping.is_set():
+            return
+        try:
+            self._count_digests(self.pipeline.digests.deliver_pending())
+        except Exception:  # deliver_pending isolates digests; this is the database
+            log.exception("delivery round failed; trying again in the next")
+
+    def _deliver_request(self, request: DeliveryRequest) -> None:
+        kind, name = request
+        try:
+            if kind == "digest":
+                self.send_scheduled_digest(name)
+            elif kind == "notices":
+                self.health_notices()
+            elif kind == "summary":
+                self.health_summary()
+        except Exception:
+            log.exception("%s %s failed; trying again when next due", kind, name)
+
+    @property
+    def executor_is_remote(self) -> bool:
+        return not isinstance(self.executor, LocalPollExecutor)
+
+    def _poll(self, feed: Source) -> PollResult:
+        started = time.monotonic()
+        result = self.pipeline.poll_one(feed)
+        self.metrics.record_poll(result, time.monotonic() - started)
+        return result
+
+    def _count_digests(self, outcomes: list[DigestOutcome]) -> None:
+        for outcome in outcomes:
+            self.metrics.digests.labels(outcome.digest, outcome.status).inc()
+
+    def _poll_done(self, result: PollResult) -> None:
+        log.log(logging.WARNING if result.failed else logging.DEBUG, "%s", result.describe())
+        if result.new_matches and any(d.immediate for d in self.config.digests):
+            self.delivery_wanted.set()
+
+    def send_scheduled_digest(self, name: str) -> None:
+        """Claim and send digest ``name`` now (on the delivery thread)."""
+        try:
+            digest = self.config.digest(name)
+        except KeyError:
+            return
+        try:
+            outcomes = self.pipeline.digests.send_digest(digest)
+        except WatcherError:
+            # Nothing was claimed, or the claim is kept: its delivery is due at once,
+            # and the delivery rounds retry it.
+            log.exception("digest %s could not be sent", name)
+            return
+        self._count_digests(outcomes)
+        for outcome in outcomes:
+            log.info("digest %s: %s (%d items)", name, outcome.status, outcome.items)
+
+    def health_notices(self) -> None:
+        try:
+            sent = self.pipeline.operators.send_health_notices()
+        except WatcherError:
+            log.exception("feed-health notices could not be sent; trying again later")
+            return
+        if sent:
+            log.info("sent %d feed-health notices to the operators", sent)
+
+    def health_summary(self) -> None:
+        try:
+            self.pipeline.operators.send_health_summary()
+        except WatcherError:
+            log.exception("the weekly source summary could not be sent")
+
+    def retention(self) -> None:
+        now = self.clock()
+        retention = self.config.retention
+        removed = self.store.delete_items_before(now - retention.unmatched, now - retention.matched)
+        if removed:
+            log.info("retention: removed %d old items", removed)
+
+    # -- scheduling --------------------------------------------------------------------
+
+    def _schedule_digests(self) -> None:
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("digest:"):
+                job.remove()
+        for digest in self.config.digests:
+            if digest.schedule is None:
+                continue
+            self.scheduler.add_job(
+                self.request_delivery,
+                digest_trigger(digest),
+                args=[("digest", digest.name)],
+                id=f"digest:{digest.name}",
+                coalesce=True,
+                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+                max_instances=1,
+            )
+
+    def catch_up_digests(self) -> None:
+        """Send once each digest whose scheduled time passed while we were down."""
+        now = self.clock()
+        last_runs = self.store.last_digest_runs()
+        for digest in self.config.digests:
+            missed = missed_fire_time(digest, last_runs.get(digest.name), now, MISFIRE_GRACE)
+            if missed is not None and digest.name in last_runs:
+                log.info(
+                    "digest %s was due at %s while stopped; sending it now",
+                    digest.name,
+                    missed.isoformat(timespec="minutes"),
+                )
+                self.request_delivery(("digest", digest.name))
+
+    def apply_reload(self) -> None:
+        """Swap in a re-read configuration; keep the old one if the new is invalid."""
+        assert self.reload_config is not None
+        try:
+            config = self.reload_config()
+            pipeline = Pipeline(config, self.store, clock=self.clock)
+        except (ConfigError, WatcherError) as exc:
+            log.error("reload rejected, keeping the running configuration:\n%s", exc)
+            return
+        self.store.sync_sources(config.sources, self.clock())
+        old, self.pipeline = self.pipeline, pipeline
+        self._schedule_digests()
+        # In-flight polls hold the old pipeline; its HTTP pool closes when they finish.
+        threading.Thread(target=self._close_when_idle, args=(old,), daemon=True).start()
+        log.info(
+            "configuration reloaded: %d sources, %d topics, %d digests",
+            len(config.sources),
+            len(config.topics),
+            len(config.digests),
+        )
+
+    def _close_when_idle(self, old: Pipeline) -> None:
+        if isinstance(self.executor, LocalPollExecutor):
+            self.executor.wait_idle(timeout=self.config.daemon.shutdown_wait.total_seconds() * 4)
+        old.close()
+
+    def health(self) -> Health:
+        """Healthy when the dispatcher ran recently, the database answers, no delivery
+        is late and no source is overdue (see watcher.daemon.liveness)."""
+        checks: dict[str, str] = {}
+        behind = time.monotonic() - self.last_dispatch
+        stuck = behind > self.config.daemon.dispatch_interval.total_seconds() * 3 + 10
+        checks["scheduler"] = f"stuck: no dispatch for {behind:.0f}s" if stuck else "ok"
+        checks["delivery"] = checks["sources"] = "ok"
+        try:
+            self.store.ping()
+            checks["database"] = "ok"
+            for problem in liveness_problems(self.config, self.store, self.clock()):
+                checks[problem.check] = problem.message
+        except StoreError as exc:
+            checks["database"] = str(exc)
+        return Health(all(value == "ok" for value in checks.values()), checks)
+
+    def feed_document(self, kind: str, name: str, self_url: str) -> bytes:
+        """The Atom feed of a topic or digest (KeyError when there is none)."""
+        from watcher.outputs.publish import digest_feed, topic_feed
+
+        if kind == "topic":
+            return topic_feed(self.pipeline, name, self_url=self_url)
+        return digest_feed(self.pipeline, name, self_url=self_url)
+
+    def start_endpoint(self, host: str, port: int, token: str | None = None) -> EndpointServer:
+        self.endpoint = EndpointServer(
+            host,
+            port,
+            health=self.health,
+            metrics=self.metrics.exposition,
+            feeds=self.feed_document,
+            token=token,
+        )
+        self.endpoint.start()
+        log.info("endpoint listening on %s (/healthz, /metrics)", self.endpoint.url)
+        return self.endpoint
+
+    def run(self) -> None:
+        """Run until SIGTERM/SIGINT; returns after a clean shutdown."""
+        self.store.sync_sources(self.config.sources, self.clock())
+        self.scheduler.add_job(
+            self.dispatch,
+            "interval",
+            seconds=self.config.daemon.dispatch_interval.total_seconds(),
+            id="dispatch",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.add_job(
+            self.request_delivery,
+            "interval",
+            minutes=15,
+            args=[("notices", "")],
+            id="health",
+            coalesce=True,
+            max_instances=1,
+        )
+        if self.config.health.weekly_summary:
+            self.scheduler.add_job(
+                self.request_delivery,
+                CronTrigger(day_of_week="mon", hour=8, timezone=UTC),
+                args=[("summary", "")],
+                id="health-summary",
+                coalesce=True,
+                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+            )
+        self.scheduler.add_job(
+            self.retention, "interval", hours=1, id="retention", coalesce=True, max_instances=1
+        )
+        self._schedule_digests()
+        self.catch_up_digests()
+        self.scheduler.start()
+        # A daemon thread: a send hung past shutdown_wait must not keep the process.
+        self._delivery_thread = threading.Thread(
+            target=self.delivery_loop, name="delivery", daemon=True
+        )
+        self._delivery_thread.start()
+        log.info(
+            "watcher running: %d sources, %d topics, %d digests",
+            len(self.config.sources),
+            len(self.config.topics),
+            len(self.config.digests),
+        )
+        while not self.stopping.wait(0.5):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.apply_reload()
+        self.shutdown()
+
+    def request_stop(self) -> None:
+        self.stopping.set()
+        self.delivery_wanted.set()
+
+    def shutdown(self) -> None:
+        """Stop within ``shutdown_wait``: polls and a send in flight get that long, together.
+
+        A poll cut off keeps its lease until it expires; a send cut off is due again
+        after its delivery lease, and goes out with the same Message-ID."""
+        wait = self.config.daemon.shutdown_wait.total_seconds()
+        deadline = time.monotonic() + wait
+        log.info("stopping: waiting up to %ds for in-flight polls and sends", wait)
+        self.stopping.set()
+        self.delivery_wanted.set()
+        # The jobs left on the scheduler only queue work or claim leases: quick.
+        self.scheduler.shutdown(wait=True)
+        for name in self.executor.shutdown(max(0.0, deadline - time.monotonic())):
+            self.store.release_lease(name)
+        if self._delivery_thread is not None:
+            self._delivery_thread.join(max(0.0, deadline - time.monotonic()))
+            if self._delivery_thread.is_alive():
+                log.warning("stopping with a send still in progress; it is retried next start")
+        if self.endpoint is not None:
+            self.endpoint.stop()
+        if self._delivery_thread is None or not self._delivery_thread.is_alive():
+            self.pipeline.close()
+        log.info("stopped")
+
+
+class _Summary:
+    """An info line per minute: what the daemon did since the last one."""
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self.last = time.monotonic()
+        self.seen: dict[str, float] = {}
+
+    def maybe_log(self, metrics: Metrics) -> None:
+        if time.monotonic() - self.last < self.every:
+            return
+        self.last = time.monotonic()
+        totals: dict[str, float] = {}
+        for family in metrics.registry.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    key = sample.name.removeprefix("watcher_").removesuffix("_total")
+                    totals[key] = totals.get(key, 0.0) + sample.value
+        delta = {k: v - self.seen.get(k, 0.0) for k, v in totals.items()}
+        self.seen = totals
+        log.info(
+            "last minute: %d polls, %d items, %d matches, %d digests",
+            delta.get("polls", 0),
+            delta.get("items", 0),
+            delta.get("matches", 0),
+            delta.get("digests", 0),
+        )
+
+
+def run_daemon(
+    config: Config, store: Store, *, reload_config: Callable[[], Config] | None = None
+) -> None:
+    """Run the daemon in the foreground with signal handling; raises DaemonLockError.
+
+    With ``executor: celery`` this process is the scheduler: it first wins the
+    election (``watcher.daemon.leadership``; a standby waits here until the leader's
+    session ends), then claims due feeds and hands them to Celery workers. Only
+    the scheduler sends digests and runs the work that must happen in one place.
+    Raises WatcherError when it loses the election lock, so that its supervisor
+    restarts it as a standby.
+    """
+    lock = acquire_daemon_lock(config.database)
+    stopping = threading.Event()
+    daemon: Daemon | None = None
+
+    def on_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s", signal.Signals(signum).name)
+        stopping.set()
+        if daemon is not None:
+            daemon.request_stop()
+
+    def on_hup(_signum: int, _frame: FrameType | None) -> None:
+        if reload_config is not None and daemon is not None:
+            daemon.reload_requested.set()
+
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGHUP, on_hup)
+    leadership: SchedulerLeadership | None = None
+    lost = threading.Event()
+    try:
+        executor: PollExecutor | None = None
+        if config.executor == "celery":
+            from watcher.daemon.celery_app import CeleryPollExecutor
+            from watcher.daemon.leadership import SchedulerLeadership
+
+            leadership = SchedulerLeadership(config.database)
+            if not leadership.wait(stopping):
+                return
+            executor = CeleryPollExecutor(config)
+        daemon = Daemon(config, store, reload_config=reload_config, executor=executor)
+        if stopping.is_set():  # a signal between the election and the line above
+            daemon.request_stop()
+        if leadership is not None:
+            threading.Thread(
+                target=_watch_leadership,
+                args=(leadership, daemon, lost),
+                name="leadership",
+                daemon=True,
+            ).start()
+        if config.http is not None:
+            token = config.http.token.get_secret_value() if config.http.token else None
+            daemon.start_endpoint(config.http.host, config.http.port, token)
+        try:
+            daemon.run()
+        except StoreError:
+            daemon.request_stop()
+            daemon.shutdown()
+            raise
+        if lost.is_set():
+            raise WatcherError("lost the scheduler election lock (database connection broken)")
+    finally:
+        if leadership is not None:
+            leadership.release()
+        if lock is not None:
+            lock.close()
+
+
+def _watch_leadership(
+    leadership: SchedulerLeadership, daemon: Daemon, lost: threading.Event
+) -> None:
+    """Stop the daemon when its election lock's session ends: a standby may lead now."""
+    while not daemon.stopping.wait(LEADERSHIP_CHECK_SECONDS):
+        if not leadership.held():
+            log.error("scheduler: lost the election lock; stopping")
+            lost.set()
+            daemon.request_stop()
+            return
