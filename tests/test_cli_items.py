@@ -11,7 +11,7 @@ from watcher.cli import cli
 from watcher.clock import utc_now
 from watcher.config import load_config
 from watcher.models import Item
-from watcher.store import SourceUpdate, MatchedItem, Store
+from watcher.store import MatchedItem, SourceUpdate, Store
 
 
 def test_items_table_has_a_header_and_is_newest_first(tmp_path: Path) -> None:
