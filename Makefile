@@ -6,11 +6,17 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test bench audit clean
+.PHONY: run install test bench audit clean
 
 run: $(RUN_STAMP)
+	@echo 'watcher is $(CURDIR)/$(BIN)/watcher; to use it anywhere: export PATH="$(CURDIR)/$(BIN):$$PATH"'
 	$(BIN)/watcher db upgrade
 	exec $(BIN)/watcher run
+
+# Only the virtualenv with watcher in it, for the quick start in README.md.
+install: $(RUN_STAMP)
+	@echo 'installed $(CURDIR)/$(BIN)/watcher; put it on PATH with:'
+	@echo '  export PATH="$(CURDIR)/$(BIN):$$PATH"'
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
