@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from tests.feed_server import SHUTDOWN_POLL_SECONDS
 from tests.smtp_server import running_smtp_server
 from watcher.store import DigestClaimRow, DigestRunRow, ItemRow, MatchRow, Store
 
@@ -102,7 +103,9 @@ class _Desk(BaseHTTPRequestHandler):
 @pytest.fixture
 def newsroom() -> Iterator[Newsroom]:
     server = Newsroom()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
+    )
     thread.start()
     try:
         yield server
