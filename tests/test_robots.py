@@ -1,4 +1,5 @@
-"""robots.txt (watcher/sources/robots.py): RFC 9309 matching (protego's), fetch outcomes, and the cache."""
+"""robots.txt (watcher/sources/robots.py, protego underneath): RFC 9309 matching,
+fetch outcomes, and the cache."""
 
 from __future__ import annotations
 
