@@ -43,7 +43,7 @@ CLAIM_KEY = "watcher-test-scaleout-claim"
 # poll_lease() for ``timeout: 2s``: max(4 × 2 s, the 10 s floor).
 LEASE_SECONDS = 10.0
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 def _unavailable(message: str) -> None:
@@ -104,6 +104,9 @@ SECOND_WAVE = (
     "Surfers welcome king tides along the Cornish coast",
     "Brittany's tidal power station turns sixty with a public open day",
 )
+# One more item, on feed 0, after the second wave went out: its alert proves that
+# a later delivery round ran (and so had its chance to send anything again).
+THIRD_WAVE = "Severn bore surfers ride a tidal wave for a record nine miles"
 
 
 class _ScaleoutHandler(_ChaosHandler):
@@ -124,6 +127,13 @@ class _ScaleoutHandler(_ChaosHandler):
                 f"    <item><title>{SECOND_WAVE[number]}</title>"
                 f"<guid>wave-{number}</guid><link>{self.server.base_url}/wave/{number}</link>"
                 f"<description>{SECOND_WAVE[number]}.</description></item>\n"
+            )
+            body = body.replace(b"  </channel>", extra.encode() + b"  </channel>")
+        if number == 0 and getattr(self.server, "third_wave", False):
+            extra = (
+                f"    <item><title>{THIRD_WAVE}</title><guid>wave-third</guid>"
+                f"<link>{self.server.base_url}/wave/third</link>"
+                f"<description>{THIRD_WAVE}.</description></item>\n"
             )
             body = body.replace(b"  </channel>", extra.encode() + b"  </channel>")
         self._send_conditional(body)
@@ -385,12 +395,15 @@ def test_the_standby_scheduler_takes_over_and_sends_the_next_digest_once(
     chaos.second_wave = True  # type: ignore[attr-defined]
     wait_for(lambda: _all_sent(database, feeds * 4), "the next digest", 30, [standby, worker])
     assert "this process leads" in standby.output()
-    time.sleep(6)  # a dispatch later: nothing is sent again
+    # Later delivery rounds must send nothing again. One demonstrably ran once a
+    # further item's alert is out (a fixed sleep would pass unchecked if it ran late).
+    chaos.third_wave = True  # type: ignore[attr-defined]
+    wait_for(lambda: _all_sent(database, feeds * 4 + 1), "a later alert", 30, [standby, worker])
 
     digests = _digests(outbox)
-    for number in range(feeds):
+    for path in [*(f"/wave/{number}" for number in range(feeds)), "/wave/third"]:
         # Each new item (by its link; headlines are marked up) in exactly one digest...
-        link = chaos.url(f"/wave/{number}")
+        link = chaos.url(path)
         listing = [mid for mid, body in digests.items() if f"{link}\n" in body]
         assert len(listing) == 1, (link, listing)
         # ...written by the standby, which took over.
