@@ -271,6 +271,7 @@ def token_f1(extracted: str | None, truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+@pytest.mark.slow
 def test_corpus_sample_scores_at_least_trafilatura_defaults() -> None:
     if not CORPUS.is_dir():
         if os.environ.get("CI"):
