@@ -19,7 +19,7 @@ from watcher.outputs.atom import (
     conditional_response,
     render_atom,
 )
-from watcher.outputs.digest import DigestEntry, SourceLink, build_digest_view
+from watcher.outputs.view import DigestEntry, SourceLink, build_digest_view
 
 DATA = Path(__file__).parent / "data" / "channels"
 NOW = datetime(2025, 9, 2, 7, 30, tzinfo=UTC)

@@ -26,16 +26,9 @@ from watcher.exceptions import DeliveryError, TemporaryDeliveryError, WatcherErr
 from watcher.models import SendOutcome, StoredItem
 from watcher.outputs.channels import make_channel
 from watcher.outputs.deliver import Transport, retry_delay
-from watcher.outputs.digest import (
-    DigestView,
-    FeedbackLinks,
-    SourceLink,
-    build_digest_view,
-    build_message,
-    make_message_id,
-    render_digest,
-)
+from watcher.outputs.digest import FeedbackLinks, build_message, make_message_id, render_digest
 from watcher.outputs.short import render_short_message
+from watcher.outputs.view import DigestView, SourceLink, build_digest_view
 from watcher.store import Delivery, DigestRun, Store
 from watcher.stories import StoryAssigner
 
