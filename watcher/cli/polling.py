@@ -118,7 +118,7 @@ def _log_poll_result(result: PollResult) -> None:
 @pass_context
 def run(ctx: Context) -> None:
     """Run the daemon in the foreground until SIGINT/SIGTERM."""
-    from watcher.daemon.scheduler import run_daemon
+    from watcher.daemon.process import run_daemon
 
     config = ctx.config()
     with opened_store(config, upgrade=True) as store:
