@@ -35,8 +35,9 @@ from watcher.outputs.view import (
 
 DATA = Path(__file__).parent / "data" / "digest"
 NOW = datetime(2025, 9, 2, 7, 30, tzinfo=UTC)
+# Section titles, as Config.section_titles gives them.
 TOPICS = {
-    topic.name: topic
+    topic.name: topic.display_title
     for topic in (
         TopicConfig(name="leader-travel", query="halvorsen AND (visit OR trip OR beijing)"),
         TopicConfig(name="parade-coverage", query="parade OR tanks"),

@@ -519,6 +519,14 @@ class Config(_Frozen):
                 return topic
         raise KeyError(name)
 
+    def section_titles(self) -> dict[str, str]:
+        """The heading of each digest section: a topic's title, or for a watch's changes
+        (stored under its ``watch.NAME`` topic) "Changes on" the watch's title."""
+        titles = {topic.name: topic.display_title for topic in self.topics}
+        for watch in self.watches:
+            titles[watch.topic] = f"Changes on {watch.title or watch.name}"
+        return titles
+
     def digest(self, name: str) -> DigestConfig:
         for digest in self.digests:
             if digest.name == name:

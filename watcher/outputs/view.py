@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from watcher.config import DigestConfig, TopicConfig
+from watcher.config import DigestConfig
 from watcher.models import Hit, Item, StoredItem
 from watcher.outputs.sanitize import ELLIPSIS, normalize_text, text_from_html, truncate
 
@@ -108,7 +108,7 @@ class DigestView:
 
 def build_digest_view(
     digest: DigestConfig,
-    topics: Mapping[str, TopicConfig],
+    titles: Mapping[str, str],
     items: Sequence[StoredItem],
     *,
     now: datetime,
@@ -147,7 +147,7 @@ def build_digest_view(
     shown, omitted = entries[: digest.max_items], len(entries) - min(len(entries), digest.max_items)
 
     titles = {
-        topic: topics[topic].display_title if topic in topics else topic for topic in digest.topics
+        topic: titles.get(topic, topic) for topic in digest.topics
     }
     sections = []
     for topic in digest.topics:
