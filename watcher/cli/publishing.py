@@ -145,20 +145,13 @@ def demo(workdir: Path) -> None:
 @pass_context
 def discover(ctx: Context, url: str, allow_private: bool) -> None:
     """Find the RSS/Atom/JSON feeds of a site and print feeds.yaml entries for them."""
-    from watcher.cli.sources import blocked_hint, needs_allow_private, same_host_fetch
-    from watcher.sources.discover import discovered_yaml, look_up_feeds
-    from watcher.sources.fetch import FetchFailed
+    from watcher.cli.sources import feeds_or_fail, needs_allow_private, same_host_fetch
+    from watcher.sources.discover import discovered_yaml
 
     config = ctx.config_or_defaults()
     fetcher, fetch = same_host_fetch(config, url, allow_private)
     with fetcher:
-        lookup = look_up_feeds(url, fetch)
-    if isinstance(lookup, FetchFailed):
-        fail(blocked_hint(lookup.message), EXIT_RUNTIME)
-    if not lookup.feeds:
-        fail(
-            f"{url}: no feed found (no <link rel=alternate>, none at the usual paths)", EXIT_RUNTIME
-        )
+        lookup = feeds_or_fail(url, fetch)
     if lookup.is_feed:
         click.echo(f"{url} is a feed itself ({lookup.item_count} items)", err=True)
     private = allow_private and needs_allow_private(url)

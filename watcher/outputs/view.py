@@ -146,9 +146,7 @@ def build_digest_view(
     entries.sort(key=lambda entry: (-entry.score, -entry.sort_time.timestamp(), entry.item.id))
     shown, omitted = entries[: digest.max_items], len(entries) - min(len(entries), digest.max_items)
 
-    titles = {
-        topic: titles.get(topic, topic) for topic in digest.topics
-    }
+    titles = {topic: titles.get(topic, topic) for topic in digest.topics}
     sections = []
     for topic in digest.topics:
         in_topic = [entry for entry in shown if entry.best_topic == topic]
