@@ -42,7 +42,7 @@ def field_text(item: Item, field: str) -> str:
 class ItemText:
     """An item's fields tokenized once, with a memo of word occurrences per field."""
 
-    __slots__ = ("_occurrences", "fields")
+    __slots__ = ("_occurrences", "_starts", "fields")
 
     def __init__(self, item: Item) -> None:
         self.fields: dict[str, FieldText] = field_texts(
@@ -51,6 +51,14 @@ class ItemText:
         # Keyed by the Word object's identity: words belong to compiled topics that
         # outlive this item, and hashing a dataclass per lookup was the hot spot.
         self._occurrences: dict[tuple[str, int], frozenset[int]] = {}
+        self._starts: dict[str, frozenset[str]] = {}
+
+    def word_starts(self, field: str) -> frozenset[str]:
+        """The first three letters of every word in ``field`` (for prefix wildcards)."""
+        starts = self._starts.get(field)
+        if starts is None:
+            starts = self._starts[field] = frozenset(word[:3] for word in self.fields[field].index)
+        return starts
 
     def distinct_words(self) -> set[str]:
         """Every distinct token in any field."""
@@ -159,8 +167,7 @@ class _OrIndex:
                 for second in seconds.keys() & words:
                     numbers.update(seconds[second])
             if self.by_prefix:
-                starts = {word[:3] for word in field.index}
-                for start in self.by_prefix.keys() & starts:
+                for start in self.by_prefix.keys() & text.word_starts(name):
                     numbers.update(self.by_prefix[start])
             if self.by_stem:
                 for stem in self.by_stem.keys() & field.stem_index.keys():
