@@ -130,13 +130,19 @@ class Pipeline:
             return results
         self.use_processes_for(len(sources))
         workers = min(self.config.defaults.workers, len(sources))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
+        try:
             futures = {pool.submit(self.poll_one, source): source for source in sources}
             for future in as_completed(futures):
                 result = future.result()
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
+        except BaseException:
+            # Ctrl-C: polls not yet started are dropped; running ones end by their deadline.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return results
 
     def enabled_sources(self, names: Iterable[str] | None = None) -> list[Source]:

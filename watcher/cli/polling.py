@@ -79,7 +79,12 @@ def poll(ctx: Context, once: bool, source_names: tuple[str, ...]) -> None:
                     f"interrupted after {len(finished)} of {len(sources)} sources; "
                     + _poll_summary(finished, [])
                 )
-                sys.exit(130)  # 128 + SIGINT, as shells report it
+                sys.stdout.flush()
+                sys.stderr.flush()
+                # 128 + SIGINT, as shells report it. os._exit: the interpreter would
+                # otherwise wait for polls in flight (each up to its fetch deadline);
+                # each poll commits in one transaction, so cutting one off loses nothing.
+                os._exit(130)
     sent = [outcome for outcome in outcomes if outcome.status == SendOutcome.SENT]
     undelivered = [outcome for outcome in outcomes if outcome.status != SendOutcome.SENT]
     click.echo(_poll_summary(results, sent))
