@@ -624,8 +624,9 @@ def test_a_full_config_loads_into_the_right_objects() -> None:
         timeout=timedelta(minutes=1),
     )
     assert config.digest("alerts").display_title == "Alerts"
-    assert config.feed_interval(config.feed("harbour-news")) == timedelta(hours=1)
-    assert config.feed_interval(config.feed("council-minutes")) == timedelta(minutes=20)
+    assert config.feed("harbour-news").interval == timedelta(hours=1)
+    assert config.feed("council-minutes").interval is None  # defaults.interval applies
+    assert config.defaults.interval == timedelta(minutes=20)
 
 
 def test_a_minimal_config_takes_the_defaults() -> None:

@@ -18,6 +18,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.smtp_server import RecordingHandler, RunningSmtpServer, running_smtp_server
+from tests.test_store import digest_runs
 from watcher.clock import utc_now
 from watcher.config import load_config
 from watcher.models import Hit, Item, TopicMatch
@@ -162,7 +163,7 @@ def test_crash_after_smtp_accepted_resends_same_message_id(
 
     config = load_config(config_path)
     with Store.open(config.database) as store:
-        assert store.digest_run_count("morning", "sent") == 2
+        assert digest_runs(store, "morning", "sent") == 2
         assert store.pending_digest_runs(utc_now() + timedelta(hours=48)) == []
 
 

@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tests.test_store import digest_runs
 from watcher.config import Config, DigestConfig, FeedConfig, TopicConfig
 from watcher.daemon.cron import fire_times, missed_fire_time
 from watcher.daemon.scheduler import Daemon
@@ -119,7 +120,7 @@ def test_daemon_returning_after_seven_sends_the_missed_digest_once(tmp_path: Pat
         finally:
             daemon.executor.shutdown(0)
             daemon.pipeline.close()
-        assert store.digest_run_count("morning", "sent") == 2
+        assert digest_runs(store, "morning", "sent") == 2
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
 
 

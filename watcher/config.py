@@ -534,10 +534,6 @@ class Config(_Frozen):
                 return digest
         raise KeyError(name)
 
-    def feed_interval(self, feed: FeedConfig) -> timedelta:
-        """How often to poll ``feed``: its own interval, else the default one."""
-        return feed.interval if feed.interval is not None else self.defaults.interval
-
 
 def config_warnings(config: Config) -> list[str]:
     """What is valid but unwise in ``config``, one line each, for `watcher check`."""

@@ -290,13 +290,6 @@ class DigestStore(StoreBase):
             )
             return dict(session.execute(query).all())
 
-    def digest_run_count(self, digest: str, status: str | None = None) -> int:
-        with self._session(write=False) as session:
-            query = select(func.count()).where(DigestRunRow.digest == digest)
-            if status is not None:
-                query = query.where(DigestRunRow.status == status)
-            return int(session.scalar(query) or 0)
-
 
 def _unclaimed_by(digest: DigestConfig) -> ColumnElement[bool]:
     """Matches of the digest's topics, strong enough for it, that no run of it claimed."""

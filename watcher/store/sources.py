@@ -83,12 +83,6 @@ class SourceStore(StoreBase):
                 raise KeyError(name)
             return records.source_state(row)
 
-    def due_sources(self, now: datetime, limit: int = 1000) -> list[str]:
-        """Names of feeds due and not claimed by a poller, most overdue first."""
-        with self._session(write=False) as session:
-            query = select(FeedRow.name).where(records.due(now)).order_by(FeedRow.next_poll_at)
-            return list(session.scalars(query.limit(limit)))
-
     def count_due_sources(self, now: datetime) -> int:
         """How many feeds are due but not yet claimed by a poller."""
         with self._session(write=False) as session:
