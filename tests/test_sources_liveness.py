@@ -4,12 +4,15 @@ a feeds.yaml on disk with feeds, listing pages and watches, `watcher poll --once
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -50,8 +53,14 @@ and the premier is to meet the president of Verania on Wednesday morning.</p></a
 
 
 def notice(hours: str) -> str:
+    # One long line that changes only at its end: changes of the page are near-copies.
+    line = (
+        f"Crossings {hours}: the ferry to the island runs every day of the week from the "
+        "harbour pier, weather permitting, with tickets sold on board and at the kiosk by "
+        "the car park, bicycles carried free of charge and dogs welcome on the open deck."
+    )
     return f"""<!DOCTYPE html><html><body><div id="notice"><h1>Ferry timetable</h1>
-<p>The ferry to the island runs {hours} every day of the week.</p></div></body></html>"""
+<p>{line}</p></div></body></html>"""
 
 
 def write_config(folder: Path, server: FeedServer, extra: str = "", smtp_port: int = 0) -> Path:
@@ -302,3 +311,23 @@ def wait_for(condition: Callable[[], bool], seconds: float, describe: Callable[[
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {seconds}s; daemon log:\n{describe()}")
         time.sleep(0.1)
+
+
+def test_every_change_of_a_watched_page_is_alerted_not_only_the_first(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    """Changes of one page share a title and a link, and a page that flips back makes
+    a change that repeats an earlier one word for word. They must not be grouped into
+    one story, or the immediate digest would hold back every change after the first."""
+    config = write_config(tmp_path, server)
+    assert watcher(config, "poll", "--once").exit_code == 0  # the ferry page's baseline
+    for hours in ("from 8:00 to 18:00", "from 7:00 to 19:00", "from 8:00 to 18:00"):
+        server.put("/ferry.html", notice(hours), content_type=HTML)
+        assert watcher(config, "poll", "--once", "--source", "ferry").exit_code == 0
+    subjects = []
+    for path in sorted((tmp_path / "outbox").glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        subjects.append(str(message["Subject"]))
+    # The two trips in one alert, then one alert per change: three, the last a repeat.
+    assert len(subjects) == 4, subjects

@@ -125,6 +125,12 @@ class TopicMatch:
     hits: tuple[Hit, ...] = ()
 
 
+# The key of an item that records a change of a watched page. Such an item is a
+# story of its own: every change of one page has the same title and link, and
+# must neither join nor gather other items (or later changes would be suppressed).
+WATCH_CHANGE_KEY_PREFIX = "change:"
+
+
 @dataclass(frozen=True, slots=True)
 class StoryCandidate:
     """An item waiting for its story: what clustering needs of it."""
@@ -133,6 +139,8 @@ class StoryCandidate:
     title: str
     text: str
     published: datetime
+    # A story of its own, never indexed (a watched page's change).
+    standalone: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,10 @@ class StoryAssigner:
             placed = []
             for candidate in batch:
                 fp = fingerprint(candidate.title, candidate.text)
-                story_id, _ = self.index.place(candidate.id, fp, candidate.published)
+                if candidate.standalone:
+                    story_id = candidate.id  # alone, and not indexed for others to join
+                else:
+                    story_id, _ = self.index.place(candidate.id, fp, candidate.published)
                 placed.append((candidate.id, story_id, fp.to_json()))
             self.store.set_stories(placed)
             assigned += len(placed)

@@ -14,7 +14,7 @@ so that digests listing the watch carry it.
 from __future__ import annotations
 
 from watcher.config import PageConfig, WatchConfig
-from watcher.models import Item, PollOutcome, TopicMatch
+from watcher.models import WATCH_CHANGE_KEY_PREFIX, Item, PollOutcome, TopicMatch
 from watcher.outputs.sanitize import truncate
 from watcher.poll.common import (
     PollContext,
@@ -135,7 +135,7 @@ def poll_watch(watch: WatchConfig, ctx: PollContext) -> PollResult:
         item = Item(
             feed=watch.name,
             # One item per change, even when a page flips back to an earlier version.
-            key=f"change:{ctx.now.isoformat()}:{change.new_hash[:16]}",
+            key=f"{WATCH_CHANGE_KEY_PREFIX}{ctx.now.isoformat()}:{change.new_hash[:16]}",
             url=fetched.url,
             title=f"{label}: the page changed",
             summary=truncate(change.diff, DIFF_CHARS),

@@ -13,6 +13,7 @@ from sqlalchemy import (
 )
 
 from watcher.models import (
+    WATCH_CHANGE_KEY_PREFIX,
     StoredItem,
     StoryCandidate,
     StoryMember,
@@ -137,6 +138,7 @@ class ItemStore(StoreBase):
                     title=row.title,
                     text=row.content_text or row.summary,
                     published=row.published or row.fetched_at,
+                    standalone=row.key.startswith(WATCH_CHANGE_KEY_PREFIX),
                 )
                 for row in session.scalars(query)
             ]
@@ -167,7 +169,10 @@ class ItemStore(StoreBase):
                     ItemRow.fetched_at,
                 )
                 .where(
-                    ItemRow.story_id.is_not(None), ItemRow.fingerprint.is_not(None), moment >= since
+                    ItemRow.story_id.is_not(None),
+                    ItemRow.fingerprint.is_not(None),
+                    moment >= since,
+                    ~ItemRow.key.startswith(WATCH_CHANGE_KEY_PREFIX),
                 )
                 .order_by(ItemRow.id)
             )
