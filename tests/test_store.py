@@ -277,3 +277,21 @@ def test_a_delivery_is_taken_by_one_sender_until_its_lease_ends(store: Store) ->
     assert store.begin_delivery(run.id, "email", now=later, lease=lease)  # the sender died
     store.mark_delivery(run.id, "email", now=later)
     assert not store.begin_delivery(run.id, "email", now=later + lease, lease=lease)
+
+
+def test_a_sole_sender_at_start_makes_taken_and_waiting_deliveries_due(store: Store) -> None:
+    store.sync_sources(FEEDS, NOW)
+    store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
+    run = store.claim_digest(MORNING, NOW, ["email", "channel:chat"])
+    assert run is not None
+    # The email was being sent when the process died; the channel waits for a retry.
+    assert store.begin_delivery(run.id, "email", now=NOW, lease=timedelta(minutes=5))
+    store.mark_delivery(
+        run.id, "channel:chat", now=NOW, error="503", retry_at=NOW + timedelta(hours=1)
+    )
+    restart = NOW + timedelta(seconds=5)
+    assert store.pending_digest_runs(restart) == []
+    assert store.release_delivery_leases(restart) == 2
+    [due] = store.pending_digest_runs(restart)
+    assert {delivery.target for delivery in due.due(restart)} == {"email", "channel:chat"}
+    assert store.release_delivery_leases(restart) == 0

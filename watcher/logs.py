@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from watcher.exceptions import WatcherError
+
 # Attributes every LogRecord has; anything else was passed in `extra=` and is a field.
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -51,3 +53,38 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
         "charset_normalizer",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+class RepeatedFailureLog:
+    """Logs a job's failures once per kind of failure, not once per attempt.
+
+    A job that retries every second (the dispatcher, the delivery loop) during a
+    database outage would otherwise write a traceback a second. The first failure
+    is logged (with its traceback when it is not a WatcherError, which carries its
+    own one-line message), repeats of the same message are counted silently, and
+    the recovery is logged with that count.
+    """
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self.logger = logger
+        self.what = what
+        self.failing: str | None = None
+        self.repeats = 0
+
+    def failed(self, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if message == self.failing:
+            self.repeats += 1
+            return
+        self.failing, self.repeats = message, 0
+        if isinstance(exc, WatcherError):
+            self.logger.error("%s failed: %s; retrying", self.what, message)
+        else:
+            self.logger.error("%s failed; retrying", self.what, exc_info=exc)
+
+    def succeeded(self) -> None:
+        if self.failing is not None:
+            self.logger.info(
+                "%s works again (%d more failures after the first)", self.what, self.repeats
+            )
+            self.failing, self.repeats = None, 0

@@ -102,6 +102,12 @@ def run_daemon(
                 return
             executor = CeleryPollExecutor(config)
         daemon = Daemon(config, store, reload_config=reload_config, executor=executor)
+        if lock is not None or leadership is not None:
+            # The only sender now: what a killed predecessor was sending goes out at
+            # once, not when its delivery lease (three SMTP timeouts) runs out.
+            released = store.release_delivery_leases(daemon.clock())
+            if released:
+                log.info("%d deliveries waiting from before the start are due now", released)
         if stopping.is_set():  # a signal between the election and the line above
             daemon.request_stop()
         if leadership is not None:

@@ -46,6 +46,7 @@ from watcher.daemon.executors import LocalPollExecutor, PollExecutor
 from watcher.daemon.liveness import liveness_problems
 from watcher.daemon.metrics import Metrics
 from watcher.exceptions import ConfigError, StoreError, WatcherError
+from watcher.logs import RepeatedFailureLog
 from watcher.outputs.send import DigestOutcome
 from watcher.pipeline import Pipeline
 from watcher.poll import PollResult
@@ -105,6 +106,10 @@ class Daemon:
         # Set when a poll finishes: its host has a free slot, so dispatch again now.
         self.dispatch_wanted = threading.Event()
         self._dispatch_thread: threading.Thread | None = None
+        self._dispatch_failures = RepeatedFailureLog(log, "dispatch")
+        # Scheduled digests whose claim failed; retried every delivery round.
+        self.owed_digests: set[str] = set()
+        self._delivery_failures = RepeatedFailureLog(log, "delivery round")
         self.endpoint: EndpointServer | None = None
         # Monotonic time of the last dispatch; /healthz fails when it falls behind.
         self.last_dispatch = time.monotonic()
@@ -148,8 +153,9 @@ class Daemon:
             self.dispatch_wanted.clear()
             try:
                 self.dispatch()
-            except Exception:  # the database; /healthz reports a dispatcher that lags
-                log.exception("dispatch failed; trying again")
+                self._dispatch_failures.succeeded()
+            except Exception as exc:  # the database; /healthz reports a lagging dispatcher
+                self._dispatch_failures.failed(exc)
                 self.stopping.wait(interval)
             if self.dispatch_wanted.wait(interval):
                 # Polls finish in bursts: gather a burst's freed slots into one claim.
@@ -178,12 +184,16 @@ class Daemon:
             except queue.Empty:
                 break
             self._deliver_request(request)
+        for name in sorted(self.owed_digests):
+            if not self.stopping.is_set():
+                self.send_scheduled_digest(name)
         if self.stopping.is_set():
             return
         try:
             self._count_digests(self.pipeline.digests.deliver_pending())
-        except Exception:  # deliver_pending isolates digests; this is the database
-            log.exception("delivery round failed; trying again in the next")
+            self._delivery_failures.succeeded()
+        except Exception as exc:  # deliver_pending isolates digests; this is the database
+            self._delivery_failures.failed(exc)
 
     def _deliver_request(self, request: DeliveryRequest) -> None:
         kind, name = request
@@ -225,11 +235,14 @@ class Daemon:
             return
         try:
             outcomes = self.pipeline.digests.send_digest(digest)
-        except WatcherError:
-            # Nothing was claimed, or the claim is kept: its delivery is due at once,
-            # and the delivery rounds retry it.
-            log.exception("digest %s could not be sent", name)
+        except WatcherError as exc:
+            # The claim failed (the database): the digest is owed, and every delivery
+            # round tries it again until it is claimed, not only at its next schedule.
+            if name not in self.owed_digests:
+                log.error("digest %s could not be claimed, trying each round: %s", name, exc)
+            self.owed_digests.add(name)
             return
+        self.owed_digests.discard(name)
         self._count_digests(outcomes)
         for outcome in outcomes:
             log.info("digest %s: %s (%d items)", name, outcome.status, outcome.items)

@@ -23,6 +23,7 @@ from watcher.clock import Clock, utc_now
 from watcher.config import Config, DigestConfig
 from watcher.dashboard.links import FeedbackSigner
 from watcher.exceptions import DeliveryError, TemporaryDeliveryError, WatcherError
+from watcher.logs import RepeatedFailureLog
 from watcher.models import SendOutcome, StoredItem
 from watcher.outputs.channels import make_channel
 from watcher.outputs.deliver import Transport, retry_delay
@@ -72,6 +73,8 @@ class DigestSender:
         self.stories = stories
         self.clock = clock
         self.rng = rng or random.Random()
+        # One log line per kind of failure of each digest, not one per delivery round.
+        self._failure_logs: dict[str, RepeatedFailureLog] = {}
 
     def send_digest(self, digest: DigestConfig) -> list[DigestOutcome]:
         """Claim what is new for ``digest`` and send it, plus any of its runs due a retry.
@@ -115,9 +118,15 @@ class DigestSender:
                     outcomes.extend(self.send_digest(digest))
                 else:
                     outcomes.extend(self.send_due_runs(digest))
-            except Exception:
-                log.exception("digest %s: delivery round failed; trying again later", digest.name)
+                self._failures(digest.name).succeeded()
+            except Exception as exc:
+                self._failures(digest.name).failed(exc)
         return outcomes
+
+    def _failures(self, digest: str) -> RepeatedFailureLog:
+        if digest not in self._failure_logs:
+            self._failure_logs[digest] = RepeatedFailureLog(log, f"digest {digest}")
+        return self._failure_logs[digest]
 
     def send_run(self, digest: DigestConfig, run: DigestRun) -> DigestOutcome:
         """Attempt every delivery of ``run`` that is due; what happened, overall.

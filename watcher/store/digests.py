@@ -231,6 +231,29 @@ class DigestStore(StoreBase):
             )
             return int(getattr(result, "rowcount", 0)) == 1
 
+    def release_delivery_leases(self, now: datetime) -> int:
+        """Make every pending delivery due now; how many were waiting.
+
+        For a sender that knows it is the only one (the daemon holding the SQLite
+        lock, the elected scheduler) at start-up: a delivery its killed predecessor
+        had taken is due at once instead of when the lease ends, and one waiting for
+        a retry is tried now, which a restart is a natural moment for.
+        """
+        with self._session() as session:
+            result = session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at > now)
+                .values(next_attempt_at=now),
+                execution_options={"synchronize_session": False},
+            )
+            session.execute(
+                update(DigestRunRow)
+                .where(DigestRunRow.status == "pending", DigestRunRow.next_attempt_at > now)
+                .values(next_attempt_at=now),
+                execution_options={"synchronize_session": False},
+            )
+            return int(getattr(result, "rowcount", 0))
+
     def mark_delivery(
         self,
         run_id: int,
