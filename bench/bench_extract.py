@@ -3,14 +3,14 @@
     python bench/bench_extract.py [--limit N] [--corpus DIR] [--steps] [--worst K]
 
 Compares ``trafilatura.extract(html)`` with its defaults (the base) against
-``watcher.extract.extract_article``. Scoring follows the corpus README: the
+``watcher.sources.extract.extract_article``. Scoring follows the corpus README: the
 extracted text and the ground-truth ``articleBody`` are split on whitespace,
 their token multisets overlap, and token precision, recall and F1 are averaged
 over pages (a page with nothing extracted scores 0). Seconds are wall time of
 the extraction calls alone, on one core, after one untimed warm-up call.
 
 ``--steps`` adds the intermediate trafilatura settings that led to ours, so
-each step of ``watcher.extract``'s configuration can be checked against the
+each step of ``watcher.sources.extract``'s configuration can be checked against the
 corpus. Exits with status 1 when ours scores a lower F1 than the base.
 """
 
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import trafilatura
 
-from watcher.extract import extract_article
+from watcher.sources.extract import extract_article
 
 # The shared data lives beside the repository: ../shared/corpus/articles.
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "articles"
@@ -132,8 +132,7 @@ def print_table(results: list[RunResult], page_count: int) -> None:
         recall = result.mean(lambda score: score.recall)
         f1 = result.mean(lambda score: score.f1)
         print(
-            f"{result.name:<48} {precision:>9.4f} {recall:>9.4f} {f1:>9.4f} "
-            f"{result.seconds:>8.2f}"
+            f"{result.name:<48} {precision:>9.4f} {recall:>9.4f} {f1:>9.4f} {result.seconds:>8.2f}"
         )
 
 
@@ -178,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 pages,
             )
         )
-    ours = run("watcher.extract.extract_article (ours)", watcher_extract_article, pages)
+    ours = run("watcher.sources.extract.extract_article (ours)", watcher_extract_article, pages)
     results.append(ours)
 
     print_table(results, len(pages))

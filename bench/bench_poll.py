@@ -190,10 +190,10 @@ def watcher_config(spec: Result, feeds: int, database: Path, extra_feeds: int = 
 
 def install_stage_clock(clock: StageClock, parsed_items: list[int]) -> None:
     """Wrap fetch, parse, match, store and the whole poll of one feed with CPU clocks."""
-    import watcher.poll as poll_module
-    from watcher.fetch import Fetcher
+    import watcher.poll.feed as poll_module
     from watcher.match import TopicIndex
     from watcher.pipeline import Pipeline
+    from watcher.sources.fetch import Fetcher
     from watcher.store import Store
 
     parse = poll_module.parse_feed  # type: ignore[attr-defined]
@@ -207,7 +207,7 @@ def install_stage_clock(clock: StageClock, parsed_items: list[int]) -> None:
     Fetcher.fetch = clock.wrap("fetch", Fetcher.fetch)  # type: ignore[method-assign]
     TopicIndex.match = clock.wrap("match", TopicIndex.match)  # type: ignore[method-assign]
     # record_feed_result calls record_poll, so wrapping record_poll covers both.
-    for name in ("feed_state", "known_hashes", "record_poll"):
+    for name in ("source_state", "known_hashes", "record_poll"):
         setattr(Store, name, clock.wrap("store", getattr(Store, name)))
     Pipeline.poll_one = clock.wrap("poll", Pipeline.poll_one)  # type: ignore[method-assign]
 
@@ -251,7 +251,7 @@ def run_watcher(spec: Result) -> Result:
         serialize_store_sessions()
     store = Store.open(config.database)
     store.upgrade()
-    store.sync_feeds(config.feeds, datetime.now(UTC))
+    store.sync_sources(config.feeds, datetime.now(UTC))
     feeds = list(config.feeds)
     finished: list[Any] = []
     error = None
@@ -316,7 +316,7 @@ def run_floor(spec: Result) -> Result:
             "content-location": url,
             "content-type": response.headers.get("content-type", "application/xml"),
         }
-        # The same options as watcher.parse: relative URIs resolved, HTML kept as served.
+        # The same options as watcher.sources.feeds: relative URIs resolved, HTML kept as served.
         return feedparser.parse(
             io.BytesIO(response.content),
             response_headers=headers,
@@ -472,7 +472,7 @@ def run_scale(spec: Result) -> Result:
         serialize_store_sessions()
     store = Store.open(config.database)
     store.upgrade()
-    store.sync_feeds(config.feeds, datetime.now(UTC))
+    store.sync_sources(config.feeds, datetime.now(UTC))
     store.close()
     setup_started = time.perf_counter()
     if stored:
@@ -515,7 +515,7 @@ def run_scale(spec: Result) -> Result:
 # Where profiled time goes, by the file a function lives in (first match wins).
 PROFILE_AREAS = (
     ("feedparser (XML, sgmllib, dates)", ("feedparser", "sgmllib")),
-    ("watcher.parse + html.parser (item text)", ("watcher/parse.py", "html/parser.py",
+    ("watcher.sources.feeds + html.parser (item text)", ("watcher/parse.py", "html/parser.py",
                                                  "_markupbase.py")),
     ("watcher.match", ("watcher/match/",)),
     ("SQLAlchemy", ("sqlalchemy",)),
@@ -579,7 +579,7 @@ def run_profile(spec: Result) -> Result:
     config = watcher_config(spec, spec["profile_feeds"], database)
     store = Store.open(config.database)
     store.upgrade()
-    store.sync_feeds(config.feeds, datetime.now(UTC))
+    store.sync_sources(config.feeds, datetime.now(UTC))
     summaries: Result = {}
     with Pipeline(config, store) as pipeline:
         for phase in ("cold", "warm"):
@@ -818,7 +818,7 @@ def render_results(report: Result) -> str:
         "",
         f"watcher: `Pipeline.poll` with the 2 shipped topics + {options['topics']} generated, "
         "SQLite in a temp folder. Floor: requests + feedparser (same feedparser options as "
-        "watcher.parse), items kept in memory. reader: `update_feeds(workers="
+        "watcher.sources.feeds), items kept in memory. reader: `update_feeds(workers="
         f"{options['workers']}, scheduled=False)`. Cold: every item new. Warm: after the "
         f"farm gave {report.get('advanced', 0)} feeds (10%) 1-3 new items; conditional GETs.",
         "",
@@ -877,7 +877,7 @@ def render_results(report: Result) -> str:
         "### CPU seconds per 1,000 items parsed, by stage",
         "",
         "Summed over worker threads with time.thread_time around Fetcher.fetch, "
-        "parse_feed, TopicIndex.match and the Store calls of poll_feed (feed_state, "
+        "parse_feed, TopicIndex.match and the Store calls of poll_feed (source_state, "
         "known_hashes, record_poll); 'rest of poll' is poll_one minus those; 'process' is "
         "all CPU of the process during the poll (getrusage), threads and pool included.",
         "",

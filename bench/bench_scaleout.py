@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT))
 
 import farm  # noqa: E402
 
-from watcher.celery_app import CeleryPollExecutor  # noqa: E402
 from watcher.config import load_config  # noqa: E402
-from watcher.executors import PollExecutor  # noqa: E402
-from watcher.scheduler import Daemon  # noqa: E402
+from watcher.daemon.celery_app import CeleryPollExecutor  # noqa: E402
+from watcher.daemon.executors import PollExecutor  # noqa: E402
+from watcher.daemon.scheduler import Daemon  # noqa: E402
 from watcher.store import Store  # noqa: E402
 
 DATABASE = os.environ.get(
@@ -152,7 +152,7 @@ def run_scenario(workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: 
             time.sleep(4)  # the workers import and connect; not part of the measure
             executor = CeleryPollExecutor(config)
         daemon = Daemon(config, store, executor=executor)
-        store.sync_feeds(config.feeds, daemon.clock())
+        store.sync_sources(config.feeds, daemon.clock())
         started = time.perf_counter()
         while polled(store) < feeds:
             if time.perf_counter() - started > RUN_TIMEOUT:

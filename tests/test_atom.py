@@ -11,15 +11,15 @@ from typing import Any
 import feedparser
 import pytest
 
-from watcher.atom import (
+from watcher.config import DigestConfig, TopicConfig
+from watcher.models import Hit, Item, StoredItem, TopicMatch
+from watcher.outputs.atom import (
     ATOM_NAMESPACE,
     atom_etag,
     conditional_response,
     render_atom,
 )
-from watcher.config import DigestConfig, TopicConfig
-from watcher.digest import DigestEntry, SourceLink, build_digest_view
-from watcher.models import Hit, Item, StoredItem, TopicMatch
+from watcher.outputs.digest import DigestEntry, SourceLink, build_digest_view
 
 DATA = Path(__file__).parent / "data" / "channels"
 NOW = datetime(2025, 9, 2, 7, 30, tzinfo=UTC)

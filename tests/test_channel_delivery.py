@@ -14,7 +14,7 @@ import pytest
 from watcher.config import Config, DigestConfig, FeedConfig, TopicConfig
 from watcher.models import Hit, Item, TopicMatch
 from watcher.pipeline import Pipeline
-from watcher.store import FeedUpdate, MatchedItem, Store
+from watcher.store import MatchedItem, SourceUpdate, Store
 
 NOW = datetime(2026, 9, 2, 7, tzinfo=UTC)
 
@@ -95,7 +95,7 @@ def test_a_failing_channel_is_retried_alone_and_never_doubles_the_others(
     clock = Clock()
     with Store.open(config.database) as store:
         store.upgrade()
-        store.sync_feeds(config.feeds, NOW)
+        store.sync_sources(config.feeds, NOW)
         item = Item(
             feed="wire",
             key="v1",
@@ -105,20 +105,20 @@ def test_a_failing_channel_is_retried_alone_and_never_doubles_the_others(
             content_hash="v1",
         )
         store.record_poll(
-            FeedUpdate(name="wire", polled_at=NOW, result="new_items", next_poll_at=NOW),
+            SourceUpdate(name="wire", polled_at=NOW, result="new_items", next_poll_at=NOW),
             new=[MatchedItem(item, (TopicMatch("travel", 1.0, (Hit("title", 25, 30, "visit"),)),))],
         )
         with Pipeline(config, store, clock=clock) as pipeline:
-            first = pipeline.send_digest(digest)
+            first = pipeline.digests.send_digest(digest)
             assert [o.status for o in first] == ["retry"]
             assert len(good.bodies) == 1 and not flaky.bodies
             assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
             flaky.status = 200
             clock.now += timedelta(hours=2)
-            second = pipeline.send_digest(digest)
+            second = pipeline.digests.send_digest(digest)
             assert [o.status for o in second] == ["sent"]
             clock.now += timedelta(hours=2)
-            assert pipeline.send_digest(digest) == []
+            assert pipeline.digests.send_digest(digest) == []
     assert len(good.bodies) == 1  # never doubled by the other channel's retry
     assert len(flaky.bodies) == 1
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1

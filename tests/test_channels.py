@@ -15,17 +15,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.test_atom import NOW, TOPICS, load_news
-from watcher.channels import (
+from watcher.config import DigestConfig
+from watcher.exceptions import DeliveryError, TemporaryDeliveryError
+from watcher.outputs.channels import (
     AppriseChannel,
     ChannelMessage,
     WebhookChannel,
     make_channel,
     redact_url,
-    render_short_message,
 )
-from watcher.config import DigestConfig
-from watcher.digest import DigestView, build_digest_view, digest_as_json
-from watcher.exceptions import DeliveryError, TemporaryDeliveryError
+from watcher.outputs.digest import DigestView, build_digest_view, digest_as_json
+from watcher.outputs.short import render_short_message
 
 MESSAGE_ID = "<digest-12.ports@watcher.example>"
 SECRET_PATH = "/hooks/T0KEN-s3cret"

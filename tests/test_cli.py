@@ -14,10 +14,10 @@ from click.testing import CliRunner, Result
 from tests.conftest import shared_dir
 from watcher import __version__
 from watcher.cli import cli
+from watcher.clock import utc_now
 from watcher.config import load_config
 from watcher.models import Hit, Item, TopicMatch
-from watcher.pipeline import utc_now
-from watcher.store import FeedUpdate, MatchedItem, Store
+from watcher.store import MatchedItem, SourceUpdate, Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,7 +52,7 @@ def stored(config_path: Path) -> Path:
     config = load_config(config_path)
     with Store.open(config.database) as store:
         store.upgrade()
-        store.sync_feeds(config.feeds, utc_now())
+        store.sync_sources(config.feeds, utc_now())
         items = [
             ("visit", "Premier arrives for a state visit", "leader-travel", "visit"),
             ("tanks", "Tanks and troops rehearse the parade", "parade-coverage", "parade"),
@@ -80,7 +80,7 @@ def stored(config_path: Path) -> Path:
             )
             new.append(MatchedItem(item, matches))
         store.record_poll(
-            FeedUpdate(
+            SourceUpdate(
                 name="wire", polled_at=utc_now(), result="new_items", next_poll_at=utc_now()
             ),
             new=new,

@@ -15,7 +15,7 @@ import feedparser
 import pytest
 
 from watcher.exceptions import ParseError
-from watcher.parse import MAX_ITEMS_PER_FEED, ParsedFeed, parse_feed
+from watcher.sources.feeds import MAX_ITEMS_PER_FEED, ParsedFeed, parse_feed
 from watcher.urls import clean_url
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feedparser"

@@ -194,4 +194,4 @@ def test_sigterm_mid_poll_lets_the_poll_finish_and_exits_cleanly(
     # The in-flight poll finished and committed: its items and its feed state agree.
     assert stored_items(tmp_path, "slow") == 3
     with Store.open(f"sqlite:///{tmp_path}/watcher.db") as store:
-        assert store.feed_state("slow").body_hash is not None
+        assert store.source_state("slow").body_hash is not None

@@ -23,14 +23,14 @@ from tests.smtp_server import (
     free_port as unused_port,
 )
 from watcher.config import SmtpConfig
-from watcher.deliver import (
+from watcher.exceptions import DeliveryError, TemporaryDeliveryError
+from watcher.outputs.deliver import (
     FileTransport,
     SmtpTransport,
     make_transport,
     retry_delay,
 )
-from watcher.digest import RenderedDigest, build_message, make_message_id
-from watcher.exceptions import DeliveryError, TemporaryDeliveryError
+from watcher.outputs.digest import RenderedDigest, build_message, make_message_id
 
 SENT_AT = datetime(2025, 9, 2, 7, 30, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ from watcher.demo import (
     render_outlet,
     run_demo,
 )
-from watcher.demo_feeds import DEMO_OUTLETS, Coverage, DemoOutlet
-from watcher.parse import parse_feed
+from watcher.demo.feeds import DEMO_OUTLETS, Coverage, DemoOutlet
+from watcher.sources.feeds import parse_feed
 
 REPOSITORY_FEEDS_YAML = Path(__file__).resolve().parents[1] / "feeds.yaml"
 

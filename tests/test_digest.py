@@ -13,8 +13,10 @@ import pytest
 
 from tests.smtp_server import running_smtp_server
 from watcher.config import DigestConfig, SmtpConfig, TopicConfig
-from watcher.deliver import SmtpTransport
-from watcher.digest import (
+from watcher.exceptions import RenderError
+from watcher.models import Hit, Item, StoredItem, TopicMatch
+from watcher.outputs.deliver import SmtpTransport
+from watcher.outputs.digest import (
     SNIPPET_LIMIT,
     DigestView,
     SourceLink,
@@ -27,9 +29,7 @@ from watcher.digest import (
     render_digest,
     shipped_templates_dir,
 )
-from watcher.exceptions import RenderError
-from watcher.models import Hit, Item, StoredItem, TopicMatch
-from watcher.sanitize import ELLIPSIS
+from watcher.outputs.sanitize import ELLIPSIS
 
 DATA = Path(__file__).parent / "data" / "digest"
 NOW = datetime(2025, 9, 2, 7, 30, tzinfo=UTC)

@@ -18,10 +18,11 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.smtp_server import RecordingHandler, RunningSmtpServer, running_smtp_server
+from watcher.clock import utc_now
 from watcher.config import load_config
 from watcher.models import Hit, Item, TopicMatch
-from watcher.pipeline import Pipeline, utc_now
-from watcher.store import FeedUpdate, MatchedItem, Store
+from watcher.pipeline import Pipeline
+from watcher.store import MatchedItem, SourceUpdate, Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -75,7 +76,7 @@ def store_items(config_path: Path, keys: list[str]) -> None:
     config = load_config(config_path)
     with Store.open(config.database) as store:
         store.upgrade()
-        store.sync_feeds(config.feeds, utc_now())
+        store.sync_sources(config.feeds, utc_now())
         new = [
             MatchedItem(
                 Item(
@@ -91,7 +92,7 @@ def store_items(config_path: Path, keys: list[str]) -> None:
             for key in keys
         ]
         store.record_poll(
-            FeedUpdate(
+            SourceUpdate(
                 name="wire", polled_at=utc_now(), result="new_items", next_poll_at=utc_now()
             ),
             new=new,
@@ -170,7 +171,7 @@ def test_greylisting_is_retried_and_survives_a_restart(tmp_path: Path) -> None:
         store_items(config_path, ["a"])
         config = load_config(config_path)
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
-            outcomes = pipeline.send_digest(config.digest("morning"))
+            outcomes = pipeline.digests.send_digest(config.digest("morning"))
             assert [o.status for o in outcomes] == ["retry"]
         # A new process (a restart) finds the pending run and sends it when due.
         later = utc_now() + timedelta(hours=2)
@@ -178,7 +179,7 @@ def test_greylisting_is_retried_and_survives_a_restart(tmp_path: Path) -> None:
             Store.open(config.database) as store,
             Pipeline(config, store, clock=lambda: later) as pipeline,
         ):
-            outcomes = pipeline.send_digest(config.digest("morning"))
+            outcomes = pipeline.digests.send_digest(config.digest("morning"))
             assert [o.status for o in outcomes] == ["sent"]
         assert len(server.handler.received) == 1
         assert server.handler.transactions == 2
@@ -190,12 +191,14 @@ def test_immediate_alerts_batch_a_poll_and_never_repeat(tmp_path: Path) -> None:
         config = load_config(config_path)
         store_items(config_path, ["a", "b"])
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
-            first = pipeline.send_immediate_alerts()
+            first = pipeline.digests.send_immediate_alerts()
             assert [(o.status, o.items) for o in first] == [("sent", 2)]
-            assert pipeline.send_immediate_alerts() == []
+            assert pipeline.digests.send_immediate_alerts() == []
         store_items(config_path, ["c"])
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
-            assert [(o.status, o.items) for o in pipeline.send_immediate_alerts()] == [("sent", 1)]
+            assert [(o.status, o.items) for o in pipeline.digests.send_immediate_alerts()] == [
+                ("sent", 1)
+            ]
         assert len(server.handler.received) == 2
 
 
@@ -206,19 +209,18 @@ def test_an_alerted_story_is_not_alerted_again_but_joins_the_scheduled_digest(
         config_path = write_config(tmp_path, server, immediate=True)
         text = config_path.read_text(encoding="utf-8")
         config_path.write_text(
-            text
-            + '  - {name: daily, title: Daily digest, recipients: [desk@example.org], '
+            text + "  - {name: daily, title: Daily digest, recipients: [desk@example.org], "
             'topics: [travel], schedule: "0 7 * * *"}\n',
             encoding="utf-8",
         )
         config = load_config(config_path)
         store_items(config_path, ["a"])
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
-            assert [o.items for o in pipeline.send_immediate_alerts()] == [1]
+            assert [o.items for o in pipeline.digests.send_immediate_alerts()] == [1]
         store_items(config_path, ["a2"])  # another outlet reports the same event
         with Store.open(config.database) as store, Pipeline(config, store) as pipeline:
-            assert pipeline.send_immediate_alerts() == []
-            daily = pipeline.send_digest(config.digest("daily"))
+            assert pipeline.digests.send_immediate_alerts() == []
+            daily = pipeline.digests.send_digest(config.digest("daily"))
         assert [(o.status, o.items) for o in daily] == [("sent", 1)]
         assert len(server.handler.received) == 2
         digest_text = server.handler.received[1].message.get_body(("plain",))

@@ -12,7 +12,7 @@ import yaml
 
 from tests.feed_server import FeedServer, running_feed_server
 from watcher.config import load_config_text
-from watcher.discover import (
+from watcher.sources.discover import (
     COMMON_FEED_PATHS,
     DiscoveredFeed,
     DiscoveryMethod,
@@ -26,7 +26,7 @@ from watcher.discover import (
     slugify,
     unique_name,
 )
-from watcher.fetch import (
+from watcher.sources.fetch import (
     Fetched,
     Fetcher,
     FetchFailed,

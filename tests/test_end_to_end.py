@@ -40,7 +40,7 @@ def watcher(config_path: Path, *args: str) -> Result:
 def test_poll_store_match_and_digest(config_path: Path, server: FeedServer, tmp_path: Path) -> None:
     first = watcher(config_path, "poll", "--once")
     assert first.exit_code == 0, first.output
-    assert "polled 2 feeds: 2 fetched, 0 not modified, 0 failed; 4 new items" in first.output
+    assert "polled 2 sources: 2 fetched, 0 not modified, 0 failed; 4 new items" in first.output
 
     listed = json.loads(watcher(config_path, "items", "--format", "json").stdout)
     by_title = {item["title"]: item for item in listed}
@@ -94,7 +94,7 @@ def only_message(outbox: Path) -> EmailMessage:
 def test_unknown_feed_name_is_a_usage_error(config_path: Path) -> None:
     result = watcher(config_path, "poll", "--once", "--feed", "nope")
     assert result.exit_code == 2
-    assert "no feed named 'nope'" in result.output
+    assert "no source named 'nope'" in result.output
 
 
 def test_digest_preview_claims_nothing(config_path: Path, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Tests for watcher.extract: fixture pages beside their expected result, hostile input."""
+"""Tests for watcher.sources.extract: fixture pages beside their expected result, hostile input."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import trafilatura
 
-from watcher.extract import (
+from watcher.sources.extract import (
     MAX_ELEMENTS,
     MAX_HTML_SIZE,
     Article,

@@ -1,4 +1,4 @@
-"""Unit tests of watcher.fetch against mocked HTTP (responses); real sockets are in
+"""Unit tests of watcher.sources.fetch against mocked HTTP (responses); real sockets are in
 test_fetch_chaos.py."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import requests
 import responses
 import urllib3.exceptions
 
-from watcher.fetch import (
+from watcher.sources.fetch import (
     Fetched,
     Fetcher,
     FetchFailed,

@@ -1,4 +1,4 @@
-"""watcher.fetch (and parse) against a real, misbehaving HTTP server on 127.0.0.1."""
+"""watcher.sources.fetch (and parse) against a real, misbehaving HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -21,8 +21,15 @@ from tests.chaos_server import (
     running_chaos_server,
 )
 from watcher.exceptions import ParseError
-from watcher.fetch import Fetched, Fetcher, FetchFailed, FetchFailureKind, FetchRequest, NotModified
-from watcher.parse import ParsedFeed, parse_feed
+from watcher.sources.feeds import ParsedFeed, parse_feed
+from watcher.sources.fetch import (
+    Fetched,
+    Fetcher,
+    FetchFailed,
+    FetchFailureKind,
+    FetchRequest,
+    NotModified,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
 

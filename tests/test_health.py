@@ -9,10 +9,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from watcher.health import (
-    FeedHealth,
+from watcher.outputs.health import (
     Notice,
     NoticeState,
+    SourceHealth,
     decide_notices,
     describe_duration,
     record_notices,
@@ -24,8 +24,8 @@ START = datetime(2025, 9, 1, 6, 0, tzinfo=UTC)
 POLL_EVERY = timedelta(minutes=15)
 
 
-def healthy(name: str = "harbour-gazette", **changes: object) -> FeedHealth:
-    feed = FeedHealth(
+def healthy(name: str = "harbour-gazette", **changes: object) -> SourceHealth:
+    feed = SourceHealth(
         name=name,
         url=f"https://{name}.example/feed.xml",
         error_count=0,
@@ -42,12 +42,12 @@ def healthy(name: str = "harbour-gazette", **changes: object) -> FeedHealth:
 class Poller:
     """Polls one simulated feed every 15 minutes and checks for notices after each poll.
 
-    It keeps FeedHealth the way the store would (errors counted, failing_since
+    It keeps SourceHealth the way the store would (errors counted, failing_since
     set on the first failure of a run, cleared on success) and saves the
     notice states after every check, as the daemon does once a notice is sent.
     """
 
-    def __init__(self, feed: FeedHealth) -> None:
+    def __init__(self, feed: SourceHealth) -> None:
         self.feed = feed
         self.now = START
         self.states: dict[str, NoticeState] = {}

@@ -40,11 +40,11 @@ def test_one_notice_per_outage_and_one_recovery(tmp_path: Path) -> None:
         )
         with Store.open(config.database) as store:
             store.upgrade()
-            store.sync_feeds(config.feeds, clock())
+            store.sync_sources(config.feeds, clock())
             with Pipeline(config, store, clock=clock, rng=random.Random(5)) as pipeline:
                 for _poll in range(30 * 4):  # 30 hours of polls every 15 minutes
                     assert pipeline.poll_one(config.feeds[0]).result == "failed"
-                    pipeline.send_health_notices()
+                    pipeline.operators.send_health_notices()
                     clock.now += timedelta(minutes=15)
                 assert len(smtp.handler.received) == 1
                 failing = smtp.handler.received[0].message
@@ -53,7 +53,7 @@ def test_one_notice_per_outage_and_one_recovery(tmp_path: Path) -> None:
                 feeds.put("/log.rss", RSS)  # the site is back
                 for _poll in range(8):
                     pipeline.poll_one(config.feeds[0])
-                    pipeline.send_health_notices()
+                    pipeline.operators.send_health_notices()
                     clock.now += timedelta(minutes=15)
     assert len(smtp.handler.received) == 2
     recovered = smtp.handler.received[1].message.get_body(("plain",))

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from watcher.config import load_config_text
-from watcher.opml import (
+from watcher.sources.opml import (
     MAX_DEPTH,
     MAX_OPML_BYTES,
     MAX_OUTLINES,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from watcher.pages import (
+from watcher.sources.pages import (
     MAX_HTML_SIZE,
     PageLink,
     decode_html,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from watcher.extract import extract_article
-from watcher.pagewatch import (
+from watcher.sources.extract import extract_article
+from watcher.sources.watches import (
     DEFAULT_IGNORE_PATTERNS,
     MAX_DIFF_LINES,
     PageChange,

@@ -1,4 +1,4 @@
-"""watcher.parse and watcher.urls: data pairs under tests/data/feeds/ plus targeted cases.
+"""watcher.sources.feeds and watcher.urls: data pairs under tests/data/feeds/ plus targeted cases.
 
 Each ``tests/data/feeds/NAME`` feed sits beside ``NAME.expected.json``: the URL
 and headers it is parsed with, and the ParsedFeed expected back.
@@ -16,7 +16,7 @@ import pytest
 
 from watcher.exceptions import ParseError
 from watcher.models import Item
-from watcher.parse import (
+from watcher.sources.feeds import (
     MAX_ITEMS_PER_FEED,
     ParsedFeed,
     content_hash,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import watcher.poll as poll_module
+import watcher.poll.feed as poll_module
 import watcher.store as store_module
 from tests.chaos_server import ChaosServer, running_chaos_server
 from watcher.config import Config, Defaults, FeedConfig, TopicConfig
@@ -90,7 +90,7 @@ class Clock:
 def open_pipeline(config: Config, clock: Clock) -> tuple[Store, Pipeline]:
     store = Store.open(config.database)
     store.upgrade()
-    store.sync_feeds(config.feeds, clock())
+    store.sync_sources(config.feeds, clock())
     return store, Pipeline(config, store, clock=clock, rng=random.Random(1))
 
 
@@ -134,7 +134,7 @@ def test_500_feeds_twice_store_every_item_once_and_parse_nothing_the_second_time
                 )
             )
         assert total == distinct == 500 * per_feed
-        assert store.feed_state("feed-7").etag is not None
+        assert store.source_state("feed-7").etag is not None
 
 
 @pytest.mark.parametrize(
@@ -160,14 +160,14 @@ def test_failures_are_recorded_on_the_feed(
     with store, pipeline:
         outcome = pipeline.poll_one(config.feeds[0])
         assert (outcome.result, outcome.error_kind) == (result, kind)
-        state = store.feed_state("bad")
+        state = store.source_state("bad")
         assert state.error_count == 1
         assert state.last_error is not None and state.last_error.startswith(kind)
         assert state.next_poll_at is not None and state.next_poll_at > NOW
         assert (state.disabled_reason is not None) is disabled
         assert store.items(feed="bad") == []
         if disabled:
-            assert store.due_feeds(NOW + timedelta(days=30)) == []
+            assert store.due_sources(NOW + timedelta(days=30)) == []
 
 
 def test_retry_after_sets_the_next_poll(tmp_path: Path, chaos: ChaosServer) -> None:
@@ -179,7 +179,7 @@ def test_retry_after_sets_the_next_poll(tmp_path: Path, chaos: ChaosServer) -> N
     with store, pipeline:
         outcome = pipeline.poll_one(config.feeds[0])
         assert outcome.error_kind == "rate_limited"
-        next_poll = store.feed_state("busy").next_poll_at
+        next_poll = store.source_state("busy").next_poll_at
         assert next_poll is not None and next_poll >= NOW + timedelta(seconds=120)
 
 
@@ -191,7 +191,7 @@ def test_errors_reset_on_success_and_301_moves_the_feed(tmp_path: Path, chaos: C
     store, pipeline = open_pipeline(config, clock)
     with store, pipeline:
         store.record_feed_result(
-            store_module.FeedUpdate(
+            store_module.SourceUpdate(
                 name="moving",
                 polled_at=NOW,
                 result="failed:timeout",
@@ -203,7 +203,7 @@ def test_errors_reset_on_success_and_301_moves_the_feed(tmp_path: Path, chaos: C
         outcome = pipeline.poll_one(config.feeds[0])
         assert outcome.result == "new_items"
         assert outcome.moved_to == chaos.url("/feed.xml")
-        state = store.feed_state("moving")
+        state = store.source_state("moving")
         assert state.url == chaos.url("/feed.xml")
         assert (state.error_count, state.last_error) == (0, None)
         matched = store.items(topic="tides")
@@ -222,7 +222,7 @@ def test_truncated_feed_keeps_recovered_items_and_the_bozo_reason(
         outcome = pipeline.poll_one(config.feeds[0])
         assert outcome.result == "new_items"
         assert outcome.new_items >= 2
-        status = {s.state.name: s for s in store.feed_statuses()}["cut"]
+        status = {s.state.name: s for s in store.source_statuses()}["cut"]
         assert status.items == outcome.new_items
         with store.engine.connect() as connection:
             from sqlalchemy import select
@@ -249,20 +249,18 @@ def test_a_crash_between_items_and_feed_state_leaves_both_as_before(
         with pytest.raises(KeyboardInterrupt):
             pipeline.poll_one(config.feeds[0])
         assert store.items(feed="harbour") == []
-        assert store.feed_state("harbour").etag is None
+        assert store.source_state("harbour").etag is None
         monkeypatch.setattr(records, "apply_feed_update", real_apply)
         outcome = pipeline.poll_one(config.feeds[0])
         assert outcome.new_items == 3
-        assert store.feed_state("harbour").etag is not None
+        assert store.source_state("harbour").etag is not None
 
 
 def test_adaptive_interval_follows_the_posting_rate_within_bounds() -> None:
     hourly = [NOW - timedelta(hours=h) for h in range(10)]
     bounds = {"lower": timedelta(minutes=5), "upper": timedelta(hours=6)}
     fallback = timedelta(minutes=15)
-    assert adaptive_interval(hourly, now=NOW, fallback=fallback, **bounds) == timedelta(
-        minutes=30
-    )
+    assert adaptive_interval(hourly, now=NOW, fallback=fallback, **bounds) == timedelta(minutes=30)
     busy = [NOW - timedelta(minutes=m) for m in range(10)]
     assert adaptive_interval(busy, now=NOW, fallback=fallback, **bounds) == timedelta(minutes=5)
     quiet = [NOW - timedelta(days=d + 3) for d in range(3)]

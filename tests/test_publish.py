@@ -18,10 +18,11 @@ from click.testing import CliRunner
 from tests.e2e_news import serve_news, write_news_config
 from tests.feed_server import running_feed_server
 from watcher.cli import cli
+from watcher.clock import utc_now
 from watcher.config import load_config
-from watcher.endpoint import EndpointServer, Health
-from watcher.pipeline import Pipeline, utc_now
-from watcher.publish import digest_feed, topic_feed
+from watcher.daemon.endpoint import EndpointServer, Health
+from watcher.outputs.publish import digest_feed, topic_feed
+from watcher.pipeline import Pipeline
 from watcher.store import Store
 
 
@@ -32,7 +33,7 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
         config = load_config(write_news_config(tmp_path, server.base_url))
         with Store.open(config.database) as store:
             store.upgrade()
-            store.sync_feeds(config.feeds, utc_now())
+            store.sync_sources(config.feeds, utc_now())
             with Pipeline(config, store) as running:
                 running.poll(running.enabled_sources())
                 yield running
@@ -41,7 +42,7 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
 def test_digest_feed_shows_the_stories_of_the_last_digest(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
-    pipeline.send_digest(pipeline.config.digest("morning"))
+    pipeline.digests.send_digest(pipeline.config.digest("morning"))
     eml = next((tmp_path / "outbox").glob("*.eml"))
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.feed_server import FeedServer, running_feed_server
-from watcher.fetch import (
+from watcher.sources.fetch import (
     Fetched,
     Fetcher,
     FetchFailed,
@@ -21,7 +21,7 @@ from watcher.fetch import (
     FetchResult,
     NotModified,
 )
-from watcher.robots import (
+from watcher.sources.robots import (
     MAX_ROBOTS_BYTES,
     RobotsCache,
     RobotsPolicy,

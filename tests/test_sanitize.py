@@ -1,10 +1,10 @@
-"""Hostile feed content against watcher.sanitize."""
+"""Hostile feed content against watcher.outputs.sanitize."""
 
 from __future__ import annotations
 
 import pytest
 
-from watcher.sanitize import (
+from watcher.outputs.sanitize import (
     ELLIPSIS,
     clean_header_text,
     safe_link,

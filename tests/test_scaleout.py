@@ -260,8 +260,7 @@ def start_workers(
     processes: Callable[..., Process], tmp: Path, config: Path, count: int
 ) -> list[Process]:
     workers = [
-        processes(tmp, config, f"worker{n}", "worker", "--concurrency", "2")
-        for n in range(count)
+        processes(tmp, config, f"worker{n}", "worker", "--concurrency", "2") for n in range(count)
     ]
     for worker in workers:
         wait_for(lambda w=worker: " ready." in w.output(), f"{worker.name} ready", 30, workers)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from watcher.config import Config, DigestConfig, FeedConfig, TopicConfig
+from watcher.daemon.scheduler import Daemon, fire_times, missed_fire_time
 from watcher.models import Hit, Item, TopicMatch
-from watcher.scheduler import Daemon, fire_times, missed_fire_time
-from watcher.store import FeedUpdate, MatchedItem, Store
+from watcher.store import MatchedItem, SourceUpdate, Store
 
 BERLIN_SEVEN = DigestConfig(
     name="morning",
@@ -84,7 +84,7 @@ def test_daemon_returning_after_seven_sends_the_missed_digest_once(tmp_path: Pat
     clock = Clock(utc(2026, 11, 22, 6))
     with Store.open(config.database) as store:
         store.upgrade()
-        store.sync_feeds(config.feeds, clock())
+        store.sync_sources(config.feeds, clock())
 
         def add_item(key: str) -> None:
             item = Item(
@@ -96,7 +96,7 @@ def test_daemon_returning_after_seven_sends_the_missed_digest_once(tmp_path: Pat
                 content_hash=key,
             )
             store.record_poll(
-                FeedUpdate(
+                SourceUpdate(
                     name="wire", polled_at=clock(), result="new_items", next_poll_at=clock()
                 ),
                 new=[
@@ -105,14 +105,16 @@ def test_daemon_returning_after_seven_sends_the_missed_digest_once(tmp_path: Pat
             )
 
         daemon = Daemon(config, store, clock=clock)
-        daemon.pipeline.rng = random.Random(3)
+        daemon.pipeline.digests.rng = random.Random(3)
         try:
             add_item("one")
             daemon.send_scheduled_digest("morning")  # yesterday's 07:00 run
             add_item("two")
             clock.now = utc(2026, 11, 23, 8)  # back at 09:00 Berlin, two hours late
             daemon.catch_up_digests()
+            daemon.delivery_round()  # the delivery thread sends what catch-up queued
             daemon.catch_up_digests()  # a second start does not send it again
+            daemon.delivery_round()
         finally:
             daemon.executor.shutdown(0)
             daemon.pipeline.close()

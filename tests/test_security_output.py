@@ -19,7 +19,7 @@ from click.testing import CliRunner, Result
 from tests.feed_server import FeedServer, running_feed_server
 from tests.smtp_server import running_smtp_server
 from watcher.cli import cli
-from watcher.endpoint import SECURITY_HEADERS, EndpointServer, Health
+from watcher.daemon.endpoint import SECURITY_HEADERS, EndpointServer, Health
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 

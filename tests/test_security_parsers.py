@@ -24,8 +24,8 @@ import pytest
 
 from tests.feed_server import FeedServer, running_feed_server
 from watcher.config import Config, Defaults, FeedConfig, TopicConfig
-from watcher.parse import parse_feed
 from watcher.pipeline import Pipeline
+from watcher.sources.feeds import parse_feed
 from watcher.store import Store
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
@@ -190,7 +190,7 @@ def test_hostile_feed_is_a_bounded_feed_result_and_leaks_nothing(
     )
     store = Store.open(config.database)
     store.upgrade()
-    store.sync_feeds(config.feeds, NOW)
+    store.sync_sources(config.feeds, NOW)
     caplog.set_level(logging.DEBUG)
     try:
         with Pipeline(config, store, clock=lambda: NOW, rng=random.Random(1)) as pipeline:
@@ -202,7 +202,7 @@ def test_hostile_feed_is_a_bounded_feed_result_and_leaks_nothing(
                 elapsed = time.perf_counter() - started
                 _, peak = tracemalloc.get_traced_memory()
                 tracemalloc.stop()
-        state = store.feed_state("hostile")
+        state = store.source_state("hostile")
         stored = store.items(feed="hostile")
     finally:
         store.close()

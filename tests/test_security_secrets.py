@@ -123,7 +123,7 @@ def test_sqlite_wal_and_shm_are_owner_only_while_open(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'watcher.db'}")
     try:
         store.upgrade()
-        store.sync_feeds((FeedConfig(name="harbour", url="https://harbour.example/feed"),), NOW)
+        store.sync_sources((FeedConfig(name="harbour", url="https://harbour.example/feed"),), NOW)
         files = sorted(tmp_path.glob("watcher.db*"))
         assert [path.name for path in files] == ["watcher.db", "watcher.db-shm", "watcher.db-wal"]
         assert [path.name for path in files if not _private(path)] == []

@@ -19,15 +19,15 @@ import pytest
 from tests.chaos_server import running_chaos_server
 from tests.feed_server import FeedServer, running_feed_server
 from watcher.config import Config, Defaults, FeedConfig
-from watcher.fetch import Fetched, Fetcher, FetchFailed, FetchFailureKind, FetchRequest
-from watcher.netguard import (
+from watcher.pipeline import Pipeline
+from watcher.sources.fetch import Fetched, Fetcher, FetchFailed, FetchFailureKind, FetchRequest
+from watcher.sources.netguard import (
     AddressGuard,
     IPAddress,
     blocked_class,
     literal_address,
     tcp_connector,
 )
-from watcher.pipeline import Pipeline
 from watcher.store import Store
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -303,11 +303,11 @@ def test_poll_records_a_blocked_redirect_on_the_feed(server: FeedServer, tmp_pat
     )
     store = Store.open(config.database)
     store.upgrade()
-    store.sync_feeds(config.feeds, NOW)
+    store.sync_sources(config.feeds, NOW)
     try:
         with Pipeline(config, store, clock=lambda: NOW, rng=random.Random(1)) as pipeline:
             results = {feed.name: pipeline.poll_one(feed) for feed in config.feeds}
-        states = {name: store.feed_state(name) for name in results}
+        states = {name: store.source_state(name) for name in results}
     finally:
         store.close()
     for name in ("trusted", "untrusted"):

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from watcher.config import DigestConfig, FeedConfig
 from watcher.exceptions import SchemaError, StoreError
 from watcher.models import Hit, Item, TopicMatch
-from watcher.store import Base, FeedUpdate, MatchedItem, Store, records
+from watcher.store import Base, MatchedItem, SourceUpdate, Store, records
 
 NOW = datetime(2026, 9, 2, 8, 0, tzinfo=UTC)
 FEEDS = [
@@ -40,7 +40,7 @@ def travel_match(score: float = 2.0) -> TopicMatch:
     return TopicMatch("travel", score, (Hit("title", 0, 6, "leader"),))
 
 
-def update(name: str = "wire", **changes: object) -> FeedUpdate:
+def update(name: str = "wire", **changes: object) -> SourceUpdate:
     values: dict[str, object] = {
         "name": name,
         "polled_at": NOW,
@@ -51,7 +51,7 @@ def update(name: str = "wire", **changes: object) -> FeedUpdate:
         "replace_validators": True,
     }
     values.update(changes)
-    return FeedUpdate(**values)  # type: ignore[arg-type]
+    return SourceUpdate(**values)  # type: ignore[arg-type]
 
 
 def test_migrations_match_the_models(store: Store) -> None:
@@ -67,20 +67,20 @@ def test_an_empty_database_is_reported_as_not_migrated(database_url: str) -> Non
 
 
 def test_sync_feeds_adds_deactivates_and_follows_config_url_changes(store: Store) -> None:
-    store.sync_feeds(FEEDS, NOW)
-    assert set(store.due_feeds(NOW)) == {"wire", "daily"}
+    store.sync_sources(FEEDS, NOW)
+    assert set(store.due_sources(NOW)) == {"wire", "daily"}
     store.record_poll(update("wire", url="http://127.0.0.1:9/moved.xml"))
-    assert store.feed_state("wire").url == "http://127.0.0.1:9/moved.xml"
+    assert store.source_state("wire").url == "http://127.0.0.1:9/moved.xml"
     moved = [FeedConfig(name="wire", url="http://127.0.0.1:9/new.xml")]
-    store.sync_feeds(moved, NOW)
-    state = store.feed_state("wire")
+    store.sync_sources(moved, NOW)
+    state = store.source_state("wire")
     assert state.url == "http://127.0.0.1:9/new.xml"
     assert state.etag is None
-    assert store.due_feeds(NOW) == ["wire"]  # 'daily' left the config: inactive
+    assert store.due_sources(NOW) == ["wire"]  # 'daily' left the config: inactive
 
 
 def test_record_poll_stores_items_once_and_updates_changed_ones(store: Store) -> None:
-    store.sync_feeds(FEEDS, NOW)
+    store.sync_sources(FEEDS, NOW)
     first = store.record_poll(
         update(),
         new=[MatchedItem(make_item("a"), (travel_match(),)), MatchedItem(make_item("b"), ())],
@@ -108,7 +108,7 @@ def test_record_poll_stores_items_once_and_updates_changed_ones(store: Store) ->
 
 
 def test_a_poll_is_one_transaction(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    store.sync_feeds(FEEDS, NOW)
+    store.sync_sources(FEEDS, NOW)
 
     def crash(*_args: object) -> None:
         raise RuntimeError("killed between items and feed state")
@@ -117,11 +117,11 @@ def test_a_poll_is_one_transaction(store: Store, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(RuntimeError):
         store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
     assert store.items(feed="wire") == []
-    assert store.feed_state("wire").etag is None
+    assert store.source_state("wire").etag is None
 
 
 def test_claims_never_put_a_match_in_two_runs_of_one_digest(store: Store) -> None:
-    store.sync_feeds(FEEDS, NOW)
+    store.sync_sources(FEEDS, NOW)
     store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
     assert [s.item.key for s in store.unclaimed_items(MORNING)] == ["a"]
     run = store.claim_digest(MORNING, NOW)
@@ -139,7 +139,7 @@ def test_claims_never_put_a_match_in_two_runs_of_one_digest(store: Store) -> Non
 
 
 def test_digest_run_lifecycle_with_one_delivery_per_target(store: Store) -> None:
-    store.sync_feeds(FEEDS, NOW)
+    store.sync_sources(FEEDS, NOW)
     store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
     run = store.claim_digest(MORNING, NOW, ["email", "channel:chat"])
     assert run is not None
@@ -163,7 +163,7 @@ def test_digest_run_lifecycle_with_one_delivery_per_target(store: Store) -> None
 
 
 def test_a_permanent_failure_ends_the_run_once_nothing_is_pending(store: Store) -> None:
-    store.sync_feeds(FEEDS, NOW)
+    store.sync_sources(FEEDS, NOW)
     store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
     run = store.claim_digest(MORNING, NOW, ["email", "channel:chat"])
     assert run is not None
@@ -175,13 +175,13 @@ def test_a_permanent_failure_ends_the_run_once_nothing_is_pending(store: Store) 
 
 
 def test_send_empty_creates_a_run_with_no_items(store: Store) -> None:
-    store.sync_feeds(FEEDS, NOW)
+    store.sync_sources(FEEDS, NOW)
     run = store.claim_digest(MORNING.model_copy(update={"send_empty": True}), NOW)
     assert run is not None and run.items == ()
 
 
 def test_retention_keeps_matched_items_longer(store: Store) -> None:
-    store.sync_feeds(FEEDS, NOW)
+    store.sync_sources(FEEDS, NOW)
     store.record_poll(
         update(),
         new=[
@@ -205,19 +205,19 @@ def test_leases_keep_a_feed_with_one_poller_and_hosts_polite(store: Store) -> No
     feeds = [FeedConfig(name=f"a{n}", url=f"http://a.example/{n}.xml") for n in range(5)] + [
         FeedConfig(name=f"b{n}", url=f"http://b.example:8080/{n}.xml") for n in range(2)
     ]
-    store.sync_feeds(feeds, NOW)
+    store.sync_sources(feeds, NOW)
     lease = timedelta(minutes=5)
-    first = store.claim_due_feeds(NOW, lease=lease, limit=10, per_host=2)
+    first = store.claim_due_sources(NOW, lease=lease, limit=10, per_host=2)
     assert sorted(first) == ["a0", "a1", "b0", "b1"]  # two per host
-    assert store.claim_due_feeds(NOW, lease=lease, limit=10, per_host=2) == []
-    assert store.count_due_feeds(NOW) == 3
+    assert store.claim_due_sources(NOW, lease=lease, limit=10, per_host=2) == []
+    assert store.count_due_sources(NOW) == 3
     store.record_poll(update("a0", next_poll_at=NOW + timedelta(hours=1)))  # clears a0's lease
-    assert sorted(store.claim_due_feeds(NOW, lease=lease, limit=10, per_host=2)) == ["a2"]
+    assert sorted(store.claim_due_sources(NOW, lease=lease, limit=10, per_host=2)) == ["a2"]
     store.release_lease("a1")
-    assert store.claim_due_feeds(NOW, lease=lease, limit=1, per_host=5) == ["a1"]
+    assert store.claim_due_sources(NOW, lease=lease, limit=1, per_host=5) == ["a1"]
     # A dead poller's lease expires and its feeds come round again.
     later = NOW + lease + timedelta(seconds=1)
-    assert sorted(store.claim_due_feeds(later, lease=lease, limit=10, per_host=10)) == [
+    assert sorted(store.claim_due_sources(later, lease=lease, limit=10, per_host=10)) == [
         "a1",
         "a2",
         "a3",
@@ -231,12 +231,12 @@ def test_concurrent_claimers_never_share_a_feed(store: Store) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     feeds = [FeedConfig(name=f"f{n}", url=f"http://h{n % 7}.example/{n}") for n in range(60)]
-    store.sync_feeds(feeds, NOW)
+    store.sync_sources(feeds, NOW)
 
     def claim(_: int) -> list[str]:
         got: list[str] = []
         for _round in range(10):
-            got += store.claim_due_feeds(NOW, lease=timedelta(minutes=5), limit=3, per_host=10)
+            got += store.claim_due_sources(NOW, lease=timedelta(minutes=5), limit=3, per_host=10)
         return got
 
     with ThreadPoolExecutor(4) as pool:
@@ -245,7 +245,7 @@ def test_concurrent_claimers_never_share_a_feed(store: Store) -> None:
 
 
 def test_a_delivery_is_taken_by_one_sender_until_its_lease_ends(store: Store) -> None:
-    store.sync_feeds(FEEDS, NOW)
+    store.sync_sources(FEEDS, NOW)
     store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])
     run = store.claim_digest(MORNING, NOW)
     assert run is not None

@@ -11,7 +11,7 @@ from watcher.store import MatchedItem, Store
 
 
 def stored_item_id(store: Store) -> int:
-    store.sync_feeds(FEEDS, NOW)
+    store.sync_sources(FEEDS, NOW)
     store.record_poll(update("wire"), [MatchedItem(make_item("a"), (travel_match(),))])
     return store.items(feed="wire")[0].id
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from tests.conftest import REPO, shared_dir
 from tests.feed_server import running_feed_server
+from watcher.clock import utc_now
 from watcher.config import load_config
-from watcher.pipeline import Pipeline, utc_now
+from watcher.pipeline import Pipeline
 from watcher.store import Store
 
 DISTRACTORS = [
@@ -72,10 +73,10 @@ def test_five_seed_write_ups_are_one_story_with_five_sources(tmp_path: Path) -> 
         config = load_config(config_path)
         with Store.open(config.database) as store:
             store.upgrade()
-            store.sync_feeds(config.sources, utc_now())
+            store.sync_sources(config.sources, utc_now())
             with Pipeline(config, store) as pipeline:
                 pipeline.poll(pipeline.enabled_sources())
-                [outcome] = pipeline.send_digest(config.digest("morning"))
+                [outcome] = pipeline.digests.send_digest(config.digest("morning"))
     assert (outcome.status, outcome.items) == ("sent", 1)  # one story, not five alerts
     message = email.message_from_bytes(
         next((tmp_path / "outbox").glob("*.eml")).read_bytes(), policy=email.policy.default

@@ -66,7 +66,7 @@ def make_pipeline(tmp_path: Path, yaml: str, clock: Clock) -> tuple[Store, Pipel
     )
     store = Store.open(config.database)
     store.upgrade()
-    store.sync_feeds(config.sources, clock())
+    store.sync_sources(config.sources, clock())
     return store, Pipeline(config, store, clock=clock, rng=random.Random(2))
 
 
@@ -170,7 +170,7 @@ digests:
         clock.now += timedelta(hours=1)
         changed = pipeline.poll_one(watch)
         assert changed.new_items == 1 and changed.matched_topics == ("watch.library",)
-        outcomes = pipeline.send_immediate_alerts()
+        outcomes = pipeline.digests.send_immediate_alerts()
         assert [(o.status, o.items) for o in outcomes] == [("sent", 1)]
     eml = next((tmp_path / "outbox").glob("*.eml")).read_text(encoding="utf-8")
     assert "Library notices: the page changed" in eml
@@ -225,7 +225,7 @@ def test_opml_import_and_export_round_trip(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from watcher.cli import cli
-    from watcher.opml import parse_opml
+    from watcher.sources.opml import parse_opml
 
     config = tmp_path / "feeds.yaml"
     config.write_text("feeds: []\n", encoding="utf-8")

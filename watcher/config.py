@@ -182,8 +182,8 @@ CronExpression = Annotated[str, AfterValidator(_check_crontab)]
 
 
 def _check_channel(value: str) -> str:
-    from watcher.channels import make_channel, redact_url
     from watcher.exceptions import DeliveryError
+    from watcher.outputs.channels import make_channel, redact_url
 
     try:
         make_channel(value)
@@ -204,7 +204,7 @@ def _check_web_url(value: str) -> str:
 
 
 def _check_selector(value: str) -> str:
-    from watcher.pages import validate_selector
+    from watcher.sources.pages import validate_selector
 
     validate_selector(value)
     return value
@@ -294,7 +294,7 @@ class WatchConfig(_Frozen):
     selector: CssSelector | None = None
     # Regular expressions for text that changes without news (counters, timestamps).
     ignore: tuple[RegexPattern, ...] = ()
-    # Also ignore dates, times and "updated N minutes ago" (watcher.pagewatch defaults).
+    # Also ignore dates, times and "updated N minutes ago" (watcher.sources.watches defaults).
     ignore_defaults: bool = True
     interval: Duration | None = None
     enabled: bool = True
@@ -334,7 +334,7 @@ class DigestConfig(_Frozen):
     name: Name
     title: str | None = None
     recipients: tuple[EmailAddress, ...] = ()
-    # Apprise URLs (ntfy://…, tgram://…) or webhook+https://… (see watcher.channels).
+    # Apprise URLs (ntfy://…, tgram://…) or webhook+https://… (see watcher.outputs.channels).
     channels: tuple[ChannelUrl, ...] = ()
     topics: tuple[str, ...] = ()
     # Page watches whose changes this digest carries.
@@ -352,6 +352,13 @@ class DigestConfig(_Frozen):
     @property
     def display_title(self) -> str:
         return self.title or self.name.replace("-", " ").capitalize()
+
+    def with_watch_topics(self) -> DigestConfig:
+        """This digest with its watches' pseudo-topics among its topics: what it claims."""
+        if not self.watches:
+            return self
+        watch_topics = tuple(WATCH_TOPIC_PREFIX + name for name in self.watches)
+        return self.model_copy(update={"topics": self.topics + watch_topics})
 
 
 class SmtpConfig(_Frozen):
@@ -383,19 +390,23 @@ class HttpConfig(_Frozen):
 
 
 class HealthConfig(_Frozen):
-    """When operators hear about broken sources (see watcher.health)."""
+    """When operators hear about broken sources (see watcher.outputs.health)."""
 
     # One notice when a source has failed for this long; one more when it recovers.
     failing_after: Duration = timedelta(hours=24)
     # A Monday list of sources that produced nothing for ``quiet_after``.
     weekly_summary: bool = False
     quiet_after: Duration = timedelta(days=14)
+    # /healthz fails (and `watcher status` says why) when a digest or alert has waited
+    # this long to be delivered.
+    delivery_late_after: Duration = timedelta(minutes=15)
 
 
 class DaemonConfig(_Frozen):
     """How the daemon runs its jobs (the defaults suit every deployment but tests)."""
 
-    # How often due feeds are handed out and immediate alerts sent.
+    # How often due sources are handed out, and how often the delivery loop looks for
+    # immediate alerts and due retries when no poll woke it.
     dispatch_interval: Duration = timedelta(seconds=5)
     # How long a stop waits for polls in flight.
     shutdown_wait: Duration = timedelta(seconds=30)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal
 
 
@@ -38,9 +39,59 @@ class Item:
     content_hash: str = ""
 
 
+# What JSON renderings (digests as JSON, webhook payloads) are made of.
+JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+class PollOutcome(StrEnum):
+    """What one poll of one source came to."""
+
+    NEW_ITEMS = "new_items"  # a feed or listing page brought new items
+    NO_NEW_ITEMS = "no_new_items"  # fetched and parsed, nothing new
+    NOT_MODIFIED = "not_modified"  # 304, or the same body as last time
+    CHANGED = "changed"  # a watched page changed beyond its ignored noise
+    UNCHANGED = "unchanged"  # a watched page did not
+    BASELINE = "baseline"  # a watched page's first poll: its text kept for next time
+    FAILED = "failed"  # recorded with its error kind and a backoff
+    GONE = "gone"  # 410: the source is disabled until its config changes
+    DISABLED = "disabled"  # not polled: disabled earlier
+
+    @property
+    def failed(self) -> bool:
+        return self in (PollOutcome.FAILED, PollOutcome.GONE)
+
+    @property
+    def fetched(self) -> bool:
+        """A body was fetched and processed (not a 304, a failure or a skip)."""
+        return self in (
+            PollOutcome.NEW_ITEMS,
+            PollOutcome.NO_NEW_ITEMS,
+            PollOutcome.CHANGED,
+            PollOutcome.UNCHANGED,
+            PollOutcome.BASELINE,
+        )
+
+
+class DeliveryStatus(StrEnum):
+    """Where one delivery of a digest run (and the run as a whole) stands."""
+
+    PENDING = "pending"  # not yet accepted; due at next_attempt_at
+    SENT = "sent"
+    FAILED = "failed"  # a permanent error: not tried again
+    SUPPRESSED = "suppressed"  # a run whose every match was already alerted
+
+
+class SendOutcome(StrEnum):
+    """What one attempt at sending a digest run did."""
+
+    SENT = "sent"
+    RETRY = "retry"  # a temporary error: the run is due again later
+    FAILED = "failed"  # a permanent error
+
+
 @dataclass(frozen=True, slots=True)
-class FeedState:
-    """What the store remembers about a feed between polls."""
+class SourceState:
+    """What the store remembers about a source (feed, listing page, watch) between polls."""
 
     name: str
     url: str
@@ -107,12 +158,12 @@ class StoredItem:
     story_id: int | None = None
 
 
-# The open problems an operator can have been told of (see watcher.health).
+# The open problems an operator can have been told of (see watcher.outputs.health).
 ProblemKind = Literal["failing", "gone"]
 
 
 @dataclass(frozen=True, slots=True)
-class FeedHealth:
+class SourceHealth:
     """What the store knows about one feed's health.
 
     ``failing_since`` is when the current run of failed polls began (None

@@ -141,9 +141,7 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     # whether it is the same text, but only when it is a real body. A short text
     # is often a feed's fixed teaser ("Read the full story at …") shared by every
     # item, and must not make them all copies of each other: the title decides.
-    shingled = (
-        text_tokens if len(text_tokens) >= MIN_BODY_WORDS else title_tokens + text_tokens
-    )
+    shingled = text_tokens if len(text_tokens) >= MIN_BODY_WORDS else title_tokens + text_tokens
     return Fingerprint(
         minhash=_minhash([token.text for token in shingled]),
         terms=_weighted_terms(title_tokens, text, text_tokens),

@@ -5,9 +5,9 @@ values of ``watcher.models`` and the small results of ``values``. Every error of
 the database driver is wrapped in ``StoreError`` at this boundary.
 
     tables   the SQLAlchemy models (and aware UTC datetimes on every backend)
-    values   what the store hands out: FeedUpdate, MatchedItem, DigestRun, …
+    values   what the store hands out: SourceUpdate, MatchedItem, DigestRun, …
     base     opening, sessions (SQLite: WAL, foreign keys, fair writers), migrations
-    feeds    FeedStore: feeds, their poll state, leases, health notices
+    sources  SourceStore: sources (feeds, pages, watches), poll state, leases, health notices
     items    ItemStore: ingesting polls, reading items, stories, retention
     digests  DigestStore: claims, runs and their deliveries
     labels   LabelStore: readers' judgements (relevant or not) per item and topic
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from watcher.store.base import StoreBase, sqlite_path
 from watcher.store.digests import DigestStore
-from watcher.store.feeds import FeedStore
 from watcher.store.items import ItemStore
 from watcher.store.labels import LabelStore
+from watcher.store.sources import SourceStore
 from watcher.store.tables import (
     Base,
     DeliveryRow,
@@ -40,15 +40,15 @@ from watcher.store.tables import (
 from watcher.store.values import (
     Delivery,
     DigestRun,
-    FeedStatus,
-    FeedUpdate,
     IngestCounts,
     Label,
     MatchedItem,
+    SourceStatus,
+    SourceUpdate,
 )
 
 
-class Store(FeedStore, ItemStore, DigestStore, LabelStore, StoreBase):
+class Store(SourceStore, ItemStore, DigestStore, LabelStore, StoreBase):
     """The repository: every read and write of watcher's state goes through here."""
 
 
@@ -61,14 +61,14 @@ __all__ = [
     "DigestRunRow",
     "FeedNoticeRow",
     "FeedRow",
-    "FeedStatus",
-    "FeedUpdate",
     "IngestCounts",
     "ItemRow",
     "Label",
     "LabelRow",
     "MatchRow",
     "MatchedItem",
+    "SourceStatus",
+    "SourceUpdate",
     "Store",
     "UTCDateTime",
     "sqlite_path",

@@ -155,6 +155,41 @@ class DigestStore(StoreBase):
             )
             return records.stored_items(session, session.execute(query).all())
 
+    def has_unclaimed(self, digest: DigestConfig) -> bool:
+        """Whether the next run of ``digest`` would claim anything: one cheap read, so a
+        delivery loop can ask every few seconds without writing."""
+        with self._session(write=False) as session:
+            found = session.scalar(select(MatchRow.id).where(_unclaimed_by(digest)).limit(1))
+            return found is not None
+
+    def undelivered_since(
+        self, digests: Sequence[DigestConfig]
+    ) -> dict[str, tuple[datetime, str | None]]:
+        """Per digest with something not yet delivered: since when it has waited, and
+        the last error. Waiting are claimed runs not yet sent (since their claim) and,
+        for immediate digests, matches not yet claimed (since they were matched)."""
+        waiting: dict[str, tuple[datetime, str | None]] = {}
+        with self._session(write=False) as session:
+            names = [digest.name for digest in digests]
+            runs = session.execute(
+                select(DigestRunRow.digest, DigestRunRow.created_at, DigestRunRow.last_error)
+                .where(DigestRunRow.status == "pending", DigestRunRow.digest.in_(names))
+                .order_by(DigestRunRow.created_at.desc())
+            ).all()
+            for name, created_at, last_error in runs:
+                waiting[name] = (created_at, last_error)  # the oldest wins: rows run newest first
+            for digest in digests:
+                if not digest.immediate:
+                    continue
+                oldest = session.scalar(
+                    select(func.min(MatchRow.matched_at)).where(_unclaimed_by(digest))
+                )
+                if oldest is not None and (
+                    digest.name not in waiting or oldest < waiting[digest.name][0]
+                ):
+                    waiting[digest.name] = (oldest, waiting.get(digest.name, (oldest, None))[1])
+        return waiting
+
     def pending_digest_runs(self, now: datetime, digest: str | None = None) -> list[DigestRun]:
         """Runs claimed but not yet sent whose next attempt is due, oldest first."""
         with self._session(write=False) as session:
@@ -254,15 +289,6 @@ class DigestStore(StoreBase):
                 DigestRunRow.digest
             )
             return dict(session.execute(query).all())
-
-    def pending_digest_count(self, digest: DigestConfig) -> int:
-        """Matches waiting for the next run of ``digest``."""
-        return sum(
-            1
-            for stored in self.unclaimed_items(digest)
-            for match in stored.matches
-            if match.topic in digest.topics
-        )
 
     def digest_run_count(self, digest: str, status: str | None = None) -> int:
         with self._session(write=False) as session:

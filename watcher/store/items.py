@@ -20,7 +20,7 @@ from watcher.models import (
 from watcher.store import records
 from watcher.store.base import StoreBase
 from watcher.store.tables import DigestClaimRow, DigestRunRow, FeedRow, ItemRow, MatchRow
-from watcher.store.values import FeedUpdate, IngestCounts, MatchedItem
+from watcher.store.values import IngestCounts, MatchedItem, SourceUpdate
 
 
 class ItemStore(StoreBase):
@@ -44,7 +44,7 @@ class ItemStore(StoreBase):
 
     def record_poll(
         self,
-        update: FeedUpdate,
+        update: SourceUpdate,
         new: Sequence[MatchedItem] = (),
         changed: Sequence[MatchedItem] = (),
     ) -> IngestCounts:
@@ -83,7 +83,7 @@ class ItemStore(StoreBase):
             records.apply_feed_update(session, update)
         return IngestCounts(new_items, changed_items, tuple(topics))
 
-    def record_feed_result(self, update: FeedUpdate) -> None:
+    def record_feed_result(self, update: SourceUpdate) -> None:
         """Store a poll that brought no items (not modified, or failed): one UPDATE."""
         with self._connection() as connection:
             records.apply_feed_update(connection, update)

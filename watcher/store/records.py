@@ -21,9 +21,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from watcher.exceptions import StoreError
 from watcher.models import (
-    FeedState,
     Hit,
     Item,
+    SourceState,
     StoredItem,
     TopicMatch,
 )
@@ -37,7 +37,7 @@ from watcher.store.tables import (
     MatchRow,
     UTCDateTime,
 )
-from watcher.store.values import Delivery, DigestRun, FeedUpdate
+from watcher.store.values import Delivery, DigestRun, SourceUpdate
 from watcher.urls import host_of
 
 
@@ -53,9 +53,9 @@ def feed_id(session: Session, name: str) -> int:
     return feed_id
 
 
-def feed_state(row: FeedRow | Row[Any]) -> FeedState:
+def source_state(row: FeedRow | Row[Any]) -> SourceState:
     """A feed's state from its ORM row or a Core row of the feeds table."""
-    return FeedState(
+    return SourceState(
         name=row.name,
         url=row.url,
         etag=row.etag,
@@ -84,7 +84,7 @@ def due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def apply_feed_update(session: Session | Connection, update: FeedUpdate) -> None:
+def apply_feed_update(session: Session | Connection, update: SourceUpdate) -> None:
     """Write a poll's outcome to its feed row in one UPDATE (no row loaded first)."""
     polled_at = literal(update.polled_at, UTCDateTime())
     values: dict[str, Any] = {

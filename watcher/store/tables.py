@@ -131,7 +131,7 @@ class DigestRunRow(Base):
 
 
 class FeedNoticeRow(Base):
-    """What the operators were last told about a feed (see watcher.health)."""
+    """What the operators were last told about a feed (see watcher.outputs.health)."""
 
     __tablename__ = "feed_notices"
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from watcher.models import (
-    FeedState,
     Item,
+    SourceState,
     StoredItem,
     TopicMatch,
 )
@@ -22,7 +22,7 @@ class MatchedItem:
 
 
 @dataclass(frozen=True, slots=True)
-class FeedUpdate:
+class SourceUpdate:
     """What one poll changes about a feed, written in one transaction with its items."""
 
     name: str
@@ -90,8 +90,8 @@ class DigestRun:
 
 
 @dataclass(frozen=True, slots=True)
-class FeedStatus:
-    state: FeedState
+class SourceStatus:
+    state: SourceState
     active: bool
     last_result: str | None
     items: int

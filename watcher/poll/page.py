@@ -14,21 +14,21 @@ so that digests listing the watch carry it.
 from __future__ import annotations
 
 from watcher.config import PageConfig, WatchConfig
-from watcher.extract import Article
-from watcher.fetch import Fetched, FetchRequest
-from watcher.models import Item, TopicMatch
-from watcher.pages import PageLink, extract_links
-from watcher.pagewatch import compile_ignore_patterns, detect_change, page_text
-from watcher.parse import content_hash
-from watcher.poll import (
+from watcher.models import Item, PollOutcome, TopicMatch
+from watcher.outputs.sanitize import truncate
+from watcher.poll.common import (
     PollContext,
     PollResult,
     fetch_if_changed,
     record_failure,
     stored_result,
 )
-from watcher.sanitize import truncate
-from watcher.store import FeedUpdate, MatchedItem
+from watcher.sources.extract import Article
+from watcher.sources.feeds import content_hash
+from watcher.sources.fetch import Fetched, FetchRequest
+from watcher.sources.pages import PageLink, extract_links
+from watcher.sources.watches import compile_ignore_patterns, detect_change, page_text
+from watcher.store import MatchedItem, SourceUpdate
 
 SUMMARY_CHARS = 400
 DIFF_CHARS = 4000
@@ -37,10 +37,10 @@ DIFF_CHARS = 4000
 def _fetch_page(source: PageConfig | WatchConfig, ctx: PollContext) -> Fetched | PollResult:
     """Fetch a page source unless it is disabled, disallowed by robots.txt, failing or
     unchanged (each recorded and returned as the poll's result)."""
-    state = ctx.store.feed_state(source.name)
+    state = ctx.store.source_state(source.name)
     interval = source.interval or ctx.defaults.interval
     if state.disabled_reason is not None:
-        return PollResult(source.name, "disabled", error=state.disabled_reason)
+        return PollResult(source.name, PollOutcome.DISABLED, error=state.disabled_reason)
     robots = ctx.articles.robots if ctx.articles is not None else None
     if robots is not None and not robots.allowed(state.url):
         return record_failure(
@@ -83,10 +83,10 @@ def poll_page(page: PageConfig, ctx: PollContext) -> PollResult:
     new = [MatchedItem(item, tuple(ctx.matcher.match(item))) for item in items]
     next_poll_at = ctx.now + (page.interval or ctx.defaults.interval)
     counts = ctx.store.record_poll(
-        FeedUpdate(
+        SourceUpdate(
             name=page.name,
             polled_at=ctx.now,
-            result="new_items" if new else "no_new_items",
+            result=PollOutcome.NEW_ITEMS if new else PollOutcome.NO_NEW_ITEMS,
             next_poll_at=next_poll_at,
             url=fetched.permanent_url,
             etag=fetched.etag,
@@ -121,7 +121,7 @@ def _page_item(source: str, link: PageLink, article: Article | None) -> Item:
 
 def poll_watch(watch: WatchConfig, ctx: PollContext) -> PollResult:
     """Poll a watched page: a change beyond the ignored noise becomes one item."""
-    previous = ctx.store.feed_state(watch.name).page_text
+    previous = ctx.store.source_state(watch.name).page_text
     fetched = _fetch_page(watch, ctx)
     if isinstance(fetched, PollResult):
         return fetched
@@ -147,10 +147,16 @@ def poll_watch(watch: WatchConfig, ctx: PollContext) -> PollResult:
         new.append(MatchedItem(item, matches))
     next_poll_at = ctx.now + (watch.interval or ctx.defaults.interval)
     counts = ctx.store.record_poll(
-        FeedUpdate(
+        SourceUpdate(
             name=watch.name,
             polled_at=ctx.now,
-            result="changed" if new else ("baseline" if previous is None else "unchanged"),
+            result=(
+                PollOutcome.CHANGED
+                if new
+                else PollOutcome.BASELINE
+                if previous is None
+                else PollOutcome.UNCHANGED
+            ),
             next_poll_at=next_poll_at,
             url=fetched.permanent_url,
             etag=fetched.etag,

@@ -1,11 +1,13 @@
-"""`watcher status`: a plain-text report of feeds, topics and digests."""
+"""`watcher status`: a plain-text report of sources, topics, digests and health."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from watcher.config import Config
-from watcher.scheduler import digest_trigger
+from watcher.daemon.liveness import liveness_problems
+from watcher.daemon.scheduler import digest_trigger
 from watcher.store import Store
 
 
@@ -26,13 +28,18 @@ def _when(value: datetime | None, now: datetime) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
-def format_status(config: Config, store: Store, now: datetime) -> str:
-    lines = [
-        "FEEDS",
+def format_status(config: Config, store: Store, now: datetime, pending: Mapping[str, int]) -> str:
+    """The report; ``pending`` is each digest's entry count in its next run."""
+    problems = liveness_problems(config, store, now)
+    lines = ["HEALTH"]
+    lines += [f"  {p.check}: {p.message}" for p in problems] or ["  ok"]
+    lines += [
+        "",
+        "SOURCES",
         f"  {'name':<20} {'last poll':<10} {'result':<22} {'next':<10} {'errors':>6} {'items':>7}",
     ]
-    configured = {feed.name for feed in config.feeds}
-    for status in store.feed_statuses():
+    configured = {source.name for source in config.sources}
+    for status in store.source_statuses():
         state = status.state
         if state.name not in configured:
             continue
@@ -61,6 +68,6 @@ def format_status(config: Config, store: Store, now: datetime) -> str:
             due = _when(digest_trigger(digest).get_next_fire_time(None, now), now)
         lines.append(
             f"  {digest.name:<20.20} {_when(sent.get(digest.name), now):<12} {due:<12} "
-            f"{store.pending_digest_count(digest):>7}"
+            f"{pending.get(digest.name, 0):>7}"
         )
     return "\n".join(lines)

@@ -1,7 +1,7 @@
 """Tell the operator about feeds that fail, vanish or move, once per change.
 
 Pure decisions, in reader's ``Decider`` manner: the store hands in what it
-knows about each feed (``FeedHealth``) and what the operator was last told
+knows about each feed (``SourceHealth``) and what the operator was last told
 (``NoticeState``); ``decide_notices`` says which notices are due and
 ``record_notices`` gives the states to save once they were sent. Nothing
 here reads the clock, the database or the network.
@@ -28,9 +28,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from watcher.digest import format_time
-from watcher.models import FeedHealth, NoticeState, ProblemKind
-from watcher.sanitize import clean_header_text, normalize_text, safe_link, truncate
+from watcher.models import NoticeState, ProblemKind, SourceHealth
+from watcher.outputs.digest import format_time
+from watcher.outputs.sanitize import clean_header_text, normalize_text, safe_link, truncate
 
 NoticeKind = Literal["failing", "gone", "moved", "recovered"]
 
@@ -45,13 +45,13 @@ _UTC = "UTC"
 class Notice:
     """One thing to tell the operator about one feed; ``message`` is a plain-text sentence."""
 
-    feed: FeedHealth
+    feed: SourceHealth
     kind: NoticeKind
     message: str
 
 
 def decide_notices(
-    feeds: Sequence[FeedHealth],
+    feeds: Sequence[SourceHealth],
     states: Mapping[str, NoticeState],
     *,
     now: datetime,
@@ -81,7 +81,7 @@ def decide_notices(
 
 
 def _problem_notice(
-    feed: FeedHealth, state: NoticeState, *, now: datetime, failing_after: timedelta
+    feed: SourceHealth, state: NoticeState, *, now: datetime, failing_after: timedelta
 ) -> Notice | None:
     if feed.disabled_reason is not None:
         if state.notified_kind == "gone":
@@ -122,7 +122,7 @@ def record_notices(
 # --- messages ------------------------------------------------------------------------------
 
 
-def _failing_message(feed: FeedHealth, since: datetime, now: datetime) -> str:
+def _failing_message(feed: SourceHealth, since: datetime, now: datetime) -> str:
     errors = "1 failed poll" if feed.error_count == 1 else f"{feed.error_count} failed polls"
     message = (
         f"Feed {feed.name} has not been read successfully for {describe_duration(now - since)} "
@@ -133,21 +133,21 @@ def _failing_message(feed: FeedHealth, since: datetime, now: datetime) -> str:
     return message + " watcher keeps trying less often; check the URL or the site."
 
 
-def _gone_message(feed: FeedHealth, reason: str) -> str:
+def _gone_message(feed: SourceHealth, reason: str) -> str:
     return (
         f"Feed {feed.name} is no longer polled: {_error_text(reason)}. The site says the "
         "feed is gone for good; remove it from feeds.yaml or give it a new URL."
     )
 
 
-def _moved_message(feed: FeedHealth, moved_to: str) -> str:
+def _moved_message(feed: SourceHealth, moved_to: str) -> str:
     return (
         f"Feed {feed.name} moved permanently to {normalize_text(moved_to)}; watcher now "
         "polls the new address. Update its url in feeds.yaml to match."
     )
 
 
-def _recovered_message(feed: FeedHealth, previous: ProblemKind) -> str:
+def _recovered_message(feed: SourceHealth, previous: ProblemKind) -> str:
     was = "was failing" if previous == "failing" else "had gone"
     return f"Feed {feed.name} works again (it {was}); nothing to do."
 
@@ -225,7 +225,7 @@ def render_notice_email(notices: Sequence[Notice], *, now: datetime) -> tuple[st
 
 
 def weekly_summary(
-    feeds: Sequence[FeedHealth],
+    feeds: Sequence[SourceHealth],
     *,
     now: datetime,
     quiet_after: timedelta = DEFAULT_QUIET_AFTER,

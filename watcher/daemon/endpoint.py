@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from watcher.atom import ATOM_CONTENT_TYPE, atom_etag, conditional_response
+from watcher.outputs.atom import ATOM_CONTENT_TYPE, atom_etag, conditional_response
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Where polls run: a thread pool in the daemon's process (the default), or remote
-workers (``watcher.celery_app``). The daemon claims due feeds with a lease in the
+workers (``watcher.daemon.celery_app``). The daemon claims due feeds with a lease in the
 store and hands each to an executor; both run the same ``Pipeline.poll_one``."""
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from watcher.config import Defaults
-from watcher.netguard import AddressGuard, BlockedAddressError, GuardedAdapter
+from watcher.sources.netguard import AddressGuard, BlockedAddressError, GuardedAdapter
 
 # RFC 9110 §15.4: the redirects a client may follow automatically. Only 301 and
 # 308 are permanent (§15.4.2, §15.4.9), so only a chain of those moves the feed.

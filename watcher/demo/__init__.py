@@ -1,6 +1,6 @@
 """``watcher demo``: the whole pipeline on a sample news day, offline, in seconds.
 
-``run_demo`` renders the invented outlets of ``watcher.demo_feeds`` as RSS 2.0 and
+``run_demo`` renders the invented outlets of ``watcher.demo.feeds`` as RSS 2.0 and
 Atom, serves them from an HTTP server on 127.0.0.1 (an ephemeral port), and runs
 the real pipeline against them: migrate a fresh SQLite database, poll every feed,
 match the demo topics, claim and render the digest, and write it to the outbox as
@@ -35,9 +35,10 @@ from watcher.config import (
     TopicConfig,
     load_config,
 )
-from watcher.deliver import FileTransport
-from watcher.demo_feeds import DEMO_OUTLETS, DemoArticle, DemoOutlet
+from watcher.demo.feeds import DEMO_OUTLETS, DemoArticle, DemoOutlet
 from watcher.exceptions import WatcherError
+from watcher.models import PollOutcome, SendOutcome
+from watcher.outputs.deliver import FileTransport
 from watcher.pipeline import Pipeline
 from watcher.store import Store
 
@@ -108,19 +109,19 @@ def run_demo(workdir: Path) -> DemoResult:
             Pipeline(config, store, transport=transport, clock=lambda: DIGEST_TIME) as pipeline,
         ):
             store.upgrade()
-            store.sync_feeds(config.feeds, DIGEST_TIME)
+            store.sync_sources(config.sources, DIGEST_TIME)
             results = pipeline.poll(pipeline.enabled_sources())
             # A fresh database has seen none of the items, so anything else is a failure.
-            failed = [result for result in results if result.result != "new_items"]
+            failed = [result for result in results if result.result != PollOutcome.NEW_ITEMS]
             if failed:
                 raise DemoError(
                     "sample feeds failed: "
                     + "; ".join(
-                        f"{result.feed}: {result.error or result.result}" for result in failed
+                        f"{result.source}: {result.error or result.result}" for result in failed
                     )
                 )
-            outcomes = pipeline.send_digest(config.digest(DEMO_DIGEST_NAME))
-    sent = [outcome for outcome in outcomes if outcome.status == "sent"]
+            outcomes = pipeline.digests.send_digest(config.digest(DEMO_DIGEST_NAME))
+    sent = [outcome for outcome in outcomes if outcome.status == SendOutcome.SENT]
     if not sent or not transport.written:
         problems = (
             "; ".join(f"{outcome.status}: {outcome.error}" for outcome in outcomes)
@@ -155,7 +156,7 @@ def shipped_example_config() -> Path:
     In a wheel it is copied to ``watcher/_example/feeds.yaml`` (pyproject's
     force-include); in a source checkout it is ``feeds.yaml`` beside the package.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # the watcher package
     installed = package / "_example" / "feeds.yaml"
     return installed if installed.is_file() else package.parent / "feeds.yaml"
 

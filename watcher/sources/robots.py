@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
-from watcher.fetch import Fetched, FetchFailed, FetchFailureKind, FetchResult, NotModified
+from watcher.sources.fetch import Fetched, FetchFailed, FetchFailureKind, FetchResult, NotModified
 
 MAX_ROBOTS_BYTES = 500 * 1024
 """RFC 9309 §2.5: crawlers SHOULD parse at least the first 500 KiB; the rest is ignored."""

@@ -1,15 +1,22 @@
 """The daemon: APScheduler wiring, signals, reload. The only module that imports APScheduler.
 
 Jobs:
-- ``dispatch`` every few seconds: feeds due in the database go to the worker
-  pool (never two polls of one feed at once); then immediate alerts for what
-  those polls matched, and digest runs due a retry.
+- ``dispatch`` every few seconds: sources (feeds, pages, watches) due in the
+  database go to the worker pool (never two polls of one source at once).
 - one cron job per scheduled digest, in the digest's timezone, coalesced, with
   a misfire grace time; at start a digest whose last scheduled time passed
   while the daemon was down (within the grace time) is sent once.
 - ``retention`` hourly: drops old unmatched items, and matched ones later.
 
-Signals: SIGTERM/SIGINT stop new work and wait (bounded) for in-flight polls;
+Sending never happens on those jobs. One delivery thread does all of it, one
+thing after another: the digests the cron jobs ask for, operator notices, and
+each round (at start, when a poll stored new matches, and every
+``dispatch_interval`` whatever the polls did) the immediate alerts not yet sent
+and every delivery due a retry. A hung mail server holds that thread for at
+most its timeout and never holds polling.
+
+Signals: SIGTERM/SIGINT stop new work and wait up to ``shutdown_wait`` for
+in-flight polls and sends (a send cut off is due again, with its Message-ID);
 SIGHUP re-reads the configuration and keeps the old one if the new is invalid.
 """
 
@@ -18,6 +25,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import queue
 import signal
 import threading
 import time
@@ -30,17 +38,20 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from watcher.clock import utc_now
 from watcher.config import Config, DigestConfig, Source
-from watcher.endpoint import EndpointServer, Health
+from watcher.daemon.endpoint import EndpointServer, Health
+from watcher.daemon.executors import LocalPollExecutor, PollExecutor
+from watcher.daemon.liveness import liveness_problems
+from watcher.daemon.metrics import Metrics
 from watcher.exceptions import ConfigError, StoreError, WatcherError
-from watcher.executors import LocalPollExecutor, PollExecutor
-from watcher.metrics import Metrics
-from watcher.pipeline import DigestOutcome, Pipeline, utc_now
+from watcher.outputs.send import DigestOutcome
+from watcher.pipeline import Pipeline
 from watcher.poll import PollResult
 from watcher.store import Store, sqlite_path
 
 if TYPE_CHECKING:
-    from watcher.leadership import SchedulerLeadership
+    from watcher.daemon.leadership import SchedulerLeadership
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +100,7 @@ def poll_lease(config: Config) -> timedelta:
     worker's feeds come round again soon."""
     # Four fetch deadlines leave room for parsing and storing; the floor covers a
     # poll whose fetch was quick but whose feed is large. (Celery workers never
-    # overlap polls of one feed even past the lease: see watcher.leadership.)
+    # overlap polls of one feed even past the lease: see watcher.daemon.leadership.)
     return max(config.defaults.timeout * 4, MIN_POLL_LEASE)
 
 
@@ -127,6 +138,10 @@ def missed_fire_time(
     return missed[-1] if missed else None
 
 
+# Work for the delivery thread: ("digest", NAME), ("notices", ""), ("summary", "").
+DeliveryRequest = tuple[str, str]
+
+
 class Daemon:
     """One running watcher: a scheduler, a worker pool and the current pipeline."""
 
@@ -148,12 +163,13 @@ class Daemon:
         )
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
-        self.alerts_due = threading.Event()
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self.metrics = Metrics()
-        # Digest runs are sent by one job at a time: the dispatcher's retries and a
-        # cron job's send must never both pick up the same pending run.
-        self.sending = threading.Lock()
+        # All sending happens on one thread (see the module docstring): work for it
+        # is queued here, and ``delivery_wanted`` wakes it early.
+        self.deliveries: queue.SimpleQueue[DeliveryRequest] = queue.SimpleQueue()
+        self.delivery_wanted = threading.Event()
+        self._delivery_thread: threading.Thread | None = None
         self.endpoint: EndpointServer | None = None
         # Monotonic time of the last dispatch; /healthz fails when it falls behind.
         self.last_dispatch = time.monotonic()
@@ -166,37 +182,70 @@ class Daemon:
     # -- jobs ------------------------------------------------------------------------
 
     def dispatch(self) -> None:
-        """Hand due feeds to the pool; send immediate alerts and due retries."""
+        """Hand due sources to the pool."""
         if self.stopping.is_set():
             return
         now = self.clock()
         self.last_dispatch = time.monotonic()
-        feeds = {feed.name: feed for feed in self.pipeline.enabled_sources()}
+        sources = {source.name: source for source in self.pipeline.enabled_sources()}
         defaults = self.config.defaults
-        claimed = self.store.claim_due_feeds(
+        claimed = self.store.claim_due_sources(
             now,
             lease=poll_lease(self.config),
             limit=self.executor.capacity(),
             per_host=defaults.per_host_concurrency,
         )
         for name in claimed:
-            feed = feeds.get(name)
-            if feed is None:  # removed from the config since the last sync
+            source = sources.get(name)
+            if source is None:  # removed from the config since the last sync
                 self.store.release_lease(name)
                 continue
-            self.executor.submit(feed)
-        self.metrics.feeds_due.set(self.store.count_due_feeds(now))
+            self.executor.submit(source)
+        self.metrics.feeds_due.set(self.store.count_due_sources(now))
         self.metrics.in_flight.set(self.executor.running())
-        with self.sending:
-            if self.alerts_due.is_set() or self.executor_is_remote:
-                # Remote workers cannot signal new matches; claiming finds them cheaply.
-                self.alerts_due.clear()
-                self._count_digests(self.pipeline.send_immediate_alerts())
-            for digest in self.config.digests:
-                if not digest.immediate:
-                    for run in self.store.pending_digest_runs(now, digest.name):
-                        self._count_digests([self.pipeline.send_run(digest, run)])
         self.summary.maybe_log(self.metrics)
+
+    # -- delivery ------------------------------------------------------------------
+
+    def request_delivery(self, request: DeliveryRequest) -> None:
+        """Queue work for the delivery thread and wake it."""
+        self.deliveries.put(request)
+        self.delivery_wanted.set()
+
+    def delivery_loop(self) -> None:
+        """The delivery thread: a round at once, then one whenever woken or every
+        ``dispatch_interval``, until the daemon stops."""
+        while not self.stopping.is_set():
+            self.delivery_wanted.clear()
+            self.delivery_round()
+            self.delivery_wanted.wait(self.config.daemon.dispatch_interval.total_seconds())
+
+    def delivery_round(self) -> None:
+        """Send what was asked for, then every immediate alert and due retry."""
+        while not self.stopping.is_set():
+            try:
+                request = self.deliveries.get_nowait()
+            except queue.Empty:
+                break
+            self._deliver_request(request)
+        if self.stopping.is_set():
+            return
+        try:
+            self._count_digests(self.pipeline.digests.deliver_pending())
+        except Exception:  # deliver_pending isolates digests; this is the database
+            log.exception("delivery round failed; trying again in the next")
+
+    def _deliver_request(self, request: DeliveryRequest) -> None:
+        kind, name = request
+        try:
+            if kind == "digest":
+                self.send_scheduled_digest(name)
+            elif kind == "notices":
+                self.health_notices()
+            elif kind == "summary":
+                self.health_summary()
+        except Exception:
+            log.exception("%s %s failed; trying again when next due", kind, name)
 
     @property
     def executor_is_remote(self) -> bool:
@@ -215,25 +264,28 @@ class Daemon:
     def _poll_done(self, result: PollResult) -> None:
         log.log(logging.WARNING if result.failed else logging.DEBUG, "%s", result.describe())
         if result.new_matches and any(d.immediate for d in self.config.digests):
-            self.alerts_due.set()
+            self.delivery_wanted.set()
 
     def send_scheduled_digest(self, name: str) -> None:
+        """Claim and send digest ``name`` now (on the delivery thread)."""
         try:
             digest = self.config.digest(name)
         except KeyError:
             return
         try:
-            with self.sending:
-                outcomes = self.pipeline.send_digest(digest)
-            self._count_digests(outcomes)
-            for outcome in outcomes:
-                log.info("digest %s: %s (%d items)", name, outcome.status, outcome.items)
+            outcomes = self.pipeline.digests.send_digest(digest)
         except WatcherError:
+            # Nothing was claimed, or the claim is kept: its delivery is due at once,
+            # and the delivery rounds retry it.
             log.exception("digest %s could not be sent", name)
+            return
+        self._count_digests(outcomes)
+        for outcome in outcomes:
+            log.info("digest %s: %s (%d items)", name, outcome.status, outcome.items)
 
     def health_notices(self) -> None:
         try:
-            sent = self.pipeline.send_health_notices()
+            sent = self.pipeline.operators.send_health_notices()
         except WatcherError:
             log.exception("feed-health notices could not be sent; trying again later")
             return
@@ -242,7 +294,7 @@ class Daemon:
 
     def health_summary(self) -> None:
         try:
-            self.pipeline.send_health_summary()
+            self.pipeline.operators.send_health_summary()
         except WatcherError:
             log.exception("the weekly source summary could not be sent")
 
@@ -263,9 +315,9 @@ class Daemon:
             if digest.schedule is None:
                 continue
             self.scheduler.add_job(
-                self.send_scheduled_digest,
+                self.request_delivery,
                 digest_trigger(digest),
-                args=[digest.name],
+                args=[("digest", digest.name)],
                 id=f"digest:{digest.name}",
                 coalesce=True,
                 misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
@@ -284,7 +336,7 @@ class Daemon:
                     digest.name,
                     missed.isoformat(timespec="minutes"),
                 )
-                self.send_scheduled_digest(digest.name)
+                self.request_delivery(("digest", digest.name))
 
     def apply_reload(self) -> None:
         """Swap in a re-read configuration; keep the old one if the new is invalid."""
@@ -295,14 +347,14 @@ class Daemon:
         except (ConfigError, WatcherError) as exc:
             log.error("reload rejected, keeping the running configuration:\n%s", exc)
             return
-        self.store.sync_feeds(config.feeds, self.clock())
+        self.store.sync_sources(config.sources, self.clock())
         old, self.pipeline = self.pipeline, pipeline
         self._schedule_digests()
         # In-flight polls hold the old pipeline; its HTTP pool closes when they finish.
         threading.Thread(target=self._close_when_idle, args=(old,), daemon=True).start()
         log.info(
-            "configuration reloaded: %d feeds, %d topics, %d digests",
-            len(config.feeds),
+            "configuration reloaded: %d sources, %d topics, %d digests",
+            len(config.sources),
             len(config.topics),
             len(config.digests),
         )
@@ -313,21 +365,25 @@ class Daemon:
         old.close()
 
     def health(self) -> Health:
-        """Healthy when the dispatcher ran recently and the database answers."""
+        """Healthy when the dispatcher ran recently, the database answers, no delivery
+        is late and no source is overdue (see watcher.daemon.liveness)."""
         checks: dict[str, str] = {}
         behind = time.monotonic() - self.last_dispatch
         stuck = behind > self.config.daemon.dispatch_interval.total_seconds() * 3 + 10
         checks["scheduler"] = f"stuck: no dispatch for {behind:.0f}s" if stuck else "ok"
+        checks["delivery"] = checks["sources"] = "ok"
         try:
             self.store.ping()
             checks["database"] = "ok"
+            for problem in liveness_problems(self.config, self.store, self.clock()):
+                checks[problem.check] = problem.message
         except StoreError as exc:
             checks["database"] = str(exc)
         return Health(all(value == "ok" for value in checks.values()), checks)
 
     def feed_document(self, kind: str, name: str, self_url: str) -> bytes:
         """The Atom feed of a topic or digest (KeyError when there is none)."""
-        from watcher.publish import digest_feed, topic_feed
+        from watcher.outputs.publish import digest_feed, topic_feed
 
         if kind == "topic":
             return topic_feed(self.pipeline, name, self_url=self_url)
@@ -348,7 +404,7 @@ class Daemon:
 
     def run(self) -> None:
         """Run until SIGTERM/SIGINT; returns after a clean shutdown."""
-        self.store.sync_feeds(self.config.feeds, self.clock())
+        self.store.sync_sources(self.config.sources, self.clock())
         self.scheduler.add_job(
             self.dispatch,
             "interval",
@@ -359,17 +415,19 @@ class Daemon:
             next_run_time=datetime.now(UTC),
         )
         self.scheduler.add_job(
-            self.health_notices,
+            self.request_delivery,
             "interval",
             minutes=15,
+            args=[("notices", "")],
             id="health",
             coalesce=True,
             max_instances=1,
         )
         if self.config.health.weekly_summary:
             self.scheduler.add_job(
-                self.health_summary,
+                self.request_delivery,
                 CronTrigger(day_of_week="mon", hour=8, timezone=UTC),
+                args=[("summary", "")],
                 id="health-summary",
                 coalesce=True,
                 misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
@@ -380,9 +438,14 @@ class Daemon:
         self._schedule_digests()
         self.catch_up_digests()
         self.scheduler.start()
+        # A daemon thread: a send hung past shutdown_wait must not keep the process.
+        self._delivery_thread = threading.Thread(
+            target=self.delivery_loop, name="delivery", daemon=True
+        )
+        self._delivery_thread.start()
         log.info(
-            "watcher running: %d feeds, %d topics, %d digests",
-            len(self.config.feeds),
+            "watcher running: %d sources, %d topics, %d digests",
+            len(self.config.sources),
             len(self.config.topics),
             len(self.config.digests),
         )
@@ -394,16 +457,30 @@ class Daemon:
 
     def request_stop(self) -> None:
         self.stopping.set()
+        self.delivery_wanted.set()
 
     def shutdown(self) -> None:
+        """Stop within ``shutdown_wait``: polls and a send in flight get that long, together.
+
+        A poll cut off keeps its lease until it expires; a send cut off is due again
+        after its delivery lease, and goes out with the same Message-ID."""
         wait = self.config.daemon.shutdown_wait.total_seconds()
-        log.info("stopping: waiting up to %ds for in-flight polls", wait)
+        deadline = time.monotonic() + wait
+        log.info("stopping: waiting up to %ds for in-flight polls and sends", wait)
+        self.stopping.set()
+        self.delivery_wanted.set()
+        # The jobs left on the scheduler only queue work or claim leases: quick.
         self.scheduler.shutdown(wait=True)
-        for name in self.executor.shutdown(wait):
+        for name in self.executor.shutdown(max(0.0, deadline - time.monotonic())):
             self.store.release_lease(name)
-        self.pipeline.close()
+        if self._delivery_thread is not None:
+            self._delivery_thread.join(max(0.0, deadline - time.monotonic()))
+            if self._delivery_thread.is_alive():
+                log.warning("stopping with a send still in progress; it is retried next start")
         if self.endpoint is not None:
             self.endpoint.stop()
+        if self._delivery_thread is None or not self._delivery_thread.is_alive():
+            self.pipeline.close()
         log.info("stopped")
 
 
@@ -442,7 +519,7 @@ def run_daemon(
     """Run the daemon in the foreground with signal handling; raises DaemonLockError.
 
     With ``executor: celery`` this process is the scheduler: it first wins the
-    election (``watcher.leadership``; a standby waits here until the leader's
+    election (``watcher.daemon.leadership``; a standby waits here until the leader's
     session ends), then claims due feeds and hands them to Celery workers. Only
     the scheduler sends digests and runs the work that must happen in one place.
     Raises WatcherError when it loses the election lock, so that its supervisor
@@ -470,8 +547,8 @@ def run_daemon(
     try:
         executor: PollExecutor | None = None
         if config.executor == "celery":
-            from watcher.celery_app import CeleryPollExecutor
-            from watcher.leadership import SchedulerLeadership
+            from watcher.daemon.celery_app import CeleryPollExecutor
+            from watcher.daemon.leadership import SchedulerLeadership
 
             leadership = SchedulerLeadership(config.database)
             if not leadership.wait(stopping):

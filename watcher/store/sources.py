@@ -1,4 +1,4 @@
-"""The store's feeds: sync with the config, state, leases, health."""
+"""The store's sources (feeds, listing pages, watches): config sync, state, leases, health."""
 
 from __future__ import annotations
 
@@ -14,22 +14,22 @@ from sqlalchemy import (
 
 from watcher.config import FeedConfig, PageConfig, WatchConfig
 from watcher.models import (
-    FeedHealth,
-    FeedState,
     NoticeState,
     ProblemKind,
+    SourceHealth,
+    SourceState,
 )
 from watcher.store import records
 from watcher.store.base import StoreBase
 from watcher.store.tables import FeedNoticeRow, FeedRow, ItemRow
-from watcher.store.values import FeedStatus
+from watcher.store.values import SourceStatus
 from watcher.urls import host_of
 
 
-class FeedStore(StoreBase):
+class SourceStore(StoreBase):
     """Feeds and their poll state."""
 
-    def sync_feeds(
+    def sync_sources(
         self, feeds: Sequence[FeedConfig | PageConfig | WatchConfig], now: datetime
     ) -> None:
         """Make the feeds table agree with the configuration.
@@ -74,27 +74,27 @@ class FeedStore(StoreBase):
                     existing.next_poll_at = now
                 existing.active = feed.enabled
 
-    def feed_state(self, name: str) -> FeedState:
+    def source_state(self, name: str) -> SourceState:
         """The stored state of feed ``name``; KeyError when the store does not know it."""
         with self._connection(write=False) as connection:
             table = FeedRow.__table__
             row = connection.execute(select(table).where(table.c.name == name)).one_or_none()
             if row is None:
                 raise KeyError(name)
-            return records.feed_state(row)
+            return records.source_state(row)
 
-    def due_feeds(self, now: datetime, limit: int = 1000) -> list[str]:
+    def due_sources(self, now: datetime, limit: int = 1000) -> list[str]:
         """Names of feeds due and not claimed by a poller, most overdue first."""
         with self._session(write=False) as session:
             query = select(FeedRow.name).where(records.due(now)).order_by(FeedRow.next_poll_at)
             return list(session.scalars(query.limit(limit)))
 
-    def count_due_feeds(self, now: datetime) -> int:
+    def count_due_sources(self, now: datetime) -> int:
         """How many feeds are due but not yet claimed by a poller."""
         with self._session(write=False) as session:
             return int(session.scalar(select(func.count()).where(records.due(now))) or 0)
 
-    def claim_due_feeds(
+    def claim_due_sources(
         self, now: datetime, *, lease: timedelta, limit: int, per_host: int
     ) -> list[str]:
         """Lease up to ``limit`` due feeds to the caller, at most ``per_host`` per host.
@@ -142,7 +142,7 @@ class FeedStore(StoreBase):
         with self._session() as session:
             session.execute(update(FeedRow).where(FeedRow.name == name).values(lease_until=None))
 
-    def feed_statuses(self) -> list[FeedStatus]:
+    def source_statuses(self) -> list[SourceStatus]:
         with self._session(write=False) as session:
             counts = dict(
                 session.execute(
@@ -150,13 +150,13 @@ class FeedStore(StoreBase):
                 ).all()
             )
             return [
-                FeedStatus(
-                    records.feed_state(row), row.active, row.last_result, counts.get(row.id, 0)
+                SourceStatus(
+                    records.source_state(row), row.active, row.last_result, counts.get(row.id, 0)
                 )
                 for row in session.scalars(select(FeedRow).order_by(FeedRow.name))
             ]
 
-    def feed_health(self) -> list[FeedHealth]:
+    def source_health(self) -> list[SourceHealth]:
         """Every active feed's health, for operator notices."""
         with self._session(write=False) as session:
             newest = dict(
@@ -165,7 +165,7 @@ class FeedStore(StoreBase):
                 ).all()
             )
             return [
-                FeedHealth(
+                SourceHealth(
                     name=row.name,
                     url=row.url,
                     error_count=row.error_count,

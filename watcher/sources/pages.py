@@ -225,7 +225,7 @@ def parse_html(html: str | bytes) -> HtmlElement | None:
 def decode_html(body: bytes) -> str:
     """Decode page bytes (no HTTP headers): a byte order mark, else UTF-8, else ``<meta charset>``.
 
-    Valid UTF-8 wins over a declared charset, as in ``watcher.extract``: pages
+    Valid UTF-8 wins over a declared charset, as in ``watcher.sources.extract``: pages
     that declare ISO-8859-1 and serve UTF-8 are common, while non-ASCII text in
     a legacy charset is almost never valid UTF-8 by accident. A truncated last
     character does not count against UTF-8. Without a usable declaration the

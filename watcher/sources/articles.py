@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from watcher.extract import Article, extract_article
-from watcher.fetch import Fetched, Fetcher, FetchFailed, FetchRequest
-from watcher.robots import RobotsCache
+from watcher.sources.extract import Article, extract_article
+from watcher.sources.fetch import Fetched, Fetcher, FetchFailed, FetchRequest
+from watcher.sources.robots import RobotsCache
 from watcher.urls import host_of
 
 # Failures worth trying again at the next poll; any other leaves the link as it is.

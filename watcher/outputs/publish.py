@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from watcher.atom import render_atom
 from watcher.config import DigestConfig
-from watcher.digest import DigestEntry
 from watcher.models import StoredItem
+from watcher.outputs.atom import render_atom
+from watcher.outputs.digest import DigestEntry
 from watcher.pipeline import Pipeline
 
 # <updated> of a feed with no entries: fixed, so an empty feed keeps its ETag.
@@ -20,7 +20,7 @@ FEED_LIMIT = 50
 def _entries(
     pipeline: Pipeline, digest: DigestConfig, items: Sequence[StoredItem]
 ) -> list[DigestEntry]:
-    view = pipeline.digest_view(digest, items, now=EMPTY_FEED_UPDATED)
+    view = pipeline.digests.digest_view(digest, items, now=EMPTY_FEED_UPDATED)
     return [entry for section in view.sections for entry in section.entries]
 
 

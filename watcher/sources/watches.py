@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from lxml import etree  # type: ignore[import-untyped]
 from lxml.html import HtmlElement  # type: ignore[import-untyped]
 
-from watcher.extract import extract_article
-from watcher.pages import compile_selector, parse_html
-from watcher.parse import html_to_text
+from watcher.sources.extract import extract_article
+from watcher.sources.feeds import html_to_text
+from watcher.sources.pages import compile_selector, parse_html
 
 MAX_COMPARED_LINES = 10_000
 MAX_LINE_LENGTH = 2_000
@@ -148,7 +148,7 @@ def compile_ignore_patterns(
 def page_text(html: str | bytes, *, selector: str | None) -> str:
     """The text of a page worth watching, one paragraph or block per line.
 
-    Without a selector: the page's article (``watcher.extract``), its title on
+    Without a selector: the page's article (``watcher.sources.extract``), its title on
     the first line; a page without an article (a status board, a price list)
     gives the text of its body without navigation, sidebars and footer.
     With a selector: the text of each selected element in page order (an
@@ -183,7 +183,7 @@ def page_text(html: str | bytes, *, selector: str | None) -> str:
 
 
 def _element_text(element: HtmlElement) -> str:
-    # One text algorithm for feeds and pages: watcher.parse.html_to_text's blocks-as-lines.
+    # One text algorithm for feeds and pages: watcher.sources.feeds.html_to_text's blocks-as-lines.
     return html_to_text(etree.tostring(element, method="html", encoding="unicode", with_tail=False))
 
 

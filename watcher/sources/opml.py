@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.parsers import expat
 
-from watcher.discover import FeedEntry, feeds_yaml
 from watcher.exceptions import OpmlError
+from watcher.sources.discover import FeedEntry, feeds_yaml
 from watcher.urls import clean_url
 
 MAX_OPML_BYTES = 5_000_000

@@ -9,9 +9,9 @@ Three ways, strongest first:
   ``atom.xml``, ``?feed=rss2``). Pure.
 - ``probe_common_paths``: asks for the paths blog engines put feeds at
   (``COMMON_FEED_PATHS``) and keeps what parses as a feed. The only HTTP is
-  the ``fetch`` callable the caller passes (a ``watcher.fetch.Fetcher`` in the
+  the ``fetch`` callable the caller passes (a ``watcher.sources.fetch.Fetcher`` in the
   daemon, canned results in tests).
-- ``feeds_yaml`` (and ``discovered_yaml``, ``watcher.opml.opml_to_yaml``):
+- ``feeds_yaml`` (and ``discovered_yaml``, ``watcher.sources.opml.opml_to_yaml``):
   entries with slugified, unique names, ready for ``feeds:``.
 """
 
@@ -30,9 +30,9 @@ import yaml
 from lxml.html import HtmlElement  # type: ignore[import-untyped]
 
 from watcher.exceptions import ParseError
-from watcher.fetch import Fetched, FetchResult
-from watcher.pages import document_base_url, link_text, parse_html, resolve_link
-from watcher.parse import parse_feed
+from watcher.sources.feeds import parse_feed
+from watcher.sources.fetch import Fetched, FetchResult
+from watcher.sources.pages import document_base_url, link_text, parse_html, resolve_link
 
 COMMON_FEED_PATHS: tuple[str, ...] = (
     "/feed",  # WordPress, Ghost
@@ -178,7 +178,7 @@ def probe_common_paths(
 
     For a site below a path (``https://example.org/blog/``) each path is tried
     below it first, then at the root. A body counts as a feed when
-    ``watcher.parse.parse_feed`` reads it; an HTML page answering for every path
+    ``watcher.sources.feeds.parse_feed`` reads it; an HTML page answering for every path
     does not. Several paths redirecting to one feed give one result, under the
     first path that reached it (or where a permanent redirect points).
 

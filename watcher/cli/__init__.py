@@ -26,7 +26,7 @@ from watcher import __version__
 from watcher.config import Config, config_warnings, load_config, parse_duration
 from watcher.exceptions import ConfigError, QueryError, StoreError, WatcherError
 from watcher.logs import configure_logging
-from watcher.models import StoredItem
+from watcher.models import PollOutcome, SendOutcome, StoredItem
 from watcher.poll import PollResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -127,7 +127,10 @@ def check(ctx: Context) -> None:
     for warning in config_warnings(config):
         click.echo(f"{config.source}: warning: {warning}", err=True)
     click.echo(
-        f"{config.source}: ok — {len(config.feeds)} feeds, {len(config.topics)} topics, "
+        f"{config.source}: ok — {len(config.feeds)} feeds, "
+        + (f"{len(config.pages)} pages, " if config.pages else "")
+        + (f"{len(config.watches)} watches, " if config.watches else "")
+        + f"{len(config.topics)} topics, "
         f"{len(config.digests)} digests; database {_redacted_url(config.database)}; "
         f"delivery {'smtp ' + config.smtp.host if config.smtp else 'outbox ' + config.outbox}"
     )
@@ -148,43 +151,60 @@ def db_upgrade(ctx: Context) -> None:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, required=True, help="Poll every feed once, then exit.")
-@click.option("--feed", "feed_names", multiple=True, help="Only this feed (repeatable).")
+@click.option("--once", is_flag=True, required=True, help="Poll every source once, then exit.")
+@click.option(
+    "--source",
+    "--feed",
+    "source_names",
+    multiple=True,
+    help="Only this feed, listing page or watch (repeatable).",
+)
 @pass_context
-def poll(ctx: Context, once: bool, feed_names: tuple[str, ...]) -> None:
-    """Poll feeds once now, whether due or not, and print a summary."""
-    from watcher.pipeline import Pipeline, utc_now
+def poll(ctx: Context, once: bool, source_names: tuple[str, ...]) -> None:
+    """Poll sources (feeds, pages, watches) once now, due or not; send immediate alerts."""
+    from watcher.clock import utc_now
+    from watcher.pipeline import Pipeline
 
     config = ctx.config()
-    known = {feed.name for feed in config.feeds}
-    for name in feed_names:
+    known = {source.name for source in config.sources}
+    for name in source_names:
         if name not in known:
-            fail(f"--feed: no feed named {name!r} in {config.source}", EXIT_USAGE)
+            fail(f"--source: no source named {name!r} in {config.source}", EXIT_USAGE)
     with opened_store(config, upgrade=True) as store:
-        store.sync_feeds(config.feeds, utc_now())
+        store.sync_sources(config.sources, utc_now())
         with Pipeline(config, store) as pipeline:
-            feeds = pipeline.enabled_sources(feed_names or None)
+            sources = pipeline.enabled_sources(source_names or None)
             show_bar = sys.stderr.isatty() and ctx.log_level != "debug"
             if show_bar:
-                with click.progressbar(length=len(feeds), label="polling", file=sys.stderr) as bar:
-                    results = pipeline.poll(feeds, on_result=lambda _result: bar.update(1))
+                with click.progressbar(
+                    length=len(sources), label="polling", file=sys.stderr
+                ) as bar:
+                    results = pipeline.poll(sources, on_result=lambda _result: bar.update(1))
             else:
-                results = pipeline.poll(feeds, on_result=_log_poll_result)
-            outcomes = pipeline.send_immediate_alerts()
-    kinds = Counter(result.error_kind for result in results if result.result in ("failed", "gone"))
+                results = pipeline.poll(sources, on_result=_log_poll_result)
+            outcomes = pipeline.digests.send_immediate_alerts()
+    kinds = Counter(result.error_kind for result in results if result.failed)
     failed = sum(kinds.values())
+    sent = [outcome for outcome in outcomes if outcome.status == SendOutcome.SENT]
+    undelivered = [outcome for outcome in outcomes if outcome.status != SendOutcome.SENT]
     click.echo(
-        f"polled {len(results)} feeds: "
-        f"{sum(r.result in ('new_items', 'no_new_items') for r in results)} fetched, "
-        f"{sum(r.result == 'not_modified' for r in results)} not modified, "
+        f"polled {len(results)} sources: "
+        f"{sum(r.result.fetched for r in results)} fetched, "
+        f"{sum(r.result == PollOutcome.NOT_MODIFIED for r in results)} not modified, "
         f"{failed} failed"
         + (" (" + ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) + ")" if failed else "")
         + f"; {sum(r.new_items for r in results)} new items, "
         f"{sum(r.changed_items for r in results)} updated, "
         f"{sum(r.new_matches for r in results)} new matches"
-        + (f"; {len(outcomes)} alerts sent" if outcomes else "")
+        + (f"; {len(sent)} alerts sent" if sent else "")
     )
-    if results and failed == len(results):
+    for outcome in undelivered:
+        click.echo(
+            f"alert {outcome.digest} (run {outcome.run_id}) not delivered: "
+            f"{outcome.status}: {outcome.error or 'nothing was due'}",
+            err=True,
+        )
+    if (results and failed == len(results)) or undelivered:
         sys.exit(EXIT_RUNTIME)
 
 
@@ -196,7 +216,7 @@ def _log_poll_result(result: PollResult) -> None:
 @pass_context
 def run(ctx: Context) -> None:
     """Run the daemon in the foreground until SIGINT/SIGTERM."""
-    from watcher.scheduler import run_daemon
+    from watcher.daemon.scheduler import run_daemon
 
     config = ctx.config()
     with opened_store(config, upgrade=True) as store:
@@ -216,7 +236,7 @@ def run(ctx: Context) -> None:
 @pass_context
 def worker(ctx: Context, concurrency: int | None) -> None:
     """Run a Celery worker that polls the feeds the scheduler (`watcher run`) hands out."""
-    from watcher.celery_app import run_worker
+    from watcher.daemon.celery_app import run_worker
 
     config = ctx.config()
     if config.executor != "celery":
@@ -249,10 +269,10 @@ def items(
     ctx: Context, feed: str | None, topic: str | None, since: str | None, limit: int, fmt: str
 ) -> None:
     """List stored items, newest first, with the topics they matched."""
-    from watcher.pipeline import utc_now
+    from watcher.clock import utc_now
 
     config = ctx.config()
-    if feed is not None and feed not in {f.name for f in config.feeds}:
+    if feed is not None and feed not in {source.name for source in config.sources}:
         fail(f"--feed: no feed named {feed!r} in {config.source}", EXIT_USAGE)
     if topic is not None and topic not in {t.name for t in config.topics}:
         fail(f"--topic: no topic named {topic!r} in {config.source}", EXIT_USAGE)
@@ -332,16 +352,13 @@ def digest_preview(
     ctx: Context, name: str, fmt: str, output: str | None, open_browser: bool
 ) -> None:
     """Render the next digest NAME without sending or claiming anything."""
-    from watcher.digest import digest_as_json, render_digest
-    from watcher.pipeline import Pipeline, utc_now
+    from watcher.outputs.digest import digest_as_json, render_digest
+    from watcher.pipeline import Pipeline
 
     config = ctx.config()
     digest_config = _digest_named(config, name)
     with opened_store(config) as store, Pipeline(config, store) as pipeline:
-        # Grouping into stories is bookkeeping every digest needs, not a claim.
-        pipeline.stories.assign_pending(utc_now())
-        pending = store.unclaimed_items(pipeline.with_watches(digest_config))
-        view = pipeline.digest_view(digest_config, pending, now=utc_now())
+        view = pipeline.digests.next_digest_view(digest_config)
     if fmt == "json":
         click.echo(json.dumps(digest_as_json(view), indent=2, ensure_ascii=False))
         return
@@ -369,7 +386,7 @@ def digest_send(ctx: Context, name: str) -> None:
     config = ctx.config()
     digest_config = _digest_named(config, name)
     with opened_store(config, upgrade=True) as store, Pipeline(config, store) as pipeline:
-        outcomes = pipeline.send_digest(digest_config)
+        outcomes = pipeline.digests.send_digest(digest_config)
     if not outcomes:
         click.echo(f"digest {name}: nothing new to send")
     for outcome in outcomes:
@@ -424,8 +441,8 @@ def topics_explain(ctx: Context, topic: str, item_id: int) -> None:
 @pass_context
 def topics_test(ctx: Context, topic: str, since: str, draft: str | None, limit: int) -> None:
     """Backtest TOPIC (or a draft --query) over stored items."""
+    from watcher.clock import utc_now
     from watcher.match import TopicIndex
-    from watcher.pipeline import utc_now
 
     config = ctx.config()
     saved = _topic_named(config, topic)
@@ -554,8 +571,8 @@ def demo(workdir: Path) -> None:
 @pass_context
 def discover(ctx: Context, url: str, allow_private: bool) -> None:
     """Find the RSS/Atom/JSON feeds of a site and print feeds.yaml entries for them."""
-    from watcher.discover import discover_feeds, discovered_yaml, probe_common_paths
-    from watcher.fetch import Fetched, Fetcher, FetchRequest, FetchResult
+    from watcher.sources.discover import discover_feeds, discovered_yaml, probe_common_paths
+    from watcher.sources.fetch import Fetched, Fetcher, FetchRequest, FetchResult
 
     defaults = ctx.config_or_defaults().defaults
     with Fetcher.from_defaults(defaults) as fetcher:
@@ -586,7 +603,7 @@ def opml() -> None:
 def opml_import(ctx: Context, path: str) -> None:
     """Print feeds.yaml entries for the feeds of an OPML file, to paste under feeds:."""
     from watcher.exceptions import OpmlError
-    from watcher.opml import opml_to_yaml, parse_opml
+    from watcher.sources.opml import opml_to_yaml, parse_opml
 
     try:
         feeds = parse_opml(Path(path).read_bytes())
@@ -600,7 +617,7 @@ def opml_import(ctx: Context, path: str) -> None:
 @pass_context
 def opml_export(ctx: Context) -> None:
     """Write the configured feeds as OPML to standard output."""
-    from watcher.opml import OpmlFeed, render_opml
+    from watcher.sources.opml import OpmlFeed, render_opml
 
     config = ctx.config()
     feeds = [
@@ -619,8 +636,8 @@ def opml_export(ctx: Context) -> None:
 @pass_context
 def export_feed(ctx: Context, name: str, is_digest: bool, self_url: str | None) -> None:
     """Write the Atom feed of topic NAME (or digest NAME) to standard output."""
+    from watcher.outputs.publish import digest_feed, topic_feed
     from watcher.pipeline import Pipeline
-    from watcher.publish import digest_feed, topic_feed
 
     config = ctx.config()
     if is_digest:
@@ -638,13 +655,16 @@ def export_feed(ctx: Context, name: str, is_digest: bool, self_url: str | None) 
 @cli.command()
 @pass_context
 def status(ctx: Context) -> None:
-    """Print each feed's, topic's and digest's state."""
-    from watcher.pipeline import utc_now
-    from watcher.status import format_status
+    """Print each source's, topic's and digest's state, and any broken promise."""
+    from watcher.cli.status import format_status
+    from watcher.clock import utc_now
+    from watcher.pipeline import Pipeline
 
     config = ctx.config()
-    with opened_store(config) as store:
-        click.echo(format_status(config, store, utc_now()))
+    with opened_store(config) as store, Pipeline(config, store) as pipeline:
+        # What the next run of each digest would show: the same view as its preview.
+        pending = {d.name: pipeline.digests.next_digest_view(d).total for d in config.digests}
+        click.echo(format_status(config, store, utc_now(), pending))
 
 
 def _redacted_url(url: str) -> str:

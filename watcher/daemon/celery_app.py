@@ -2,7 +2,7 @@
 
 Two roles, both built from the same validated ``Config`` (``executor: celery``):
 
-- The scheduler (``watcher run``): one process, elected by ``watcher.leadership``.
+- The scheduler (``watcher run``): one process, elected by ``watcher.daemon.leadership``.
   Its ``CeleryPollExecutor`` receives the feeds ``Daemon.dispatch`` claimed with a
   lease and sends one ``watcher.poll`` task per feed to the ``watcher.poll`` queue.
   It keeps at most ``QUEUED_PER_WORKER_SETTING × defaults.workers`` tasks waiting
@@ -49,8 +49,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from watcher.config import Config, Source
+from watcher.daemon.leadership import FeedPollLock
 from watcher.exceptions import WatcherError
-from watcher.leadership import FeedPollLock
 from watcher.pipeline import Pipeline
 from watcher.store import Store
 
@@ -210,11 +210,8 @@ def poll_task(feed_name: str) -> str:
             log.debug("feed %s: polled or being polled elsewhere; skipping", feed_name)
             return "skipped"
         result = pipeline.poll_one(feed)
-    if result.result in ("failed", "gone"):
-        log.warning("feed %s: %s: %s", result.feed, result.error_kind, result.error)
-    else:
-        log.debug("feed %s: %s, %d new", result.feed, result.result, result.new_items)
-    return result.result
+    log.log(logging.WARNING if result.failed else logging.DEBUG, "%s", result.describe())
+    return str(result.result)
 
 
 def run_worker(config: Config, *, concurrency: int, loglevel: str) -> int:

@@ -32,8 +32,8 @@ import jinja2
 
 from watcher.config import DigestConfig, TopicConfig
 from watcher.exceptions import RenderError
-from watcher.models import Hit, Item, StoredItem, TopicMatch
-from watcher.sanitize import (
+from watcher.models import Hit, Item, JsonValue, StoredItem, TopicMatch
+from watcher.outputs.sanitize import (
     ELLIPSIS,
     clean_header_text,
     normalize_text,
@@ -343,7 +343,7 @@ def shipped_templates_dir() -> Path:
     In a wheel they are copied to ``watcher/_templates`` (see pyproject's
     force-include); in a source checkout they are ``templates/`` beside the package.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # the watcher package
     installed = package / "_templates"
     if installed.is_dir():
         return installed
@@ -623,8 +623,6 @@ def build_message(
 
 
 # --- JSON preview ----------------------------------------------------------------------------
-
-JsonValue = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 
 
 def digest_as_json(view: DigestView) -> dict[str, JsonValue]:

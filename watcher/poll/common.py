@@ -1,0 +1,168 @@
+"""What every kind of poll shares: its context, its result, and recording a fetch's
+failure or "not modified" on the source.
+
+A failing source is a result, not a crash: each function here records what
+happened on the source and returns it as a ``PollResult``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from watcher.config import Defaults
+from watcher.models import Item, PollOutcome, SourceState, TopicMatch
+from watcher.poll.schedule import backoff_delay
+from watcher.sources.articles import ArticleFetcher
+from watcher.sources.fetch import Fetched, Fetcher, FetchFailed, FetchRequest, NotModified
+from watcher.store import IngestCounts, SourceUpdate, Store
+
+
+class ItemMatcher(Protocol):
+    """What poll needs of the matcher: the topics an item matches."""
+
+    def match(self, item: Item) -> list[TopicMatch]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll of one source did."""
+
+    source: str
+    result: PollOutcome
+    new_items: int = 0
+    changed_items: int = 0
+    matched_topics: tuple[str, ...] = ()
+    error_kind: str | None = None
+    error: str | None = None
+    next_poll_at: datetime | None = None
+    moved_to: str | None = None
+
+    @property
+    def new_matches(self) -> int:
+        return len(self.matched_topics)
+
+    @property
+    def failed(self) -> bool:
+        return self.result.failed
+
+    def describe(self) -> str:
+        """One log line: what happened to the source."""
+        if self.failed:
+            return f"{self.source}: {self.error_kind}: {self.error}"
+        return (
+            f"{self.source}: {self.result}, {self.new_items} new, {self.changed_items} updated, "
+            f"{self.new_matches} matches"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PollContext:
+    """What a poll of any source needs: the store, the fetcher, the matcher, the
+    settings, the time, and (for full-text feeds) the article fetcher."""
+
+    store: Store
+    fetcher: Fetcher
+    matcher: ItemMatcher
+    defaults: Defaults
+    now: datetime
+    rng: random.Random
+    articles: ArticleFetcher | None = None
+
+
+def stored_result(
+    name: str, counts: IngestCounts, next_poll_at: datetime, moved_to: str | None
+) -> PollResult:
+    """The result of a poll that fetched and stored, from what the store counted."""
+    return PollResult(
+        name,
+        PollOutcome.NEW_ITEMS if counts.new_items else PollOutcome.NO_NEW_ITEMS,
+        new_items=counts.new_items,
+        changed_items=counts.changed_items,
+        matched_topics=counts.matched_topics,
+        next_poll_at=next_poll_at,
+        moved_to=moved_to,
+    )
+
+
+def fetch_if_changed(
+    name: str, request: FetchRequest, state: SourceState, interval: timedelta, ctx: PollContext
+) -> Fetched | PollResult:
+    """Fetch a source; a failure or an unchanged body is recorded and returned as a result.
+
+    Unchanged means a 304, or a 200 whose body hashes the same as last time.
+    """
+    fetched = ctx.fetcher.fetch(request)
+    if isinstance(fetched, FetchFailed):
+        return record_failure(
+            name,
+            state.error_count,
+            fetched.kind,
+            fetched.message,
+            fetched.retry_after,
+            interval,
+            ctx,
+            fetched.permanent_url,
+        )
+    if isinstance(fetched, NotModified) or fetched.body_hash == state.body_hash:
+        next_poll_at = ctx.now + interval
+        ctx.store.record_feed_result(
+            SourceUpdate(
+                name=name,
+                polled_at=ctx.now,
+                result=PollOutcome.NOT_MODIFIED,
+                next_poll_at=next_poll_at,
+                url=fetched.permanent_url,
+            )
+        )
+        return PollResult(
+            name,
+            PollOutcome.NOT_MODIFIED,
+            next_poll_at=next_poll_at,
+            moved_to=fetched.permanent_url,
+        )
+    return fetched
+
+
+def record_failure(
+    name: str,
+    previous_errors: int,
+    kind: str,
+    message: str,
+    retry_after: timedelta | None,
+    interval: timedelta,
+    ctx: PollContext,
+    moved_to: str | None = None,
+) -> PollResult:
+    """Record a failed poll with its backoff (a 410 also disables the source)."""
+    error_count = previous_errors + 1
+    delay = backoff_delay(error_count, interval, ctx.defaults.max_backoff, ctx.rng)
+    if retry_after is not None:
+        # The server said when to come back (RFC 9110 §10.2.3); never sooner than that.
+        delay = max(retry_after, min(delay, ctx.defaults.max_backoff))
+    gone = kind == "gone"
+    next_poll_at = ctx.now + delay
+    ctx.store.record_feed_result(
+        SourceUpdate(
+            name=name,
+            polled_at=ctx.now,
+            result=PollOutcome.GONE if gone else f"{PollOutcome.FAILED}:{kind}",
+            next_poll_at=next_poll_at,
+            error_count=error_count,
+            last_error=f"{kind}: {message}",
+            url=moved_to,
+            disabled_reason=(
+                f"410 Gone at {ctx.now.isoformat(timespec='seconds')}" if gone else None
+            ),
+        )
+    )
+    return PollResult(
+        name,
+        PollOutcome.GONE if gone else PollOutcome.FAILED,
+        error_kind=kind,
+        error=message,
+        next_poll_at=next_poll_at,
+        moved_to=moved_to,
+    )
