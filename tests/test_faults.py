@@ -33,6 +33,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -413,11 +414,11 @@ class Runner:
 
         wait_until(settled, DELIVER_WITHIN, 0.2)
         times = self.alert_times(keys)
-        if set(times) >= keys:
+        if times:  # the slowest of those that arrived (the rest are noted below)
             row.seconds_to_deliver = round(max(times.values()) - cleared, 1)
             if row.seconds_to_deliver > DELIVER_WITHIN:
                 self.problem(f"{row.fault}: alerts {row.seconds_to_deliver}s after clearing")
-        else:
+        if set(times) < keys:
             row.note += f"{len(keys - set(times))} of {len(keys)} alerts not in within 60 s; "
             self.problem(
                 f"{row.fault}: {sorted(keys - set(times))} not alerted within "
@@ -650,54 +651,81 @@ def _cell(value: object) -> str:
 # -- the test ----------------------------------------------------------------------------
 
 
-def _database(kind: str, tmp: Path) -> Database:
-    if kind == "sqlite":
-        return SqliteDatabase(tmp)
+def _postgres_base_url() -> str:
     url = os.environ.get("WATCHER_TEST_DATABASE_URL")
     if not url:
         if os.environ.get("CI") == "true":
             pytest.fail("WATCHER_TEST_DATABASE_URL is not set; CI runs the fault suite on it")
         pytest.skip("set WATCHER_TEST_DATABASE_URL to run the PostgreSQL fault timeline")
-    return PostgresDatabase(url)
+    return url
 
 
-@contextmanager
-def _closing(database: Database) -> Iterator[Database]:
+def run_timeline(kind: str, tmp: Path) -> tuple[Timeline, str]:
+    """The whole timeline on one store; the timeline (with its problems) and its table."""
+    database: Database = (
+        SqliteDatabase(tmp) if kind == "sqlite" else PostgresDatabase(_postgres_base_url())
+    )
     try:
-        yield database
+        with running_newsroom() as newsroom, running_faulty_smtp() as (smtp_port, smtp):
+            config = tmp / "feeds.yaml"
+            write_config(config, database.url, newsroom, smtp_port)
+            timeline = Timeline(database, newsroom, smtp_port, tmp)
+            runner = Runner(timeline, config, smtp)
+            try:
+                runner.baseline()
+                runner.smtp_refusing()
+                runner.smtp_hanging()
+                runner.database_failing()
+                runner.killed_after_poll()
+                runner.terminated_while_smtp_hangs()
+                runner.finish()
+            finally:
+                if runner.daemon is not None and runner.daemon.alive():
+                    runner.daemon.process.kill()
+                    runner.daemon.process.wait()
+            check_end_state(timeline, smtp)
     finally:
         database.drop()
+    return timeline, write_matrix(timeline, tmp)
+
+
+TEST_NAME = "test_alerts_arrive_through_faults"
+
+
+@pytest.fixture(scope="module")
+def timelines(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[tuple[Timeline, str]]]]:
+    """Every selected store's timeline, started at once and run side by side.
+
+    A timeline is mostly waiting (for polls, retries, a 20 s database fault), so the
+    stores share the wall-clock time instead of adding it up; each has its own
+    daemon, SMTP server, newsroom and database.
+    """
+    kinds = {
+        str(item.callspec.params["kind"])
+        for item in request.session.items
+        if isinstance(item, pytest.Function) and item.originalname == TEST_NAME
+    }
+    if not os.environ.get("WATCHER_TEST_DATABASE_URL"):
+        kinds.discard("postgres")  # the test itself skips (or fails under CI)
+    with ThreadPoolExecutor(max_workers=max(1, len(kinds)), thread_name_prefix="timeline") as pool:
+        yield {
+            kind: pool.submit(run_timeline, kind, tmp_path_factory.mktemp(f"faults-{kind}"))
+            for kind in sorted(kinds)
+        }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_alerts_arrive_through_faults(
-    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    kind: str,
+    timelines: dict[str, Future[tuple[Timeline, str]]],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    database = _database(kind, tmp_path)
-    with (
-        _closing(database),
-        running_newsroom() as newsroom,
-        running_faulty_smtp() as (smtp_port, smtp),
-    ):
-        config = tmp_path / "feeds.yaml"
-        write_config(config, database.url, newsroom, smtp_port)
-        timeline = Timeline(database, newsroom, smtp_port, tmp_path)
-        runner = Runner(timeline, config, smtp)
-        try:
-            runner.baseline()
-            runner.smtp_refusing()
-            runner.smtp_hanging()
-            runner.database_failing()
-            runner.killed_after_poll()
-            runner.terminated_while_smtp_hangs()
-            runner.finish()
-        finally:
-            if runner.daemon is not None and runner.daemon.alive():
-                runner.daemon.process.kill()
-                runner.daemon.process.wait()
-        check_end_state(timeline, smtp)
-    table = write_matrix(timeline, tmp_path)
+    if kind == "postgres":
+        _postgres_base_url()
+    timeline, table = timelines[kind].result()
     with capsys.disabled():
-        print(f"\nfault matrix ({kind}), logs in {tmp_path}:\n{table}")
+        print(f"\nfault matrix ({kind}), logs in {timeline.tmp}:\n{table}")
     assert not timeline.problems, "\n".join(timeline.problems) + "\n\n" + table
