@@ -158,7 +158,8 @@ def generated_topics(count: int, seed: int) -> list[Any]:
 def watcher_config(spec: Result, feeds: int, database: Path, extra_feeds: int = 0) -> Any:
     from watcher.config import Config, Defaults, FeedConfig, load_config
 
-    shipped = load_config(ROOT / "feeds.yaml", environ={}).topics
+    shipped_config = load_config(ROOT / "feeds.yaml", environ={})
+    shipped = shipped_config.topics
     workers = spec["workers"]
     urls = feed_urls(spec["farm"], feeds)
     # allow_private: the farm is on 127.0.0.1, which the fetcher refuses otherwise.
@@ -182,6 +183,7 @@ def watcher_config(spec: Result, feeds: int, database: Path, extra_feeds: int = 
         ),
         feeds=tuple(feed_configs),
         topics=(*shipped, *generated_topics(spec["topics"], spec["seed"])),
+        lists=shipped_config.lists,
     )
 
 
@@ -190,7 +192,7 @@ def watcher_config(spec: Result, feeds: int, database: Path, extra_feeds: int = 
 
 def install_stage_clock(clock: StageClock, parsed_items: list[int]) -> None:
     """Wrap fetch, parse, match, store and the whole poll of one feed with CPU clocks."""
-    import watcher.poll.feed as poll_module
+    import watcher.poll.cpu as poll_module
     from watcher.match import TopicIndex
     from watcher.pipeline import Pipeline
     from watcher.sources.fetch import Fetcher

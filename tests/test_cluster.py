@@ -339,3 +339,33 @@ def test_a_feeds_fixed_teaser_does_not_make_its_items_copies() -> None:
     )
     assert assignment.duplicate_of is None
     assert story != first
+
+
+def test_write_ups_in_other_scripts_join_the_seeds_story_and_another_leader_stays_apart() -> None:
+    # Issue #20: the same leader, countries and places in Han, Hangul or Kana are
+    # shared evidence with the English seeds; another leader at the same parade is
+    # another story.
+    loaded = yaml.safe_load((DATA / "cross_language.yaml").read_text(encoding="utf-8"))
+
+    def stories(group: str) -> list[Story]:
+        return [
+            Story(
+                key=entry["key"],
+                story=entry["story"],
+                published=datetime.fromisoformat(entry["published"]),
+                title=entry["title"],
+                text=entry["text"],
+            )
+            for entry in loaded[group]
+        ]
+
+    seeds = load_seeds()
+    others = stories("kim_trip_other_scripts")
+    apart = stories("other_leader_same_parade")
+    story_ids, _ = cluster(seeds + others + apart)
+    seed_story = story_ids[seeds[0].key]
+    assert {story_ids[seed.key] for seed in seeds} == {seed_story}
+    assert {story.key: story_ids[story.key] for story in others} == {
+        story.key: seed_story for story in others
+    }
+    assert story_ids[apart[0].key] != seed_story

@@ -102,3 +102,17 @@ def test_load_labelled_refuses_duplicate_ids(tmp_path: Path) -> None:
     path = write_rows(tmp_path / "dup.jsonl", [ROWS[0], ROWS[0]])
     with pytest.raises(ValueError, match=r"dup\.jsonl:2: duplicate id 'r1'"):
         load_labelled(path)
+
+
+def test_evaluate_reports_each_language(tmp_path: Path) -> None:
+    rows = load_labelled(write_rows(tmp_path / "set.jsonl", ROWS))
+    index = TopicIndex.build([TopicConfig(name="parade-coverage", query="parade")])
+    score = evaluate(index, rows, {"parade-coverage": "parade"}).score("parade-coverage")
+    assert sorted(score.by_language) == ["?", "en", "fr"]
+    english = score.by_language["en"]
+    assert (english.true_positives, english.false_positives, english.false_negatives) == (1, 1, 0)
+    french = score.by_language["fr"]
+    assert (french.true_positives, french.false_negatives, french.f1) == (0, 1, 0.0)
+    text = format_report(evaluate(index, rows, {"parade-coverage": "parade"}))
+    assert "per language" in text
+    assert "0.667   2" in text  # English: P 0.5, R 1.0 over two items

@@ -68,9 +68,9 @@ def test_token_offsets_point_into_original() -> None:
         ("filing", "file"),
         ("agreed", "agre"),
         ("relational", "relat"),
-        ("generalization", "gener"),
+        ("generalization", "general"),  # Porter2 stops where Porter went on
         ("is", "is"),
     ],
 )
-def test_porter_stem(word: str, stem: str) -> None:
+def test_porter2_stem(word: str, stem: str) -> None:
     assert stem_english(word) == stem

@@ -16,6 +16,10 @@ from watcher.models import Item
 FEEDS_YAML = Path(__file__).resolve().parents[1] / "feeds.yaml"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DEV_SET = SHARED / "eval" / "topics-dev.jsonl"
+# The generalisation set (issue #20): never tuned on item by item. Floors at the
+# figures measured when the shipped topics last changed, so a regression shows.
+DEV2_SET = SHARED / "eval" / "topics-dev2.jsonl"
+DEV2_FLOORS = {"leader-travel": 0.77, "parade-coverage": 0.92}
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
 MIN_F1 = 0.90
 
@@ -29,9 +33,10 @@ def require_shared(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def shipped() -> TopicIndex:
-    topics = list(load_config(FEEDS_YAML, environ={}).topics)
+    config = load_config(FEEDS_YAML, environ={})
+    topics = list(config.topics)
     assert [topic.name for topic in topics] == ["leader-travel", "parade-coverage"]
-    return TopicIndex.build(topics)
+    return TopicIndex.build(topics, config.lists)
 
 
 def seed_item(path: Path) -> Item:
@@ -63,6 +68,15 @@ def test_dev_set_f1_per_topic(shipped: TopicIndex) -> None:
     report = evaluate(shipped, rows, labels)
     for score in report.scores:
         assert score.f1 >= MIN_F1, format_report(report)
+
+
+def test_dev2_set_f1_does_not_fall(shipped: TopicIndex) -> None:
+    require_shared(DEV2_SET)
+    rows = load_labelled(DEV2_SET)
+    labels = {"leader-travel": "leader_travel", "parade-coverage": "parade"}
+    report = evaluate(shipped, rows, labels)
+    for topic, floor in DEV2_FLOORS.items():
+        assert report.score(topic).f1 >= floor, format_report(report)
 
 
 def test_shipped_topics_ignore_known_confusers(shipped: TopicIndex) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import watcher.poll.feed as poll_module
+import watcher.poll.cpu as poll_module
 import watcher.store as store_module
 from tests.chaos_server import ChaosServer, running_chaos_server
 from watcher.config import Config, Defaults, FeedConfig, TopicConfig
@@ -22,6 +22,7 @@ from watcher.poll import (
     success_interval,
     triage_items,
 )
+from watcher.poll.cpu import PROCESS_POOL_MIN_SOURCES
 from watcher.store import Store, records
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -63,7 +64,7 @@ def chaos() -> Iterator[ChaosServer]:
         yield server
 
 
-def make_config(tmp_path: Path, feeds: list[FeedConfig]) -> Config:
+def make_config(tmp_path: Path, feeds: list[FeedConfig], processes: int = 1) -> Config:
     return Config(
         database=f"sqlite:///{tmp_path / 'watcher.db'}",
         outbox=str(tmp_path / "outbox"),
@@ -73,6 +74,7 @@ def make_config(tmp_path: Path, feeds: list[FeedConfig]) -> Config:
             timeout=timedelta(seconds=2),
             connect_timeout=timedelta(seconds=1),
             max_body_bytes=1024 * 1024,
+            processes=processes,
         ),
         feeds=tuple(feeds),
         topics=(TopicConfig(name="tides", query="tide*"),),
@@ -101,7 +103,7 @@ def test_500_feeds_twice_store_every_item_once_and_parse_nothing_the_second_time
         FeedConfig(name=f"feed-{n}", url=chaos.url(f"/feeds/{n}.xml"), allow_private=True)
         for n in range(500)
     ]
-    config = make_config(tmp_path, feeds)
+    config = make_config(tmp_path, feeds)  # one process, so every parse is counted here
     clock = Clock(NOW)
     store, pipeline = open_pipeline(config, clock)
     parsed: list[str] = []
@@ -272,3 +274,31 @@ def test_cache_control_max_age_is_read() -> None:
     assert max_age({"cache-control": "public, max-age=3600"}) == timedelta(hours=1)
     assert max_age({"cache-control": "no-cache"}) is None
     assert max_age({}) is None
+
+
+@pytest.mark.slow
+def test_parsing_and_matching_in_worker_processes_store_what_one_process_stores(
+    tmp_path: Path, chaos: ChaosServer
+) -> None:
+    """A poll of many sources parses and matches in worker processes; what it stores
+    is what a poll in one process stores, item for item and match for match."""
+    feeds = [
+        FeedConfig(name=f"feed-{n}", url=chaos.url(f"/feeds/{n}.xml"), allow_private=True)
+        for n in range(PROCESS_POOL_MIN_SOURCES)
+    ]
+    stored: dict[int, set[tuple[str, str, tuple[str, ...]]]] = {}
+    for processes in (1, 2):
+        folder = tmp_path / f"processes-{processes}"
+        folder.mkdir()
+        store, pipeline = open_pipeline(make_config(folder, feeds, processes), Clock(NOW))
+        with store, pipeline:
+            results = pipeline.poll(pipeline.enabled_sources())
+            assert (pipeline.cpu is not None) == (processes > 1)
+            assert {r.result for r in results} == {"new_items"}
+            stored[processes] = {
+                (s.item.feed, s.item.key, tuple(sorted(m.topic for m in s.matches)))
+                for s in store.items(limit=100_000)
+            }
+    assert len(stored[1]) == PROCESS_POOL_MIN_SOURCES * chaos.feeds_per_document
+    assert stored[2] == stored[1]
+    assert any(topics for _, _, topics in stored[2])  # the tides topic matched some

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from watcher.config import Config, DigestConfig, FeedConfig, TopicConfig
-from watcher.daemon.scheduler import Daemon, fire_times, missed_fire_time
+from watcher.daemon.cron import fire_times, missed_fire_time
+from watcher.daemon.scheduler import Daemon
 from watcher.models import Hit, Item, TopicMatch
 from watcher.store import MatchedItem, SourceUpdate, Store
 

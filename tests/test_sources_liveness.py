@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-import watcher.poll.feed as feed_poll
+import watcher.poll.cpu as feed_poll
 from tests.feed_server import FeedServer, running_feed_server
 from tests.smtp_server import RecordingHandler, free_port, running_smtp_server
 from watcher.cli import cli

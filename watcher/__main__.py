@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from watcher.cli import main
 
-main()
+# Guarded: worker processes (watcher.poll.cpu) import the main module again.
+if __name__ == "__main__":
+    main()

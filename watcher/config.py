@@ -240,6 +240,9 @@ class Defaults(_Frozen):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_redirects: int = Field(default=5, ge=0, le=20)
     workers: int = Field(default=16, ge=1, le=256)
+    # Worker processes for parsing and matching when many sources are polled at once
+    # (see watcher.poll.cpu); unset: one per CPU; 1: all in the polling process.
+    processes: int | None = Field(default=None, ge=1, le=64)
     per_host_concurrency: int = Field(default=2, ge=1)
     per_host_delay: Duration = timedelta(seconds=1)
     # Honour robots.txt for listing pages, watched pages and full-text article fetches.
@@ -314,6 +317,27 @@ WATCH_TOPIC_PREFIX = "watch."
 Source = FeedConfig | PageConfig | WatchConfig
 
 
+def _check_country_code(value: str) -> str:
+    if re.fullmatch(r"[A-Z]{2}", value) is None:
+        raise ValueError(f"{value!r} is not a two-letter ISO 3166 country code (like FR)")
+    return value
+
+
+class ListConfig(_Frozen):
+    """A named list for ``@name`` in queries (issue #20): untagged ``terms`` and terms
+    ``tagged`` by country code; it extends a shipped list of the same name unless
+    ``replace`` is true. A plain YAML list is the same as ``terms:``."""
+
+    terms: tuple[str, ...] = ()
+    tagged: dict[Annotated[str, AfterValidator(_check_country_code)], tuple[str, ...]] = {}
+    replace: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_list(cls, value: object) -> object:
+        return {"terms": value} if isinstance(value, list) else value
+
+
 class TopicConfig(_Frozen):
     name: Name
     title: str | None = None
@@ -378,6 +402,9 @@ class HttpConfig(_Frozen):
     port: int = Field(default=8787, ge=0, le=65535)
     # Required for any bind beyond loopback: the endpoint is not meant to be public.
     token: SecretStr | None = None
+    # Where readers reach the dashboard (e.g. behind a proxy); when set, digest emails
+    # carry "relevant / not relevant" links to it, signed with a key derived from the token.
+    public_url: str | None = None
 
     @model_validator(mode="after")
     def _token_for_public_bind(self) -> HttpConfig:
@@ -386,6 +413,19 @@ class HttpConfig(_Frozen):
                 f"binding {self.host!r} beyond this machine needs a 'token' (clients send "
                 "it as 'Authorization: Bearer TOKEN')"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _public_url_is_http_with_token(self) -> HttpConfig:
+        if self.public_url is None:
+            return self
+        parts = urlsplit(self.public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(
+                f"public_url {self.public_url!r} must be an http(s) URL without a query"
+            )
+        if self.token is None:
+            raise ValueError("public_url needs a 'token': the feedback links are signed with it")
         return self
 
 
@@ -434,6 +474,8 @@ class Config(_Frozen):
     pages: tuple[PageConfig, ...] = ()
     watches: tuple[WatchConfig, ...] = ()
     topics: tuple[TopicConfig, ...] = ()
+    # Named lists for @name in topic queries (watcher.knowledge).
+    lists: dict[Name, ListConfig] = {}
     digests: tuple[DigestConfig, ...] = ()
     smtp: SmtpConfig | None = None
     http: HttpConfig | None = None
@@ -623,6 +665,23 @@ def _query_parser() -> Callable[..., object] | None:
     return parse_query
 
 
+def _query_lists(raw: object) -> Mapping[str, object] | None:
+    """The named lists queries may use: shipped ones with the valid part of ``lists:``.
+
+    An invalid ``lists:`` entry is reported by field validation; here it is left out.
+    """
+    knowledge = importlib.import_module("watcher.knowledge")
+    configured: dict[str, ListConfig] = {}
+    if isinstance(raw, dict):
+        for name, value in raw.items():
+            try:
+                configured[str(name)] = ListConfig.model_validate(value)
+            except ValidationError:
+                continue
+    resolved: Mapping[str, object] = knowledge.resolve_lists(configured)
+    return resolved
+
+
 def _cross_problems(data: dict[str, object], document: MarkedDocument) -> list[LocatedProblem]:
     """Problems that involve more than one value: names, references, exclusive options.
 
@@ -675,6 +734,7 @@ def _cross_problems(data: dict[str, object], document: MarkedDocument) -> list[L
             add(("feeds", index, "url"), "file:// URLs need 'allow_local_files: true' on the feed")
 
     parse_query = _query_parser()
+    query_lists = _query_lists(data.get("lists")) if parse_query is not None else None
     for index, topic in _entries(data, "topics"):
         for position, feed_name in _texts(topic.get("feeds")):
             if feed_name not in names["sources"]:
@@ -689,7 +749,7 @@ def _cross_problems(data: dict[str, object], document: MarkedDocument) -> list[L
             query = topic.get(key)
             if parse_query is not None and isinstance(query, str):
                 try:
-                    parse_query(query, stemming=stemming)
+                    parse_query(query, stemming=stemming, lists=query_lists)
                 except QueryError as exc:
                     add(("topics", index, key), f"{exc.message} at column {exc.column}")
 

@@ -9,8 +9,11 @@
      ├── ParseError             fetched bytes are not a feed we can read
      ├── OpmlError(ValueError)  an OPML file is malformed, too large or declares entities
      ├── RenderError            a digest template failed to render
-     └── DeliveryError          a digest could not be handed to a transport
-          └── TemporaryDeliveryError  worth retrying later (4xx, refused connection)
+     ├── DeliveryError          a digest could not be handed to a transport
+     │    └── TemporaryDeliveryError  worth retrying later (4xx, refused connection)
+     ├── DaemonLockError        another daemon already runs on this SQLite database
+     ├── CeleryMissingError     executor: celery without the celery extra installed
+     └── DemoError              `watcher demo` did not run through
 
 Third-party errors are wrapped at the boundary of the one module that talks to
 that library (``raise StoreError(...) from exc``), so callers catch ours only.
@@ -77,3 +80,15 @@ class DeliveryError(WatcherError):
 
 class TemporaryDeliveryError(DeliveryError):
     """A digest could not be delivered now; retrying later may succeed."""
+
+
+class DaemonLockError(WatcherError):
+    """Another daemon already runs on this database."""
+
+
+class CeleryMissingError(WatcherError):
+    """``executor: celery`` without the ``celery`` extra installed."""
+
+
+class DemoError(WatcherError):
+    """The demo did not run through: a sample feed failed or no digest was written."""

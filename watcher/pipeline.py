@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -23,6 +24,7 @@ from watcher.outputs.deliver import Transport, make_transport
 from watcher.outputs.operators import OperatorMail
 from watcher.outputs.send import DigestSender
 from watcher.poll import PollContext, PollResult, poll_source
+from watcher.poll.cpu import PROCESS_POOL_MIN_SOURCES, ProcessCpuStages, worker_processes
 from watcher.sources.articles import ArticleFetcher
 from watcher.sources.fetch import Fetcher, FetchRequest
 from watcher.sources.robots import RobotsCache
@@ -51,7 +53,7 @@ class Pipeline:
         self.rng = rng or random.Random()
         defaults = config.defaults
         self.fetcher = Fetcher.from_defaults(defaults)
-        self.matcher = TopicIndex.build(config.topics)
+        self.matcher = TopicIndex.build(config.topics, config.lists)
         self.transport = transport or make_transport(config.smtp, Path(config.outbox))
         self.stories = StoryAssigner(store)
         self.digests = DigestSender(
@@ -73,9 +75,25 @@ class Pipeline:
             else None
         )
         self.articles = ArticleFetcher(self.fetcher, robots, private_hosts)
+        # Worker processes for parsing and matching, started for a poll of many
+        # sources (see use_processes_for); None: everything in this process.
+        self.cpu: ProcessCpuStages | None = None
+        self._cpu_lock = threading.Lock()
 
     def close(self) -> None:
         self.fetcher.close()
+        if self.cpu is not None:
+            self.cpu.close()
+
+    def use_processes_for(self, source_count: int) -> bool:
+        """Start worker processes for parsing and matching when ``source_count`` sources
+        are polled at once, more than one process is allowed, and there are enough
+        sources to be worth it; whether polls now use them."""
+        processes = worker_processes(self.config.defaults.processes)
+        with self._cpu_lock:
+            if self.cpu is None and processes > 1 and source_count >= PROCESS_POOL_MIN_SOURCES:
+                self.cpu = ProcessCpuStages(self.config.topics, self.config.lists, processes)
+            return self.cpu is not None
 
     def __enter__(self) -> Pipeline:
         return self
@@ -97,6 +115,7 @@ class Pipeline:
             now=self.clock(),
             rng=self.rng,
             articles=self.articles,
+            cpu=self.cpu,
         )
         return poll_source(source, ctx)
 
@@ -109,6 +128,7 @@ class Pipeline:
         results: list[PollResult] = []
         if not sources:
             return results
+        self.use_processes_for(len(sources))
         workers = min(self.config.defaults.workers, len(sources))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll") as pool:
             futures = {pool.submit(self.poll_one, source): source for source in sources}

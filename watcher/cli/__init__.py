@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -27,7 +27,11 @@ from watcher.config import Config, config_warnings, load_config, parse_duration
 from watcher.exceptions import ConfigError, QueryError, StoreError, WatcherError
 from watcher.logs import configure_logging
 from watcher.models import PollOutcome, SendOutcome, StoredItem
-from watcher.poll import PollResult
+
+if TYPE_CHECKING:
+    # Only for annotations: importing the poll stage loads trafilatura and SQLAlchemy,
+    # which `watcher --version` and `watcher check` do not need.
+    from watcher.poll import PollResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,6 +130,11 @@ def check(ctx: Context) -> None:
     config = ctx.config()
     for warning in config_warnings(config):
         click.echo(f"{config.source}: warning: {warning}", err=True)
+    from watcher.cli.labels import knowledge_warning
+
+    stale = knowledge_warning(config)
+    if stale:
+        click.echo(f"{config.source}: warning: {stale}", err=True)
     click.echo(
         f"{config.source}: ok — {len(config.feeds)} feeds, "
         + (f"{len(config.pages)} pages, " if config.pages else "")
@@ -428,7 +437,7 @@ def topics_explain(ctx: Context, topic: str, item_id: int) -> None:
             stored = store.item(item_id)
         except KeyError:
             fail(f"no item with id {item_id}", EXIT_USAGE)
-    index = TopicIndex.build([topic_config])
+    index = TopicIndex.build([topic_config], config.lists)
     click.echo(f"item {item_id}: {stored.item.title}")
     click.echo(format_explanation(index.explain(topic, stored.item)))
 
@@ -447,9 +456,11 @@ def topics_test(ctx: Context, topic: str, since: str, draft: str | None, limit: 
     config = ctx.config()
     saved = _topic_named(config, topic)
     try:
-        saved_index = TopicIndex.build([saved])
+        saved_index = TopicIndex.build([saved], config.lists)
         draft_index = (
-            TopicIndex.build([saved.model_copy(update={"query": draft})]) if draft else None
+            TopicIndex.build([saved.model_copy(update={"query": draft})], config.lists)
+            if draft
+            else None
         )
     except QueryError as exc:
         fail(f"--query: {exc}", EXIT_USAGE)
@@ -475,6 +486,11 @@ def topics_test(ctx: Context, topic: str, since: str, draft: str | None, limit: 
         lost = sorted(saved_hits - set(tried_hits))
         click.echo(f"newly matching: {len(gained)} {gained[:20]}")
         click.echo(f"no longer matching: {len(lost)} {lost[:20]}")
+        from watcher.cli.labels import label_effects
+
+        with opened_store(config) as store:
+            for line in label_effects(store, topic, saved_index, draft_index):
+                click.echo(line)
 
 
 def _highlight(index: Any, topic: str, stored: StoredItem) -> str:
@@ -499,7 +515,7 @@ def _topic_named(config: Config, name: str) -> Any:
 
 
 @cli.command("eval")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False), required=False)
 @click.option(
     "--label",
     "labels",
@@ -507,13 +523,29 @@ def _topic_named(config: Config, name: str) -> Any:
     metavar="TOPIC=COLUMN",
     help="Score TOPIC against label COLUMN (default: see README).",
 )
+@click.option("--labels", "stored", is_flag=True, help="Score against the stored labels.")
 @pass_context
-def eval_command(ctx: Context, path: str, labels: tuple[str, ...]) -> None:
-    """Score the configured topics against a labelled JSONL file."""
+def eval_command(ctx: Context, path: str | None, labels: tuple[str, ...], stored: bool) -> None:
+    """Score the configured topics against a labelled JSONL file (or --labels)."""
     from watcher.match import TopicIndex
     from watcher.match.evaluate import default_label_column, evaluate, format_report, load_labelled
 
     config = ctx.config()
+    if stored == (path is not None):
+        fail("give either a labelled JSONL file or --labels", EXIT_USAGE)
+    if path is None:
+        from watcher.cli.labels import labelled_rows
+
+        with opened_store(config) as store:
+            stored_rows = labelled_rows(store)
+        known = {topic.name for topic in config.topics}
+        labelled = {topic for row in stored_rows for topic in row.labels if topic in known}
+        if not labelled:
+            fail("no stored labels for a configured topic (see watcher label)", EXIT_USAGE)
+        index = TopicIndex.build(config.topics, config.lists)
+        by_name = {topic.name: topic.name for topic in config.topics if topic.name in labelled}
+        click.echo(format_report(evaluate(index, stored_rows, by_name, partial=True)))
+        return
     try:
         rows = load_labelled(Path(path))
     except (OSError, ValueError) as exc:
@@ -538,7 +570,7 @@ def eval_command(ctx: Context, path: str, labels: tuple[str, ...]) -> None:
         fail(
             f"{path}: no configured topic maps to a label column ({', '.join(columns)})", EXIT_USAGE
         )
-    report = evaluate(TopicIndex.build(config.topics), rows, mapping)
+    report = evaluate(TopicIndex.build(config.topics, config.lists), rows, mapping)
     click.echo(format_report(report))
 
 
@@ -674,6 +706,16 @@ def _redacted_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # an unparsable URL is reported elsewhere; never echo a password here
         return "<database>"
+
+
+def _register_label_commands() -> None:
+    from watcher.cli.labels import label_command, labels_group
+
+    cli.add_command(label_command)
+    cli.add_command(labels_group)
+
+
+_register_label_commands()
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from watcher.config import Config
+from watcher.daemon.cron import digest_trigger
 from watcher.daemon.liveness import liveness_problems
-from watcher.daemon.scheduler import digest_trigger
 from watcher.store import Store
 
 

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from watcher.config import Config, Source
 from watcher.daemon.leadership import FeedPollLock
-from watcher.exceptions import WatcherError
+from watcher.exceptions import CeleryMissingError, WatcherError
 from watcher.pipeline import Pipeline
 from watcher.store import Store
 
@@ -64,10 +64,6 @@ POLL_TASK = "watcher.poll"
 # Tasks waiting in the broker per unit of ``defaults.workers``: enough to keep every
 # worker busy between two dispatches, few enough to start well within a lease.
 QUEUED_PER_WORKER_SETTING = 4
-
-
-class CeleryMissingError(WatcherError):
-    """``executor: celery`` without the ``celery`` extra installed."""
 
 
 def _poll_queue() -> Queue:

@@ -16,8 +16,19 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
 
+from watcher.dashboard.web import (
+    MAX_FORM_BYTES,
+    WebRequest,
+    parse_cookies,
+    parse_form,
+    parse_target,
+)
 from watcher.outputs.atom import ATOM_CONTENT_TYPE, atom_etag, conditional_response
+
+if TYPE_CHECKING:
+    from watcher.dashboard.app import Dashboard
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +60,11 @@ class EndpointServer(ThreadingHTTPServer):
         metrics: Callable[[], bytes],
         feeds: Callable[[str, str, str], bytes] | None = None,
         token: str | None = None,
+        dashboard: Dashboard | None = None,
     ) -> None:
         super().__init__((host, port), _Handler)
+        # The web UI (watcher.dashboard): its paths go to it, with or without the token.
+        self.dashboard = dashboard
         self.health = health
         self.metrics = metrics
         # (kind, name, self URL) -> Atom document; KeyError for an unknown name.
@@ -133,6 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
             if authorized:
                 report["checks"] = health.checks
             self._reply(200 if health.ok else 503, json.dumps(report).encode(), "application/json")
+        elif self.server.dashboard is not None and self.server.dashboard.owns(path):
+            self._dashboard(b"")
         elif not authorized:
             self._reply(401, b"unauthorized\n", "text/plain; charset=utf-8")
         elif (found := _FEED_PATH.fullmatch(path)) is not None:
@@ -143,3 +159,38 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, b"not found\n", "text/plain; charset=utf-8")
 
     do_HEAD = do_GET
+
+    def do_POST(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if self.server.dashboard is None or not self.server.dashboard.owns(path):
+            self._reply(404, b"not found\n", "text/plain; charset=utf-8")
+            return
+        length = self.headers.get("Content-Length", "")
+        if not length.isdigit() or "Transfer-Encoding" in self.headers:
+            self._reply(411, b"a Content-Length is required\n", "text/plain; charset=utf-8")
+            return
+        if int(length) > MAX_FORM_BYTES:
+            self.close_connection = True
+            self._reply(413, b"request body too large\n", "text/plain; charset=utf-8")
+            return
+        self._dashboard(self.rfile.read(int(length)))
+
+    def _dashboard(self, body: bytes) -> None:
+        """Hand a dashboard path to watcher.dashboard (which does its own sign-in)."""
+        assert self.server.dashboard is not None
+        try:
+            path, query = parse_target(self.path)
+            form = parse_form(body, self.headers.get("Content-Type"))
+        except ValueError:
+            self._reply(400, b"malformed request\n", "text/plain; charset=utf-8")
+            return
+        request = WebRequest(
+            method=self.command,
+            path=path,
+            query=query,
+            form=form,
+            cookies=parse_cookies(self.headers.get("Cookie")),
+            bearer_ok=self.server.token is not None and self._authorized(),
+        )
+        response = self.server.dashboard.handle(request)
+        self._reply(response.status, response.body, response.content_type, dict(response.headers))

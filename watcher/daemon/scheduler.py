@@ -1,8 +1,11 @@
 """The daemon: APScheduler wiring, signals, reload. The only module that imports APScheduler.
 
 Jobs:
-- ``dispatch`` every few seconds: sources (feeds, pages, watches) due in the
-  database go to the worker pool (never two polls of one source at once).
+- the dispatcher (a thread of its own, not an APScheduler job): sources (feeds,
+  pages, watches) due in the database go to the worker pool, never two polls of
+  one source at once; it runs every ``dispatch_interval`` and as soon as a poll
+  finishes, so a host's ``per_host_concurrency`` slots are refilled at once and
+  500 sources on one site are polled as fast as ``per_host_delay`` allows.
 - one cron job per scheduled digest, in the digest's timezone, coalesced, with
   a misfire grace time; at start a digest whose last scheduled time passed
   while the daemon was down (within the grace time) is sent once.
@@ -33,18 +36,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import IO, TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from watcher.clock import utc_now
-from watcher.config import Config, DigestConfig, Source
+from watcher.config import Config, Source
+from watcher.daemon.cron import MISFIRE_GRACE, digest_trigger, missed_fire_time
 from watcher.daemon.endpoint import EndpointServer, Health
 from watcher.daemon.executors import LocalPollExecutor, PollExecutor
 from watcher.daemon.liveness import liveness_problems
 from watcher.daemon.metrics import Metrics
-from watcher.exceptions import ConfigError, StoreError, WatcherError
+from watcher.exceptions import ConfigError, DaemonLockError, StoreError, WatcherError
 from watcher.outputs.send import DigestOutcome
 from watcher.pipeline import Pipeline
 from watcher.poll import PollResult
@@ -55,15 +58,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A digest missed while the daemon was down is still sent if it returns within this.
-MISFIRE_GRACE = timedelta(hours=6)
 MIN_POLL_LEASE = timedelta(seconds=10)
+DISPATCH_COALESCE_SECONDS = 0.05
 # How often the elected scheduler checks that its election lock's session lives.
 LEADERSHIP_CHECK_SECONDS = 2.0
-
-
-class DaemonLockError(WatcherError):
-    """Another daemon already runs on this database."""
 
 
 def acquire_daemon_lock(database_url: str) -> IO[str] | None:
@@ -104,40 +102,6 @@ def poll_lease(config: Config) -> timedelta:
     return max(config.defaults.timeout * 4, MIN_POLL_LEASE)
 
 
-def digest_trigger(digest: DigestConfig) -> CronTrigger:
-    """The cron trigger of a scheduled digest, in the digest's own timezone."""
-    if digest.schedule is None:
-        raise ValueError(f"digest {digest.name} has no schedule")
-    return CronTrigger.from_crontab(digest.schedule, timezone=ZoneInfo(digest.timezone))
-
-
-def fire_times(
-    digest: DigestConfig, after: datetime, until: datetime, limit: int = 10_000
-) -> list[datetime]:
-    """The scheduled times of ``digest`` in (after, until], in UTC, at most ``limit``."""
-    trigger = digest_trigger(digest)
-    times: list[datetime] = []
-    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
-    while fire is not None and fire <= until and len(times) < limit:
-        times.append(fire.astimezone(UTC))
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-    return times
-
-
-def missed_fire_time(
-    digest: DigestConfig, last_run: datetime | None, now: datetime, grace: timedelta
-) -> datetime | None:
-    """The latest scheduled time of ``digest`` after ``last_run`` and within ``grace`` of now.
-
-    Pure: tells the daemon at start whether a digest came due while it was down.
-    """
-    if digest.schedule is None:
-        return None
-    since = max(now - grace, last_run) if last_run else now - grace
-    missed = fire_times(digest, since, now)
-    return missed[-1] if missed else None
-
-
 # Work for the delivery thread: ("digest", NAME), ("notices", ""), ("summary", "").
 DeliveryRequest = tuple[str, str]
 
@@ -170,6 +134,9 @@ class Daemon:
         self.deliveries: queue.SimpleQueue[DeliveryRequest] = queue.SimpleQueue()
         self.delivery_wanted = threading.Event()
         self._delivery_thread: threading.Thread | None = None
+        # Set when a poll finishes: its host has a free slot, so dispatch again now.
+        self.dispatch_wanted = threading.Event()
+        self._dispatch_thread: threading.Thread | None = None
         self.endpoint: EndpointServer | None = None
         # Monotonic time of the last dispatch; /healthz fails when it falls behind.
         self.last_dispatch = time.monotonic()
@@ -204,6 +171,21 @@ class Daemon:
         self.metrics.feeds_due.set(self.store.count_due_sources(now))
         self.metrics.in_flight.set(self.executor.running())
         self.summary.maybe_log(self.metrics)
+
+    def dispatch_loop(self) -> None:
+        """The dispatcher thread: dispatch at once, then whenever a poll finishes or
+        every ``dispatch_interval``, until the daemon stops."""
+        interval = self.config.daemon.dispatch_interval.total_seconds()
+        while not self.stopping.is_set():
+            self.dispatch_wanted.clear()
+            try:
+                self.dispatch()
+            except Exception:  # the database; /healthz reports a dispatcher that lags
+                log.exception("dispatch failed; trying again")
+                self.stopping.wait(interval)
+            if self.dispatch_wanted.wait(interval):
+                # Polls finish in bursts: gather a burst's freed slots into one claim.
+                self.stopping.wait(DISPATCH_COALESCE_SECONDS)
 
     # -- delivery ------------------------------------------------------------------
 
@@ -263,6 +245,7 @@ class Daemon:
 
     def _poll_done(self, result: PollResult) -> None:
         log.log(logging.WARNING if result.failed else logging.DEBUG, "%s", result.describe())
+        self.dispatch_wanted.set()
         if result.new_matches and any(d.immediate for d in self.config.digests):
             self.delivery_wanted.set()
 
@@ -348,6 +331,8 @@ class Daemon:
             log.error("reload rejected, keeping the running configuration:\n%s", exc)
             return
         self.store.sync_sources(config.sources, self.clock())
+        if not self.executor_is_remote:
+            pipeline.use_processes_for(len(pipeline.enabled_sources()))
         old, self.pipeline = self.pipeline, pipeline
         self._schedule_digests()
         # In-flight polls hold the old pipeline; its HTTP pool closes when they finish.
@@ -390,6 +375,18 @@ class Daemon:
         return digest_feed(self.pipeline, name, self_url=self_url)
 
     def start_endpoint(self, host: str, port: int, token: str | None = None) -> EndpointServer:
+        from watcher.dashboard.app import Dashboard
+
+        public_url = self.config.http.public_url if self.config.http else None
+        dashboard = Dashboard(
+            lambda: self.config,
+            self.store,
+            token=token,
+            public_url=public_url,
+            clock=self.clock,
+            assign_stories=lambda: self.pipeline.stories.assign_pending(self.clock()),
+            pending_entries=lambda digest: self.pipeline.digests.next_digest_view(digest).total,
+        )
         self.endpoint = EndpointServer(
             host,
             port,
@@ -397,23 +394,17 @@ class Daemon:
             metrics=self.metrics.exposition,
             feeds=self.feed_document,
             token=token,
+            dashboard=dashboard,
         )
         self.endpoint.start()
-        log.info("endpoint listening on %s (/healthz, /metrics)", self.endpoint.url)
+        log.info("endpoint listening on %s (dashboard at /, /healthz, /metrics)", self.endpoint.url)
         return self.endpoint
 
     def run(self) -> None:
         """Run until SIGTERM/SIGINT; returns after a clean shutdown."""
         self.store.sync_sources(self.config.sources, self.clock())
-        self.scheduler.add_job(
-            self.dispatch,
-            "interval",
-            seconds=self.config.daemon.dispatch_interval.total_seconds(),
-            id="dispatch",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
-        )
+        if not self.executor_is_remote:
+            self.pipeline.use_processes_for(len(self.pipeline.enabled_sources()))
         self.scheduler.add_job(
             self.request_delivery,
             "interval",
@@ -438,6 +429,10 @@ class Daemon:
         self._schedule_digests()
         self.catch_up_digests()
         self.scheduler.start()
+        self._dispatch_thread = threading.Thread(
+            target=self.dispatch_loop, name="dispatch", daemon=True
+        )
+        self._dispatch_thread.start()
         # A daemon thread: a send hung past shutdown_wait must not keep the process.
         self._delivery_thread = threading.Thread(
             target=self.delivery_loop, name="delivery", daemon=True
@@ -458,6 +453,7 @@ class Daemon:
     def request_stop(self) -> None:
         self.stopping.set()
         self.delivery_wanted.set()
+        self.dispatch_wanted.set()
 
     def shutdown(self) -> None:
         """Stop within ``shutdown_wait``: polls and a send in flight get that long, together.
@@ -467,10 +463,11 @@ class Daemon:
         wait = self.config.daemon.shutdown_wait.total_seconds()
         deadline = time.monotonic() + wait
         log.info("stopping: waiting up to %ds for in-flight polls and sends", wait)
-        self.stopping.set()
-        self.delivery_wanted.set()
-        # The jobs left on the scheduler only queue work or claim leases: quick.
+        self.request_stop()
+        # The jobs on the scheduler only queue work or delete old items: quick.
         self.scheduler.shutdown(wait=True)
+        if self._dispatch_thread is not None:
+            self._dispatch_thread.join(max(0.0, deadline - time.monotonic()))
         for name in self.executor.shutdown(max(0.0, deadline - time.monotonic())):
             self.store.release_lease(name)
         if self._delivery_thread is not None:

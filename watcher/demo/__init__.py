@@ -32,11 +32,12 @@ from watcher.config import (
     Defaults,
     DigestConfig,
     FeedConfig,
+    ListConfig,
     TopicConfig,
     load_config,
 )
 from watcher.demo.feeds import DEMO_OUTLETS, DemoArticle, DemoOutlet
-from watcher.exceptions import WatcherError
+from watcher.exceptions import DemoError
 from watcher.models import PollOutcome, SendOutcome
 from watcher.outputs.deliver import FileTransport
 from watcher.pipeline import Pipeline
@@ -56,10 +57,6 @@ DIGEST_TIME = datetime(2025, 5, 21, 7, 0, tzinfo=UTC)
 ATOM_NAMESPACE = "http://www.w3.org/2005/Atom"
 RSS_CONTENT_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_CONTENT_TYPE = "application/atom+xml; charset=utf-8"
-
-
-class DemoError(WatcherError):
-    """The demo did not run through: a sample feed failed or no digest was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +147,27 @@ def demo_topics() -> tuple[TopicConfig, ...]:
     return load_config(shipped_example_config(), environ={}).topics
 
 
+# The demo's invented countries are in no atlas: it tells the topics' lists about
+# them, under ISO 3166's user-assigned codes (XV Veloria, XT Tarnovia).
+_DEMO_PLACES: dict[str, dict[str, tuple[str, ...]]] = {
+    "capitals": {"XT": ("Drosk", "Tarnovian capital")},
+    "countries": {"XT": ("Tarnovia",), "XV": ("Veloria",)},
+    "cities": {"XV": ("Osterhaven", "Brennmark")},
+    "demonyms": {"XT": ("Tarnovian",), "XV": ("Velorian",)},
+    "leaders": {"XV": ("Irena Moravec", "Moravec")},
+}
+
+
+def demo_lists() -> dict[str, ListConfig]:
+    """The example feeds.yaml's lists, plus the demo world's places and leader."""
+    lists = dict(load_config(shipped_example_config(), environ={}).lists)
+    for name, tagged in _DEMO_PLACES.items():
+        known = lists.get(name, ListConfig())
+        merged = {**known.tagged, **tagged}
+        lists[name] = known.model_copy(update={"tagged": merged})
+    return lists
+
+
 def shipped_example_config() -> Path:
     """The example feeds.yaml shipped with watcher.
 
@@ -195,6 +213,7 @@ def demo_config(workdir: Path, base_url: str) -> Config:
         defaults=defaults,
         feeds=feeds,
         topics=topics,
+        lists=demo_lists(),
         digests=(digest,),
         source="<demo>",
     )

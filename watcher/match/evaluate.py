@@ -55,6 +55,9 @@ class TopicScore:
     true_negatives: int
     false_positive_rows: tuple[LabelledRow, ...]
     false_negative_rows: tuple[LabelledRow, ...]
+    # Per ``lang`` of the rows ("?" when a row has none): the same figures, so a
+    # topic that only works in English shows it (issue #20).
+    by_language: Mapping[str, TopicScore] = field(default_factory=dict, hash=False)
 
     @property
     def precision(self) -> float:
@@ -150,18 +153,24 @@ def default_label_column(topic_name: str, columns: Sequence[str]) -> str | None:
 
 
 def evaluate(
-    index: TopicIndex, rows: Iterable[LabelledRow], label_for_topic: Mapping[str, str]
+    index: TopicIndex,
+    rows: Iterable[LabelledRow],
+    label_for_topic: Mapping[str, str],
+    *,
+    partial: bool = False,
 ) -> EvalReport:
     """Score each topic in ``label_for_topic`` against its label column over ``rows``.
 
     Raises ``KeyError`` for a topic the index does not have and ``ValueError`` for a
-    row without the label column.
+    row without the label column, unless ``partial``: then such a row is left out of
+    that topic's figures (a reader labels an item for some topics, not all).
     """
     known = {topic.name for topic in index.topics}
     for topic in label_for_topic:
         if topic not in known:
             raise KeyError(topic)
     counts = {topic: [0, 0, 0, 0] for topic in label_for_topic}
+    per_language: dict[str, dict[str, list[int]]] = {topic: {} for topic in label_for_topic}
     false_positives: dict[str, list[LabelledRow]] = {topic: [] for topic in label_for_topic}
     false_negatives: dict[str, list[LabelledRow]] = {topic: [] for topic in label_for_topic}
     total = 0
@@ -170,20 +179,18 @@ def evaluate(
         matched = {found.topic for found in index.match(row.item())}
         for topic, column in label_for_topic.items():
             if column not in row.labels:
+                if partial:
+                    continue
                 raise ValueError(f"row {row.id!r} has no label {column!r}")
             gold = row.labels[column]
             predicted = topic in matched
-            tally = counts[topic]
-            if gold and predicted:
-                tally[0] += 1
-            elif predicted:
-                tally[1] += 1
+            outcome = _outcome(gold, predicted)
+            counts[topic][outcome] += 1
+            per_language[topic].setdefault(row.lang or "?", [0, 0, 0, 0])[outcome] += 1
+            if outcome == 1:
                 false_positives[topic].append(row)
-            elif gold:
-                tally[2] += 1
+            elif outcome == 2:
                 false_negatives[topic].append(row)
-            else:
-                tally[3] += 1
     scores = tuple(
         TopicScore(
             topic,
@@ -194,10 +201,30 @@ def evaluate(
             true_negatives=counts[topic][3],
             false_positive_rows=tuple(false_positives[topic]),
             false_negative_rows=tuple(false_negatives[topic]),
+            by_language={
+                lang: TopicScore(
+                    topic,
+                    column,
+                    true_positives=tally[0],
+                    false_positives=tally[1],
+                    false_negatives=tally[2],
+                    true_negatives=tally[3],
+                    false_positive_rows=(),
+                    false_negative_rows=(),
+                )
+                for lang, tally in sorted(per_language[topic].items())
+            },
         )
         for topic, column in label_for_topic.items()
     )
     return EvalReport(total, scores)
+
+
+def _outcome(gold: bool, predicted: bool) -> int:
+    """0 true positive, 1 false positive, 2 false negative, 3 true negative."""
+    if predicted:
+        return 0 if gold else 1
+    return 2 if gold else 3
 
 
 def format_report(report: EvalReport) -> str:
@@ -210,6 +237,29 @@ def format_report(report: EvalReport) -> str:
             f"{score.f1:6.3f} {score.true_positives:3d} {score.false_positives:3d} "
             f"{score.false_negatives:3d}"
         )
+    languages = sorted({lang for score in report.scores for lang in score.by_language})
+    if len(languages) > 1:
+        lines.append("per language (F1, items):")
+        lines.append(f"{'topic':<24} " + " ".join(f"{lang:>10}" for lang in languages))
+        for score in report.scores:
+            cells = []
+            for lang in languages:
+                part = score.by_language.get(lang)
+                if part is None:
+                    cells.append(f"{'-':>10}")
+                    continue
+                items = (
+                    part.true_positives
+                    + part.false_positives
+                    + part.false_negatives
+                    + part.true_negatives
+                )
+                # A language with no relevant item and no false alarm has no F1 to speak of.
+                if part.true_positives + part.false_positives + part.false_negatives == 0:
+                    cells.append(f"{'n/a':>6} {items:3d}")
+                else:
+                    cells.append(f"{part.f1:6.3f} {items:3d}")
+            lines.append(f"{score.topic:<24} " + " ".join(cells))
     for score in report.scores:
         for title, wrong in (
             ("false positives", score.false_positive_rows),

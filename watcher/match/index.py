@@ -16,15 +16,17 @@ number of topics configured.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from watcher.config import TopicConfig
+from watcher.config import ListConfig, TopicConfig
 from watcher.exceptions import QueryError
+from watcher.knowledge import EntityList, resolve_lists
 from watcher.match.explain import Explanation, explain_clause
 from watcher.match.query import (
     And,
+    ListRef,
     Node,
     Not,
     Or,
@@ -92,6 +94,8 @@ def index_keys(node: Node) -> frozenset[IndexKey] | None:
         return frozenset({_word_key(chosen)})
     if isinstance(node, Scoped):
         return index_keys(node.child)
+    if isinstance(node, ListRef):
+        return index_keys(node.alternatives)
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):
@@ -107,16 +111,21 @@ def index_keys(node: Node) -> frozenset[IndexKey] | None:
     return min(candidates, key=len) if candidates else None
 
 
-def compile_topic(config: TopicConfig) -> CompiledTopic:
-    """Parse a topic's query and exclude; raise ``TopicQueryError`` naming the topic."""
+def compile_topic(
+    config: TopicConfig, lists: Mapping[str, EntityList] | None = None
+) -> CompiledTopic:
+    """Parse a topic's query and exclude; raise ``TopicQueryError`` naming the topic.
+
+    ``@name`` in them refers to ``lists`` (the shipped lists when None).
+    """
     try:
-        query = parse_query(config.query, stemming=config.stemming)
+        query = parse_query(config.query, stemming=config.stemming, lists=lists)
     except QueryError as error:
         raise TopicQueryError(config.name, "query", error) from error
     exclude = None
     if config.exclude is not None and config.exclude.strip():
         try:
-            exclude = parse_query(config.exclude, stemming=config.stemming)
+            exclude = parse_query(config.exclude, stemming=config.stemming, lists=lists)
         except QueryError as error:
             raise TopicQueryError(config.name, "exclude", error) from error
     return CompiledTopic(config, query, exclude, index_keys(query.root))
@@ -153,9 +162,15 @@ class TopicIndex:
         self.last_evaluated = 0
 
     @classmethod
-    def build(cls, topics: Sequence[TopicConfig]) -> TopicIndex:
-        """Compile ``topics``; raise ``TopicQueryError`` for the first one that does not parse."""
-        compiled = tuple(compile_topic(config) for config in topics)
+    def build(
+        cls, topics: Sequence[TopicConfig], lists: Mapping[str, ListConfig] | None = None
+    ) -> TopicIndex:
+        """Compile ``topics``; raise ``TopicQueryError`` for the first one that does not parse.
+
+        ``lists`` is the configuration's ``lists:`` (applied over the shipped lists).
+        """
+        resolved = resolve_lists(lists or {})
+        compiled = tuple(compile_topic(config, resolved) for config in topics)
         names = [topic.config.name for topic in compiled]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:

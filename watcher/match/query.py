@@ -12,11 +12,18 @@ A query is made of
 ``a NEAR/5 b``            both within 5 words of each other, in either order, in the
                           same field; plain ``NEAR`` means ``NEAR/10``. Either side may
                           be a term, a phrase, a group of alternatives or another NEAR
+``@leaders``              a named list (``watcher.knowledge``): any of its terms, each
+                          matched as written, as a quoted phrase would be; Cyrillic
+                          words also match their inflected forms
+``a ABROAD/15 b``         like ``NEAR/15``, and the countries of the list terms that
+                          hit on the left share none with those on the right: a
+                          leader of one country placed in another (plain ``ABROAD``
+                          means ``ABROAD/10``)
 ``title:kim``             field scoping: title, summary, content, feed or tag; applies
                           to the term, phrase or group right after the colon. Without
                           a field a term searches title, summary and content.
 
-Precedence, tightest first: field scoping, NEAR, NOT, AND (explicit or implicit),
+Precedence, tightest first: field scoping, NEAR and ABROAD, NOT, AND (explicit or implicit),
 OR. So ``a b OR c`` is ``(a AND b) OR c``.
 
 Terms in Chinese, Japanese or Korean match as substrings (see ``text``); a ``*``
@@ -30,9 +37,13 @@ Malformed queries raise ``QueryError`` with the 1-based column of the problem.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from watcher.exceptions import QueryError
+from watcher.knowledge import EntityList, shipped_lists
+from watcher.match.stem import snowball
 from watcher.match.text import FIELDS, is_cjk, stem_token, words
 
 DEFAULT_NEAR_DISTANCE = 10
@@ -44,7 +55,12 @@ _OPERATORS = frozenset({"AND", "OR", "NOT"})
 # Typographic quotes are what word processors and phones type for ".
 _CLOSING_QUOTE = {'"': '"', "“": "”", "„": "“", "«": "»"}
 _FIELD_PREFIX = re.compile(r"([A-Za-z_]+):")
-_NEAR = re.compile(r"NEAR(?:/(.*))?$")
+_NEAR = re.compile(r"(NEAR|ABROAD)(?:/(.*))?$")
+_LIST_REF = re.compile(r"@([a-z0-9][a-z0-9_-]*)$")
+_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
+# Russian is the most inflected language of the lists' Cyrillic names ("Россия",
+# "в России"); its Snowball stem, as a prefix, meets the inflected forms.
+_MIN_CYRILLIC_STEM = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +78,8 @@ class Phrase:
 
     words: tuple[Word, ...]
     source: str
+    # Countries of the entity this phrase names (list terms only), for ABROAD.
+    tags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +104,16 @@ class Near:
     left: Node
     right: Node
     distance: int
+    # ABROAD: the left side's countries and the right side's must not overlap.
+    abroad: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListRef:
+    """``@name``: the OR of a named list's terms (``alternatives``), spelled as its name."""
+
+    name: str
+    alternatives: Or
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +124,7 @@ class Scoped:
     child: Node
 
 
-Node = Phrase | And | Or | Not | Near | Scoped
+Node = Phrase | And | Or | Not | Near | Scoped | ListRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +158,10 @@ def describe(node: Node) -> str:
     if isinstance(node, Near):
         left = _describe_operand(node.left, And, Or)
         right = _describe_operand(node.right, And, Or, Near)
-        return f"{left} NEAR/{node.distance} {right}"
+        operator = "ABROAD" if node.abroad else "NEAR"
+        return f"{left} {operator}/{node.distance} {right}"
+    if isinstance(node, ListRef):
+        return f"@{node.name}"
     return f"{node.field}:" + _describe_operand(node.child, And, Or, Not, Near)
 
 
@@ -141,7 +172,7 @@ def _describe_operand(node: Node, *grouped: type) -> str:
 
 def is_positional(node: Node) -> bool:
     """Whether ``node`` matches at places in the text (so it can be a side of NEAR)."""
-    if isinstance(node, Phrase | Near):
+    if isinstance(node, Phrase | Near | ListRef):
         return True
     if isinstance(node, Or):
         return all(is_positional(child) for child in node.children)
@@ -152,10 +183,11 @@ def is_positional(node: Node) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Lexeme:
-    kind: str  # "(", ")", "word", "phrase", "field", "AND", "OR", "NOT", "NEAR"
+    kind: str  # "(", ")", "word", "phrase", "field", "list", "AND", "OR", "NOT", "NEAR"
     text: str
     column: int
     distance: int = 0
+    abroad: bool = False
 
 
 def _lex(text: str) -> list[_Lexeme]:
@@ -201,18 +233,27 @@ def _lex(text: str) -> list[_Lexeme]:
 def _lex_word(chunk: str, column: int) -> _Lexeme:
     if chunk in _OPERATORS:
         return _Lexeme(chunk, chunk, column)
+    if chunk.startswith("@"):
+        reference = _LIST_REF.match(chunk)
+        if reference is None:
+            raise QueryError(
+                f"bad list name {chunk!r} (lower-case letters, digits, - and _)", column
+            )
+        return _Lexeme("list", reference.group(1), column)
     near = _NEAR.match(chunk)
     if near is None:
         return _Lexeme("word", chunk, column)
-    if near.group(1) is None:
-        return _Lexeme("NEAR", chunk, column, DEFAULT_NEAR_DISTANCE)
-    distance = near.group(1)
+    operator, distance = near.group(1), near.group(2)
+    abroad = operator == "ABROAD"
+    if distance is None:
+        return _Lexeme("NEAR", chunk, column, DEFAULT_NEAR_DISTANCE, abroad)
     if not distance.isdecimal() or not 1 <= int(distance) <= MAX_NEAR_DISTANCE:
         raise QueryError(
-            f"bad NEAR distance {distance!r} (use NEAR/1 to NEAR/{MAX_NEAR_DISTANCE})",
-            column + len("NEAR/"),
+            f"bad {operator} distance {distance!r} "
+            f"(use {operator}/1 to {operator}/{MAX_NEAR_DISTANCE})",
+            column + len(operator) + 1,
         )
-    return _Lexeme("NEAR", chunk, column, int(distance))
+    return _Lexeme("NEAR", chunk, column, int(distance), abroad)
 
 
 def _words_of(chunk: str, column: int, stemming: bool) -> list[Word]:
@@ -241,10 +282,37 @@ def _words_of(chunk: str, column: int, stemming: bool) -> list[Word]:
     return result
 
 
+@lru_cache(maxsize=65536)
+def _list_word(word: str) -> Word:
+    """A list term's word: as written, or for a Cyrillic word its Russian stem as a prefix."""
+    if _CYRILLIC_WORD.fullmatch(word) and len(word) >= _MIN_CYRILLIC_STEM:
+        stem: str = snowball("russian").stemWord(word)
+        if len(stem) >= _MIN_CYRILLIC_STEM:
+            return Word(stem, prefix=True)
+    return Word(word)
+
+
+@lru_cache(maxsize=64)
+def _list_alternatives(entities: EntityList) -> Or:
+    """A list's terms as an OR of tagged phrases; built once per list, shared by topics."""
+    phrases: dict[tuple[Word, ...], Phrase] = {}
+    for term in entities.terms:
+        found = tuple(_list_word(word) for word in words(term.text))
+        if not found:
+            continue
+        known = phrases.get(found)
+        tags = term.tags | known.tags if known is not None else term.tags
+        phrases[found] = Phrase(found, term.text, tags)
+    return Or(tuple(phrases.values()))
+
+
 class _Parser:
-    def __init__(self, text: str, stemming: bool) -> None:
+    def __init__(
+        self, text: str, stemming: bool, lists: Mapping[str, EntityList] | None = None
+    ) -> None:
         self.text = text
         self.stemming = stemming
+        self.lists = lists
         self.lexemes = _lex(text)
         self.position = 0
         self.depth = 0
@@ -280,7 +348,7 @@ class _Parser:
     def parse_and(self) -> Node:
         children = [self.parse_not()]
         while (lexeme := self.peek()) is not None and lexeme.kind in (
-            "AND", "NOT", "word", "phrase", "field", "(",
+            "AND", "NOT", "word", "phrase", "field", "list", "(",
         ):  # fmt: skip
             if lexeme.kind == "AND":
                 self.advance()
@@ -300,10 +368,12 @@ class _Parser:
             self.advance()
             right = self.parse_primary()
             if not (is_positional(left) and is_positional(right)):
+                operator = "ABROAD" if lexeme.abroad else "NEAR"
                 raise QueryError(
-                    "NEAR needs a term, phrase or OR-group on each side", lexeme.column
+                    f"{operator} needs a term, phrase or OR-group on each side",
+                    lexeme.column,
                 )
-            left = Near(left, right, lexeme.distance)
+            left = Near(left, right, lexeme.distance, lexeme.abroad)
         return left
 
     def parse_primary(self) -> Node:
@@ -321,6 +391,15 @@ class _Parser:
         self.advance()
         if lexeme.kind == "field":
             return Scoped(lexeme.text, self.parse_primary())
+        if lexeme.kind == "list":
+            lists = shipped_lists() if self.lists is None else self.lists
+            entities = lists.get(lexeme.text)
+            if entities is None:
+                raise QueryError(
+                    f"unknown list @{lexeme.text} (known: {', '.join(sorted(lists))})",
+                    lexeme.column,
+                )
+            return ListRef(lexeme.text, _list_alternatives(entities))
         if lexeme.kind == "(":
             self.depth += 1
             if self.depth > MAX_NESTING:
@@ -369,6 +448,11 @@ class _Parser:
         return Phrase(tuple(found), lexeme.text)
 
 
-def parse_query(text: str, *, stemming: bool = False) -> Query:
-    """Parse ``text`` into a ``Query``; raise ``QueryError`` (with its column) if malformed."""
-    return Query(_Parser(text, stemming).parse(), text, stemming)
+def parse_query(
+    text: str, *, stemming: bool = False, lists: Mapping[str, EntityList] | None = None
+) -> Query:
+    """Parse ``text`` into a ``Query``; raise ``QueryError`` (with its column) if malformed.
+
+    ``@name`` refers to ``lists`` (the shipped lists when None).
+    """
+    return Query(_Parser(text, stemming, lists).parse(), text, stemming)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from watcher.match.query import And, Near, Node, Not, Or, Phrase, Scoped, Word, describe
+from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
 from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts
 from watcher.models import Hit, Item
 
@@ -88,6 +88,8 @@ class Span:
     first: int
     last: int
     hits: tuple[Hit, ...]
+    # Countries of the list terms that make up the span (for ABROAD).
+    tags: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +112,21 @@ class _OrIndex:
     are always tried).
     """
 
-    __slots__ = ("by_stem", "by_word", "node", "others")
+    __slots__ = ("by_prefix", "by_stem", "by_word", "node", "others")
 
     def __init__(self, node: Or) -> None:
         self.node = node  # held so that the id() key below cannot be reused
         self.by_word: dict[str, list[int]] = {}
         self.by_stem: dict[str, list[int]] = {}
+        # Wildcards by their first 3 letters: a list of Cyrillic names has thousands.
+        self.by_prefix: dict[str, list[int]] = {}
         self.others: list[int] = []
         for number, child in enumerate(node.children):
             first = child.words[0] if isinstance(child, Phrase) else None
-            if first is None or first.prefix:
+            if first is None:
                 self.others.append(number)
+            elif first.prefix:
+                self.by_prefix.setdefault(first.text[:3], []).append(number)
             elif first.stem is not None:
                 self.by_stem.setdefault(first.stem, []).append(number)
             else:
@@ -135,6 +141,10 @@ class _OrIndex:
                 continue
             for word in self.by_word.keys() & field.index.keys():
                 numbers.update(self.by_word[word])
+            if self.by_prefix:
+                starts = {word[:3] for word in field.index}
+                for start in self.by_prefix.keys() & starts:
+                    numbers.update(self.by_prefix[start])
             if self.by_stem:
                 for stem in self.by_stem.keys() & field.stem_index.keys():
                     numbers.update(self.by_stem[stem])
@@ -166,6 +176,8 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
         return spans(node.child, text, (node.field,))
     if isinstance(node, Near):
         return _near_spans(node, text, fields)
+    if isinstance(node, ListRef):
+        return spans(node.alternatives, text, fields)
     raise TypeError(f"{describe(node)} has no positions")  # the parser prevents this
 
 
@@ -191,13 +203,15 @@ def _phrase_spans(node: Phrase, text: ItemText, fields: tuple[str, ...]) -> Iter
                 # Spelled only on a hit: most phrases evaluated never match.
                 term = term or describe(node)
                 hit = Hit(field, tokens[start].start, tokens[end].end, term)
-                yield Span(field, tokens[start].position, tokens[end].position, (hit,))
+                yield Span(field, tokens[start].position, tokens[end].position, (hit,), node.tags)
 
 
 def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
     right_spans = spans(node.right, text, fields)
     if not right_spans:
         return []
+    if node.abroad:
+        return _abroad_spans(node, spans(node.left, text, fields), right_spans)
     found: list[Span] = []
     for left in spans(node.left, text, fields):
         for right in right_spans:
@@ -205,15 +219,56 @@ def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Spa
                 continue
             gap = max(right.first - left.last, left.first - right.last)
             # Overlapping spans (gap <= 0) are one place, not two near each other.
-            if 0 < gap <= node.distance:
-                found.append(
-                    Span(
-                        left.field,
-                        min(left.first, right.first),
-                        max(left.last, right.last),
-                        left.hits + right.hits,
-                    )
+            if not 0 < gap <= node.distance:
+                continue
+            # A qualifier lends its country: "French" NEAR "president".
+            tags = left.tags | right.tags
+            found.append(
+                Span(
+                    left.field,
+                    min(left.first, right.first),
+                    max(left.last, right.last),
+                    left.hits + right.hits,
+                    tags,
                 )
+            )
+    return found
+
+
+def _gap(left: Span, right: Span) -> int:
+    return max(right.first - left.last, left.first - right.last)
+
+
+def _abroad_spans(node: Near, lefts: list[Span], rights: list[Span]) -> list[Span]:
+    """Left spans of known countries whose nearest right span (within the distance,
+    same field) is of other countries only: "Putin in St Petersburg, beside the Gulf
+    of Finland" is at home, "Kim, who left Pyongyang, arrived in Beijing" abroad
+    when Beijing is the nearer."""
+    found: list[Span] = []
+    for left in lefts:
+        if not left.tags:
+            continue
+        near = [
+            (gap, right)
+            for right in rights
+            if right.field == left.field and right.tags and (gap := _gap(left, right)) > 0
+        ]
+        near = [(gap, right) for gap, right in near if gap <= node.distance]
+        if not near:
+            continue
+        closest = min(gap for gap, _ in near)
+        nearest = [right for gap, right in near if gap == closest]
+        if all(left.tags.isdisjoint(right.tags) for right in nearest):
+            right = nearest[0]
+            found.append(
+                Span(
+                    left.field,
+                    min(left.first, right.first),
+                    max(left.last, right.last),
+                    left.hits + right.hits,
+                    left.tags,
+                )
+            )
     return found
 
 
@@ -225,7 +280,7 @@ def find(
     With ``complete`` every true branch of an OR contributes its hits (the score
     counts them); without it evaluation stops as soon as the answer is known.
     """
-    if isinstance(node, Phrase | Near):
+    if isinstance(node, Phrase | Near | ListRef):
         found = spans(node, text, fields)
         return Found(True, _unique_hits(span.hits for span in found)) if found else _NOT_FOUND
     if isinstance(node, And):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
@@ -255,6 +255,8 @@ class EntryContext:
     other_topics: tuple[str, ...]
     also_reported_by: tuple[LinkContext, ...]
     score: float
+    # "Relevant" / "Not relevant" links to the dashboard, when http.public_url is set.
+    feedback: tuple[LinkContext, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -275,7 +277,16 @@ class TopicCount:
     count: int
 
 
-def render_digest(view: DigestView, *, templates_dir: Path | None = None) -> RenderedDigest:
+# (item id, topic) -> (label, URL) of each feedback link; see watcher.dashboard.links.
+FeedbackLinks = Callable[[int, str], Sequence[tuple[str, str]]]
+
+
+def render_digest(
+    view: DigestView,
+    *,
+    templates_dir: Path | None = None,
+    feedback_links: FeedbackLinks | None = None,
+) -> RenderedDigest:
     """Render ``view`` into a subject, an HTML body and a text body.
 
     Templates come from ``templates_dir`` first (a user override, file by
@@ -304,7 +315,9 @@ def render_digest(view: DigestView, *, templates_dir: Path | None = None) -> Ren
         "max_items": view.digest.max_items,
         "counts": counts,
         "topics": topics_line,
-        "sections": [_section_context(section, view, zone) for section in view.sections],
+        "sections": [
+            _section_context(section, view, zone, feedback_links) for section in view.sections
+        ],
         "digest_topics": [view.topic_title(topic) for topic in view.digest.topics],
     }
     subject = render_subject(
@@ -387,15 +400,27 @@ def format_time(moment: datetime, zone: ZoneInfo) -> str:
     return f"{weekday} {local.day} {month}, {local:%H:%M} {local.tzname()}"
 
 
-def _section_context(section: TopicSection, view: DigestView, zone: ZoneInfo) -> SectionContext:
+def _section_context(
+    section: TopicSection,
+    view: DigestView,
+    zone: ZoneInfo,
+    feedback_links: FeedbackLinks | None = None,
+) -> SectionContext:
     return SectionContext(
         topic=section.topic,
         title=section.title,
-        entries=tuple(_entry_context(entry, view, zone) for entry in section.entries),
+        entries=tuple(
+            _entry_context(entry, view, zone, feedback_links) for entry in section.entries
+        ),
     )
 
 
-def _entry_context(entry: DigestEntry, view: DigestView, zone: ZoneInfo) -> EntryContext:
+def _entry_context(
+    entry: DigestEntry,
+    view: DigestView,
+    zone: ZoneInfo,
+    feedback_links: FeedbackLinks | None = None,
+) -> EntryContext:
     item = entry.item.item
     matches = _digest_matches(entry, view)
     hits = [hit for match in matches for hit in match.hits]
@@ -423,6 +448,14 @@ def _entry_context(entry: DigestEntry, view: DigestView, zone: ZoneInfo) -> Entr
             for source in entry.also_reported_by
         ),
         score=entry.score,
+        feedback=tuple(
+            LinkContext(
+                label=label, url=url, title=f"{label} to {view.topic_title(entry.best_topic)}"
+            )
+            for label, url in (
+                feedback_links(entry.item.id, entry.best_topic) if feedback_links else ()
+            )
+        ),
     )
 
 

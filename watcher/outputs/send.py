@@ -9,6 +9,7 @@ Message-ID.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import random
@@ -20,12 +21,14 @@ from pathlib import Path
 
 from watcher.clock import Clock, utc_now
 from watcher.config import Config, DigestConfig, TopicConfig
+from watcher.dashboard.links import FeedbackSigner
 from watcher.exceptions import DeliveryError, TemporaryDeliveryError, WatcherError
 from watcher.models import SendOutcome, StoredItem
 from watcher.outputs.channels import make_channel
 from watcher.outputs.deliver import Transport, retry_delay
 from watcher.outputs.digest import (
     DigestView,
+    FeedbackLinks,
     SourceLink,
     build_digest_view,
     build_message,
@@ -229,7 +232,7 @@ class DigestSender:
         self, digest: DigestConfig, run: DigestRun, view: DigestView, message_id: str
     ) -> EmailMessage:
         templates = Path(self.config.templates) if self.config.templates else None
-        rendered = render_digest(view, templates_dir=templates)
+        rendered = render_digest(view, templates_dir=templates, feedback_links=self._feedback())
         sender = self.config.smtp.sender if self.config.smtp else "watcher@localhost"
         return build_message(
             rendered,
@@ -238,6 +241,14 @@ class DigestSender:
             message_id=message_id,
             date=run.created_at,
         )
+
+    def _feedback(self) -> FeedbackLinks | None:
+        """Signed dashboard links for each digest entry, when http.public_url is set."""
+        http = self.config.http
+        if http is None or http.public_url is None or http.token is None:
+            return None
+        signer = FeedbackSigner(http.token.get_secret_value())
+        return functools.partial(signer.links, http.public_url)
 
     def with_watches(self, digest: DigestConfig) -> DigestConfig:
         """``digest`` with its watches' pseudo-topics among its topics, for claims and views."""

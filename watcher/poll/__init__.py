@@ -19,7 +19,8 @@ import logging
 from watcher.config import PageConfig, Source, WatchConfig
 from watcher.exceptions import StoreError
 from watcher.models import PollOutcome
-from watcher.poll.common import ItemMatcher, PollContext, PollResult, record_failure
+from watcher.poll.common import PollContext, PollResult, record_failure
+from watcher.poll.cpu import ItemMatcher
 from watcher.poll.feed import ItemTriage, poll_feed, triage_items, with_article_text
 from watcher.poll.page import poll_page, poll_watch
 from watcher.poll.schedule import (

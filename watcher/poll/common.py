@@ -10,20 +10,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from watcher.config import Defaults
-from watcher.models import Item, PollOutcome, SourceState, TopicMatch
+from watcher.models import PollOutcome, SourceState
+from watcher.poll.cpu import CpuStages, ItemMatcher
 from watcher.poll.schedule import backoff_delay
 from watcher.sources.articles import ArticleFetcher
 from watcher.sources.fetch import Fetched, Fetcher, FetchFailed, FetchRequest, NotModified
 from watcher.store import IngestCounts, SourceUpdate, Store
-
-
-class ItemMatcher(Protocol):
-    """What poll needs of the matcher: the topics an item matches."""
-
-    def match(self, item: Item) -> list[TopicMatch]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +64,9 @@ class PollContext:
     now: datetime
     rng: random.Random
     articles: ArticleFetcher | None = None
+    # Where feeds are parsed and items matched: worker processes when many sources
+    # are polled at once (see watcher.poll.cpu); None: here, with ``matcher``.
+    cpu: CpuStages | None = None
 
 
 def stored_result(

@@ -21,9 +21,9 @@ from watcher.poll.common import (
     record_failure,
     stored_result,
 )
+from watcher.poll.cpu import LocalCpuStages
 from watcher.poll.schedule import adaptive_interval, max_age, success_interval
 from watcher.sources.articles import ArticleFetcher
-from watcher.sources.feeds import parse_feed
 from watcher.sources.fetch import FetchRequest
 from watcher.store import MatchedItem, SourceUpdate
 
@@ -73,8 +73,9 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
         return fetched
     moved_to = fetched.permanent_url
 
+    cpu = ctx.cpu or LocalCpuStages(ctx.matcher)
     try:
-        parsed = parse_feed(fetched.body, feed=feed.name, url=fetched.url, headers=fetched.headers)
+        parsed = cpu.parse(fetched.body, feed=feed.name, url=fetched.url, headers=fetched.headers)
     except ParseError as exc:
         return record_failure(
             feed.name, state.error_count, "parse", str(exc), None, interval, ctx, moved_to
@@ -89,8 +90,13 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
             with_article_text(item, ctx.articles) if index < FULL_TEXT_PER_POLL else item
             for index, item in enumerate(fresh)
         ]
-    new = [MatchedItem(item, tuple(ctx.matcher.match(item))) for item in fresh]
-    changed = [MatchedItem(item, tuple(ctx.matcher.match(item))) for item in triage.changed]
+    # One batch, so a worker process is asked once per poll.
+    matches = cpu.match([*fresh, *triage.changed])
+    new = [MatchedItem(item, found) for item, found in zip(fresh, matches, strict=False)]
+    changed = [
+        MatchedItem(item, found)
+        for item, found in zip(triage.changed, matches[len(fresh) :], strict=True)
+    ]
     hints = [h for h in (parsed.ttl, parsed.update_period, max_age(fetched.headers)) if h]
     adaptive = feed.adaptive if feed.adaptive is not None else ctx.defaults.adaptive
     if adaptive:

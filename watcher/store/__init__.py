@@ -11,6 +11,7 @@ the database driver is wrapped in ``StoreError`` at this boundary.
     items    ItemStore: ingesting polls, reading items, stories, retention
     digests  DigestStore: claims, runs and their deliveries
     labels   LabelStore: readers' judgements (relevant or not) per item and topic
+    activity ActivityStore: recent matches and the digest runs that took them (dashboard)
     records  row <-> value conversions and SQL the parts share
 
 SQLite (the default) runs in WAL mode with foreign keys on and a busy timeout;
@@ -20,6 +21,7 @@ handed out timezone-aware.
 
 from __future__ import annotations
 
+from watcher.store.activity import ActivityStore
 from watcher.store.base import StoreBase, sqlite_path
 from watcher.store.digests import DigestStore
 from watcher.store.items import ItemStore
@@ -41,6 +43,7 @@ from watcher.store.values import (
     Delivery,
     DigestRun,
     IngestCounts,
+    ItemClaim,
     Label,
     MatchedItem,
     SourceStatus,
@@ -48,7 +51,7 @@ from watcher.store.values import (
 )
 
 
-class Store(SourceStore, ItemStore, DigestStore, LabelStore, StoreBase):
+class Store(SourceStore, ItemStore, DigestStore, LabelStore, ActivityStore, StoreBase):
     """The repository: every read and write of watcher's state goes through here."""
 
 
@@ -62,6 +65,7 @@ __all__ = [
     "FeedNoticeRow",
     "FeedRow",
     "IngestCounts",
+    "ItemClaim",
     "ItemRow",
     "Label",
     "LabelRow",

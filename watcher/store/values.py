@@ -106,3 +106,17 @@ class Label:
     relevant: bool
     origin: str
     labelled_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ItemClaim:
+    """A digest run that took one of an item's matches (``suppressed``: claimed, not shown,
+    because an alert about the item's story went out before)."""
+
+    topic: str
+    digest: str
+    run_id: int
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    suppressed: bool

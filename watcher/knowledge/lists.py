@@ -1,0 +1,201 @@
+"""Named entity lists: the shipped ones, and those resolved with a user's ``lists:``.
+
+Shipped lists (all terms tagged with ISO 3166 country codes):
+
+``leaders``              names of sitting heads of state and government
+``heads-of-state``       the chiefs of state only
+``heads-of-government``  the heads of government only
+``countries``            country and territory names in the main news languages
+``capitals``, ``cities`` capitals, and cities of 200,000 people or more, in
+                         Latin, Cyrillic, Han, Hangul and Kana spellings
+``regions``              US states
+``places``               countries, capitals, cities and regions together
+``demonyms``             nationality adjectives ("French", "North Korean")
+
+A territory's names are tagged with its own code and its sovereign's (New
+Caledonia: NC and FR), so that a French leader there is at home.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from watcher.config import ListConfig
+
+SHIPPED_LIST_NAMES = (
+    "leaders",
+    "heads-of-state",
+    "heads-of-government",
+    "countries",
+    "capitals",
+    "cities",
+    "regions",
+    "places",
+    "demonyms",
+)
+# "older than 6 months" (issue #20): leaders change with elections.
+STALE_AFTER = timedelta(days=183)
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+
+@dataclass(frozen=True, slots=True)
+class EntityTerm:
+    """One way of writing an entity, and the countries it belongs to (empty: untagged)."""
+
+    text: str
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class EntityList:
+    name: str
+    terms: tuple[EntityTerm, ...]
+    source: str  # "shipped YYYY-MM-DD", "feeds.yaml", or both
+
+
+@lru_cache(maxsize=1)
+def _world() -> dict[str, Any]:
+    path = resources.files("watcher.knowledge") / "data" / "world.json"
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def shipped_date() -> date:
+    """The day the shipped data was generated."""
+    return date.fromisoformat(_world()["generated"])
+
+
+def stale_warning(today: date) -> str | None:
+    """A warning when the shipped lists are older than six months on ``today``; else None."""
+    made = shipped_date()
+    if today - made <= STALE_AFTER:
+        return None
+    return (
+        f"the shipped world-knowledge lists (leaders, places) date from {made.isoformat()}, "
+        f"more than 6 months ago: leaders may have changed; update watcher, or extend "
+        f"'lists:' in feeds.yaml"
+    )
+
+
+def _merge(pairs: Iterable[tuple[str, Iterable[str]]]) -> tuple[EntityTerm, ...]:
+    """Terms with the union of their tags, one per distinct spelling, in first-seen order."""
+    tags: dict[str, set[str]] = {}
+    for text, countries in pairs:
+        tags.setdefault(text, set()).update(countries)
+    return tuple(EntityTerm(text, frozenset(found)) for text, found in tags.items())
+
+
+@lru_cache(maxsize=1)
+def shipped_lists() -> dict[str, EntityList]:
+    """The shipped lists by name (loaded once)."""
+    world = _world()
+    source = f"shipped {world['generated']}"
+    countries: dict[str, dict[str, Any]] = world["countries"]
+
+    def owners(code: str) -> tuple[str, ...]:
+        sovereign = countries.get(code, {}).get("sovereign")
+        return (code, sovereign) if sovereign else (code,)
+
+    leaders = world["leaders"]
+    by_role = {
+        role: _merge(
+            (name, (leader["country"],))
+            for leader in leaders
+            if role in leader["roles"]
+            for name in leader["names"]
+        )
+        for role in ("chief of state", "head of government")
+    }
+    lists = {
+        "leaders": _merge(
+            (name, (leader["country"],)) for leader in leaders for name in leader["names"]
+        ),
+        "heads-of-state": by_role["chief of state"],
+        "heads-of-government": by_role["head of government"],
+        "countries": _merge(
+            (name, owners(code)) for code, country in countries.items() for name in country["names"]
+        ),
+        "demonyms": _merge(
+            (name, (code,)) for code, country in countries.items() for name in country["demonyms"]
+        ),
+    }
+    for kind, name in (("capital", "capitals"), ("city", "cities"), ("region", "regions")):
+        lists[name] = _merge(
+            (spelling, owners(place["country"]))
+            for place in world["places"]
+            if place["kind"] == kind
+            for spelling in place["names"]
+        )
+    lists["places"] = _merge(
+        (term.text, term.tags)
+        for name in ("countries", "capitals", "cities", "regions")
+        for term in lists[name]
+    )
+    return {name: EntityList(name, terms, source) for name, terms in lists.items()}
+
+
+def resolve_lists(configured: Mapping[str, ListConfig]) -> dict[str, EntityList]:
+    """Shipped lists with the user's ``lists:`` applied: new lists, extensions, replacements."""
+    resolved = dict(shipped_lists())
+    for name, config in configured.items():
+        pairs: list[tuple[str, Iterable[str]]] = [(term, ()) for term in config.terms]
+        pairs += [(term, (tag,)) for tag, terms in config.tagged.items() for term in terms]
+        shipped = resolved.get(name)
+        if shipped is not None and not config.replace:
+            pairs = [(term.text, term.tags) for term in shipped.terms] + pairs
+            source = f"{shipped.source} + feeds.yaml"
+        else:
+            source = "feeds.yaml"
+        resolved[name] = EntityList(name, _merge(pairs), source)
+    return resolved
+
+
+def is_cyrillic(text: str) -> bool:
+    return _CYRILLIC.search(text) is not None
+
+
+@lru_cache(maxsize=1)
+def entity_spellings() -> dict[tuple[str, ...], str]:
+    """Every shipped spelling of a leader, country or place, as folded tokens, mapped to
+    one id per entity in any script: ``@leader:KP:KIM Jong Un``, ``@country:KP``,
+    ``@place:CN:Beijing`` ("北京", "Pékin" and "베이징" give the same id). Story
+    clustering counts these as shared evidence across languages (issue #20).
+
+    Left out: one-token Latin spellings of leaders (a family name alone, "Lee", is
+    too common a word to be evidence), one-character Han/Kana/Hangul spellings, and
+    demonyms shared by several countries ("Korean").
+    """
+    from watcher.match.text import words
+
+    world = _world()
+    found: dict[tuple[str, ...], str] = {}
+
+    def add(spelling: str, entity: str, *, single_ok: bool = True) -> None:
+        tokens = tuple(words(spelling))
+        if not tokens or (len(tokens) == 1 and not single_ok):
+            return
+        found.setdefault(tokens, entity)
+
+    for leader in world["leaders"]:
+        for name in leader["names"]:
+            add(name, f"@leader:{leader['country']}:{leader['name']}", single_ok=False)
+    demonym_owners: dict[str, set[str]] = {}
+    for code, country in world["countries"].items():
+        for name in country["names"]:
+            add(name, f"@country:{code}", single_ok=len(name) > 1)
+        for demonym in country["demonyms"]:
+            demonym_owners.setdefault(demonym, set()).add(code)
+    for demonym, owners in demonym_owners.items():
+        if len(owners) == 1:
+            add(demonym, f"@country:{next(iter(owners))}")
+    for place in world["places"]:
+        for name in place["names"]:
+            add(name, f"@place:{place['country']}:{place['name']}", single_ok=len(name) > 1)
+    return found
