@@ -51,7 +51,7 @@ from tests.fault_servers import (
     running_faulty_smtp,
     running_newsroom,
 )
-from watcher.store import DeliveryRow, FeedRow, ItemRow, MatchRow
+from watcher.store import DeliveryRow, DigestClaimRow, DigestRunRow, FeedRow, ItemRow, MatchRow
 
 REPO = Path(__file__).resolve().parents[1]
 SHUTDOWN_WAIT = 5.0
@@ -274,6 +274,24 @@ class Timeline:
             engine.dispose()
         return {match_key(name, url, text) for name, url, text in rows}
 
+    def settled(self, digest: str) -> set[str]:
+        """Matches whose claim by ``digest`` is final: held back, or in a run sent."""
+        engine = self.database.engine()
+        try:
+            with engine.connect() as db:
+                rows = db.execute(
+                    select(FeedRow.name, ItemRow.url, ItemRow.content_text)
+                    .join_from(DigestClaimRow, MatchRow, DigestClaimRow.match_id == MatchRow.id)
+                    .join(ItemRow, ItemRow.id == MatchRow.item_id)
+                    .join(FeedRow, FeedRow.id == ItemRow.feed_id)
+                    .join(DigestRunRow, DigestRunRow.id == DigestClaimRow.run_id)
+                    .where(DigestClaimRow.digest == digest)
+                    .where(DigestClaimRow.suppressed | DigestRunRow.status.in_(("sent",)))
+                ).all()
+        finally:
+            engine.dispose()
+        return {match_key(name, url, text) for name, url, text in rows}
+
     def pending_deliveries(self) -> int:
         engine = self.database.engine()
         try:
@@ -408,9 +426,10 @@ class Runner:
             if not missing:
                 return True
             # What was never stored cannot be alerted: stop waiting for it after a while
-            # (it is reported as not stored, and as lost at the end).
+            # (it is reported as not stored, and as lost at the end). Nor can a match
+            # whose alerts claim is settled (sent, or held back) without it in a message.
             late = time.monotonic() - cleared > 20
-            return late and not missing & self.t.stored_match_keys()
+            return late and not missing & (self.t.stored_match_keys() - self.t.settled("alerts"))
 
         wait_until(settled, DELIVER_WITHIN, 0.2)
         times = self.alert_times(keys)
@@ -474,11 +493,14 @@ class Runner:
     def database_failing(self) -> None:
         row = Row(f"database writes fail for {DB_FAULT_SECONDS:.0f}s", self.t.store)
         self.t.rows.append(row)
+        assert self.daemon is not None
+        tracebacks = self.daemon.output().count("Traceback")
         with self.t.database.writes_failing():
             batch = self.t.publish(3)
             time.sleep(DB_FAULT_SECONDS)
             early = self.t.expected_keys(batch) & self.t.stored_match_keys()
-        row.note += f"fault: {self.t.database.method}; "
+        tracebacks = self.daemon.output().count("Traceback") - tracebacks
+        row.note += f"fault: {self.t.database.method}; {tracebacks} tracebacks logged in it; "
         if early:
             self.problem(f"{row.fault}: {sorted(early)} were stored while writes should fail")
         cleared = time.monotonic()
