@@ -6,16 +6,38 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: run test bench audit clean
+.PHONY: run install test test-fast coverage bench audit clean
 
 run: $(RUN_STAMP)
+	@echo 'watcher is $(CURDIR)/$(BIN)/watcher; to use it anywhere: export PATH="$(CURDIR)/$(BIN):$$PATH"'
 	$(BIN)/watcher db upgrade
 	exec $(BIN)/watcher run
+
+# Only the virtualenv with watcher in it, for the quick start in README.md.
+install: $(RUN_STAMP)
+	@echo 'installed $(CURDIR)/$(BIN)/watcher; put it on PATH with:'
+	@echo '  export PATH="$(CURDIR)/$(BIN):$$PATH"'
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict watcher
 	$(BIN)/pytest -q
+
+# The same checks without the tests marked slow (daemons as processes, soaks, scale-out).
+test-fast: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict watcher
+	$(BIN)/pytest -q -m "not slow"
+
+# Line coverage of watcher/ under the whole suite, daemon processes included:
+# a table here, HTML in var/coverage/html/.
+coverage: $(TEST_STAMP)
+	rm -rf var/coverage
+	mkdir -p var/coverage
+	$(BIN)/coverage run -m pytest -q
+	$(BIN)/coverage combine --quiet
+	$(BIN)/coverage report
+	$(BIN)/coverage html --quiet
 
 # Benchmarks (not tests): figures go to bench/RESULTS.md; see bench/README.md.
 bench: $(BENCH_STAMP)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.feed_server import SHUTDOWN_POLL_SECONDS
 from watcher.config import Config, DigestConfig, FeedConfig, TopicConfig
 from watcher.models import Hit, Item, TopicMatch
 from watcher.pipeline import Pipeline
@@ -53,7 +54,10 @@ class _HookHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def hooks() -> Iterator[tuple[Hook, Hook]]:
     servers = (Hook(), Hook())
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    threads = [
+        threading.Thread(target=s.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True)
+        for s in servers
+    ]
     for thread in threads:
         thread.start()
     try:

@@ -135,7 +135,7 @@ def test_short_message_lists_the_strongest_stories() -> None:
     assert rendered.idempotency_key == MESSAGE_ID
     assert rendered.payload == digest_as_json(port_view())
     assert rendered.text.splitlines() == [
-        "Ports desk: 6 new items — Port strikes (6), Energy prices (1)",
+        "Ports desk: 6 new items — Port strikes (5), Energy prices (1)",
         "• Dockworkers walk out at Eastport as port strike begins — Harbour Gazette "
         "<https://gazette.example/ports/eastport-walkout>",
         # Hostile text stays text; the javascript: link is dropped.

@@ -182,6 +182,7 @@ def test_status_lists_feeds_topics_and_digests(stored: Path) -> None:
     assert "morning" in result.output
 
 
+@pytest.mark.slow
 def test_eval_prints_precision_recall_f1() -> None:
     dev = shared_dir("eval") / "topics-dev.jsonl"
     result = subprocess.run(

@@ -43,8 +43,10 @@ BROKEN: list[tuple[str, str, list[str]]] = [
            title: Harbour
         """,
         [
-            "feeds.yaml:4:4: invalid YAML: expected <block end>, but found '<block mapping start>'"
-            " (while parsing a block collection on line 2)"
+            "feeds.yaml:4:4: invalid YAML: this line is indented by 3 spaces, which lines up"
+            " with nothing in the block that starts on line 2 (its keys are indented by 4);"
+            " indent it like the keys it belongs with [YAML: expected <block end>, but found"
+            " '<block mapping start>' (while parsing a block collection on line 2)]"
         ],
     ),
     (
@@ -549,8 +551,12 @@ def test_a_full_config_loads_into_the_right_objects() -> None:
     config = load_config(DATA / "full.yaml", environ={"WATCHER_TEST_SMTP_PASSWORD": "pw"})
 
     assert config.source == str(DATA / "full.yaml")
-    assert config.database == "sqlite:///var/test-watcher.db"
-    assert (config.outbox, config.templates) == ("var/test-outbox", "my-templates")
+    # Relative paths are read from the config file's folder, not the working directory.
+    assert config.database == f"sqlite:///{DATA.resolve() / 'var/test-watcher.db'}"
+    assert (config.outbox, config.templates) == (
+        str(DATA.resolve() / "var/test-outbox"),
+        str(DATA.resolve() / "my-templates"),
+    )
     assert config.defaults.interval == timedelta(minutes=20)
     assert config.defaults.timeout == timedelta(seconds=45)
     assert config.defaults.connect_timeout == timedelta(seconds=10)
@@ -748,10 +754,53 @@ def test_watcher_config_names_the_file_unless_a_path_is_given(
     monkeypatch.chdir(tmp_path)
 
     from_environment = load_config(environ={"WATCHER_CONFIG": str(named)})
-    assert from_environment.outbox == "from-the-environment"
+    assert from_environment.outbox == str(tmp_path.resolve() / "from-the-environment")
     assert from_environment.source == str(named)
     from_argument = load_config(str(explicit), environ={"WATCHER_CONFIG": str(named)})
-    assert from_argument.outbox == "from-the-argument"
+    assert from_argument.outbox == str(tmp_path.resolve() / "from-the-argument")
     from_directory = load_config(environ={})
-    assert from_directory.outbox == "from-the-current-directory"
+    assert from_directory.outbox == str(tmp_path.resolve() / "from-the-current-directory")
     assert from_directory.source == "feeds.yaml"
+
+
+def test_relative_paths_are_read_from_the_config_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "desk"
+    folder.mkdir()
+    (folder / "feeds.yaml").write_text(
+        "# the desk's watcher\ndatabase: sqlite:///state/w.db\noutbox: mail\ntemplates: tpl\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    config = load_config(folder / "feeds.yaml", environ={})
+
+    assert config.database == f"sqlite:///{folder.resolve() / 'state/w.db'}"
+    assert config.outbox == str(folder.resolve() / "mail")
+    assert config.templates == str(folder.resolve() / "tpl")
+    absolute = folder / "abs.yaml"
+    absolute.write_text(f"database: sqlite:///{tmp_path}/a.db\noutbox: {tmp_path}/out\n")
+    kept = load_config(absolute, environ={})
+    assert (kept.database, kept.outbox) == (f"sqlite:///{tmp_path}/a.db", f"{tmp_path}/out")
+    in_memory = folder / "memory.yaml"
+    in_memory.write_text("database: 'sqlite://'\n")
+    assert load_config(in_memory, environ={}).database == "sqlite://"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("feeds:\n  - name: a\n     url: http://x/\n", "indented further than the key above"),
+        ("feeds:\n\t- name: a\n", "a tab character: YAML indents with spaces only"),
+        (
+            "topics:\n  - name: a\n    query: x\n  exclude: y\n",
+            "4:3: invalid YAML: this line is indented by 2 spaces",
+        ),
+    ],
+)
+def test_indentation_errors_say_what_is_wrong_in_plain_words(text: str, words: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config_text(text, "feeds.yaml", environ={})
+    assert words in str(raised.value)

@@ -86,6 +86,7 @@ def test_corpus_is_there(corpus: Path) -> None:
     assert sum(1 for _ in corpus_files(corpus)) > 2000
 
 
+@pytest.mark.slow
 def test_only_parse_error_escapes_and_wellformed_items_are_kept(corpus: Path) -> None:
     escaped: list[str] = []
     miscounted: list[str] = []

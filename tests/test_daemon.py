@@ -124,6 +124,7 @@ def stored_items(tmp: Path, feed: str) -> int:
         return len(store.items(feed=feed))
 
 
+@pytest.mark.slow
 def test_reload_health_metrics_and_single_instance(tmp_path: Path, chaos: ChaosServer) -> None:
     config = tmp_path / "feeds.yaml"
     port = free_port()
@@ -175,6 +176,7 @@ def test_reload_health_metrics_and_single_instance(tmp_path: Path, chaos: ChaosS
     assert "stopped" in daemon.output()
 
 
+@pytest.mark.slow
 def test_sigterm_mid_poll_lets_the_poll_finish_and_exits_cleanly(
     tmp_path: Path, chaos: ChaosServer
 ) -> None:

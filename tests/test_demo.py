@@ -87,6 +87,7 @@ def test_digest_files_are_in_the_outbox(demo: DemoResult) -> None:
     assert not missing  # every write-up, as an entry or as another source of its story
 
 
+@pytest.mark.slow
 def test_second_run_in_the_same_folder_writes_the_same_digest(tmp_path: Path) -> None:
     first = run_demo(tmp_path)
     first_html = first.html_path.read_bytes()

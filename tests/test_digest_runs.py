@@ -128,6 +128,7 @@ def stalling() -> Iterator[tuple[RunningSmtpServer, StallingHandler]]:
             handler.release.set()
 
 
+@pytest.mark.slow
 def test_crash_after_smtp_accepted_resends_same_message_id(
     tmp_path: Path, stalling: tuple[RunningSmtpServer, StallingHandler]
 ) -> None:

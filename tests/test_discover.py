@@ -12,16 +12,18 @@ import yaml
 
 from tests.feed_server import FeedServer, running_feed_server
 from watcher.config import load_config_text
-from watcher.sources.discover import (
-    COMMON_FEED_PATHS,
+from watcher.sources.advertised import (
     DiscoveredFeed,
     DiscoveryMethod,
-    FeedEntry,
     discover_feeds,
+    looks_like_feed_url,
+)
+from watcher.sources.discover import (
+    COMMON_FEED_PATHS,
+    FeedEntry,
     discovered_yaml,
     feed_name,
     feeds_yaml,
-    looks_like_feed_url,
     probe_common_paths,
     slugify,
     unique_name,

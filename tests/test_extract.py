@@ -29,8 +29,10 @@ PAGES = Path(__file__).parent / "data" / "pages"
 # The shared test data lives beside the repository (see conftest.py).
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "articles"
 
-# Generous enough for a slow CI machine; unbounded work would take minutes.
-HOSTILE_SECONDS = 5.0
+# Bounded work is the behaviour under test, so a time limit stays, generous enough for
+# a loaded 2-core machine (the slowest page takes ~0.5 s at a load average of 7);
+# unbounded work would take minutes.
+HOSTILE_SECONDS = 15.0
 
 FERRY_SENTENCE = (
     "The overnight ferry linking Orvell Quay with the island town of Sandhaven "
@@ -271,6 +273,7 @@ def token_f1(extracted: str | None, truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+@pytest.mark.slow
 def test_corpus_sample_scores_at_least_trafilatura_defaults() -> None:
     if not CORPUS.is_dir():
         if os.environ.get("CI"):

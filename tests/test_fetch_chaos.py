@@ -95,37 +95,41 @@ def test_trickling_body_is_cut_off_at_the_total_deadline(
     fetcher: Fetcher, server: ChaosServer
 ) -> None:
     # Each byte arrives well within the read timeout, so only a total deadline stops it.
+    # The whole body would take len(SMALL_FEED) x 50 ms (over a minute); the deadline is 1 s.
     server.trickle_interval = 0.05
     started = time.monotonic()
     result = failed(fetcher.fetch(FetchRequest(server.url("/trickle"), allow_private=True)))
     elapsed = time.monotonic() - started
     assert result.kind == FetchFailureKind.TIMEOUT
-    assert 0.9 <= elapsed < 1.8
+    assert elapsed >= 0.9  # the deadline, not an early give-up
+    # Cut off: the client hung up long before the body was through (the server
+    # stops at its next write), however late a loaded machine got there.
+    assert wait_for_record(server, "/trickle").bytes_sent < len(SMALL_FEED) // 2
 
 
 def test_server_that_never_answers_times_out(fetcher: Fetcher, server: ChaosServer) -> None:
+    # /hang holds the request until the server stops; only our deadline ends the fetch.
     started = time.monotonic()
     result = failed(fetcher.fetch(FetchRequest(server.url("/hang"), allow_private=True)))
     assert result.kind == FetchFailureKind.TIMEOUT
-    assert time.monotonic() - started < 1.8
+    assert time.monotonic() - started >= 0.9
     assert server.url("/hang") in result.message
+    assert not server.requests("/hang")  # the server never answered it
 
 
 # --- size limits --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_gzip_bomb_stops_at_the_limit(fetcher: Fetcher, server: ChaosServer) -> None:
     gzip_bomb()  # build the bomb before measuring, so only the client is measured
     tracemalloc.start()
     try:
-        started = time.monotonic()
         result = failed(fetcher.fetch(FetchRequest(server.url("/gzip-bomb"), allow_private=True)))
-        elapsed = time.monotonic() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert result.kind == FetchFailureKind.TOO_LARGE
-    assert elapsed < 1.0
     # The bomb inflates to 64 MiB; we must never hold much more than the 1 MiB limit.
     assert peak < 8 * MAX_BODY_BYTES
 
@@ -134,10 +138,9 @@ def test_gzip_bomb_stops_at_the_limit(fetcher: Fetcher, server: ChaosServer) -> 
 def test_huge_body_is_refused_without_reading_it(
     fetcher: Fetcher, server: ChaosServer, path: str
 ) -> None:
-    started = time.monotonic()
     result = failed(fetcher.fetch(FetchRequest(server.url(path), allow_private=True)))
     assert result.kind == FetchFailureKind.TOO_LARGE
-    assert time.monotonic() - started < 1.0
+    # Refused early: the server got to send only a small part of the 50 MB.
     assert wait_for_record(server, path).bytes_sent < HUGE_BODY_BYTES // 4
 
 

@@ -7,6 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.feed_server import running_feed_server
 from tests.smtp_server import running_smtp_server
 from watcher.config import Config, Defaults, FeedConfig, SmtpConfig, TopicConfig
@@ -26,6 +28,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.slow
 def test_one_notice_per_outage_and_one_recovery(tmp_path: Path) -> None:
     clock = Clock()
     with running_feed_server() as feeds, running_smtp_server() as smtp:

@@ -96,6 +96,7 @@ def open_pipeline(config: Config, clock: Clock) -> tuple[Store, Pipeline]:
     return store, Pipeline(config, store, clock=clock, rng=random.Random(1))
 
 
+@pytest.mark.slow
 def test_500_feeds_twice_store_every_item_once_and_parse_nothing_the_second_time(
     tmp_path: Path, chaos: ChaosServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,4 +1,5 @@
-"""robots.txt (watcher/robots.py): RFC 9309 matching, fetch outcomes, and the cache."""
+"""robots.txt (watcher/sources/robots.py, protego underneath): RFC 9309 matching,
+fetch outcomes, and the cache."""
 
 from __future__ import annotations
 
@@ -56,9 +57,13 @@ OURS = "watcher/0.1 (+https://github.com/example/watcher)"
         ("Mozilla/5.0 (X11)", "/drafts-2024/preview", False),
         ("Mozilla/5.0 (X11)", "/drafts/preview-2", False),
         ("Mozilla/5.0 (X11)", "/drafts/edit", True),
-        # Two user-agent lines share one group; a version after the token is ignored.
+        # Two user-agent lines share one group; a version in our User-Agent is ignored.
         ("GreedyBot/3.0", "/anything", False),
-        ("otherbot", "/", False),
+        # "OtherBot/2.1" is no product token (RFC 9309 §2.2.1 allows letters, "-"
+        # and "_"): protego keeps the line as written, so it names no crawler and
+        # otherbot gets the * group.
+        ("otherbot", "/", True),
+        ("otherbot", "/search", False),
         # robots.txt itself is always allowed (§2.2.2).
         ("GreedyBot/3.0", "/robots.txt", True),
     ],
@@ -74,6 +79,10 @@ def test_rules_from_the_example_file(user_agent: str, path: str, allowed: bool) 
         # An empty disallow restricts nothing, but still ends the group.
         ("User-agent: watcher\nDisallow:\n\nUser-agent: *\nDisallow: /", "/x", True),
         ("User-agent: other\nDisallow:\nUser-agent: *\nDisallow: /", "/x", False),
+        # Groups are chosen by our product token, not by words elsewhere in the
+        # User-Agent header, nor by a longer name that starts with it.
+        ("User-agent: github\nDisallow: /", "/x", True),
+        ("User-agent: watcher-news\nDisallow: /", "/x", True),
         # Groups naming us are combined.
         ("User-agent: watcher\nDisallow: /a\n\nUser-agent: watcher\nDisallow: /b", "/b/1", False),
         # Rules before any user-agent line belong to no one.

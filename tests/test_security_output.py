@@ -130,7 +130,9 @@ def test_hostile_html_never_reaches_the_mail_server(server: FeedServer, tmp_path
     assert_safe(received[0].message)
 
 
-@pytest.fixture
+# One server for the module: it keeps no state between requests, and each stop()
+# waits for serve_forever's next poll (up to 0.5 s).
+@pytest.fixture(scope="module")
 def endpoint() -> Iterator[EndpointServer]:
     server = EndpointServer(
         "127.0.0.1",

@@ -13,21 +13,31 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from tests.feed_server import SHUTDOWN_POLL_SECONDS
 from tests.smtp_server import running_smtp_server
 from watcher.store import DigestClaimRow, DigestRunRow, ItemRow, MatchRow, Store
 
 REPO = Path(__file__).resolve().parents[1]
 FEEDS = 12
+# The soak lasts at least this long AND until the daemon has served this many
+# polls, so a loaded machine soaks longer rather than failing or checking less.
 SOAK_SECONDS = 45
+SOAK_POLLS = 300
 WARM_UP_SECONDS = 15
+WARM_UP_POLLS = 100
+# Only a daemon that stalls gets near this (hours of work for an idle one): a hang
+# guard, not a speed requirement.
+STALL_SECONDS = 300
 WINDOW = 15  # items per feed document
+
+pytestmark = pytest.mark.slow
 
 
 class Newsroom(ThreadingHTTPServer):
@@ -102,7 +112,9 @@ class _Desk(BaseHTTPRequestHandler):
 @pytest.fixture
 def newsroom() -> Iterator[Newsroom]:
     server = Newsroom()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
+    )
     thread.start()
     try:
         yield server
@@ -117,6 +129,39 @@ def rss_kib(pid: int) -> int:
     found = re.search(r"VmRSS:\s+(\d+) kB", status)
     assert found is not None
     return int(found.group(1))
+
+
+def soak_until(
+    condition: Callable[[], bool], what: str, daemon: subprocess.Popen[bytes], log: Path
+) -> None:
+    """Wait for ``condition`` while the daemon runs; fail if it exits or stalls."""
+    deadline = time.monotonic() + STALL_SECONDS
+    while not condition():
+        assert daemon.poll() is None, f"the daemon exited before {what}:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"no {what} after {STALL_SECONDS}s:\n{log.read_text()}"
+        time.sleep(0.5)
+
+
+def caught_up(database: str, newsroom: Newsroom) -> bool:
+    """Every item served is stored, and every match alerted (claimed and sent)."""
+    with newsroom.lock:
+        served = {(f"desk-{feed}", f"f{feed}-{n}") for feed, n in newsroom.served}
+    with Store.open(database) as store:
+        stored = {(s.item.feed, s.item.key.rsplit("/", 1)[-1]) for s in store.items(limit=100_000)}
+        with store.engine.connect() as db:
+            matches = db.scalar(select(func.count()).select_from(MatchRow))
+            alerted = db.scalar(
+                select(func.count())
+                .select_from(DigestClaimRow)
+                .where(DigestClaimRow.digest == "alerts")
+            )
+            unsent = db.scalar(
+                select(func.count())
+                .select_from(DigestRunRow)
+                .where(DigestRunRow.digest == "alerts")
+                .where(DigestRunRow.status.not_in(["sent", "suppressed"]))
+            )
+    return served <= stored and matches == alerted and unsent == 0
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc for RSS")
@@ -155,16 +200,20 @@ digests:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONPATH": str(REPO)},
             )
+            started = time.monotonic()
+
+            def soaked(seconds: float, polls: int) -> Callable[[], bool]:
+                return lambda: time.monotonic() - started >= seconds and newsroom.requests >= polls
+
             try:
-                time.sleep(WARM_UP_SECONDS)
-                assert daemon.poll() is None, log_path.read_text()
+                soak_until(soaked(WARM_UP_SECONDS, WARM_UP_POLLS), "warm-up", daemon, log_path)
                 warm = rss_kib(daemon.pid)
-                time.sleep(SOAK_SECONDS - WARM_UP_SECONDS)
-                assert daemon.poll() is None, log_path.read_text()
+                soak_until(soaked(SOAK_SECONDS, SOAK_POLLS), "soak", daemon, log_path)
                 end = rss_kib(daemon.pid)
                 with newsroom.lock:
                     newsroom.frozen = True  # no more news, no more faults: let it catch up
-                time.sleep(6)
+                database = f"sqlite:///{tmp_path}/watcher.db"
+                soak_until(lambda: caught_up(database, newsroom), "catch-up", daemon, log_path)
             finally:
                 daemon.send_signal(signal.SIGTERM)
                 code = daemon.wait(timeout=60)
@@ -192,7 +241,6 @@ digests:
         assert final.returncode == 0, final.stderr
         received = [r.message for r in smtp.handler.received]
 
-    assert newsroom.requests > 300  # several hundred polls
     with Store.open(f"sqlite:///{tmp_path}/watcher.db") as store:
         # A relative guid is a path below the feed's URL; its last segment is ours.
         stored = {(s.item.feed, s.item.key.rsplit("/", 1)[-1]) for s in store.items(limit=100_000)}

@@ -119,6 +119,7 @@ def stored_titles(config: Path) -> dict[str, list[str]]:
         return by_source
 
 
+@pytest.mark.slow
 def test_poll_once_polls_feeds_pages_and_watches_from_a_plain_feeds_yaml(
     tmp_path: Path, server: FeedServer
 ) -> None:
@@ -149,6 +150,7 @@ def test_poll_once_polls_feeds_pages_and_watches_from_a_plain_feeds_yaml(
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
 
 
+@pytest.mark.slow
 def test_an_unexpected_error_in_one_source_is_recorded_on_it_with_backoff(
     tmp_path: Path, server: FeedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,6 +189,7 @@ def test_poll_once_says_when_an_alert_was_refused_and_exits_1(
     assert handler.received == []
 
 
+@pytest.mark.slow
 def test_a_pending_alert_is_reported_late_then_sent_by_the_daemon_while_feeds_are_quiet(
     tmp_path: Path, server: FeedServer
 ) -> None:

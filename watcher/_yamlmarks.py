@@ -159,6 +159,9 @@ def describe_yaml_error(source: str, text: str, error: yaml.YAMLError) -> str:
         mark, message = error.problem_mark, str(error.problem)
         if error.context and error.context_mark:
             message += f" ({error.context} on line {error.context_mark.line + 1})"
+        plain = _indentation_in_plain_words(str(error.problem), error.context_mark, mark, text)
+        if plain:
+            message = f"{plain} [YAML: {message}]"
         return f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {message}"
     if isinstance(error, yaml.reader.ReaderError):
         line = text.count("\n", 0, error.position) + 1
@@ -166,6 +169,33 @@ def describe_yaml_error(source: str, text: str, error: yaml.YAMLError) -> str:
         message = f"character #x{error.character:04x} is not allowed"
         return f"{source}:{line}:{column}: invalid YAML: {message}"
     return f"{source}: invalid YAML: {' '.join(str(error).split())}"
+
+
+def _indentation_in_plain_words(
+    problem: str, context_mark: yaml.Mark | None, mark: yaml.Mark, text: str
+) -> str | None:
+    """What PyYAML's indentation errors mean, in words a first-time user can act on."""
+    if "'\\t'" in problem or "\t" in problem:
+        return "a tab character: YAML indents with spaces only"
+    lines = text.splitlines()
+    if problem.startswith("mapping values are not allowed"):
+        return (
+            "this line is indented further than the key above it, so YAML reads it as part "
+            "of that key's value; line it up with the keys above (or quote a value that "
+            "contains ': ')"
+        )
+    if problem.startswith("expected <block end>") and context_mark is not None:
+        started = context_mark.line + 1
+        opener = lines[context_mark.line] if context_mark.line < len(lines) else ""
+        first_key = len(opener) - len(opener.lstrip(" -")) if opener.strip() else 0
+        return (
+            f"this line is indented by {mark.column} spaces, which lines up with nothing "
+            f"in the block that starts on line {started} (its keys are indented by "
+            f"{first_key}); indent it like the keys it belongs with"
+        )
+    if problem.startswith("could not find expected ':'"):
+        return "a line that is not 'key: value' (a missing ':' or a wrongly indented line)"
+    return None
 
 
 def did_you_mean(word: str, choices: Collection[str]) -> str:

@@ -541,6 +541,32 @@ def config_warnings(config: Config) -> list[str]:
             warnings.append(
                 "smtp.security: the password would be sent without TLS; use starttls or tls"
             )
+    warnings.extend(_private_source_warnings(config))
+    return warnings
+
+
+def _private_source_warnings(config: Config) -> list[str]:
+    """Sources on this machine or a private network that every poll would refuse."""
+    from watcher.sources.netguard import blocked_class, literal_address
+
+    warnings: list[str] = []
+    for section, sources in (
+        ("feeds", config.feeds),
+        ("pages", config.pages),
+        ("watches", config.watches),
+    ):
+        for source in sources:
+            host = (urlsplit(source.url).hostname or "").lower()
+            if source.allow_private or not host or source.url.lower().startswith("file:"):
+                continue
+            address = literal_address(host)
+            kind = "loopback" if host == "localhost" else address and blocked_class(address)
+            if kind:
+                warnings.append(
+                    f"{section}.{source.name}: {host} is {kind.split(' (')[0]}, so every poll "
+                    "would be refused as blocked; add 'allow_private: true' if it really "
+                    "lives there"
+                )
     return warnings
 
 
@@ -551,7 +577,8 @@ def load_config(
 
     The file is ``path``, else ``$WATCHER_CONFIG``, else ``./feeds.yaml``; ``environ``
     (default ``os.environ``) supplies that variable and the ``${NAME}`` values.
-    Relative paths inside (database, outbox, templates) are returned as written.
+    Relative paths inside (database, outbox, templates) are resolved against the
+    file's folder, so a command run from elsewhere finds the same database.
 
     Raises ConfigError listing every problem when the file cannot be read or is invalid.
     """
@@ -567,7 +594,33 @@ def load_config(
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{source}: cannot read: not UTF-8 text (byte {exc.start})"]) from exc
-    return load_config_text(text, source, environ=environ)
+    config = load_config_text(text, source, environ=environ)
+    return with_paths_resolved(config, Path(path).resolve().parent)
+
+
+def with_paths_resolved(config: Config, folder: Path) -> Config:
+    """``config`` with a relative SQLite path, ``outbox`` and ``templates`` made absolute
+    under ``folder`` (the config file's): `watcher --config /x/feeds.yaml status` run
+    from anywhere must open /x's database, not create an empty one where it stands."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    update: dict[str, str] = {}
+    try:
+        url = make_url(config.database)
+    except ArgumentError:
+        url = None  # reported when the store opens it, with the store's own message
+    if url is not None and url.get_backend_name() == "sqlite":
+        database = url.database or ":memory:"
+        in_file = database != ":memory:" and not database.startswith("file:")
+        if in_file and not Path(database).is_absolute():
+            resolved = url.set(database=str(folder / database))
+            update["database"] = resolved.render_as_string(hide_password=False)
+    if not Path(config.outbox).is_absolute():
+        update["outbox"] = str(folder / config.outbox)
+    if config.templates is not None and not Path(config.templates).is_absolute():
+        update["templates"] = str(folder / config.templates)
+    return config.model_copy(update=update) if update else config
 
 
 def load_config_text(

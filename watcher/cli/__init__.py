@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from watcher import __version__
+from watcher.cli.sources import register as register_source_commands
 from watcher.config import Config, config_warnings, load_config, parse_duration
 from watcher.exceptions import ConfigError, QueryError, StoreError, WatcherError
 from watcher.logs import configure_logging
@@ -95,7 +96,50 @@ def opened_store(config: Config, *, upgrade: bool = False) -> Iterator[Any]:
         store.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Options of the whole command that users also write after the subcommand
+# (`watcher check --config F`); True when the option takes a value.
+GLOBAL_OPTIONS = {"--config": True, "--log-level": True, "--log-format": True}
+
+
+class GlobalOptionsGroup(click.Group):
+    """The `watcher` group: its global options are accepted anywhere on the line.
+
+    They are moved in front of the subcommand before click parses, so every command,
+    however deeply nested, takes them without declaring them again. ``--`` ends the
+    search, so an argument after it is never taken for an option.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(args))
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``args`` with every global option (and its value) moved to the front."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            hoisted.append(arg)
+            if "=" not in arg and GLOBAL_OPTIONS[name] and index + 1 < len(args):
+                hoisted.append(args[index + 1])
+                index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    return hoisted + rest
+
+
+@click.group(
+    cls=GlobalOptionsGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="--config, --log-level and --log-format may also follow the subcommand.",
+)
 @click.version_option(__version__, prog_name="watcher")
 @click.option(
     "--config",
@@ -127,6 +171,8 @@ pass_context = click.make_pass_decorator(Context)
 @pass_context
 def check(ctx: Context) -> None:
     """Validate the configuration and the topic queries; exit 2 on any error."""
+    from watcher.querystyle import quoted_phrase_warnings
+
     config = ctx.config()
     for warning in config_warnings(config):
         click.echo(f"{config.source}: warning: {warning}", err=True)
@@ -135,6 +181,9 @@ def check(ctx: Context) -> None:
     stale = knowledge_warning(config)
     if stale:
         click.echo(f"{config.source}: warning: {stale}", err=True)
+    source_text = Path(config.source).read_text(encoding="utf-8-sig")
+    for located in quoted_phrase_warnings(source_text, config.source):
+        click.echo(located, err=True)
     click.echo(
         f"{config.source}: ok — {len(config.feeds)} feeds, "
         + (f"{len(config.pages)} pages, " if config.pages else "")
@@ -184,19 +233,51 @@ def poll(ctx: Context, once: bool, source_names: tuple[str, ...]) -> None:
         with Pipeline(config, store) as pipeline:
             sources = pipeline.enabled_sources(source_names or None)
             show_bar = sys.stderr.isatty() and ctx.log_level != "debug"
-            if show_bar:
-                with click.progressbar(
-                    length=len(sources), label="polling", file=sys.stderr
-                ) as bar:
-                    results = pipeline.poll(sources, on_result=lambda _result: bar.update(1))
-            else:
-                results = pipeline.poll(sources, on_result=_log_poll_result)
-            outcomes = pipeline.digests.send_immediate_alerts()
-    kinds = Counter(result.error_kind for result in results if result.failed)
-    failed = sum(kinds.values())
+            # Results as they finish, so that Ctrl-C can still report what was done.
+            finished: list[PollResult] = []
+            try:
+                if show_bar:
+                    with click.progressbar(
+                        length=len(sources), label="polling", file=sys.stderr
+                    ) as bar:
+
+                        def advance(result: PollResult) -> None:
+                            finished.append(result)
+                            bar.update(1)
+
+                        results = pipeline.poll(sources, on_result=advance)
+                else:
+
+                    def record(result: PollResult) -> None:
+                        finished.append(result)
+                        _log_poll_result(result)
+
+                    results = pipeline.poll(sources, on_result=record)
+                outcomes = pipeline.digests.send_immediate_alerts()
+            except KeyboardInterrupt:
+                click.echo(
+                    f"interrupted after {len(finished)} of {len(sources)} sources; "
+                    + _poll_summary(finished, [])
+                )
+                sys.exit(130)  # 128 + SIGINT, as shells report it
     sent = [outcome for outcome in outcomes if outcome.status == SendOutcome.SENT]
     undelivered = [outcome for outcome in outcomes if outcome.status != SendOutcome.SENT]
-    click.echo(
+    click.echo(_poll_summary(results, sent))
+    for outcome in undelivered:
+        click.echo(
+            f"alert {outcome.digest} (run {outcome.run_id}) not delivered: "
+            f"{outcome.status}: {outcome.error or 'nothing was due'}",
+            err=True,
+        )
+    failed = sum(result.failed for result in results)
+    if (results and failed == len(results)) or undelivered:
+        sys.exit(EXIT_RUNTIME)
+
+
+def _poll_summary(results: list[PollResult], sent: list[Any]) -> str:
+    kinds = Counter(result.error_kind for result in results if result.failed)
+    failed = sum(kinds.values())
+    return (
         f"polled {len(results)} sources: "
         f"{sum(r.result.fetched for r in results)} fetched, "
         f"{sum(r.result == PollOutcome.NOT_MODIFIED for r in results)} not modified, "
@@ -207,14 +288,6 @@ def poll(ctx: Context, once: bool, source_names: tuple[str, ...]) -> None:
         f"{sum(r.new_matches for r in results)} new matches"
         + (f"; {len(sent)} alerts sent" if sent else "")
     )
-    for outcome in undelivered:
-        click.echo(
-            f"alert {outcome.digest} (run {outcome.run_id}) not delivered: "
-            f"{outcome.status}: {outcome.error or 'nothing was due'}",
-            err=True,
-        )
-    if (results and failed == len(results)) or undelivered:
-        sys.exit(EXIT_RUNTIME)
 
 
 def _log_poll_result(result: PollResult) -> None:
@@ -291,6 +364,11 @@ def items(
     if fmt == "json":
         click.echo(json.dumps([_item_json(stored) for stored in found], indent=2))
         return
+    # Newest first by the time shown (published, else fetched): one poll fetches a
+    # feed's items together, so the store's fetched-at order says little within it.
+    found = sorted(found, key=lambda s: (s.item.published or s.fetched_at, s.id), reverse=True)
+    if found:
+        click.echo(f"{'ID':>7}  {'WHEN':<16}  {'FEED':<16}  {'TOPICS':<24}  TITLE")
     for stored in found:
         when = (stored.item.published or stored.fetched_at).strftime("%Y-%m-%d %H:%M")
         topics = ",".join(m.topic for m in stored.matches) or "-"
@@ -353,7 +431,7 @@ def digest() -> None:
     "--output",
     type=click.Path(dir_okay=False, writable=True),
     default=None,
-    help="Write here instead of var/preview-NAME.html.",
+    help="Write here instead of var/preview-NAME.html beside feeds.yaml.",
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a browser.")
 @pass_context
@@ -377,7 +455,9 @@ def digest_preview(
     if fmt == "text":
         click.echo(f"Subject: {rendered.subject}\n\n{rendered.text}")
         return
-    path = Path(output or Path("var") / f"preview-{name}.html")
+    # Beside the configuration's other state (var/ in its folder), wherever watcher runs.
+    state = Path(config.source).resolve().parent / "var"
+    path = Path(output or state / f"preview-{name}.html")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(rendered.html, encoding="utf-8")
     click.echo(f"{path} ({view.total} items): {rendered.subject}")
@@ -603,62 +683,26 @@ def demo(workdir: Path) -> None:
 @pass_context
 def discover(ctx: Context, url: str, allow_private: bool) -> None:
     """Find the RSS/Atom/JSON feeds of a site and print feeds.yaml entries for them."""
-    from watcher.sources.discover import discover_feeds, discovered_yaml, probe_common_paths
-    from watcher.sources.fetch import Fetched, Fetcher, FetchRequest, FetchResult
+    from watcher.cli.sources import blocked_hint, needs_allow_private, same_host_fetch
+    from watcher.sources.discover import discovered_yaml, look_up_feeds
+    from watcher.sources.fetch import FetchFailed
 
-    defaults = ctx.config_or_defaults().defaults
-    with Fetcher.from_defaults(defaults) as fetcher:
-
-        def fetch(target: str) -> FetchResult:
-            return fetcher.fetch(FetchRequest(url=target, allow_private=allow_private))
-
-        page = fetch(url)
-        if not isinstance(page, Fetched):
-            fail(f"{url}: {getattr(page, 'message', 'not modified')}", EXIT_RUNTIME)
-        found = discover_feeds(page.body, page_url=page.url) or probe_common_paths(page.url, fetch)
-    if not found:
+    config = ctx.config_or_defaults()
+    fetcher, fetch = same_host_fetch(config, url, allow_private)
+    with fetcher:
+        lookup = look_up_feeds(url, fetch)
+    if isinstance(lookup, FetchFailed):
+        fail(blocked_hint(lookup.message), EXIT_RUNTIME)
+    if not lookup.feeds:
         fail(
             f"{url}: no feed found (no <link rel=alternate>, none at the usual paths)", EXIT_RUNTIME
         )
-    known = {source.name for source in ctx.config_or_defaults().sources}
-    click.echo(discovered_yaml(found, existing_names=known), nl=False)
-
-
-@cli.group()
-def opml() -> None:
-    """Import or export feeds as OPML, the format every feed reader speaks."""
-
-
-@opml.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@pass_context
-def opml_import(ctx: Context, path: str) -> None:
-    """Print feeds.yaml entries for the feeds of an OPML file, to paste under feeds:."""
-    from watcher.exceptions import OpmlError
-    from watcher.sources.opml import opml_to_yaml, parse_opml
-
-    try:
-        feeds = parse_opml(Path(path).read_bytes())
-    except OpmlError as exc:
-        fail(f"{path}: {exc}", EXIT_USAGE)
-    known = {source.name for source in ctx.config_or_defaults().sources}
-    click.echo(opml_to_yaml(feeds, existing_names=known), nl=False)
-
-
-@opml.command("export")
-@pass_context
-def opml_export(ctx: Context) -> None:
-    """Write the configured feeds as OPML to standard output."""
-    from watcher.sources.opml import OpmlFeed, render_opml
-
-    config = ctx.config()
-    feeds = [
-        OpmlFeed(
-            title=feed.title or feed.name, xml_url=feed.url, html_url=None, categories=feed.tags
-        )
-        for feed in config.feeds
-    ]
-    sys.stdout.buffer.write(render_opml(feeds, title=f"watcher feeds ({config.source})"))
+    if lookup.is_feed:
+        click.echo(f"{url} is a feed itself ({lookup.item_count} items)", err=True)
+    private = allow_private and needs_allow_private(url)
+    click.echo(f"add one with: watcher feeds add URL{' --allow-private' * private}", err=True)
+    known = {source.name for source in config.sources}
+    click.echo(discovered_yaml(lookup.feeds, existing_names=known, allow_private=private), nl=False)
 
 
 @cli.command("export-feed")
@@ -677,7 +721,11 @@ def export_feed(ctx: Context, name: str, is_digest: bool, self_url: str | None) 
     else:
         _topic_named(config, name)
     kind = "digests" if is_digest else "topics"
-    url = self_url or f"http://127.0.0.1/feeds/{kind}/{name}.atom"
+    # The daemon serves the feed at its http: host and port; the self link names them.
+    http = config.http
+    host = (f"[{http.host}]" if ":" in http.host else http.host) if http else "127.0.0.1"
+    served_at = f"{host}:{http.port if http else 8787}"
+    url = self_url or f"http://{served_at}/feeds/{kind}/{name}.atom"
     with opened_store(config) as store, Pipeline(config, store) as pipeline:
         render = digest_feed if is_digest else topic_feed
         body = render(pipeline, name, self_url=url)
@@ -716,6 +764,8 @@ def _register_label_commands() -> None:
 
 
 _register_label_commands()
+# `watcher init`, `watcher feeds ...`, `watcher opml ...` (watcher/cli/sources.py).
+register_source_commands(cli)
 
 
 def main() -> None:

@@ -10,9 +10,11 @@ Counting, once for all: ``DigestView.total`` and every per-topic count describe
 what the email shows, after the ``max_items`` cap, so the numbers in the
 subject and header agree with what the reader can scroll through.
 ``DigestView.omitted`` says how many more matched but were left out by the cap.
-A topic's count is the number of shown items that matched it, whether they
-are listed under it or under a stronger topic and only tagged with it, so
-counts can add up to more than ``total``.
+A topic's count is the number of entries listed in its section, so the number
+beside a topic in the subject and the header is what the reader finds under
+that heading, and the counts add up to ``total``. An item that also matched a
+weaker topic is listed once, under its best topic, and says which topics (and
+which terms) matched it.
 """
 
 from __future__ import annotations
@@ -113,13 +115,8 @@ class DigestView:
     topic_titles: Mapping[str, str] = field(default_factory=dict)
 
     def topic_counts(self) -> dict[str, int]:
-        """Shown items per topic name (listed under it or tagged with it), in digest order."""
-        counts = dict.fromkeys(self.digest.topics, 0)
-        for section in self.sections:
-            for entry in section.entries:
-                for topic in (entry.best_topic, *entry.other_topics):
-                    counts[topic] += 1
-        return {topic: count for topic, count in counts.items() if count}
+        """Entries listed under each topic's section, in digest order (empty ones left out)."""
+        return {section.topic: len(section.entries) for section in self.sections}
 
     def topic_title(self, topic: str) -> str:
         """The display title of a topic of this digest (its name if it has none)."""
@@ -242,6 +239,14 @@ class LinkContext:
 
 
 @dataclass(frozen=True)
+class MatchedTopic:
+    """A topic that matched an entry and the terms of its query that were found."""
+
+    title: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class EntryContext:
     """One entry, ready for a template: every string is plain text, every URL checked."""
 
@@ -257,6 +262,8 @@ class EntryContext:
     score: float
     # "Relevant" / "Not relevant" links to the dashboard, when http.public_url is set.
     feedback: tuple[LinkContext, ...] = ()
+    # Why the entry is here: its topic first, then any other topic it matched.
+    matched: tuple[MatchedTopic, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -456,6 +463,22 @@ def _entry_context(
                 feedback_links(entry.item.id, entry.best_topic) if feedback_links else ()
             )
         ),
+        matched=_matched_topics(entry, matches, view),
+    )
+
+
+def _matched_topics(
+    entry: DigestEntry, matches: Sequence[TopicMatch], view: DigestView
+) -> tuple[MatchedTopic, ...]:
+    """The entry's topics, best first, each with the distinct terms that matched."""
+    terms: dict[str, dict[str, None]] = {}
+    for match in matches:
+        found = terms.setdefault(match.topic, {})
+        for hit in sorted(match.hits, key=lambda hit: (hit.field != "title", hit.start)):
+            found.setdefault(normalize_text(hit.term), None)
+    return tuple(
+        MatchedTopic(title=view.topic_title(topic), terms=tuple(terms.get(topic, {}))[:8])
+        for topic in (entry.best_topic, *entry.other_topics)
     )
 
 

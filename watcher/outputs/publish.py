@@ -6,26 +6,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from watcher.clock import utc_now
 from watcher.config import DigestConfig
 from watcher.models import StoredItem
 from watcher.outputs.atom import render_atom
 from watcher.outputs.digest import DigestEntry
 from watcher.pipeline import Pipeline
 
-# <updated> of a feed with no entries: fixed, so an empty feed keeps its ETag.
-EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)
+# The view's generation time is not shown in a feed; any fixed aware time will do.
+_VIEW_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 FEED_LIMIT = 50
 
 
 def _entries(
     pipeline: Pipeline, digest: DigestConfig, items: Sequence[StoredItem]
 ) -> list[DigestEntry]:
-    view = pipeline.digests.digest_view(digest, items, now=EMPTY_FEED_UPDATED)
+    view = pipeline.digests.digest_view(digest, items, now=_VIEW_TIME)
     return [entry for section in view.sections for entry in section.entries]
 
 
-def _updated(entries: Sequence[DigestEntry]) -> datetime:
-    return max((entry.sort_time for entry in entries), default=EMPTY_FEED_UPDATED)
+def _updated(pipeline: Pipeline, entries: Sequence[DigestEntry]) -> datetime:
+    """The newest entry's time; for a feed with no entries, when watcher last stored
+    anything (the feed was up to date then), else now. Never a made-up date: readers
+    show it as "last updated". Stable between polls, so an empty feed keeps its ETag."""
+    if entries:
+        return max(entry.sort_time for entry in entries)
+    newest = pipeline.store.items(limit=1)
+    return newest[0].fetched_at if newest else utc_now()
 
 
 def _feed_id(kind: str, name: str) -> str:
@@ -51,7 +58,7 @@ def topic_feed(pipeline: Pipeline, topic: str, *, self_url: str, limit: int = FE
         title=f"{config.display_title} — watcher",
         self_url=self_url,
         entries=entries,
-        updated=_updated(entries),
+        updated=_updated(pipeline, entries),
         limit=limit,
     )
 
@@ -68,6 +75,6 @@ def digest_feed(
         title=f"{config.display_title} — watcher",
         self_url=self_url,
         entries=entries,
-        updated=_updated(entries),
+        updated=_updated(pipeline, entries),
         limit=limit,
     )

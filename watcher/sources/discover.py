@@ -1,6 +1,6 @@
 """Finding a site's feeds, and writing them as entries to paste into feeds.yaml.
 
-Three ways, strongest first:
+Three ways, strongest first (the first in watcher.sources.advertised):
 
 - ``discover_feeds``: the page's ``<link rel="alternate">`` elements with a feed
   media type (the RSS Advisory Board's autodiscovery, RFC 4287's Atom media
@@ -11,6 +11,8 @@ Three ways, strongest first:
   (``COMMON_FEED_PATHS``) and keeps what parses as a feed. The only HTTP is
   the ``fetch`` callable the caller passes (a ``watcher.sources.fetch.Fetcher`` in the
   daemon, canned results in tests).
+- ``look_up_feeds``: what a URL a user typed is — a feed itself, or a page whose
+  feeds the two ways above find — with the title and item count of each feed.
 - ``feeds_yaml`` (and ``discovered_yaml``, ``watcher.sources.opml.opml_to_yaml``):
   entries with slugified, unique names, ready for ``feeds:``.
 """
@@ -19,20 +21,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from urllib.parse import urljoin, urlsplit
 
 import yaml
 
 # lxml ships no type hints (and lxml-stubs is not a dependency): its names are Any here.
-from lxml.html import HtmlElement  # type: ignore[import-untyped]
-
 from watcher.exceptions import ParseError
+from watcher.sources.advertised import (
+    DiscoveredFeed,
+    DiscoveryMethod,
+    _media_type,
+    _title,
+    discover_feeds,
+)
 from watcher.sources.feeds import parse_feed
-from watcher.sources.fetch import Fetched, FetchResult
-from watcher.sources.pages import document_base_url, link_text, parse_html, resolve_link
+from watcher.sources.fetch import Fetched, FetchFailed, FetchFailureKind, FetchResult
 
 COMMON_FEED_PATHS: tuple[str, ...] = (
     "/feed",  # WordPress, Ghost
@@ -46,58 +51,9 @@ COMMON_FEED_PATHS: tuple[str, ...] = (
 )
 """Paths ``probe_common_paths`` asks for, in this order."""
 
-FEED_MEDIA_TYPES = frozenset(
-    {
-        "application/rss+xml",
-        "application/atom+xml",  # RFC 4287 §7
-        "application/feed+json",  # JSON Feed 1.1
-        "application/json",  # JSON Feed 1.0 discovery used plain JSON
-    }
-)
-
-MAX_DISCOVERED_FEEDS = 50
-MAX_ANCHORS_EXAMINED = 5_000
-MAX_TITLE_LENGTH = 200
-
 # Config names (watcher.config): a letter or digit, then up to 63 more of [A-Za-z0-9_.-].
 MAX_NAME_LENGTH = 64
-
-# WordPress advertises its REST API as rel="alternate" type="application/json";
-# those documents are not feeds.
-_NOT_FEED_PATH_PARTS = ("/wp-json/", "/oembed")
-# A last path segment that names a feed: feed, rss, atom (with or without an
-# extension or a trailing slash), *.rss, *.atom, or an .xml file named like one.
-_FEED_LIKE_PATH = re.compile(
-    r"/(?:feed|rss|atom|rss2)(?:\.xml|\.json)?/?$"
-    r"|\.(?:rss|atom)$"
-    r"|/(?:[\w.-]*[._-])?(?:feed|rss|atom|rss2|index)\.xml$",
-    re.I,
-)
-# WordPress (?feed=rss2), Squarespace and others (?format=rss).
-_FEED_LIKE_QUERY = re.compile(r"(?:^|&)(?:feed=(?:rss2?|atom)|format=(?:rss|atom))(?:&|$)", re.I)
 _NON_NAME_CHARACTERS = re.compile(r"[^a-z0-9]+")
-
-
-class DiscoveryMethod(StrEnum):
-    """How a feed was found, strongest evidence first."""
-
-    ALTERNATE_LINK = "alternate-link"  # <link rel="alternate" type="application/rss+xml">
-    FEED_LINK = "feed-link"  # an <a> whose address or type looks like a feed
-    COMMON_PATH = "common-path"  # a well-known path that answered with a feed
-
-
-@dataclass(frozen=True, slots=True)
-class DiscoveredFeed:
-    """A feed found for a site.
-
-    ``url`` is absolute and cleaned; ``title`` is what the page or the feed
-    calls it, if anything; ``media_type`` is the declared type, if any.
-    """
-
-    url: str
-    title: str | None
-    media_type: str | None
-    method: DiscoveryMethod
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,65 +63,7 @@ class FeedEntry:
     url: str
     title: str | None = None
     tags: tuple[str, ...] = ()
-
-
-def discover_feeds(html: str | bytes, *, page_url: str) -> tuple[DiscoveredFeed, ...]:
-    """The feeds a page points at: alternate links first, then feed-like ``<a>`` links.
-
-    Each URL appears once (with its first title), relative to the page's
-    ``<base href>`` when it has one; at most ``MAX_DISCOVERED_FEEDS``. Malformed
-    HTML gives an empty tuple; never raises on the content of ``html``.
-    """
-    root = parse_html(html)
-    if root is None:
-        return ()
-    base_url = document_base_url(root, page_url)
-    found: dict[str, DiscoveredFeed] = {}
-    for feed in (*_alternate_links(root, base_url), *_feed_like_anchors(root, base_url)):
-        if len(found) >= MAX_DISCOVERED_FEEDS:
-            break
-        found.setdefault(feed.url, feed)
-    return tuple(found.values())
-
-
-def _alternate_links(root: HtmlElement, base_url: str) -> Iterator[DiscoveredFeed]:
-    for link in root.iter("link"):
-        rel_tokens = str(link.get("rel") or "").lower().split()
-        media_type = _media_type(link.get("type"))
-        if "alternate" not in rel_tokens or media_type not in FEED_MEDIA_TYPES:
-            continue
-        url = resolve_link(link.get("href"), base_url)
-        if url is None or any(part in url for part in _NOT_FEED_PATH_PARTS):
-            continue
-        yield DiscoveredFeed(
-            url=url,
-            title=_title(link.get("title")),
-            media_type=media_type,
-            method=DiscoveryMethod.ALTERNATE_LINK,
-        )
-
-
-def _feed_like_anchors(root: HtmlElement, base_url: str) -> Iterator[DiscoveredFeed]:
-    for examined, anchor in enumerate(root.iter("a")):
-        if examined >= MAX_ANCHORS_EXAMINED:
-            return
-        url = resolve_link(anchor.get("href"), base_url)
-        if url is None:
-            continue
-        media_type = _media_type(anchor.get("type"))
-        if media_type in FEED_MEDIA_TYPES or looks_like_feed_url(url):
-            yield DiscoveredFeed(
-                url=url,
-                title=_title(link_text(anchor)),
-                media_type=media_type if media_type in FEED_MEDIA_TYPES else None,
-                method=DiscoveryMethod.FEED_LINK,
-            )
-
-
-def looks_like_feed_url(url: str) -> bool:
-    """True when a URL's path or query names a feed (``/blog/rss.xml``, ``?feed=rss2``)."""
-    parts = urlsplit(url)
-    return bool(_FEED_LIKE_PATH.search(parts.path) or _FEED_LIKE_QUERY.search(parts.query))
+    allow_private: bool = False
 
 
 def probe_common_paths(
@@ -213,11 +111,62 @@ def probe_common_paths(
     return tuple(found.values())
 
 
+@dataclass(frozen=True, slots=True)
+class FeedLookup:
+    """What a URL turned out to be.
+
+    ``is_feed`` when the URL itself answered with a feed (then ``feeds`` holds just
+    it, with the feed's own title); otherwise ``feeds`` are what the page points at
+    or what answered at the usual paths, possibly none. ``page_url`` is where the
+    URL led after redirects.
+    """
+
+    page_url: str
+    is_feed: bool
+    feeds: tuple[DiscoveredFeed, ...]
+    # How many items the URL carried when it is a feed itself.
+    item_count: int | None = None
+
+
+def look_up_feeds(url: str, fetch: Callable[[str], FetchResult]) -> FeedLookup | FetchFailed:
+    """Fetch ``url`` and say whether it is a feed, else which feeds its page offers.
+
+    A failed fetch of ``url`` itself is returned as it is; failures at the probed
+    paths only mean no feed there. ``fetch`` is the only HTTP.
+    """
+    page = fetch(url)
+    if isinstance(page, FetchFailed):
+        return page
+    if not isinstance(page, Fetched):  # 304 to a request without validators: nothing to read
+        return FetchFailed(FetchFailureKind.HTTP_SERVER, f"{url}: answered 304 Not Modified")
+    try:
+        parsed = parse_feed(page.body, feed="discover", url=page.url, headers=page.headers)
+    except ParseError:
+        found = discover_feeds(page.body, page_url=page.url) or probe_common_paths(page.url, fetch)
+        return FeedLookup(page_url=page.url, is_feed=False, feeds=found)
+    itself = DiscoveredFeed(
+        url=page.permanent_url or url,
+        title=_title(parsed.title),
+        media_type=_media_type(page.headers.get("content-type")),
+        method=DiscoveryMethod.ALTERNATE_LINK,
+    )
+    return FeedLookup(
+        page_url=page.url, is_feed=True, feeds=(itself,), item_count=len(parsed.items)
+    )
+
+
 def discovered_yaml(
-    feeds: Sequence[DiscoveredFeed], *, existing_names: Collection[str] = ()
+    feeds: Sequence[DiscoveredFeed],
+    *,
+    existing_names: Collection[str] = (),
+    allow_private: bool = False,
 ) -> str:
-    """feeds.yaml entries for discovered feeds (see ``feeds_yaml``)."""
-    return feeds_yaml([FeedEntry(url=feed.url, title=feed.title) for feed in feeds], existing_names)
+    """feeds.yaml entries for discovered feeds (see ``feeds_yaml``); ``allow_private``
+    adds ``allow_private: true`` to each (the site needed it to be reached)."""
+    entries = [
+        FeedEntry(url=feed.url, title=feed.title, allow_private=allow_private) for feed in feeds
+    ]
+    return feeds_yaml(entries, existing_names)
 
 
 def feeds_yaml(entries: Sequence[FeedEntry], existing_names: Collection[str] = ()) -> str:
@@ -239,6 +188,8 @@ def feeds_yaml(entries: Sequence[FeedEntry], existing_names: Collection[str] = (
             document["title"] = _literal(entry.title)
         if entry.tags:
             document["tags"] = [_literal(tag) for tag in entry.tags]
+        if entry.allow_private:
+            document["allow_private"] = True
         documents.append(document)
     if not documents:
         return ""
@@ -284,16 +235,3 @@ def unique_name(name: str, taken: Collection[str]) -> str:
 
 def _literal(value: str) -> str:
     return value.replace("${", "$${")
-
-
-def _media_type(value: str | None) -> str | None:
-    """``"application/rss+xml; charset=utf-8"`` -> ``"application/rss+xml"``."""
-    if not value:
-        return None
-    return value.split(";", 1)[0].strip().lower() or None
-
-
-def _title(value: str | None) -> str | None:
-    if not value:
-        return None
-    return " ".join(value.split())[:MAX_TITLE_LENGTH] or None

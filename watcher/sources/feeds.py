@@ -41,6 +41,7 @@ import feedparser.encodings
 
 from watcher.exceptions import ParseError
 from watcher.models import Item
+from watcher.sources.advertised import discover_feeds
 from watcher.urls import clean_url
 
 # Bounds memory and work for a feed that lists its whole archive.
@@ -101,6 +102,12 @@ def parse_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) 
     if _looks_like_json(body):
         return _parse_json_feed(body, feed=feed, url=url)
     return _parse_xml_feed(body, feed=feed, url=url, headers=lowered_headers)
+
+
+def _advertised_feed(body: bytes, url: str) -> str | None:
+    """The first feed an HTML page points at (``<link rel=alternate>``, feed-like links)."""
+    found = discover_feeds(body, page_url=url)
+    return found[0].url if found else None
 
 
 def xml_hazard(body: bytes, headers: Mapping[str, str]) -> str | None:
@@ -345,6 +352,12 @@ def _parse_xml_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, s
     bozo_reason = _one_line(str(parsed.get("bozo_exception")))[:300] if parsed.get("bozo") else None
     if not parsed.get("version") and not entries:
         content_type = headers.get("content-type", "no content type")
+        advertised = _advertised_feed(body, url) if "html" in content_type.lower() else None
+        if advertised is not None:
+            raise ParseError(
+                f"{url}: a web page, not a feed; it advertises the feed {advertised}: "
+                f"`watcher feeds add {advertised}` adds it (then remove this entry)"
+            )
         detail = f": {bozo_reason}" if bozo_reason else ""
         raise ParseError(
             f"{url}: not an RSS, Atom or JSON feed ({content_type}, no feed elements found{detail})"

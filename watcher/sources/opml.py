@@ -58,6 +58,10 @@ class OpmlFeed:
     xml_url: str
     html_url: str | None = None
     categories: tuple[str, ...] = ()
+    # watcher's own attributes (watcherName, watcherInterval), so that importing
+    # an export gives back the same feeds.yaml entries; other readers ignore them.
+    name: str | None = None
+    interval: str | None = None
 
 
 def parse_opml(data: bytes) -> tuple[OpmlFeed, ...]:
@@ -144,13 +148,17 @@ class _OutlineReader:
         earlier = self.feeds.get(xml_url)
         if earlier is not None:
             merged = _unique([*earlier.categories, *categories])
-            self.feeds[xml_url] = OpmlFeed(earlier.title, xml_url, earlier.html_url, merged)
+            self.feeds[xml_url] = OpmlFeed(
+                earlier.title, xml_url, earlier.html_url, merged, earlier.name, earlier.interval
+            )
             return
         self.feeds[xml_url] = OpmlFeed(
             title=title or (urlsplit(xml_url).hostname or xml_url),
             xml_url=xml_url,
             html_url=_http_url(lowered.get("htmlurl", "")),
             categories=categories,
+            name=_text(lowered.get("watchername", "")) or None,
+            interval=_text(lowered.get("watcherinterval", "")) or None,
         )
 
     def end(self, name: str) -> None:
@@ -218,6 +226,10 @@ def render_opml(feeds: Sequence[OpmlFeed], title: str) -> bytes:
         }
         if feed.html_url:
             attributes["htmlUrl"] = _xml_text(feed.html_url)
+        if feed.name:
+            attributes["watcherName"] = _xml_text(feed.name)
+        if feed.interval:
+            attributes["watcherInterval"] = _xml_text(feed.interval)
         writable = [c for c in feed.categories if "," not in c and "/" not in c]
         if writable:
             attributes["category"] = ",".join(f"/{_xml_text(c)}" for c in writable)

@@ -6,9 +6,12 @@ scheme, host and port and refetches it when it expires. The only HTTP is the
 ``fetch`` callable the caller passes (``lambda url:
 fetcher.fetch(FetchRequest(url))`` in the daemon).
 
-urllib.robotparser is not used: it applies the first matching rule in file
-order and knows no ``*`` or ``$``, where RFC 9309 §2.2.2 asks for the most
-specific (longest) match, ``allow`` winning a tie, and wildcards.
+Parsing and matching are protego's (the parser Scrapy uses): the most specific
+(longest) rule wins, ``allow`` winning a tie, with ``*`` and ``$`` wildcards and
+percent-encoding normalized (RFC 9309 §2.2.2). urllib.robotparser is not used:
+it applies the first matching rule in file order and knows no wildcards. What
+stays here is what protego leaves to its caller: the size limit, the product
+token we match groups by, and what a failed fetch means.
 
 What a fetch outcome means (RFC 9309 §2.3.1):
 
@@ -29,24 +32,19 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
+
+from protego import Protego
 
 from watcher.sources.fetch import Fetched, FetchFailed, FetchFailureKind, FetchResult, NotModified
 
 MAX_ROBOTS_BYTES = 500 * 1024
 """RFC 9309 §2.5: crawlers SHOULD parse at least the first 500 KiB; the rest is ignored."""
 
-MAX_PATTERN_LENGTH = 2048
-"""Longer rule paths are ignored: no URL we fetch is longer, and matching costs their length."""
-
 # RFC 9309 §2.2.1: a product token is letters, "_" and "-".
 _PRODUCT_TOKEN = re.compile(r"[A-Za-z_-]+")
-_PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
-# RFC 3986 §2.3: unreserved characters mean the same escaped or not.
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_USER_AGENT_KEYS = frozenset({"user-agent", "useragent", "user agent"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ALLOW_ALL_FAILURES = frozenset(
     {FetchFailureKind.TOO_MANY_REDIRECTS, FetchFailureKind.REDIRECT_LOOP, FetchFailureKind.GONE}
@@ -54,32 +52,21 @@ _ALLOW_ALL_FAILURES = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class RobotsRule:
-    """One ``allow`` or ``disallow`` line; ``pattern`` is normalized (see ``_normalize``)."""
-
-    allow: bool
-    pattern: str
-
-
-@dataclass(frozen=True, slots=True)
-class RobotsGroup:
-    """The rules that follow one or more ``user-agent`` lines (lower-cased product tokens)."""
-
-    user_agents: tuple[str, ...]
-    rules: tuple[RobotsRule, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class RobotsPolicy:
     """What a site's robots.txt allows.
 
+    ``rules`` is the parsed robots.txt (None: no rules, everything allowed);
     ``disallow_everything`` stands for a robots.txt we may not or could not
     read; ``unreachable`` marks a policy made up because the site did not
     answer (it is asked again sooner, and a cached real policy is preferred).
     ``reason`` says in a few words where the policy came from.
+
+    One policy is shared by the daemon's poll threads. protego only memoizes
+    on a query (which group a user agent gets, a prefix index): idempotent
+    writes of the same values, so concurrent queries need no lock.
     """
 
-    groups: tuple[RobotsGroup, ...] = ()
+    rules: Protego | None = field(default=None, compare=False)
     disallow_everything: bool = False
     unreachable: bool = False
     reason: str = ""
@@ -87,7 +74,7 @@ class RobotsPolicy:
     @classmethod
     def from_text(cls, text: str) -> RobotsPolicy:
         """Parse robots.txt text; lines that are not rules are ignored, never an error."""
-        return cls(groups=_parse_groups(text.removeprefix("\ufeff")), reason="robots.txt")
+        return cls(rules=Protego.parse(text.removeprefix("\ufeff")), reason="robots.txt")
 
     @classmethod
     def from_body(cls, body: bytes) -> RobotsPolicy:
@@ -98,36 +85,21 @@ class RobotsPolicy:
         return cls.from_text(body.decode("utf-8", "replace"))
 
     def allowed(self, url: str, user_agent: str) -> bool:
-        """True when ``user_agent`` (a full User-Agent header is fine) may fetch ``url``."""
-        path = _path_of(url)
+        """True when ``user_agent`` (a full User-Agent header is fine) may fetch ``url``.
+
+        Groups are matched by the product token alone: given the whole header,
+        protego would also match a group named after a word in its comment
+        (``+https://github.com/...`` and ``User-agent: github``).
+        """
         # RFC 9309 §2.2.2: /robots.txt itself is always allowed.
-        if path == "/robots.txt":
+        if _path_of(url) == "/robots.txt":
             return True
         if self.disallow_everything:
             return False
-        best: RobotsRule | None = None
-        for rule in self.rules_for(user_agent):
-            if not _pattern_matches(rule.pattern, path):
-                continue
-            # The longest pattern is the most specific; allow wins a tie (§2.2.2).
-            if (
-                best is None
-                or len(rule.pattern) > len(best.pattern)
-                or (len(rule.pattern) == len(best.pattern) and rule.allow)
-            ):
-                best = rule
-        return best is None or best.allow
-
-    def rules_for(self, user_agent: str) -> tuple[RobotsRule, ...]:
-        """The rules that apply to ``user_agent``: every group naming its product token, else ``*``.
-
-        RFC 9309 §2.2.1: product tokens match without regard to case, and the
-        groups that match are combined.
-        """
-        token = product_token(user_agent)
-        named = [group for group in self.groups if token and token in group.user_agents]
-        chosen = named or [group for group in self.groups if "*" in group.user_agents]
-        return tuple(rule for group in chosen for rule in group.rules)
+        if self.rules is None:
+            return True
+        # No product token (an empty or odd header): only the * group can apply.
+        return self.rules.can_fetch(url, product_token(user_agent) or "*")
 
 
 def allow_all(reason: str) -> RobotsPolicy:
@@ -168,92 +140,11 @@ def product_token(user_agent: str) -> str:
     return found.group().lower() if found else ""
 
 
-def _parse_groups(text: str) -> tuple[RobotsGroup, ...]:
-    groups: list[RobotsGroup] = []
-    agents: list[str] = []
-    rules: list[RobotsRule] = []
-    # True once the current group's user-agent lines are followed by a rule line.
-    in_rules = False
-    for raw_line in text.splitlines():
-        line = raw_line.split("#", 1)[0]
-        key, separator, value = line.partition(":")
-        if not separator:
-            continue
-        key = key.strip().lower()
-        value = value.strip()
-        if key in _USER_AGENT_KEYS:
-            # A user-agent line after rules starts the next group (RFC 9309 §2.1).
-            if in_rules:
-                groups.append(RobotsGroup(tuple(agents), tuple(rules)))
-                agents, rules, in_rules = [], [], False
-            agent = "*" if value.startswith("*") else product_token(value)
-            if agent:
-                agents.append(agent)
-        elif key in ("allow", "disallow") and agents:
-            # Rules before any user-agent line belong to no group and are skipped.
-            in_rules = True
-            # An empty path restricts nothing (§2.2.2), but still ends the agent list.
-            if value and len(value) <= MAX_PATTERN_LENGTH:
-                rules.append(RobotsRule(allow=key == "allow", pattern=_normalize(value)))
-    if agents:
-        groups.append(RobotsGroup(tuple(agents), tuple(rules)))
-    return tuple(groups)
-
-
-def _normalize(value: str) -> str:
-    """Percent-encode non-ASCII as UTF-8, decode escaped unreserved characters (RFC 9309 §2.2.2)."""
-    encoded = "".join(quote(c, safe="") if ord(c) > 0x7F or c == " " else c for c in value)
-
-    def unescape(found: re.Match[str]) -> str:
-        character = chr(int(found.group(1), 16))
-        return character if character in _UNRESERVED else f"%{found.group(1).upper()}"
-
-    return _PERCENT_ESCAPE.sub(unescape, encoded)
-
-
 def _path_of(url: str) -> str:
-    """The path and query of ``url``, normalized like rule patterns; ``/`` for an empty path."""
     try:
-        parts = urlsplit(url.strip())
+        return urlsplit(url.strip()).path
     except ValueError:
-        return "/"
-    path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
-    # Matching costs pattern length x path length; a longer path than this is
-    # no URL a site links to, and its tail cannot change which prefix rule wins.
-    return _normalize(path)[: MAX_PATTERN_LENGTH * 2]
-
-
-def _pattern_matches(pattern: str, path: str) -> bool:
-    """Does a rule match ``path`` from its start? ``*`` is any run, a final ``$`` the end.
-
-    Without ``$`` a rule is a prefix. Matched with the greedy wildcard walk
-    (backtracking only to the last ``*``): time bounded by pattern length x
-    path length, where a regular expression could backtrack exponentially.
-    """
-    if not pattern:
-        return False
-    if pattern.endswith("$"):
-        pattern = pattern[:-1]
-    else:
-        pattern += "*"
-    pattern_at = path_at = 0
-    star_at = -1
-    star_path_at = 0
-    while path_at < len(path):
-        if pattern_at < len(pattern) and pattern[pattern_at] == "*":
-            star_at, star_path_at = pattern_at, path_at
-            pattern_at += 1
-        elif pattern_at < len(pattern) and pattern[pattern_at] == path[path_at]:
-            pattern_at += 1
-            path_at += 1
-        elif star_at >= 0:
-            star_path_at += 1
-            pattern_at, path_at = star_at + 1, star_path_at
-        else:
-            return False
-    return all(character == "*" for character in pattern[pattern_at:])
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
