@@ -20,364 +20,45 @@ every served item is stored once and every match is in exactly one message of ea
 digest. The figures (lost, doubled, seconds to deliver, seconds to stop) are measured
 whether or not they pass, written to ``fault-matrix.md``/``.json`` in the test's tmp
 folder (and appended to ``$WATCHER_FAULT_MATRIX`` when set), and printed.
+
+Helpers: tests/fault_servers.py (SMTP and HTTP servers with switchable faults),
+tests/fault_stores.py (SQLite/PostgreSQL and their write faults, the daemon process),
+tests/fault_timeline.py (batches, reading the store back, end checks, the matrix).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from tests.fault_servers import (
     FaultySmtp,
-    Newsroom,
     SmtpMode,
-    Story,
     running_faulty_smtp,
     running_newsroom,
 )
-from watcher.store import DeliveryRow, DigestClaimRow, DigestRunRow, FeedRow, ItemRow, MatchRow
-
-REPO = Path(__file__).resolve().parents[1]
-SHUTDOWN_WAIT = 5.0
-SMTP_TIMEOUT = 5.0
-DELIVER_WITHIN = 60.0  # the issue's bound, from a fault clearing to the alert delivered
-STOP_WITHIN = SHUTDOWN_WAIT + 5.0  # the issue's bound for SIGTERM
-DB_FAULT_SECONDS = 20.0
-DIGESTS = ("alerts", "minutely")
-
-
-# -- the database, and its write fault ----------------------------------------------
-
-
-class SqliteDatabase:
-    """A SQLite file; its write fault makes the database and its WAL immutable.
-
-    The daemon runs as root here, for whom permissions do not stop a write, but the
-    immutable attribute does: every write fails ("disk I/O error") while reads go on
-    (the -shm file, which SQLite maps into memory, is left alone: making it
-    immutable kills the process with SIGBUS). Where chattr is not allowed (no
-    CAP_LINUX_IMMUTABLE), the fault holds SQLite's write lock instead, and the
-    daemon's writes wait on their busy timeout; ``method`` says which one ran.
-    """
-
-    kind = "sqlite"
-
-    def __init__(self, tmp: Path) -> None:
-        self.path = tmp / "watcher.db"
-        self.url = f"sqlite:///{self.path}"
-        self.method = ""
-
-    def engine(self) -> Engine:
-        return create_engine(self.url, poolclass=NullPool)
-
-    @contextmanager
-    def writes_failing(self) -> Iterator[None]:
-        files = [str(self.path), str(self.path) + "-wal"]
-        made = subprocess.run(["chattr", "+i", *files], capture_output=True, text=True)
-        if made.returncode == 0:
-            self.method = "chattr +i on the database and its WAL (writes fail: disk I/O error)"
-            try:
-                yield
-            finally:
-                subprocess.run(["chattr", "-i", *files], check=True, capture_output=True)
-            return
-        import sqlite3
-
-        self.method = f"write lock held (chattr refused: {made.stderr.strip()}): writes wait"
-        holder = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            holder.execute("BEGIN IMMEDIATE")
-            yield
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-
-    def drop(self) -> None:
-        pass
-
-
-class PostgresDatabase:
-    """A database of its own on the shared server (which other tests use: never restarted).
-
-    Its write fault stands in for a server restart: every connection to the database
-    is cut and, until the fault clears, every new session is read-only, so each
-    write fails. When it clears, the sessions opened meanwhile are cut too, as a
-    restart would have refused them.
-    """
-
-    kind = "postgres"
-
-    def __init__(self, base_url: str) -> None:
-        import psycopg
-
-        base = make_url(base_url)
-        self.name = f"watcher_faults_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        self.url = base.set(database=self.name).render_as_string(hide_password=False)
-        admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-        self.admin = psycopg.connect(admin, autocommit=True)
-        self.admin.execute(f'CREATE DATABASE "{self.name}"')
-        self.method = "connections cut + default_transaction_read_only (a restart's stand-in)"
-
-    def engine(self) -> Engine:
-        return create_engine(self.url, poolclass=NullPool)
-
-    def _cut_connections(self) -> None:
-        self.admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (self.name,),
-        )
-
-    @contextmanager
-    def writes_failing(self) -> Iterator[None]:
-        self.admin.execute(f'ALTER DATABASE "{self.name}" SET default_transaction_read_only = on')
-        self._cut_connections()
-        try:
-            yield
-        finally:
-            self.admin.execute(f'ALTER DATABASE "{self.name}" RESET default_transaction_read_only')
-            self._cut_connections()
-
-    def drop(self) -> None:
-        self._cut_connections()
-        self.admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        self.admin.close()
-
-
-Database = SqliteDatabase | PostgresDatabase
-
-
-# -- the daemon ----------------------------------------------------------------------
-
-
-class DaemonProcess:
-    """`watcher run` as a subprocess, its output in a log file of its own."""
-
-    def __init__(self, config: Path, tmp: Path, label: str) -> None:
-        self.log_path = tmp / f"daemon-{label}.log"
-        self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in wait()
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "--config", str(config), "run"],
-            cwd=tmp,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-
-    def output(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        self._log.close()
-
-    def terminate(self) -> tuple[int | None, float]:
-        """SIGTERM; (exit code or None if it had to be killed after 60 s, seconds to exit)."""
-        sent = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code: int | None = self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            code = None
-            self.process.kill()
-            self.process.wait()
-        took = time.monotonic() - sent
-        self._log.close()
-        return code, took
-
-
-# -- the timeline --------------------------------------------------------------------
-
-
-@dataclass
-class Batch:
-    """What one step publishes: matching and other stories, and a watched-page line."""
-
-    number: int
-    feed: list[Story]
-    page: list[Story]
-    notice: str
-
-    @classmethod
-    def make(cls, number: int) -> Batch:
-        return cls(
-            number,
-            feed=[Story(f"w{number}a", True), Story(f"w{number}b", False)],
-            page=[Story(f"s{number}a", True), Story(f"s{number}b", False)],
-            notice=f"Notice rev{number}x{uuid.uuid4().hex[:6]}",
-        )
-
-
-@dataclass
-class Row:
-    """One line of the fault matrix."""
-
-    fault: str
-    store: str
-    lost: int | None = None  # matches of the batch in no message of a digest, items unstored
-    doubled: int | None = None  # matches of the batch in more than one message of a digest
-    seconds_to_deliver: float | None = None  # fault cleared -> last alert of the batch in
-    seconds_to_stop: float | None = None  # SIGTERM -> exit
-    note: str = ""
-
-
-@dataclass
-class Timeline:
-    database: Database
-    newsroom: Newsroom
-    smtp_port: int
-    tmp: Path
-    rows: list[Row] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    batches: dict[int, Batch] = field(default_factory=dict)
-    batch_of_row: dict[str, int] = field(default_factory=dict)
-    logs: list[Path] = field(default_factory=list)
-
-    @property
-    def store(self) -> str:
-        return self.database.kind
-
-    # Reading the store (NullPool: a connection per look, so a cut connection is no matter).
-
-    def stored_match_keys(self) -> set[str]:
-        """The identifiers (see ``match_key``) of every match stored so far."""
-        engine = self.database.engine()
-        try:
-            with engine.connect() as db:
-                rows = db.execute(
-                    select(FeedRow.name, ItemRow.url, ItemRow.content_text)
-                    .join_from(MatchRow, ItemRow, MatchRow.item_id == ItemRow.id)
-                    .join(FeedRow, FeedRow.id == ItemRow.feed_id)
-                ).all()
-        finally:
-            engine.dispose()
-        return {match_key(name, url, text) for name, url, text in rows}
-
-    def settled(self, digest: str) -> set[str]:
-        """Matches whose claim by ``digest`` is final: held back, or in a run sent."""
-        engine = self.database.engine()
-        try:
-            with engine.connect() as db:
-                rows = db.execute(
-                    select(FeedRow.name, ItemRow.url, ItemRow.content_text)
-                    .join_from(DigestClaimRow, MatchRow, DigestClaimRow.match_id == MatchRow.id)
-                    .join(ItemRow, ItemRow.id == MatchRow.item_id)
-                    .join(FeedRow, FeedRow.id == ItemRow.feed_id)
-                    .join(DigestRunRow, DigestRunRow.id == DigestClaimRow.run_id)
-                    .where(DigestClaimRow.digest == digest)
-                    .where(DigestClaimRow.suppressed | DigestRunRow.status.in_(("sent",)))
-                ).all()
-        finally:
-            engine.dispose()
-        return {match_key(name, url, text) for name, url, text in rows}
-
-    def pending_deliveries(self) -> int:
-        engine = self.database.engine()
-        try:
-            with engine.connect() as db:
-                count = db.scalar(
-                    select(func.count())
-                    .select_from(DeliveryRow)
-                    .where(DeliveryRow.status != "sent")
-                )
-        finally:
-            engine.dispose()
-        return int(count or 0)
-
-    def expected_keys(self, batch: Batch) -> set[str]:
-        room = self.newsroom
-        keys = {room.story_url(s.slug) for s in batch.feed if s.matching}
-        keys |= {room.article_url(s.slug) for s in batch.page if s.matching}
-        if batch.number > 0:  # the first version of the watched page is its baseline
-            keys.add(notice_key(batch.notice))
-        return keys
-
-    def publish(self, number: int) -> Batch:
-        batch = Batch.make(number)
-        self.batches[number] = batch
-        self.newsroom.publish(batch.feed, batch.page, batch.notice)
-        return batch
-
-
-def notice_key(notice: str) -> str:
-    return f"+ {notice}"
-
-
-def match_key(source: str, url: str | None, text: str) -> str:
-    """How a match is recognised in an email: its item's link, or for a watched page's
-    change, the added line of the diff (every change has the page's own URL)."""
-    if source == "notices":
-        return notice_key(text.strip().splitlines()[-1])
-    return url or ""
-
-
-def in_message(key: str, text: str) -> bool:
-    if key.startswith("+ "):
-        return key in text
-    return f" {key} " in f" {text} "
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return True
-        except Exception:  # a look at the store during a database fault may fail
-            pass
-        time.sleep(interval)
-    return False
-
-
-def write_config(path: Path, database_url: str, newsroom: Newsroom, smtp_port: int) -> None:
-    base = newsroom.base_url
-    path.write_text(
-        f"""\
-database: "{database_url}"
-outbox: {path.parent}/outbox
-smtp: {{host: 127.0.0.1, port: {smtp_port}, sender: watcher@example.org,
-        timeout: {SMTP_TIMEOUT:.0f}s}}
-daemon: {{dispatch_interval: 1s, shutdown_wait: {SHUTDOWN_WAIT:.0f}s}}
-defaults: {{interval: 3s, timeout: 5s, per_host_delay: 0.01s, per_host_concurrency: 4,
-            workers: 4}}
-feeds:
-  - {{name: wire, url: "{base}/feed.xml", allow_private: true}}
-pages:
-  - {{name: section, url: "{base}/section", link_selector: "ul.stories a",
-      allow_private: true}}
-watches:
-  - {{name: notices, title: Harbour notices, url: "{base}/notices", allow_private: true}}
-topics:
-  - {{name: premier, query: "premier"}}
-digests:
-  - {{name: alerts, recipients: [desk@example.org], topics: [premier], watches: [notices],
-      immediate: true}}
-  - {{name: minutely, recipients: [desk@example.org], topics: [premier],
-      watches: [notices], schedule: "* * * * *"}}
-""",
-        encoding="utf-8",
-    )
+from tests.fault_stores import REPO, DaemonProcess, Database, PostgresDatabase, SqliteDatabase
+from tests.fault_timeline import (
+    DB_FAULT_SECONDS,
+    DELIVER_WITHIN,
+    SMTP_TIMEOUT,
+    STOP_WITHIN,
+    Batch,
+    Row,
+    Timeline,
+    check_end_state,
+    in_message,
+    wait_until,
+    write_config,
+    write_matrix,
+)
 
 
 class Runner:
@@ -579,95 +260,6 @@ class Runner:
         )  # fmt: skip
         if final.returncode != 0:
             self.problem(f"watcher digest send minutely: {final.returncode}: {final.stderr}")
-
-
-# -- the end-of-run checks -------------------------------------------------------------
-
-
-def served_and_stored(timeline: Timeline) -> tuple[Counter[str], set[str]]:
-    """How often each served item was stored, and the served ones (by identifier)."""
-    room = timeline.newsroom
-    served = {room.story_url(slug) for slug in room.served_feed}
-    served |= {room.article_url(slug) for slug in room.served_articles}
-    # Each served version of the watched page after the first is one change.
-    served |= {
-        notice_key(room.notices[version - 1]) for version in room.served_notices if version > 1
-    }
-    engine = timeline.database.engine()
-    try:
-        with engine.connect() as db:
-            rows = db.execute(
-                select(FeedRow.name, ItemRow.url, ItemRow.content_text).join(
-                    FeedRow, FeedRow.id == ItemRow.feed_id
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    return Counter(match_key(name, url, text) for name, url, text in rows), served
-
-
-def check_end_state(timeline: Timeline, smtp: FaultySmtp) -> None:
-    stored, served = served_and_stored(timeline)
-    for key in sorted(served):
-        if stored[key] != 1:
-            timeline.problems.append(f"[{timeline.store}] served item {key} stored {stored[key]}x")
-    matched = timeline.stored_match_keys()
-    published = set().union(*(timeline.expected_keys(b) for b in timeline.batches.values()))
-    if published - matched:
-        timeline.problems.append(
-            f"[{timeline.store}] published matches never stored: {sorted(published - matched)}"
-        )
-    per_digest: dict[str, Counter[str]] = {}
-    for digest in DIGESTS:
-        counts: Counter[str] = Counter()
-        messages = smtp.messages(digest)
-        ids = Counter(str(m.message["Message-ID"]) for m in messages)
-        for message_id, n in ids.items():
-            if n > 1:
-                timeline.problems.append(
-                    f"[{timeline.store}] {digest}: message {message_id} arrived {n}x"
-                )
-        for message in messages:
-            counts.update(key for key in matched if in_message(key, message.text))
-        per_digest[digest] = counts
-        for key in sorted(matched):
-            if counts[key] != 1:
-                timeline.problems.append(
-                    f"[{timeline.store}] {digest}: match {key} in {counts[key]} messages"
-                )
-    # Per row: what its batch lost or doubled, over items and both digests.
-    for row in timeline.rows:
-        number = timeline.batch_of_row.get(row.fault)
-        if number is None:
-            continue
-        keys = timeline.expected_keys(timeline.batches[number])
-        lost = sum(1 for key in keys if key not in matched)
-        lost += sum(1 for d in DIGESTS for key in keys if per_digest[d][key] == 0)
-        row.lost = lost
-        row.doubled = sum(max(0, per_digest[d][key] - 1) for d in DIGESTS for key in keys)
-
-
-def write_matrix(timeline: Timeline, tmp: Path) -> str:
-    header = "| fault | store | lost | doubled | s to deliver | s to stop | note |\n"
-    header += "|---|---|---|---|---|---|---|\n"
-    lines = "".join(
-        f"| {r.fault} | {r.store} | {_cell(r.lost)} | {_cell(r.doubled)} | "
-        f"{_cell(r.seconds_to_deliver)} | {_cell(r.seconds_to_stop)} | {r.note.strip('; ')} |\n"
-        for r in timeline.rows
-    )
-    table = header + lines
-    (tmp / "fault-matrix.md").write_text(table, encoding="utf-8")
-    rows = [asdict(r) for r in timeline.rows]
-    (tmp / "fault-matrix.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
-    target = os.environ.get("WATCHER_FAULT_MATRIX")
-    if target:
-        with open(target, "a", encoding="utf-8") as out:
-            out.write(lines)
-    return table
-
-
-def _cell(value: object) -> str:
-    return "—" if value is None else str(value)
 
 
 # -- the test ----------------------------------------------------------------------------
