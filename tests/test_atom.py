@@ -19,14 +19,15 @@ from watcher.outputs.atom import (
     conditional_response,
     render_atom,
 )
-from watcher.outputs.digest import DigestEntry, SourceLink, build_digest_view
+from watcher.outputs.view import DigestEntry, SourceLink, build_digest_view
 
 DATA = Path(__file__).parent / "data" / "channels"
 NOW = datetime(2025, 9, 2, 7, 30, tzinfo=UTC)
 FEED_ID = "tag:watcher.example,2025:topic/port-strikes"
 SELF_URL = "http://127.0.0.1:8787/feeds/port-strikes.atom"
+# Section titles, as Config.section_titles gives them.
 TOPICS = {
-    topic.name: topic
+    topic.name: topic.display_title
     for topic in (
         TopicConfig(name="port-strikes", title="Port strikes", query="strike AND port"),
         TopicConfig(name="energy-prices", query="fuel prices"),

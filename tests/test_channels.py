@@ -24,8 +24,9 @@ from watcher.outputs.channels import (
     make_channel,
     redact_url,
 )
-from watcher.outputs.digest import DigestView, build_digest_view, digest_as_json
+from watcher.outputs.digest import digest_as_json
 from watcher.outputs.short import render_short_message
+from watcher.outputs.view import DigestView, build_digest_view
 
 MESSAGE_ID = "<digest-12.ports@watcher.example>"
 SECRET_PATH = "/hooks/T0KEN-s3cret"

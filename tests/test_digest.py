@@ -17,24 +17,27 @@ from watcher.exceptions import RenderError
 from watcher.models import Hit, Item, StoredItem, TopicMatch
 from watcher.outputs.deliver import SmtpTransport
 from watcher.outputs.digest import (
-    SNIPPET_LIMIT,
-    DigestView,
-    SourceLink,
-    TextPart,
-    build_digest_view,
     build_message,
     digest_as_json,
-    highlight,
     make_message_id,
     render_digest,
     shipped_templates_dir,
 )
 from watcher.outputs.sanitize import ELLIPSIS
+from watcher.outputs.view import (
+    SNIPPET_LIMIT,
+    DigestView,
+    SourceLink,
+    TextPart,
+    build_digest_view,
+    highlight,
+)
 
 DATA = Path(__file__).parent / "data" / "digest"
 NOW = datetime(2025, 9, 2, 7, 30, tzinfo=UTC)
+# Section titles, as Config.section_titles gives them.
 TOPICS = {
-    topic.name: topic
+    topic.name: topic.display_title
     for topic in (
         TopicConfig(name="leader-travel", query="halvorsen AND (visit OR trip OR beijing)"),
         TopicConfig(name="parade-coverage", query="parade OR tanks"),

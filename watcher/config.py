@@ -241,8 +241,9 @@ class Defaults(_Frozen):
     max_redirects: int = Field(default=5, ge=0, le=20)
     workers: int = Field(default=16, ge=1, le=256)
     # Worker processes for parsing and matching when many sources are polled at once
-    # (see watcher.poll.cpu); unset: one per CPU; 1: all in the polling process.
-    processes: int | None = Field(default=None, ge=1, le=64)
+    # (see watcher.poll.cpu); 1 (the default): all in the polling process. Opt-in until
+    # bench figures show the pool ahead on small machines (see README, Performance).
+    processes: int = Field(default=1, ge=1, le=64)
     per_host_concurrency: int = Field(default=2, ge=1)
     per_host_delay: Duration = timedelta(seconds=1)
     # Honour robots.txt for listing pages, watched pages and full-text article fetches.
@@ -518,6 +519,14 @@ class Config(_Frozen):
             if topic.name == name:
                 return topic
         raise KeyError(name)
+
+    def section_titles(self) -> dict[str, str]:
+        """The heading of each digest section: a topic's title, or for a watch's changes
+        (stored under its ``watch.NAME`` topic) "Changes on" the watch's title."""
+        titles = {topic.name: topic.display_title for topic in self.topics}
+        for watch in self.watches:
+            titles[watch.topic] = f"Changes on {watch.title or watch.name}"
+        return titles
 
     def digest(self, name: str) -> DigestConfig:
         for digest in self.digests:

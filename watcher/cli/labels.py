@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from watcher.cli import EXIT_USAGE, Context, fail, opened_store, pass_context
+from watcher.cli.context import EXIT_USAGE, Context, fail, opened_store, pass_context
 from watcher.clock import utc_now
 from watcher.config import Config
 from watcher.match.evaluate import LabelledRow

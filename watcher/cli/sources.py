@@ -12,13 +12,17 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
 
 from watcher.config import Config, parse_duration
 from watcher.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from watcher.sources.discover import FeedLookup
+    from watcher.sources.fetch import FetchResult
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -49,6 +53,23 @@ def load_existing(path: Path) -> Config:
         fail(str(exc), EXIT_USAGE)
 
 
+def feeds_or_fail(url: str, fetch: Callable[[str], FetchResult]) -> FeedLookup:
+    """What ``url`` offers (itself a feed, or a page's feeds); exit 1 when it is blocked
+    or offers none (`watcher feeds add` and `watcher discover`)."""
+    from watcher.sources.discover import look_up_feeds
+    from watcher.sources.fetch import FetchFailed
+
+    lookup = look_up_feeds(url, fetch)
+    if isinstance(lookup, FetchFailed):
+        fail(blocked_hint(lookup.message), EXIT_RUNTIME)
+    if not lookup.feeds:
+        fail(
+            f"{url}: no feed found (the page advertises none, none at the usual paths)",
+            EXIT_RUNTIME,
+        )
+    return lookup
+
+
 def blocked_hint(message: str) -> str:
     """A fetch failure's message with the CLI's way out of a refused private address."""
     if ": blocked: " in message:
@@ -58,7 +79,7 @@ def blocked_hint(message: str) -> str:
 
 def same_host_fetch(config: Config, url: str, allow_private: bool) -> Any:
     """A Fetcher context and a fetch function trusting ``url``'s host when asked to."""
-    from watcher.sources.fetch import Fetcher, FetchRequest, FetchResult
+    from watcher.sources.fetch import Fetcher, FetchRequest
 
     fetcher = Fetcher.from_defaults(config.defaults)
     trusted = urlsplit(url).hostname
@@ -151,8 +172,7 @@ def feeds_add(
     The feed is fetched once to check it is one; a URL or name already configured is
     refused. feeds.yaml keeps its comments and layout.
     """
-    from watcher.sources.discover import feed_name, look_up_feeds, unique_name
-    from watcher.sources.fetch import FetchFailed
+    from watcher.sources.discover import feed_name, unique_name
     from watcher.sourcesfile import NewFeed, SourcesFile
 
     path = config_file(ctx)
@@ -170,14 +190,7 @@ def feeds_add(
 
     fetcher, fetch = same_host_fetch(config, url, allow_private)
     with fetcher:
-        lookup = look_up_feeds(url, fetch)
-        if isinstance(lookup, FetchFailed):
-            fail(blocked_hint(lookup.message), EXIT_RUNTIME)
-        if not lookup.feeds:
-            fail(
-                f"{url}: no feed found (the page advertises none, none at the usual paths)",
-                EXIT_RUNTIME,
-            )
+        lookup = feeds_or_fail(url, fetch)
         chosen = lookup.feeds[0]
         if not lookup.is_feed:
             if (existing := _configured_with_url(config, chosen.url)) is not None:

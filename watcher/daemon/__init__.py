@@ -1,8 +1,10 @@
 """The long-running process: where polls and sends run, and how it is watched.
 
-scheduler    APScheduler jobs, the delivery thread, signals, reload (run_daemon)
+process      one daemon process: the single-daemon lock, signals, the election
+scheduler    the Daemon: APScheduler jobs, dispatcher and delivery threads, reload
+cron         digest schedules read as crontab(5) reads them (pure)
 executors    polls on a local thread pool; celery_app and leadership for workers
-endpoint     /healthz, /metrics and Atom feeds over HTTP; metrics: the counters
+endpoint     /healthz, /metrics, Atom feeds and the dashboard over HTTP; metrics
 liveness     the promises /healthz and `watcher status` check (late deliveries,
              overdue sources)
 """

@@ -46,6 +46,7 @@ from watcher.dashboard.security import (
 )
 from watcher.dashboard.web import WebRequest, WebResponse
 from watcher.exceptions import StoreError
+from watcher.models import StoredItem
 from watcher.outputs.digest import shipped_templates_dir
 from watcher.store import Store
 
@@ -249,17 +250,9 @@ class _Page:
             stored = self.app.store.item(item_id)
         except KeyError:
             return self.message(404, "No such item", "The item of this link is no longer stored.")
-        values = {
-            "item_id": item_id,
-            "topic": topic,
-            "topic_title": views.topic_titles(self.app.config()).get(topic, topic),
-            "verdict": verdict,
-            "relevant": VERDICTS[verdict],
-            "signature": self.request.query.get("sig", ""),
-            "card": views.source_ref(stored),
-            "recorded": False,
-        }
-        return self.render("feedback.html", values)
+        return self._feedback_page(
+            item_id, topic, verdict, stored, signature=self.request.query.get("sig", "")
+        )
 
     def feedback(self) -> WebResponse:
         signed = self._signed_feedback(self.request.form)
@@ -273,15 +266,28 @@ class _Page:
             stored = self.app.store.item(item_id)
         except KeyError:
             return self.message(404, "No such item", "The item of this link is no longer stored.")
+        return self._feedback_page(item_id, topic, verdict, stored, signature="", recorded=True)
+
+    def _feedback_page(
+        self,
+        item_id: int,
+        topic: str,
+        verdict: str,
+        stored: StoredItem,
+        *,
+        signature: str,
+        recorded: bool = False,
+    ) -> WebResponse:
+        """The page of a digest's feedback link: asking to confirm, or confirming."""
         values = {
             "item_id": item_id,
             "topic": topic,
             "topic_title": views.topic_titles(self.app.config()).get(topic, topic),
             "verdict": verdict,
             "relevant": VERDICTS[verdict],
-            "signature": "",
+            "signature": signature,
             "card": views.source_ref(stored),
-            "recorded": True,
+            "recorded": recorded,
         }
         return self.render("feedback.html", values)
 

@@ -24,14 +24,9 @@ from watcher.dashboard.views import (
 from watcher.exceptions import QueryError
 from watcher.match import ClauseResult, TopicIndex, field_text
 from watcher.models import Hit, StoredItem
-from watcher.outputs.digest import (
-    CONTENT_FIELDS,
-    SUMMARY_FIELDS,
-    TextPart,
-    format_time,
-    highlight,
-)
+from watcher.outputs.digest import format_time
 from watcher.outputs.sanitize import normalize_text, safe_link, sanitize_html, truncate
+from watcher.outputs.view import CONTENT_FIELDS, SUMMARY_FIELDS, TextPart, highlight
 from watcher.store import Store
 
 # Long enough for any article; a pathological item is cut, not rendered whole.

@@ -14,15 +14,9 @@ from zoneinfo import ZoneInfo
 
 from watcher.config import Config
 from watcher.models import Hit, StoredItem
-from watcher.outputs.digest import (
-    TITLE_FIELDS,
-    TITLE_LIMIT,
-    TextPart,
-    format_time,
-    highlight,
-    snippet_parts,
-)
+from watcher.outputs.digest import TITLE_LIMIT, format_time
 from watcher.outputs.sanitize import normalize_text, safe_link, truncate
+from watcher.outputs.view import TITLE_FIELDS, TextPart, highlight, snippet_parts
 from watcher.store import ItemClaim, Store
 
 # The index page's windows, by their query value.

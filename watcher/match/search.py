@@ -42,7 +42,7 @@ def field_text(item: Item, field: str) -> str:
 class ItemText:
     """An item's fields tokenized once, with a memo of word occurrences per field."""
 
-    __slots__ = ("_occurrences", "fields")
+    __slots__ = ("_occurrences", "_starts", "fields")
 
     def __init__(self, item: Item) -> None:
         self.fields: dict[str, FieldText] = field_texts(
@@ -51,6 +51,14 @@ class ItemText:
         # Keyed by the Word object's identity: words belong to compiled topics that
         # outlive this item, and hashing a dataclass per lookup was the hot spot.
         self._occurrences: dict[tuple[str, int], frozenset[int]] = {}
+        self._starts: dict[str, frozenset[str]] = {}
+
+    def word_starts(self, field: str) -> frozenset[str]:
+        """The first three letters of every word in ``field`` (for prefix wildcards)."""
+        starts = self._starts.get(field)
+        if starts is None:
+            starts = self._starts[field] = frozenset(word[:3] for word in self.fields[field].index)
+        return starts
 
     def distinct_words(self) -> set[str]:
         """Every distinct token in any field."""
@@ -112,11 +120,15 @@ class _OrIndex:
     are always tried).
     """
 
-    __slots__ = ("by_prefix", "by_stem", "by_word", "node", "others")
+    __slots__ = ("by_pair", "by_prefix", "by_stem", "by_word", "node", "others")
 
     def __init__(self, node: Or) -> None:
         self.node = node  # held so that the id() key below cannot be reused
         self.by_word: dict[str, list[int]] = {}
+        # Phrases of two or more plain words by their first two: a list of 45,000
+        # places has hundreds of "new …" and "san …", and an item with "new" in it
+        # should try only those whose second word it also holds.
+        self.by_pair: dict[str, dict[str, list[int]]] = {}
         self.by_stem: dict[str, list[int]] = {}
         # Wildcards by their first 3 letters: a list of Cyrillic names has thousands.
         self.by_prefix: dict[str, list[int]] = {}
@@ -129,6 +141,14 @@ class _OrIndex:
                 self.by_prefix.setdefault(first.text[:3], []).append(number)
             elif first.stem is not None:
                 self.by_stem.setdefault(first.stem, []).append(number)
+            elif (
+                isinstance(child, Phrase)
+                and len(child.words) > 1
+                and not child.words[1].prefix
+                and child.words[1].stem is None
+            ):
+                second = child.words[1].text
+                self.by_pair.setdefault(first.text, {}).setdefault(second, []).append(number)
             else:
                 self.by_word.setdefault(first.text, []).append(number)
 
@@ -139,11 +159,15 @@ class _OrIndex:
             field = text.fields[name]
             if not field.tokens:
                 continue
-            for word in self.by_word.keys() & field.index.keys():
+            words = field.index.keys()
+            for word in self.by_word.keys() & words:
                 numbers.update(self.by_word[word])
+            for word in self.by_pair.keys() & words:
+                seconds = self.by_pair[word]
+                for second in seconds.keys() & words:
+                    numbers.update(seconds[second])
             if self.by_prefix:
-                starts = {word[:3] for word in field.index}
-                for start in self.by_prefix.keys() & starts:
+                for start in self.by_prefix.keys() & text.word_starts(name):
                     numbers.update(self.by_prefix[start])
             if self.by_stem:
                 for stem in self.by_stem.keys() & field.stem_index.keys():

@@ -26,14 +26,9 @@ from datetime import UTC, datetime
 
 from watcher import PROJECT_URL, __version__
 from watcher.models import Item, StoredItem, TopicMatch
-from watcher.outputs.digest import (
-    TITLE_LIMIT,
-    DigestEntry,
-    SourceLink,
-    TextPart,
-    snippet_parts,
-)
+from watcher.outputs.digest import TITLE_LIMIT
 from watcher.outputs.sanitize import normalize_text, safe_link, truncate
+from watcher.outputs.view import DigestEntry, SourceLink, TextPart, snippet_parts
 
 ATOM_NAMESPACE = "http://www.w3.org/2005/Atom"
 ATOM_CONTENT_TYPE = "application/atom+xml; charset=utf-8"

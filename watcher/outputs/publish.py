@@ -10,7 +10,7 @@ from watcher.clock import utc_now
 from watcher.config import DigestConfig
 from watcher.models import StoredItem
 from watcher.outputs.atom import render_atom
-from watcher.outputs.digest import DigestEntry
+from watcher.outputs.view import DigestEntry
 from watcher.pipeline import Pipeline
 
 # The view's generation time is not shown in a feed; any fixed aware time will do.

@@ -20,22 +20,15 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from watcher.clock import Clock, utc_now
-from watcher.config import Config, DigestConfig, TopicConfig
+from watcher.config import Config, DigestConfig
 from watcher.dashboard.links import FeedbackSigner
 from watcher.exceptions import DeliveryError, TemporaryDeliveryError, WatcherError
 from watcher.models import SendOutcome, StoredItem
 from watcher.outputs.channels import make_channel
 from watcher.outputs.deliver import Transport, retry_delay
-from watcher.outputs.digest import (
-    DigestView,
-    FeedbackLinks,
-    SourceLink,
-    build_digest_view,
-    build_message,
-    make_message_id,
-    render_digest,
-)
+from watcher.outputs.digest import FeedbackLinks, build_message, make_message_id, render_digest
 from watcher.outputs.short import render_short_message
+from watcher.outputs.view import DigestView, SourceLink, build_digest_view
 from watcher.store import Delivery, DigestRun, Store
 from watcher.stories import StoryAssigner
 
@@ -291,13 +284,9 @@ class DigestSender:
                             feed_title=other.feed_title, url=other.item.url, title=other.item.title
                         )
                     )
-        topics = {topic.name: topic for topic in self.config.topics}
-        for watch in self.config.watches:
-            # A section title for the watch's changes; never compiled, so not validated.
-            topics[watch.topic] = TopicConfig.model_construct(
-                name=watch.topic, title=f"Changes on {watch.title or watch.name}", query=""
-            )
-        return build_digest_view(digest, topics, leaders, now=now, also_reported_by=also)
+        return build_digest_view(
+            digest, self.config.section_titles(), leaders, now=now, also_reported_by=also
+        )
 
     def send_immediate_alerts(self) -> list[DigestOutcome]:
         """Send every ``immediate: true`` digest's new matches and its due retries."""

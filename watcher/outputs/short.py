@@ -7,8 +7,9 @@ validated with the configuration without importing the digest's rendering.
 from __future__ import annotations
 
 from watcher.outputs.channels import ChannelMessage
-from watcher.outputs.digest import DigestEntry, DigestView, digest_as_json
+from watcher.outputs.digest import digest_as_json
 from watcher.outputs.sanitize import clean_header_text, normalize_text, safe_link, truncate
+from watcher.outputs.view import DigestEntry, DigestView
 
 SHORT_TITLE_LIMIT = 200
 STORY_TITLE_LIMIT = 150

@@ -92,15 +92,14 @@ class ProcessCpuStages:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def worker_processes(requested: int | None) -> int:
-    """How many worker processes a poll of many sources uses: ``requested``, else
+def worker_processes(requested: int) -> int:
+    """How many worker processes a poll of many sources uses: ``requested``, at most
     one per CPU this process may run on."""
-    if requested is not None:
-        return requested
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    return max(1, min(requested, cpus))
 
 
 # -- in the worker process ---------------------------------------------------------

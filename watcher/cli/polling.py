@@ -1,0 +1,160 @@
+"""`watcher poll --once`, `watcher run` and `watcher worker`: where polls run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from watcher.cli.context import (
+    EXIT_RUNTIME,
+    EXIT_USAGE,
+    Context,
+    fail,
+    log,
+    opened_store,
+    pass_context,
+)
+from watcher.exceptions import StoreError, WatcherError
+from watcher.models import PollOutcome, SendOutcome
+
+if TYPE_CHECKING:
+    # Only for annotations: importing the poll stage loads trafilatura and SQLAlchemy,
+    # which `watcher --version` and `watcher check` do not need.
+    from watcher.poll import PollResult
+
+
+@click.command()
+@click.option("--once", is_flag=True, required=True, help="Poll every source once, then exit.")
+@click.option(
+    "--source",
+    "--feed",
+    "source_names",
+    multiple=True,
+    help="Only this feed, listing page or watch (repeatable).",
+)
+@pass_context
+def poll(ctx: Context, once: bool, source_names: tuple[str, ...]) -> None:
+    """Poll sources (feeds, pages, watches) once now, due or not; send immediate alerts."""
+    from watcher.clock import utc_now
+    from watcher.pipeline import Pipeline
+
+    config = ctx.config()
+    known = {source.name for source in config.sources}
+    for name in source_names:
+        if name not in known:
+            fail(f"--source: no source named {name!r} in {config.source}", EXIT_USAGE)
+    with opened_store(config, upgrade=True) as store:
+        store.sync_sources(config.sources, utc_now())
+        with Pipeline(config, store) as pipeline:
+            sources = pipeline.enabled_sources(source_names or None)
+            show_bar = sys.stderr.isatty() and ctx.log_level != "debug"
+            # Results as they finish, so that Ctrl-C can still report what was done.
+            finished: list[PollResult] = []
+            try:
+                if show_bar:
+                    with click.progressbar(
+                        length=len(sources), label="polling", file=sys.stderr
+                    ) as bar:
+
+                        def advance(result: PollResult) -> None:
+                            finished.append(result)
+                            bar.update(1)
+
+                        results = pipeline.poll(sources, on_result=advance)
+                else:
+
+                    def record(result: PollResult) -> None:
+                        finished.append(result)
+                        _log_poll_result(result)
+
+                    results = pipeline.poll(sources, on_result=record)
+                outcomes = pipeline.digests.send_immediate_alerts()
+            except KeyboardInterrupt:
+                click.echo(
+                    f"interrupted after {len(finished)} of {len(sources)} sources; "
+                    + _poll_summary(finished, [])
+                )
+                sys.exit(130)  # 128 + SIGINT, as shells report it
+    sent = [outcome for outcome in outcomes if outcome.status == SendOutcome.SENT]
+    undelivered = [outcome for outcome in outcomes if outcome.status != SendOutcome.SENT]
+    click.echo(_poll_summary(results, sent))
+    for outcome in undelivered:
+        click.echo(
+            f"alert {outcome.digest} (run {outcome.run_id}) not delivered: "
+            f"{outcome.status}: {outcome.error or 'nothing was due'}",
+            err=True,
+        )
+    failed = sum(result.failed for result in results)
+    if (results and failed == len(results)) or undelivered:
+        sys.exit(EXIT_RUNTIME)
+
+
+def _poll_summary(results: list[PollResult], sent: list[Any]) -> str:
+    kinds = Counter(result.error_kind for result in results if result.failed)
+    failed = sum(kinds.values())
+    return (
+        f"polled {len(results)} sources: "
+        f"{sum(r.result.fetched for r in results)} fetched, "
+        f"{sum(r.result == PollOutcome.NOT_MODIFIED for r in results)} not modified, "
+        f"{failed} failed"
+        + (" (" + ", ".join(f"{k}: {n}" for k, n in sorted(kinds.items())) + ")" if failed else "")
+        + f"; {sum(r.new_items for r in results)} new items, "
+        f"{sum(r.changed_items for r in results)} updated, "
+        f"{sum(r.new_matches for r in results)} new matches"
+        + (f"; {len(sent)} alerts sent" if sent else "")
+    )
+
+
+def _log_poll_result(result: PollResult) -> None:
+    log.log(logging.WARNING if result.failed else logging.INFO, "%s", result.describe())
+
+
+@click.command()
+@pass_context
+def run(ctx: Context) -> None:
+    """Run the daemon in the foreground until SIGINT/SIGTERM."""
+    from watcher.daemon.process import run_daemon
+
+    config = ctx.config()
+    with opened_store(config, upgrade=True) as store:
+        try:
+            run_daemon(config, store, reload_config=ctx.load)
+        except WatcherError as exc:
+            fail(str(exc), EXIT_RUNTIME)
+
+
+@click.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes polling at once (default: the number of CPUs).",
+)
+@pass_context
+def worker(ctx: Context, concurrency: int | None) -> None:
+    """Run a Celery worker that polls the feeds the scheduler (`watcher run`) hands out."""
+    from watcher.daemon.celery_app import run_worker
+
+    config = ctx.config()
+    if config.executor != "celery":
+        fail(f"{config.source}: `watcher worker` needs 'executor: celery'", EXIT_USAGE)
+    from watcher.store import Store
+
+    # Fail now, not in every task, when the database is unreachable. The schema is
+    # the scheduler's: it migrates before it sends any task.
+    try:
+        Store.open(config.database).close()
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE)
+    try:
+        status = run_worker(
+            config, concurrency=concurrency or os.cpu_count() or 1, loglevel=ctx.log_level
+        )
+    except WatcherError as exc:
+        fail(str(exc), EXIT_USAGE)
+    sys.exit(status)
