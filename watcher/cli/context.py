@@ -15,12 +15,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from watcher.config import Config, load_config, parse_duration
+from watcher.config import Config, DigestConfig, TopicConfig, load_config, parse_duration
 from watcher.exceptions import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    # For annotations only: the store loads SQLAlchemy, which `watcher --version`
+    # and `watcher check` do not need.
+    from watcher.store import Store
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -62,7 +67,7 @@ def fail(message: str, status: int) -> NoReturn:
 
 
 @contextmanager
-def opened_store(config: Config, *, upgrade: bool = False) -> Iterator[Any]:
+def opened_store(config: Config, *, upgrade: bool = False) -> Iterator[Store]:
     """The store for ``config``; exit 2 when it cannot be opened, 1 on a later failure."""
     from watcher.store import Store
 
@@ -95,7 +100,7 @@ def duration_option(option: str, value: str) -> timedelta:
 # -- digests ---------------------------------------------------------------------
 
 
-def digest_named(config: Config, name: str) -> Any:
+def digest_named(config: Config, name: str) -> DigestConfig:
     try:
         return config.digest(name)
     except KeyError:
@@ -105,7 +110,7 @@ def digest_named(config: Config, name: str) -> Any:
 # -- topics --------------------------------------------------------------------------
 
 
-def topic_named(config: Config, name: str) -> Any:
+def topic_named(config: Config, name: str) -> TopicConfig:
     try:
         return config.topic(name)
     except KeyError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,6 +22,10 @@ from watcher.cli.context import EXIT_USAGE, Context, fail, opened_store, pass_co
 from watcher.clock import utc_now
 from watcher.config import Config
 from watcher.match.evaluate import LabelledRow
+
+if TYPE_CHECKING:
+    from watcher.match.index import TopicIndex
+    from watcher.store import Store
 
 _ANSWERS = {"yes": True, "no": False}
 
@@ -35,7 +39,7 @@ def knowledge_warning(config: Config) -> str | None:
     return stale_warning(utc_now().date())
 
 
-def labelled_rows(store: Any, topic: str | None = None) -> list[LabelledRow]:
+def labelled_rows(store: Store, topic: str | None = None) -> list[LabelledRow]:
     """Stored labels as eval rows, one per labelled item (id order); an item's row has
     a column per topic it was labelled for, named like the topic."""
     by_item: dict[int, dict[str, bool]] = {}
@@ -138,7 +142,7 @@ def labels_export(ctx: Context, topic: str | None, output: str) -> None:
         click.echo(f"{len(rows)} labelled items written to {output}", err=True)
 
 
-def label_effects(store: Any, topic: str, saved: Any, draft: Any) -> list[str]:
+def label_effects(store: Store, topic: str, saved: TopicIndex, draft: TopicIndex) -> list[str]:
     """Lines saying which labelled items of ``topic`` the draft index fixes or breaks."""
     fixed: list[str] = []
     broken: list[str] = []

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -25,6 +25,7 @@ from watcher.models import PollOutcome, SendOutcome
 if TYPE_CHECKING:
     # Only for annotations: importing the poll stage loads trafilatura and SQLAlchemy,
     # which `watcher --version` and `watcher check` do not need.
+    from watcher.outputs.send import DigestOutcome
     from watcher.poll import PollResult
 
 
@@ -99,7 +100,7 @@ def poll(ctx: Context, once: bool, source_names: tuple[str, ...]) -> None:
         sys.exit(EXIT_RUNTIME)
 
 
-def _poll_summary(results: list[PollResult], sent: list[Any]) -> str:
+def _poll_summary(results: list[PollResult], sent: list[DigestOutcome]) -> str:
     kinds = Counter(result.error_kind for result in results if result.failed)
     failed = sum(kinds.values())
     return (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,9 @@ from watcher.cli.context import (
 )
 from watcher.exceptions import QueryError
 from watcher.models import StoredItem
+
+if TYPE_CHECKING:
+    from watcher.match.index import TopicIndex
 
 
 @click.command()
@@ -167,7 +170,7 @@ def topics_test(ctx: Context, topic: str, since: str, draft: str | None, limit: 
                 click.echo(line)
 
 
-def _highlight(index: Any, topic: str, stored: StoredItem) -> str:
+def _highlight(index: TopicIndex, topic: str, stored: StoredItem) -> str:
     title = stored.item.title
     matches = index.match(stored.item)
     spans = sorted((hit.start, hit.end) for m in matches for hit in m.hits if hit.field == "title")

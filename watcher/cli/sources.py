@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 import click
@@ -21,8 +21,11 @@ from watcher.config import Config, parse_duration
 from watcher.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from watcher.sources.discover import FeedLookup
-    from watcher.sources.fetch import FetchResult
+    from watcher.sources.fetch import Fetcher, FetchResult
+    from watcher.sourcesfile import NewFeed, SourcesFile
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -77,7 +80,9 @@ def blocked_hint(message: str) -> str:
     return message
 
 
-def same_host_fetch(config: Config, url: str, allow_private: bool) -> Any:
+def same_host_fetch(
+    config: Config, url: str, allow_private: bool
+) -> tuple[Fetcher, Callable[[str], FetchResult]]:
     """A Fetcher context and a fetch function trusting ``url``'s host when asked to."""
     from watcher.sources.fetch import Fetcher, FetchRequest
 
@@ -110,7 +115,7 @@ def needs_allow_private(url: str) -> bool:
     return any(blocked_class(ipaddress.ip_address(a.split("%")[0])) for a in resolved)
 
 
-def _count_items(fetch: Callable[[str], Any], url: str) -> int:
+def _count_items(fetch: Callable[[str], FetchResult], url: str) -> int:
     """Fetch ``url`` once and parse it; exit 1 when it is not a readable feed."""
     from watcher.exceptions import ParseError
     from watcher.sources.feeds import parse_feed
@@ -249,7 +254,7 @@ def feeds_list(ctx: click.Context) -> None:
         click.echo("(no sources yet: `watcher feeds add URL`)")
 
 
-def _duration(value: Any) -> str:
+def _duration(value: timedelta) -> str:
     seconds = int(value.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
@@ -319,14 +324,14 @@ def _no_source(path: Path, name: str) -> NoReturn:
     fail(f"{path}: no source named {name!r}{did_you_mean(name, names)}", EXIT_USAGE)
 
 
-def _add_or_fail(edited: Any, path: Path, feed: Any) -> None:
+def _add_or_fail(edited: SourcesFile, path: Path, feed: NewFeed) -> None:
     try:
         edited.add_feed(feed)
     except ConfigError as exc:
         fail(f"{path} left unchanged:\n{exc}", EXIT_USAGE)
 
 
-def _save(edited: Any, path: Path) -> None:
+def _save(edited: SourcesFile, path: Path) -> None:
     try:
         edited.save()
     except ConfigError as exc:
