@@ -34,9 +34,10 @@ from watcher.exceptions import ConfigError, QueryError
 if TYPE_CHECKING:
     from watcher.knowledge import EntityList
 
-# A feeds.yaml for thousands of sources is a few hundred KB; past this it is not a
-# configuration, and parsing it would cost memory out of proportion (issue #16).
-MAX_CONFIG_BYTES = 16 * 1024 * 1024
+# A feeds.yaml for 2,000 sources is about 200 KB. Past this it is not a configuration,
+# and PyYAML would need minutes and gigabytes for it: 1 MiB of feeds takes ~15 s and
+# ~170 MB here, 16 MiB more than 5 minutes and 1.7 GB (issue #16).
+MAX_CONFIG_BYTES = 2 * 1024 * 1024
 _SECRETS = {("smtp", "password"), ("http", "token")}  # never shown, wherever they come from
 _TOO_LARGE = f"is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB; is it the right file?"
 
