@@ -1,13 +1,17 @@
-"""Tests for watcher/config.py: loading feeds.yaml and reporting what is wrong with it."""
+"""Tests for watcher/config/: loading feeds.yaml and reporting what is wrong with it."""
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import get_args, get_origin
 
 import pytest
+from pydantic import BaseModel
 
+from watcher._yamlmarks import Loc
 from watcher.config import (
     Config,
     DigestConfig,
@@ -18,6 +22,7 @@ from watcher.config import (
     load_config_text,
     parse_duration,
 )
+from watcher.config.checks import known_keys
 from watcher.exceptions import ConfigError, QueryError
 
 DATA = Path(__file__).parent / "data" / "config"
@@ -805,3 +810,109 @@ def test_indentation_errors_say_what_is_wrong_in_plain_words(text: str, words: s
     with pytest.raises(ConfigError) as raised:
         load_config_text(text, "feeds.yaml", environ={})
     assert words in str(raised.value)
+
+
+# (section, YAML with one misspelt key in it, the problem reported)
+MISSPELT_KEYS = [
+    (
+        "pages",
+        """\
+        pages:
+          - name: quay
+            url: https://example.org/quay
+            link_selector: article a
+            max_new_link: 5
+        """,
+        "feeds.yaml:5:5: pages.quay: unknown key 'max_new_link' (did you mean 'max_new_links'?)",
+    ),
+    (
+        "http",
+        """\
+        http:
+          port: 8787
+          tokn: s3cret
+        """,
+        "feeds.yaml:3:3: http: unknown key 'tokn' (did you mean 'token'?)",
+    ),
+    (
+        "watches",
+        """\
+        watches:
+          - name: tides
+            url: https://example.org/tides
+            ignor_defaults: false
+        """,
+        "feeds.yaml:4:5: watches.tides: unknown key 'ignor_defaults' "
+        "(did you mean 'ignore_defaults'?)",
+    ),
+    (
+        "digests",
+        """\
+        topics:
+          - {name: dredging, query: dredging}
+        digests:
+          - name: morning
+            recipients: [desk@example.org]
+            topics: [dredging]
+            immediate: true
+            max_itmes: 10
+        """,
+        "feeds.yaml:8:5: digests.morning: unknown key 'max_itmes' (did you mean 'max_items'?)",
+    ),
+    (
+        "smtp",
+        """\
+        smtp:
+          host: mail.example.org
+          securty: starttls
+        """,
+        "feeds.yaml:3:3: smtp: unknown key 'securty' (did you mean 'security'?)",
+    ),
+    (
+        "defaults",
+        """\
+        defaults:
+          per_host_concurency: 4
+        """,
+        "feeds.yaml:2:3: defaults: unknown key 'per_host_concurency' "
+        "(did you mean 'per_host_concurrency'?)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [case[1:] for case in MISSPELT_KEYS],
+    ids=[case[0] for case in MISSPELT_KEYS],
+)
+def test_a_misspelt_key_gets_a_did_you_mean_in_every_section(text: str, expected: str) -> None:
+    assert problems_in(text) == [expected]
+
+
+def _models_in(model: type[BaseModel], loc: tuple[str | int, ...]) -> Iterator[tuple[Loc, type]]:
+    """Every model reachable from ``model`` with the loc of one mapping of it."""
+    yield loc, model
+    for name, field in model.model_fields.items():
+        annotation, inner = field.annotation, (*loc, name)
+        for _ in range(3):  # through "| None", tuple[X, ...] and dict[str, X]
+            args = [arg for arg in get_args(annotation) if arg not in (type(None), Ellipsis)]
+            if get_origin(annotation) is tuple:
+                inner = (*inner, 0)
+            elif get_origin(annotation) is dict:
+                inner = (*inner, "name")
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                yield from _models_in(annotation, inner)
+                break
+            annotation = args[-1] if args else None
+
+
+def test_the_keys_offered_are_read_from_the_schema_for_every_model() -> None:
+    found = dict(_models_in(Config, ()))
+    assert {model.__name__ for model in found.values()} >= {
+        "Defaults", "FeedConfig", "PageConfig", "WatchConfig", "TopicConfig", "ListConfig",
+        "DigestConfig", "SmtpConfig", "HttpConfig", "HealthConfig", "DaemonConfig",
+        "RetentionConfig",
+    }  # fmt: skip
+    for loc, model in found.items():
+        expected = [name for name in model.model_fields if (loc, name) != ((), "source")]
+        assert known_keys(loc) == expected, model.__name__

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 import yaml
 from pydantic_core import ErrorDetails
+from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 Loc = tuple[str | int, ...]
@@ -33,6 +35,14 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _REFERENCE = re.compile(
     r"\$\$\{|\$\{(?:(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\})?"
 )
+
+
+# What one document may make the loader build (issue #16). An alias repeats the value
+# it names, so a few hundred bytes of nested aliases ("billion laughs") stand for
+# billions of values; a feeds.yaml that shares settings repeats a few thousand.
+MAX_ALIASED_VALUES = 100_000
+# Composing and walking recurse once per level; a configuration is about 5 deep.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -213,7 +223,7 @@ def load_marked_yaml(text: str, environ: Mapping[str, str]) -> MarkedDocument:
 
     Raises yaml.YAMLError when the text is not well-formed YAML.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _BoundedLoader(text)
     try:
         root = loader.get_single_node()
         document = MarkedDocument()
@@ -222,6 +232,54 @@ def load_marked_yaml(text: str, environ: Mapping[str, str]) -> MarkedDocument:
         return document
     finally:
         loader.dispose()
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses documents past MAX_ALIASED_VALUES or MAX_DEPTH
+    while composing, before anything is expanded, naming the line where it stopped."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._sizes: dict[int, int] = {}  # id(node) -> values it stands for, aliases expanded
+        self._aliased = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        if self.check_event(AliasEvent):
+            node = super().compose_node(parent, index)
+            # An alias of a value still being composed (a recursive one) counts as one;
+            # the walk reports it.
+            self._aliased += self._sizes.get(id(node), 1)
+            if self._aliased > MAX_ALIASED_VALUES:
+                raise ComposerError(
+                    None,
+                    None,
+                    f"aliases here repeat more than {MAX_ALIASED_VALUES:,} values in all "
+                    "(a YAML bomb?); write the values out instead",
+                    mark,
+                )
+            return node
+        if self._depth >= MAX_DEPTH:
+            raise ComposerError(None, None, f"values nested more than {MAX_DEPTH} deep", mark)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is not None:
+            self._sizes[id(node)] = 1 + sum(
+                self._sizes.get(id(child), 1) for child in _children(node)
+            )
+        return node
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 class _Walk:

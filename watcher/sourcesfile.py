@@ -25,7 +25,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from watcher.config import Config, load_config_text
+from watcher.config import MAX_CONFIG_BYTES, Config, load_config_text
 from watcher.exceptions import ConfigError
 
 SOURCE_SECTIONS = ("feeds", "pages", "watches")
@@ -71,11 +71,15 @@ class SourcesFile:
             self.original = path.read_text(encoding="utf-8-sig")
         except OSError as exc:
             raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from exc
+        if len(self.original) > MAX_CONFIG_BYTES:  # as loading would refuse it (issue #16)
+            raise ConfigError([f"{path}: is larger than the {MAX_CONFIG_BYTES:,} bytes allowed"])
         self._yaml = _round_trip_yaml(self.original)
         try:
             loaded = self._yaml.load(self.original)
         except YAMLError as exc:
             raise ConfigError([f"{path}: invalid YAML: {exc}"]) from exc
+        except RecursionError:  # ruamel.yaml composes recursively
+            raise ConfigError([f"{path}: invalid YAML: values nested too deep"]) from None
         self.document: CommentedMap = loaded if loaded is not None else CommentedMap()
         if not isinstance(self.document, CommentedMap):
             raise ConfigError([f"{path}: expected a mapping of settings (key: value)"])

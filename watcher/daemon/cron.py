@@ -11,10 +11,24 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from watcher.config import DigestConfig
+from watcher.config.schema import DigestConfig
 
 # A digest missed while the daemon was down is still sent if it returns within this.
 MISFIRE_GRACE = timedelta(hours=6)
+
+
+def validate_crontab(expression: str) -> None:
+    """Raise ValueError, with a message fit for a config error, unless APScheduler reads
+    ``expression`` (already in weekday names, see watcher.config.fields.standard_weekdays)."""
+    # Whether a cron expression parses does not depend on the zone it is read in.
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        detail = str(exc)
+        raise ValueError(
+            f"{expression!r} is not a cron schedule (minute hour day month weekday): "
+            f"{detail[:1].lower()}{detail[1:]}"
+        ) from None
 
 
 def digest_trigger(digest: DigestConfig) -> CronTrigger:

@@ -309,7 +309,9 @@ class Daemon:
             config = self.reload_config()
             pipeline = Pipeline(config, self.store, clock=self.clock)
         except (ConfigError, WatcherError) as exc:
-            log.error("reload rejected, keeping the running configuration:\n%s", exc)
+            # One line, so that a log reader sees the whole reason with its timestamp.
+            reason = "; ".join(str(exc).splitlines())
+            log.error("reload rejected, keeping the running configuration: %s", reason)
             return
         self.store.sync_sources(config.sources, self.clock())
         if not self.executor_is_remote:

@@ -250,6 +250,15 @@ def make_channel(url: str, *, timeout: timedelta = timedelta(seconds=30)) -> Cha
     return AppriseChannel([candidate])
 
 
+def validate_channel_url(url: str) -> None:
+    """Raise ValueError, with a message fit for a config error, unless ``url`` names a
+    channel (called when the configuration is loaded)."""
+    try:
+        make_channel(url)
+    except DeliveryError as exc:
+        raise ValueError(f"{redact_url(url)!r}: {exc}") from None
+
+
 def redact_url(url: str | None) -> str:
     """``url`` with every part that may hold a secret replaced by ``***``, for logs.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     and_,
@@ -16,7 +16,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from watcher.config import DigestConfig
 from watcher.models import (
     StoredItem,
 )
@@ -31,6 +30,22 @@ from watcher.store.tables import (
     MatchRow,
 )
 from watcher.store.values import DigestRun
+
+
+class ClaimingDigest(Protocol):
+    """What the store reads of a digest (a ``DigestConfig`` is one), so that the store
+    does not depend on the configuration."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def topics(self) -> Sequence[str]: ...
+    @property
+    def min_score(self) -> float: ...
+    @property
+    def immediate(self) -> bool: ...
+    @property
+    def send_empty(self) -> bool: ...
 
 
 class DigestStore(StoreBase):
@@ -65,7 +80,7 @@ class DigestStore(StoreBase):
             return sorted(found, key=lambda stored: order[stored.id])
 
     def claim_digest(
-        self, digest: DigestConfig, now: datetime, targets: Sequence[str] = ("email",)
+        self, digest: ClaimingDigest, now: datetime, targets: Sequence[str] = ("email",)
     ) -> DigestRun | None:
         """Create a digest run and claim every unclaimed match of its topics, atomically.
 
@@ -140,7 +155,7 @@ class DigestStore(StoreBase):
             )
             return records.digest_run(session, run)
 
-    def unclaimed_items(self, digest: DigestConfig) -> list[StoredItem]:
+    def unclaimed_items(self, digest: ClaimingDigest) -> list[StoredItem]:
         """What the next run of ``digest`` would cover, without claiming anything."""
         with self._session(write=False) as session:
             query = (
@@ -155,7 +170,7 @@ class DigestStore(StoreBase):
             )
             return records.stored_items(session, session.execute(query).all())
 
-    def has_unclaimed(self, digest: DigestConfig) -> bool:
+    def has_unclaimed(self, digest: ClaimingDigest) -> bool:
         """Whether the next run of ``digest`` would claim anything: one cheap read, so a
         delivery loop can ask every few seconds without writing."""
         with self._session(write=False) as session:
@@ -163,7 +178,7 @@ class DigestStore(StoreBase):
             return found is not None
 
     def undelivered_since(
-        self, digests: Sequence[DigestConfig]
+        self, digests: Sequence[ClaimingDigest]
     ) -> dict[str, tuple[datetime, str | None]]:
         """Per digest with something not yet delivered: since when it has waited, and
         the last error. Waiting are claimed runs not yet sent (since their claim) and,
@@ -314,7 +329,7 @@ class DigestStore(StoreBase):
             return dict(session.execute(query).all())
 
 
-def _unclaimed_by(digest: DigestConfig) -> ColumnElement[bool]:
+def _unclaimed_by(digest: ClaimingDigest) -> ColumnElement[bool]:
     """Matches of the digest's topics, strong enough for it, that no run of it claimed."""
     return and_(
         MatchRow.topic.in_(digest.topics),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Protocol, cast
 
 from sqlalchemy import (
     func,
@@ -12,7 +12,6 @@ from sqlalchemy import (
     update,
 )
 
-from watcher.config import FeedConfig, PageConfig, WatchConfig
 from watcher.models import (
     NoticeState,
     ProblemKind,
@@ -26,12 +25,24 @@ from watcher.store.values import SourceStatus
 from watcher.urls import host_of
 
 
+class ConfiguredSource(Protocol):
+    """What the store reads of a configured source (a ``FeedConfig``, ``PageConfig`` or
+    ``WatchConfig`` is one), so that the store does not depend on the configuration."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def enabled(self) -> bool: ...
+
+
 class SourceStore(StoreBase):
     """Feeds and their poll state."""
 
-    def sync_sources(
-        self, feeds: Sequence[FeedConfig | PageConfig | WatchConfig], now: datetime
-    ) -> None:
+    def sync_sources(self, feeds: Sequence[ConfiguredSource], now: datetime) -> None:
         """Make the feeds table agree with the configuration.
 
         New feeds are due at once; a feed whose configured URL changed is polled at
