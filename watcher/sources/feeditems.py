@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 from watcher.models import Item
+from watcher.sources.itemcaps import MAX_KEY_CHARS
 from watcher.urls import clean_url
 
 # Bounds memory and work for a feed that lists its whole archive.
@@ -38,15 +39,23 @@ def item_key(guid: str | None, link: str | None, title: str, published: datetime
 
     The guid/id when the feed gives a non-empty one; else the cleaned link; else
     ``"sha256:"`` + a hash of the title and publication date (so two undated
-    entries with the same title are one item, as a reader would see them).
+    entries with the same title are one item, as a reader would see them). A
+    guid or link longer than MAX_KEY_CHARS is keyed by its hash instead: cutting
+    it could make two items one.
     """
     if guid and guid.strip():
-        return guid.strip()
+        return _bounded_key(guid.strip())
     if link and link.strip():
-        return clean_url(link)
+        return _bounded_key(clean_url(link) if len(link) <= MAX_KEY_CHARS else link)
     stamp = published.isoformat() if published else ""
     digest = hashlib.sha256(f"{title}\x00{stamp}".encode()).hexdigest()
     return f"sha256:{digest}"
+
+
+def _bounded_key(key: str) -> str:
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def content_hash(title: str, summary: str, content_text: str) -> str:

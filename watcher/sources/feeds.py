@@ -40,7 +40,6 @@ from watcher.sources.feeditems import (
     html_to_text,
     item_key,
     one_line,
-    unique,
     unique_items,
 )
 from watcher.sources.hazards import (
@@ -52,6 +51,17 @@ from watcher.sources.hazards import (
     xml_hazard,
 )
 from watcher.sources.hints import parse_syndication_period, parse_ttl
+from watcher.sources.itemcaps import (
+    MAX_AUTHOR_CHARS,
+    MAX_CONTENT_HTML_CHARS,
+    MAX_CONTENT_TEXT_CHARS,
+    MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    FieldCutter,
+    log_cut,
+    raw_limit,
+)
 from watcher.sources.jsonfeed import looks_like_json, parse_json_feed
 from watcher.urls import clean_url
 
@@ -177,8 +187,9 @@ def _parse_xml_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, s
         for entry in entries
     )
     link = channel.get("link")
+    link = link if isinstance(link, str) and len(link) <= MAX_URL_CHARS else None
     return ParsedFeed(
-        title=_entry_text(channel, "title") or None,
+        title=_entry_text(channel, "title")[:MAX_TITLE_CHARS] or None,
         link=clean_url(stand_in.restore(link), base=url) if link else None,
         items=items,
         bozo_reason=bozo_reason,
@@ -192,34 +203,52 @@ def _parse_xml_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, s
 def _item_from_entry(
     entry: dict[str, Any], *, feed: str, base: _StandInBase, feed_language: str | None
 ) -> Item:
-    title = _entry_text(entry, "title")
-    summary_html = base.restore(
-        _as_html(entry.get("summary_detail") or {}, entry.get("summary", ""))
+    cutter = FieldCutter()
+    title = cutter.text("title", _entry_text(entry, "title", cutter), MAX_TITLE_CHARS)
+    summary_html = cutter.raw(
+        "summary",
+        _as_html(entry.get("summary_detail") or {}, entry.get("summary", "")),
+        MAX_SUMMARY_CHARS,
     )
     # Only real content (content:encoded, Atom content): a copy of the summary would
     # be stored, tokenized and searched twice for nothing.
-    content_html = base.restore(_richest_content(entry.get("content") or []))
-    summary = html_to_text(summary_html)
-    content_text = html_to_text(content_html)
-    link = entry.get("link")
-    url = clean_url(base.restore(link)) if link else None
+    content_html = cutter.text(
+        "content_html",
+        base.restore(_richest_content(entry.get("content") or [])),
+        MAX_CONTENT_HTML_CHARS,
+    )
+    summary = cutter.text("summary", html_to_text(base.restore(summary_html)), MAX_SUMMARY_CHARS)
+    content_text = cutter.text(
+        "content_text",
+        html_to_text(cutter.raw("content_text", content_html, MAX_CONTENT_TEXT_CHARS)),
+        MAX_CONTENT_TEXT_CHARS,
+    )
+    link = entry.get("link") or None
+    if link is not None and len(link) > MAX_URL_CHARS:
+        url = cutter.url("url", link)  # None, and the cut recorded
+        link_key: str | None = link  # item_key keys the item by its hash
+    else:
+        url = clean_url(base.restore(link)) if link else None
+        link_key = base.key(clean_url(link)) if link else None
     raw_id = entry.get("id")
     guid = base.key(raw_id) if isinstance(raw_id, str) else None
-    link_key = base.key(clean_url(link)) if link else None
     # dict.get: FeedParserDict.get("updated_parsed") falls back to the published
     # date with a DeprecationWarning; we want the feed's own updated date or None.
     published = _utc(dict.get(entry, "published_parsed"))
     updated = _utc(dict.get(entry, "updated_parsed"))
+    key = item_key(guid, link_key, title, published or updated)
+    cut = cutter.cut()
+    log_cut(feed, key, cut)
     return Item(
         feed=feed,
-        key=item_key(guid, link_key, title, published or updated),
+        key=key,
         url=url,
         title=title,
         summary=summary,
         content_html=content_html,
         content_text=content_text,
-        author=_author(entry),
-        tags=unique(
+        author=cutter.text("author", _author(entry), MAX_AUTHOR_CHARS),
+        tags=cutter.tags(
             one_line(str(tag.get("term") or tag.get("label") or ""))
             for tag in entry.get("tags") or []
         ),
@@ -227,18 +256,26 @@ def _item_from_entry(
         updated=updated,
         language=_entry_language(entry) or feed_language,
         content_hash=content_hash(title, summary, content_text),
+        cut=cut,
     )
 
 
-def _entry_text(node: Mapping[str, Any], name: str) -> str:
-    """A title-like field as one line of plain text, whatever its declared type."""
+def _entry_text(node: Mapping[str, Any], name: str, cutter: FieldCutter | None = None) -> str:
+    """A title-like field as one line of plain text, whatever its declared type.
+
+    At most ``raw_limit(MAX_TITLE_CHARS)`` characters of it are read.
+    """
     value = node.get(name)
     if not value:
         return ""
+    text = str(value)
+    limit = raw_limit(MAX_TITLE_CHARS)
+    if len(text) > limit:
+        text = cutter.raw(name, text, MAX_TITLE_CHARS) if cutter else text[:limit]
     detail = node.get(f"{name}_detail") or {}
     if str(detail.get("type", "")).lower() in _HTML_TYPES:
-        return one_line(html_to_text(str(value)))
-    return one_line(str(value))
+        return one_line(html_to_text(text))
+    return one_line(text)
 
 
 def _as_html(detail: Mapping[str, Any], value: str) -> str:
@@ -258,7 +295,8 @@ def _richest_content(contents: Iterable[Mapping[str, Any]]) -> str:
 
 def _author(entry: Mapping[str, Any]) -> str:
     detail = entry.get("author_detail") or {}
-    return one_line(str(detail.get("name") or entry.get("author") or ""))
+    name = str(detail.get("name") or entry.get("author") or "")
+    return one_line(name[: raw_limit(MAX_AUTHOR_CHARS)])
 
 
 def _entry_language(entry: Mapping[str, Any]) -> str | None:

@@ -17,8 +17,19 @@ from watcher.sources.feeditems import (
     html_to_text,
     item_key,
     one_line,
-    unique,
     unique_items,
+)
+from watcher.sources.itemcaps import (
+    MAX_AUTHOR_CHARS,
+    MAX_CONTENT_HTML_CHARS,
+    MAX_CONTENT_TEXT_CHARS,
+    MAX_SUMMARY_CHARS,
+    MAX_TAG_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    FieldCutter,
+    log_cut,
+    raw_limit,
 )
 from watcher.urls import clean_url
 
@@ -68,38 +79,73 @@ def parse_json_feed(body: bytes, *, feed: str, url: str) -> ParsedFeed:
 def _item_from_json(
     entry: Mapping[str, Any], *, feed: str, base: str, feed_language: str | None
 ) -> Item:
+    cutter = FieldCutter()
     # JSON Feed 1.1: id is a string, but 1.0 feeds in the wild use numbers.
     raw_id = entry.get("id")
     guid = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
     link = _string(entry.get("url")) or _string(entry.get("external_url"))
-    url = clean_url(link, base=base) if link else None
-    title = one_line(_string(entry.get("title")))
-    content_html = _string(entry.get("content_html"))
-    plain_content = _string(entry.get("content_text"))
+    if len(link) > MAX_URL_CHARS:
+        url = cutter.url("url", link)  # None, and the cut recorded
+        link_key: str | None = link  # item_key keys the item by its hash
+    else:
+        url = link_key = clean_url(link, base=base) if link else None
+    title = cutter.text(
+        "title",
+        one_line(cutter.raw("title", _string(entry.get("title")), MAX_TITLE_CHARS)),
+        MAX_TITLE_CHARS,
+    )
+    content_html = cutter.text(
+        "content_html", _string(entry.get("content_html")), MAX_CONTENT_HTML_CHARS
+    )
+    plain_content = cutter.raw(
+        "content_text", _string(entry.get("content_text")), MAX_CONTENT_TEXT_CHARS
+    )
     if not content_html and plain_content:
         content_html = html.escape(plain_content, quote=False).replace("\n", "<br>\n")
-    content_text = html_to_text(content_html) if content_html else ""
-    summary = collapse_lines(_string(entry.get("summary")))
+    content_text = cutter.text(
+        "content_text",
+        html_to_text(cutter.raw("content_text", content_html, MAX_CONTENT_TEXT_CHARS)),
+        MAX_CONTENT_TEXT_CHARS,
+    )
+    summary = cutter.text(
+        "summary",
+        collapse_lines(cutter.raw("summary", _string(entry.get("summary")), MAX_SUMMARY_CHARS)),
+        MAX_SUMMARY_CHARS,
+    )
     published = _json_datetime(entry.get("date_published"))
     updated = _json_datetime(entry.get("date_modified"))
     tags = entry.get("tags")
+    key = item_key(guid, link_key, title, published or updated)
+    author = cutter.text("author", _json_author(entry), MAX_AUTHOR_CHARS)
+    tag_names = (
+        cutter.tags(
+            one_line(tag[: raw_limit(MAX_TAG_CHARS)]) for tag in tags if isinstance(tag, str)
+        )
+        if isinstance(tags, list)
+        else ()
+    )
+    cut = cutter.cut()
+    log_cut(feed, key, cut)
     return Item(
         feed=feed,
-        key=item_key(guid, url, title, published or updated),
+        key=key,
         url=url,
         title=title,
         summary=summary,
         content_html=content_html,
         content_text=content_text,
-        author=_json_author(entry),
-        tags=unique(one_line(tag) for tag in tags if isinstance(tag, str))
-        if isinstance(tags, list)
-        else (),
+        author=author,
+        tags=tag_names,
         published=published,
         updated=updated,
-        language=_string(entry.get("language")) or feed_language,
+        language=_string(entry.get("language"))[:64] or feed_language,
         content_hash=content_hash(title, summary, content_text),
+        cut=cut,
     )
+
+
+# More names than fit in MAX_AUTHOR_CHARS are never shown.
+_MAX_AUTHORS = 50
 
 
 def _json_author(entry: Mapping[str, Any]) -> str:
@@ -107,7 +153,9 @@ def _json_author(entry: Mapping[str, Any]) -> str:
     authors = entry.get("authors")
     candidates = authors if isinstance(authors, list) else [entry.get("author")]
     names = [
-        one_line(_string(author.get("name"))) for author in candidates if isinstance(author, dict)
+        one_line(_string(author.get("name"))[: raw_limit(MAX_AUTHOR_CHARS)])
+        for author in candidates[:_MAX_AUTHORS]
+        if isinstance(author, dict)
     ]
     return ", ".join(name for name in names if name)
 
