@@ -56,6 +56,7 @@ from watcher.sources.itemcaps import (
     MAX_CONTENT_HTML_CHARS,
     MAX_CONTENT_TEXT_CHARS,
     MAX_SUMMARY_CHARS,
+    MAX_TAG_CHARS,
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     FieldCutter,
@@ -237,6 +238,11 @@ def _item_from_entry(
     published = _utc(dict.get(entry, "published_parsed"))
     updated = _utc(dict.get(entry, "updated_parsed"))
     key = item_key(guid, link_key, title, published or updated)
+    author = cutter.text("author", _author(entry), MAX_AUTHOR_CHARS)
+    tags = cutter.tags(
+        one_line(str(tag.get("term") or tag.get("label") or "")[: raw_limit(MAX_TAG_CHARS)])
+        for tag in entry.get("tags") or []
+    )
     cut = cutter.cut()
     log_cut(feed, key, cut)
     return Item(
@@ -247,11 +253,8 @@ def _item_from_entry(
         summary=summary,
         content_html=content_html,
         content_text=content_text,
-        author=cutter.text("author", _author(entry), MAX_AUTHOR_CHARS),
-        tags=cutter.tags(
-            one_line(str(tag.get("term") or tag.get("label") or ""))
-            for tag in entry.get("tags") or []
-        ),
+        author=author,
+        tags=tags,
         published=published,
         updated=updated,
         language=_entry_language(entry) or feed_language,
