@@ -30,14 +30,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.cookiejar
-import os
 import socket
 import time
 import types
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urldefrag, urlsplit
-from urllib.request import url2pathname
 
 import requests
 import urllib3.exceptions
@@ -56,6 +54,7 @@ from watcher.sources.fetchresults import (
     NotModified,
 )
 from watcher.sources.hints import parse_retry_after
+from watcher.sources.localfile import read_local_file
 from watcher.sources.netguard import AddressGuard, BlockedAddressError, GuardedAdapter, IPAddress
 from watcher.sources.redirects import (
     CONTROL_CHARACTERS,
@@ -220,7 +219,7 @@ class Fetcher:
                     FetchFailureKind.SCHEME,
                     f"{printable(url)}: file:// URLs are refused unless allow_local_files is set",
                 )
-            return self._read_local_file(url)
+            return read_local_file(url, self._max_body_bytes)
         if not scheme:
             return FetchFailed(
                 FetchFailureKind.INVALID_URL, f"{printable(url)}: invalid URL: no scheme"
@@ -455,40 +454,6 @@ class Fetcher:
                 pass
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
             pass  # the body was unwanted; closing the response cleans up
-
-    def _read_local_file(self, url: str) -> FetchResult:
-        parts = urlsplit(url)
-        if parts.netloc not in ("", "localhost"):
-            return FetchFailed(
-                FetchFailureKind.LOCAL_FILE_ERROR,
-                f"{printable(url)}: file:// URLs must name a local path (host {parts.netloc!r})",
-            )
-        path = url2pathname(parts.path)
-        try:
-            with open(path, "rb") as local_file:
-                if os.fstat(local_file.fileno()).st_size > self._max_body_bytes:
-                    return FetchFailed(
-                        FetchFailureKind.TOO_LARGE,
-                        f"{url}: file larger than {self._max_body_bytes} bytes",
-                    )
-                # Read one byte past the limit: the file may have grown since fstat.
-                body = local_file.read(self._max_body_bytes + 1)
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return FetchFailed(FetchFailureKind.LOCAL_FILE_ERROR, f"{printable(url)}: {reason}")
-        if len(body) > self._max_body_bytes:
-            return FetchFailed(
-                FetchFailureKind.TOO_LARGE, f"{url}: file larger than {self._max_body_bytes} bytes"
-            )
-        return Fetched(
-            url=url,
-            status=200,
-            headers=types.MappingProxyType({}),
-            body=body,
-            body_hash=hashlib.sha256(body).hexdigest(),
-            etag=None,
-            last_modified=None,
-        )
 
 
 def _session(adapter: HTTPAdapter) -> requests.Session:
