@@ -683,3 +683,22 @@ def test_hostile_numbers_through_the_cli_are_recorded_never_raised(
         else:
             assert state.error_count == 0, (name, state.last_error)
             assert state.next_poll_at <= datetime.now(UTC) + MAX_HINTED_INTERVAL
+
+
+def test_a_cut_title_is_stored_with_the_cut_named(scripted: ScriptedServer, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from watcher.cli import cli
+
+    scripted.routes["/title-5mb"] = HOSTILE_ROUTES["title-5mb"]
+    scripted.routes["/ttl-2e12"] = HOSTILE_ROUTES["ttl-2e12"]
+    config = write_config(tmp_path, scripted.base_url)
+    only = ["--feed", "title-5mb", "--feed", "ttl-2e12"]
+    result = CliRunner().invoke(cli, ["--config", str(config), "poll", "--once", *only])
+    assert result.exit_code == 0, result.output
+    with Store.open(f"sqlite:///{tmp_path}/watcher.db") as store:
+        (big,) = store.items(feed="title-5mb")
+        (small,) = store.items(feed="ttl-2e12")
+    assert len(big.item.title) == MAX_TITLE_CHARS
+    assert big.item.cut == ("title",)
+    assert small.item.cut == ()
