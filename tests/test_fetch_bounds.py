@@ -275,12 +275,14 @@ def test_an_expired_deadline_wakes_a_blocked_read() -> None:
         assert deadline.expired
 
 
-def test_a_closed_deadline_never_touches_its_sockets_again() -> None:
+@pytest.mark.parametrize("forget", ["release", "close"])
+def test_a_deadline_never_cuts_a_socket_it_let_go(forget: str) -> None:
+    """A released socket's connection is back in the pool, maybe another fetch's now."""
     reader, writer = socket.socketpair()
     with reader, writer:
         deadline = FetchDeadline(60)
         deadline.watch(reader)
-        deadline.close()
+        getattr(deadline, forget)()
         deadline.expire()
         writer.sendall(b"x")
         assert reader.recv(1) == b"x"

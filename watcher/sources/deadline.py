@@ -86,13 +86,22 @@ class FetchDeadline:
                 finally:
                     cut.detach()
 
-    def close(self) -> None:
-        """The fetch is over: forget its sockets (their connections live on in the pool)."""
+    def release(self) -> None:
+        """Forget the sockets watched so far: their response is done with.
+
+        Called before a connection goes back to the pool, where another fetch
+        may take it: this deadline must never cut that fetch's socket.
+        """
         with self._lock:
-            self._closed = True
             descriptors, self._descriptors = self._descriptors, {}
         for duplicate in descriptors.values():
             os.close(duplicate)
+
+    def close(self) -> None:
+        """The fetch is over: forget its sockets and watch no more."""
+        with self._lock:
+            self._closed = True
+        self.release()
 
 
 class _Watchdog:

@@ -309,11 +309,16 @@ class Fetcher:
                 except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                     return FetchFailed(*classify_exception(exc, url), permanent_url=permanent_url)
                 with response:
-                    status = response.status_code
-                    location = response.headers.get("location")
-                    if status not in REDIRECT_STATUSES or not location:
-                        return self._finish(response, url, permanent_url, deadline)
-                    self._discard_body(response, deadline)
+                    try:
+                        status = response.status_code
+                        location = response.headers.get("location")
+                        if status not in REDIRECT_STATUSES or not location:
+                            return self._finish(response, url, permanent_url, deadline)
+                        self._discard_body(response, deadline)
+                    finally:
+                        # Before the connection goes back to the pool (leaving the
+                        # with), where another fetch may take it.
+                        deadline.release()
             next_hop = redirect_target(
                 url,
                 location,
