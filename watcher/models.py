@@ -37,6 +37,8 @@ class Item:
     updated: datetime | None = None
     language: str | None = None
     content_hash: str = ""
+    # The fields the parser cut to their limits (watcher/sources/itemcaps.py).
+    cut: tuple[str, ...] = ()
 
 
 # What JSON renderings (digests as JSON, webhook payloads) are made of.

@@ -6,6 +6,8 @@ import random
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from watcher.sources.hints import parse_max_age
+
 # Feed-supplied hints (RSS ttl, sy:updatePeriod) never push a poll further out than this.
 MAX_HINTED_INTERVAL = timedelta(days=1)
 
@@ -47,12 +49,8 @@ def adaptive_interval(
 
 
 def max_age(headers: Mapping[str, str]) -> timedelta | None:
-    """Cache-Control max-age of a response (RFC 9111 §5.2.2.1), if it gives one."""
-    for directive in headers.get("cache-control", "").split(","):
-        name, _, value = directive.strip().partition("=")
-        if name.lower() == "max-age" and value.strip().strip('"').isdigit():
-            return timedelta(seconds=int(value.strip().strip('"')))
-    return None
+    """Cache-Control max-age of a response (RFC 9111 §5.2.2.1), at most a week."""
+    return parse_max_age(headers)
 
 
 def success_interval(interval: timedelta, hint: timedelta | None) -> timedelta:

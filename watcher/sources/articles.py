@@ -9,10 +9,17 @@ one polite Fetcher (per-host limits, size and time limits).
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from watcher.sources.extract import Article, extract_article
 from watcher.sources.fetch import Fetched, Fetcher, FetchFailed, FetchRequest
+from watcher.sources.itemcaps import (
+    MAX_AUTHOR_CHARS,
+    MAX_CONTENT_TEXT_CHARS,
+    MAX_TITLE_CHARS,
+    FieldCutter,
+    log_cut,
+)
 from watcher.sources.robots import RobotsCache
 from watcher.urls import host_of
 
@@ -59,4 +66,22 @@ class ArticleFetcher:
         article = extract_article(result.body, url=result.url)
         if article is None:
             return ArticleResult(None, "no article text found")
-        return ArticleResult(article)
+        return ArticleResult(capped_article(article))
+
+
+def capped_article(article: Article) -> Article:
+    """``article`` with its fields cut to the item limits (watcher/sources/itemcaps.py).
+
+    Its text becomes an item's ``content_text``, its title and author the item's
+    when the feed or link gives none.
+    """
+    cutter = FieldCutter()
+    capped = replace(
+        article,
+        title=cutter.text("title", article.title, MAX_TITLE_CHARS) if article.title else None,
+        text=cutter.text("content_text", article.text, MAX_CONTENT_TEXT_CHARS),
+        author=cutter.text("author", article.author, MAX_AUTHOR_CHARS) if article.author else None,
+        url=cutter.url("url", article.url),
+    )
+    log_cut("article", article.url or "", cutter.cut())
+    return capped

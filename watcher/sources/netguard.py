@@ -37,6 +37,7 @@ from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
 from urllib3.poolmanager import PoolManager
 
 from watcher.exceptions import FetchError
+from watcher.sources import deadline
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port -> the addresses the host resolves to (as text); raises socket.gaierror.
@@ -189,7 +190,11 @@ class AddressGuard:
         Raises socket.gaierror when the name does not resolve.
         """
         literal = literal_address(host)
-        addresses = [literal] if literal else [_parse(text) for text in self.resolve(host, port)]
+        addresses = (
+            [literal]
+            if literal
+            else [_parse(text) for text in deadline.resolve_within(self.resolve, host, port)]
+        )
         if not addresses:
             raise socket.gaierror(socket.EAI_NONAME, f"{host} has no addresses")
         for address in addresses:
@@ -198,12 +203,28 @@ class AddressGuard:
                 raise BlockedAddressError(host, address, reason, connected=False)
         return addresses
 
-    def open(self, host: str, port: int, timeout: float | None) -> socket.socket:
-        """A TCP socket to ``host``, connected to a checked address; the peer is re-checked."""
+    def open(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,
+        time_left: Callable[[], float] | None = None,
+    ) -> socket.socket:
+        """A TCP socket to ``host``, connected to a checked address; the peer is re-checked.
+
+        ``time_left`` (seconds until the fetch's deadline) bounds each connect
+        attempt too, so a name with many unanswering addresses cannot multiply it.
+        """
         last_error: OSError | None = None
         for address in self.checked_addresses(host, port):
+            attempt_timeout = timeout
+            if time_left is not None:
+                left = time_left()
+                if left <= 0:
+                    raise TimeoutError(f"no time left to connect to {host}")
+                attempt_timeout = left if timeout is None else min(timeout, left)
             try:
-                sock = self.connect(str(address), port, timeout)
+                sock = self.connect(str(address), port, attempt_timeout)
             except OSError as exc:
                 last_error = exc
                 continue
@@ -237,8 +258,14 @@ def _guarded_socket(
         raise urllib3.exceptions.LocationParseError(
             f"{connection.host!r}, label empty or too long"
         ) from None
+    running = deadline.current()
     try:
-        sock = guard.open(connection.host, connection.port, seconds)
+        sock = guard.open(
+            connection.host,
+            connection.port,
+            seconds,
+            time_left=running.remaining if running is not None else None,
+        )
     except socket.gaierror as exc:
         raise urllib3.exceptions.NameResolutionError(connection.host, connection, exc) from exc
     except TimeoutError as exc:
@@ -250,6 +277,7 @@ def _guarded_socket(
             connection, f"Failed to establish a new connection: {exc}"
         ) from exc
     sys.audit("http.client.connect", connection, connection.host, connection.port)
+    deadline.watch_current(sock)
     return sock
 
 
@@ -261,6 +289,12 @@ class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
     def _new_conn(self) -> socket.socket:
         return _guarded_socket(self, self._address_guard)
 
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        # A keep-alive connection from the pool: its socket was made for an
+        # earlier fetch, so register it with this one's deadline.
+        deadline.watch_current(self.sock)
+        super().request(*args, **kwargs)
+
 
 class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
     # TLS is set up by HTTPSConnection.connect() on the socket _new_conn returns,
@@ -271,6 +305,12 @@ class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
 
     def _new_conn(self) -> socket.socket:
         return _guarded_socket(self, self._address_guard)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        # A keep-alive connection from the pool: its socket was made for an
+        # earlier fetch, so register it with this one's deadline.
+        deadline.watch_current(self.sock)
+        super().request(*args, **kwargs)
 
 
 class _GuardedPoolManager(PoolManager):

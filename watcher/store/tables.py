@@ -89,6 +89,8 @@ class ItemRow(Base):
     content_text: Mapped[str] = mapped_column(Text)
     author: Mapped[str] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(JSON)
+    # The fields the parser cut to their limits (Item.cut); NULL when none was.
+    cut: Mapped[list[str] | None] = mapped_column(JSON)
     language: Mapped[str | None] = mapped_column(String(35))
     content_hash: Mapped[str] = mapped_column(String(64))
     published: Mapped[datetime | None] = mapped_column(UTCDateTime)
