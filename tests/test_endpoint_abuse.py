@@ -266,6 +266,25 @@ def memory_kib(pid: int, field: str) -> int:
     return int(found.group(1))
 
 
+def rss_kib_or_0(pid: int) -> int:
+    try:
+        return memory_kib(pid, "VmRSS")
+    except FileNotFoundError:
+        return 0
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the poll worker processes)."""
+    found = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found.extend(process_tree(int(child)))
+    except FileNotFoundError:  # it ended meanwhile
+        pass
+    return found
+
+
 class IdleFlood:
     """``count`` connections that send nothing; every ``every`` seconds those the
     server closed are opened again, so the flood lasts as long as the test."""
@@ -454,10 +473,11 @@ def run_attack(
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    figures: dict[str, float] = {"rss_before_mib": round(memory_kib(daemon.pid, "VmRSS") / 1024, 1)}
+    figures["fds_before"] = descriptors(daemon.pid)
     started = time.monotonic()
     flood.start()
     loris.start()
-    figures: dict[str, float] = {"flood_opened": 0}
     try:
         # /healthz answers during the flood.
         status, body = fetch(base + "/healthz")
@@ -499,6 +519,9 @@ def run_attack(
         assert assert_security_headers(raw_exchange(int(base.rsplit(":", 1)[1]), b"BREW\r\n\r\n"))
         figures["daemon_rss_mib"] = round(memory_kib(daemon.pid, "VmRSS") / 1024, 1)
         figures["daemon_peak_rss_mib"] = round(memory_kib(daemon.pid, "VmHWM") / 1024, 1)
+        tree = process_tree(daemon.pid)
+        figures["processes"] = len(tree)
+        figures["tree_rss_mib"] = round(sum(map(rss_kib_or_0, tree)) / 1024, 1)
     finally:
         sampling.set()
         sampler.join()

@@ -114,6 +114,9 @@ class BufferedRequestHandler(BaseHTTPRequestHandler):
     """
 
     server: BoundedHTTPServer
+    # http.server answers a request line it cannot parse, or an HTTP/0.9 one, in
+    # HTTP/0.9: a body without any headers, so without ours. Answer in HTTP/1.0.
+    default_request_version = "HTTP/1.0"
 
     def __init__(
         self,
@@ -138,17 +141,6 @@ class BufferedRequestHandler(BaseHTTPRequestHandler):
     def send_header(self, keyword: str, value: str) -> None:
         self._headers_set.add(keyword.lower())
         super().send_header(keyword, value)
-
-    def parse_request(self) -> bool:
-        if not super().parse_request():
-            return False
-        if self.request_version == "HTTP/0.9":
-            # An HTTP/0.9 reply has no headers at all, so none of ours: refuse it
-            # (with headers, as HTTP/1.0).
-            self.request_version = "HTTP/1.0"
-            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED)
-            return False
-        return True
 
     def end_headers(self) -> None:
         for name, value in self.server.default_headers.items():
