@@ -125,7 +125,11 @@ def test_an_idle_and_a_slow_loris_connection_are_dropped_at_the_request_deadline
                 slow.sendall(b"X")
                 dripped += 1
             assert time.monotonic() - started < 10, "the slow client was never dropped"
-            assert closed_by_server(idle, 5)
+            idle.settimeout(5)
+            timed_out = b""
+            while chunk := idle.recv(65536):
+                timed_out += chunk
+            assert assert_security_headers(timed_out) == 408
         assert dripped >= 2  # it did keep sending, and was dropped anyway
         assert server.open_connections == 0
         reply = raw_exchange(port, b"GET /healthz HTTP/1.0\r\n\r\n")

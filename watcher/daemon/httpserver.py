@@ -48,7 +48,7 @@ _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*([0-9]{1,12})[ \t]*\r?$", re.I | re.M)
 _RECV_BYTES = 64 * 1024
 _ACCEPTS_PER_WAKE = 64
-_CAP_WARNING_EVERY = 60.0
+_WARNING_EVERY = 60.0
 
 
 def connection_cap(soft_limit: int | None = None) -> int:
@@ -178,8 +178,9 @@ class BoundedHTTPServer(socketserver.TCPServer):
         self._stopping = threading.Event()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._threads: list[threading.Thread] = []
-        self._last_cap_warning = float("-inf")
-        self.refused = 0
+        self._last_warning = {"cap": float("-inf"), "accept": float("-inf")}
+        # Connections that met the cap (pushed out an idle one, or were answered 503).
+        self.cap_hits = 0
 
     @property
     def open_connections(self) -> int:
@@ -254,7 +255,7 @@ class BoundedHTTPServer(socketserver.TCPServer):
             except (BlockingIOError, InterruptedError):
                 return True
             except OSError as exc:  # EMFILE, ENFILE, ENOBUFS
-                log.warning("endpoint: cannot accept a connection: %s", exc)
+                self._warn("accept", "endpoint: cannot accept a connection: %s", exc)
                 return False
             sock.setblocking(False)
             if self.open_connections >= self.max_connections and not self._make_room(selector):
@@ -267,19 +268,24 @@ class BoundedHTTPServer(socketserver.TCPServer):
 
     def _make_room(self, selector: selectors.BaseSelector) -> bool:
         """Close the oldest connection still sending its request; False if there is none."""
-        self.refused += 1
-        now = time.monotonic()
-        if now - self._last_cap_warning >= _CAP_WARNING_EVERY:
-            self._last_cap_warning = now
-            log.warning(
-                "endpoint: %d connections open (the cap); closing the oldest idle ones",
-                self.max_connections,
-            )
+        self.cap_hits += 1
+        self._warn(
+            "cap",
+            "endpoint: %d connections open (the cap); closing the oldest idle ones",
+            self.max_connections,
+        )
         oldest = next(iter(self._pending.values()), None)
         if oldest is None:
             return False
         self._drop(selector, oldest, HTTPStatus.SERVICE_UNAVAILABLE)
         return True
+
+    def _warn(self, kind: str, message: str, *args: object) -> None:
+        """A warning of this kind at most once a minute: a flood must not flood the log."""
+        now = time.monotonic()
+        if now - self._last_warning[kind] >= _WARNING_EVERY:
+            self._last_warning[kind] = now
+            log.warning(message, *args)
 
     def _receive(self, selector: selectors.BaseSelector, pending: _Pending) -> None:
         try:
