@@ -9,6 +9,8 @@ import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import feedparser
@@ -21,7 +23,7 @@ from watcher.cli import cli
 from watcher.clock import utc_now
 from watcher.config import load_config
 from watcher.daemon.endpoint import EndpointServer, Health
-from watcher.outputs.publish import digest_feed, topic_feed
+from watcher.outputs.publish import FeedCache, digest_feed, topic_feed
 from watcher.pipeline import Pipeline
 from watcher.store import Store
 
@@ -107,3 +109,67 @@ def test_export_feed_writes_the_same_without_the_daemon(pipeline: Pipeline) -> N
     assert result.exit_code == 0, result.output
     parsed = feedparser.parse(result.stdout_bytes)
     assert [e.link for e in parsed.entries] == ["https://northwind.example/world/aldous-verania"]
+
+
+def test_feed_cache_builds_again_only_when_the_feed_changes(pipeline: Pipeline) -> None:
+    cache = FeedCache(pipeline, fresh_for=0)
+    url = "http://x/feeds/topics/parade-coverage.atom"
+    first = cache.document("topic", "parade-coverage", url)
+    assert first == topic_feed(pipeline, "parade-coverage", self_url=url)
+    assert cache.document("topic", "parade-coverage", url) == first
+    assert cache.builds == 1
+    # Retention deletes the items: the feed shows none now, and is built again.
+    pipeline.store.delete_items_before(utc_now() + timedelta(days=1), utc_now() + timedelta(days=1))
+    emptied = cache.document("topic", "parade-coverage", url)
+    assert cache.builds == 2
+    assert emptied == topic_feed(pipeline, "parade-coverage", self_url=url) != first
+    assert not feedparser.parse(emptied).entries
+    with pytest.raises(KeyError):
+        cache.document("topic", "nope", url)
+    with pytest.raises(KeyError):
+        cache.document("digest", "nope", url)
+
+
+def test_feed_cache_serves_the_kept_feed_without_reading_while_fresh(pipeline: Pipeline) -> None:
+    now = [100.0]
+    cache = FeedCache(pipeline, fresh_for=5, clock=lambda: now[0])
+    url = "http://x/feeds/digests/morning.atom"
+    first = cache.document("digest", "morning", url)
+    pipeline.digests.send_digest(pipeline.config.digest("morning"))  # the digest shows more
+    now[0] += 4
+    assert cache.document("digest", "morning", url) == first
+    now[0] += 2
+    fresh = cache.document("digest", "morning", url)
+    assert fresh == digest_feed(pipeline, "morning", self_url=url) != first
+    assert cache.builds == 2
+
+
+def test_concurrent_requests_for_a_feed_share_one_build(pipeline: Pipeline) -> None:
+    cache = FeedCache(pipeline, fresh_for=0)
+    url = "http://x/feeds/topics/leader-travel.atom"
+    with ThreadPoolExecutor(16) as pool:
+        bodies = set(pool.map(lambda _: cache.document("topic", "leader-travel", url), range(64)))
+    assert len(bodies) == 1 and cache.builds == 1
+
+
+def test_200_concurrent_requests_through_the_endpoint_all_succeed(pipeline: Pipeline) -> None:
+    cache = FeedCache(pipeline)
+    server = EndpointServer(
+        "127.0.0.1", 0, health=lambda: Health(True, {}), metrics=lambda: b"", feeds=cache.document
+    )
+    server.start()
+    url = server.url + "/feeds/topics/leader-travel.atom"
+
+    def get(_: int) -> tuple[int, str]:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            response.read()
+            return response.status, response.headers["ETag"]
+
+    try:
+        with ThreadPoolExecutor(200) as pool:
+            replies = list(pool.map(get, range(200)))
+    finally:
+        server.stop()
+    assert {status for status, _ in replies} == {200}
+    assert len({etag for _, etag in replies}) == 1
+    assert cache.builds == 1

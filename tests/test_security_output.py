@@ -1,11 +1,13 @@
 """Output safety: hostile feed HTML through poll -> digest send -> outbox and SMTP, and the
-security headers of the daemon endpoint on every response."""
+security headers of the daemon endpoint on every response: its own, the dashboard's and
+the errors http.server or the connection limits answer."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import re
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.dashboard_site import running_site
 from tests.feed_server import FeedServer, running_feed_server
 from tests.smtp_server import running_smtp_server
 from watcher.cli import cli
@@ -176,6 +179,71 @@ def test_endpoint_security_headers_on_every_response(
     for name, value in SECURITY_HEADERS.items():
         assert headers[name] == value, name
     assert headers["Server"].strip() == "watcher"  # no Python version to fingerprint
+
+
+def raw_reply(port: int, request: bytes) -> tuple[int, dict[str, str]]:
+    """Status and headers of the reply to ``request`` sent as is on a new connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    status_line, *lines = received.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"NOT A REQUEST\r\n\r\n", 400),
+        (b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\n" + b"X-Filler: yes\r\n" * 120 + b"\r\n", 431),
+        (b"DELETE /metrics HTTP/1.1\r\n\r\n", 501),
+        (b"GET /healthz\r\n\r\n", 200),  # HTTP/0.9 is answered with headers
+    ],
+)
+def test_endpoint_error_replies_carry_the_security_headers(
+    endpoint: EndpointServer, request_bytes: bytes, status: int
+) -> None:
+    got, headers = raw_reply(endpoint.server_address[1], request_bytes)
+    assert got == status
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.get(name.lower()) == value, name
+
+
+def test_dashboard_replies_carry_the_security_headers(tmp_path: Path) -> None:
+    """Every kind of dashboard reply: pages, sign-in, refusals, redirects, errors."""
+    form = b"Content-Type: application/x-www-form-urlencoded\r\n"
+    requests_and_statuses = [
+        (b"GET / HTTP/1.1\r\n\r\n", 401),  # sign in first
+        (b"GET /login HTTP/1.1\r\n\r\n", 200),
+        (b"GET /items/999999 HTTP/1.1\r\nAuthorization: Bearer tok-abc\r\n\r\n", 404),
+        (b"GET /static/dashboard.css HTTP/1.1\r\n\r\n", 200),
+        (b"POST /label HTTP/1.1\r\n" + form + b"Content-Length: 3\r\n\r\na=b", 403),
+        (
+            b"POST /logout HTTP/1.1\r\nAuthorization: Bearer tok-abc\r\n"
+            + form
+            + b"Content-Length: 0\r\n\r\n",
+            303,
+        ),  # a Bearer POST needs no CSRF token
+        (b"POST /login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411),
+        (b"POST /login HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", 413),
+        (b"PUT /login HTTP/1.1\r\n\r\n", 501),
+    ]
+    with running_site(tmp_path, token="tok-abc", hostile=False) as site:
+        port = int(site.url.rsplit(":", 1)[1])
+        for request, status in requests_and_statuses:
+            got, headers = raw_reply(port, request)
+            assert got == status, request[:40]
+            assert headers["x-content-type-options"] == "nosniff", request[:40]
+            assert headers["referrer-policy"] == "no-referrer", request[:40]
+            csp = headers["content-security-policy"]
+            assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+            assert headers["cache-control"] in ("no-store", "no-cache"), request[:40]
 
 
 def test_the_audit_sees_what_it_looks_for() -> None:

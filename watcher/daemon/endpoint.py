@@ -1,9 +1,12 @@
 """The daemon's small HTTP endpoint: /healthz, /metrics, and matches as Atom feeds
 (/feeds/topics/NAME.atom, /feeds/digests/NAME.atom).
 
-Bound to 127.0.0.1 unless configured otherwise. Every response carries a
-restrictive Content-Security-Policy and X-Content-Type-Options, since some of
-what it serves is derived from third-party feeds.
+Bound to 127.0.0.1 unless configured otherwise. Every response, errors included,
+carries a restrictive Content-Security-Policy, X-Content-Type-Options, no-referrer
+and no-store (the dashboard's pages and the Atom feeds set their own CSP and
+caching), since some of what it serves is derived from third-party feeds.
+Connections, threads and time per request are bounded by
+``watcher.daemon.httpserver``, before any authentication.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ import hmac
 import json
 import logging
 import re
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from watcher.daemon.httpserver import BoundedHTTPServer, BufferedRequestHandler, ServerLimits
 from watcher.dashboard.web import (
     MAX_FORM_BYTES,
     WebRequest,
@@ -48,8 +50,10 @@ class Health:
     checks: dict[str, str]
 
 
-class EndpointServer(ThreadingHTTPServer):
-    daemon_threads = True
+class EndpointServer(BoundedHTTPServer):
+    """The endpoint on ``host:port``; ``start`` serves it on daemon threads, ``stop`` ends it."""
+
+    default_headers: ClassVar[Mapping[str, str]] = SECURITY_HEADERS
 
     def __init__(
         self,
@@ -61,8 +65,12 @@ class EndpointServer(ThreadingHTTPServer):
         feeds: Callable[[str, str, str], bytes] | None = None,
         token: str | None = None,
         dashboard: Dashboard | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
-        super().__init__((host, port), _Handler)
+        # Requests larger than a dashboard form are answered 413 unread.
+        super().__init__(
+            host, port, _Handler, limits or ServerLimits(max_body_bytes=MAX_FORM_BYTES)
+        )
         # The web UI (watcher.dashboard): its paths go to it, with or without the token.
         self.dashboard = dashboard
         self.health = health
@@ -70,28 +78,19 @@ class EndpointServer(ThreadingHTTPServer):
         # (kind, name, self URL) -> Atom document; KeyError for an unknown name.
         self.feeds = feeds
         self.token = token
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self.server_address[0], self.server_address[1]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="endpoint", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        host = f"[{host!s}]" if ":" in str(host) else str(host)
+        return f"http://{host}:{port}"
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BufferedRequestHandler):
     server: EndpointServer
     server_version = "watcher"
     sys_version = ""
+    _replied = False
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("endpoint: " + format, *args)
@@ -103,10 +102,12 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str,
         headers: dict[str, str] | None = None,
     ) -> None:
+        self._replied = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        for name, value in {**SECURITY_HEADERS, **(headers or {})}.items():
+        # end_headers adds the SECURITY_HEADERS not set here.
+        for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
         if self.command != "HEAD":
@@ -137,6 +138,27 @@ class _Handler(BaseHTTPRequestHandler):
         return hmac.compare_digest(offered.encode(), expected.encode())
 
     def do_GET(self) -> None:
+        self._guarded(self._get)
+
+    def do_HEAD(self) -> None:
+        self._guarded(self._get)
+
+    def do_POST(self) -> None:
+        self._guarded(self._post)
+
+    def _guarded(self, respond: Callable[[], None]) -> None:
+        """The request's boundary: an unexpected error is a logged 500, with our headers."""
+        self._replied = False
+        try:
+            respond()
+        except OSError:
+            raise  # the client went away: nobody to answer
+        except Exception:
+            log.exception("endpoint: %s %s failed", self.command, self.path[:200])
+            if not self._replied:
+                self._reply(500, b"internal error\n", "text/plain; charset=utf-8")
+
+    def _get(self) -> None:
         path = self.path.split("?", 1)[0]
         authorized = self._authorized()
         if path == "/healthz":
@@ -158,9 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, b"not found\n", "text/plain; charset=utf-8")
 
-    do_HEAD = do_GET
-
-    def do_POST(self) -> None:
+    def _post(self) -> None:
         path = self.path.split("?", 1)[0]
         if self.server.dashboard is None or not self.server.dashboard.owns(path):
             self._reply(404, b"not found\n", "text/plain; charset=utf-8")

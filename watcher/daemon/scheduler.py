@@ -53,7 +53,7 @@ from watcher.poll import PollResult
 from watcher.store import Store
 
 if TYPE_CHECKING:
-    pass
+    from watcher.outputs.publish import FeedCache
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,8 @@ class Daemon:
         self.owed_digests: set[str] = set()
         self._delivery_failures = RepeatedFailureLog(log, "delivery round")
         self.endpoint: EndpointServer | None = None
+        # The Atom documents the endpoint serves, kept per pipeline (a reload starts afresh).
+        self._feed_cache: FeedCache | None = None
         # Monotonic time of the last dispatch; /healthz fails when it falls behind.
         self.last_dispatch = time.monotonic()
         self.summary = _Summary()
@@ -351,11 +353,12 @@ class Daemon:
 
     def feed_document(self, kind: str, name: str, self_url: str) -> bytes:
         """The Atom feed of a topic or digest (KeyError when there is none)."""
-        from watcher.outputs.publish import digest_feed, topic_feed
+        from watcher.outputs.publish import FeedCache
 
-        if kind == "topic":
-            return topic_feed(self.pipeline, name, self_url=self_url)
-        return digest_feed(self.pipeline, name, self_url=self_url)
+        cache = self._feed_cache
+        if cache is None or cache.pipeline is not self.pipeline:
+            cache = self._feed_cache = FeedCache(self.pipeline)
+        return cache.document(kind, name, self_url)
 
     def start_endpoint(self, host: str, port: int, token: str | None = None) -> EndpointServer:
         from watcher.dashboard.app import Dashboard
