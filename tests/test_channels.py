@@ -274,6 +274,38 @@ def test_webhook_timeout_is_temporary() -> None:
             channel.send(message())
 
 
+def test_a_webhook_trickling_its_reply_is_cut_by_one_total_deadline() -> None:
+    """Each byte comes well within the per-read timeout; the whole reply never would."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                if stop.wait(0.1):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    channel = WebhookChannel(f"http://127.0.0.1:{port}{SECRET_PATH}", timeout=timedelta(seconds=1))
+    try:
+        with pytest.raises(TemporaryDeliveryError, match="timed out") as raised:
+            channel.send(message())
+    finally:
+        stop.set()
+        listener.close()
+        thread.join()
+    # Cut at the deadline: the reply needed ~5 s at this pace.
+    assert "T0KEN" not in str(raised.value)
+
+
 def test_webhook_needs_an_http_url() -> None:
     with pytest.raises(ValueError, match="http or https"):
         WebhookChannel("ftp://127.0.0.1/hook")

@@ -3,9 +3,12 @@
     WatcherError
      ├── ConfigError            feeds.yaml unreadable or invalid (exit status 2)
      ├── QueryError(ValueError) a topic query does not parse (carries the column)
+     │    └── TopicQueryError   ...naming the topic and field (match/index.py)
      ├── StoreError             the database failed or is unreachable
      │    └── SchemaError       the database schema is missing or too old
      ├── FetchError             a feed could not be fetched (kind says why)
+     │    ├── BlockedAddressError  a refused address (sources/netguard.py)
+     │    └── PostError         a webhook POST got no whole reply (sources/post.py)
      ├── ParseError             fetched bytes are not a feed we can read
      ├── OpmlError(ValueError)  an OPML file is malformed, too large or declares entities
      ├── RenderError            a digest template failed to render
@@ -60,6 +63,10 @@ class FetchError(WatcherError):
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
         super().__init__(message)
+
+
+class PostError(FetchError):
+    """An outbound POST (a webhook) got no whole reply: ``kind`` is timeout, connect or failed."""
 
 
 class ParseError(WatcherError):

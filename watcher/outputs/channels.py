@@ -43,12 +43,11 @@ from datetime import timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
-import requests
-
 from watcher import __version__
-from watcher.exceptions import DeliveryError, TemporaryDeliveryError
+from watcher.exceptions import DeliveryError, PostError, TemporaryDeliveryError
 from watcher.models import JsonValue
 from watcher.outputs.sanitize import normalize_text, safe_link, truncate
+from watcher.sources.post import post
 
 log = logging.getLogger(__name__)
 
@@ -145,32 +144,22 @@ class WebhookChannel:
         }
         target = redact_url(self._url)
         try:
-            with requests.Session() as session:
-                response = session.post(
-                    self._url,
-                    data=body,
-                    headers=headers,
-                    timeout=self._timeout.total_seconds(),
-                    allow_redirects=False,
-                )
-                status, reason = response.status_code, response.reason
-                location = response.headers.get("Location")
-                retry_after = response.headers.get("Retry-After")
-                reply = normalize_text(response.text)
-        # requests' messages repeat the full URL, tokens included, so the
-        # original exception is not chained into what gets logged.
-        except requests.Timeout:
-            raise TemporaryDeliveryError(f"webhook {target} timed out") from None
-        except requests.ConnectionError:
-            raise TemporaryDeliveryError(f"cannot connect to webhook {target}") from None
-        except requests.RequestException as exc:
-            raise DeliveryError(f"webhook {target} failed: {type(exc).__name__}") from None
+            reply = post(self._url, body, headers, self._timeout)
+        except PostError as exc:
+            # The message never repeats the URL, which may hold a token.
+            if exc.kind == "timeout":
+                raise TemporaryDeliveryError(f"webhook {target} timed out: {exc}") from None
+            if exc.kind == "connect":
+                raise TemporaryDeliveryError(f"cannot connect to webhook {target}") from None
+            raise DeliveryError(f"webhook {target} failed: {exc}") from None
+        status, reason, location = reply.status, reply.reason, reply.location
+        retry_after, text = reply.retry_after, normalize_text(reply.text)
         if 200 <= status < 300:
             log.info("sent digest %s to %s", message.idempotency_key, self.name)
             return
         detail = f"webhook {target} answered {status} {reason}"
-        if reply:
-            detail += f": {truncate(reply, ERROR_BODY_LIMIT)}"
+        if text:
+            detail += f": {truncate(text, ERROR_BODY_LIMIT)}"
         if status in TEMPORARY_STATUSES or status >= 500:
             if retry_after:
                 detail += f" (Retry-After: {normalize_text(retry_after)})"

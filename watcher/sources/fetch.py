@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.cookiejar
 import socket
 import time
 import types
@@ -39,7 +38,6 @@ from urllib.parse import urldefrag, urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
 from watcher.config import Defaults
 from watcher.sources import deadline as deadline_of_fetch
@@ -55,7 +53,13 @@ from watcher.sources.fetchresults import (
 )
 from watcher.sources.hints import parse_retry_after
 from watcher.sources.localfile import read_local_file
-from watcher.sources.netguard import AddressGuard, BlockedAddressError, GuardedAdapter, IPAddress
+from watcher.sources.netguard import (
+    AddressGuard,
+    BlockedAddressError,
+    GuardedAdapter,
+    any_address,
+    closed_session,
+)
 from watcher.sources.redirects import (
     CONTROL_CHARACTERS,
     PERMANENT_REDIRECT_STATUSES,
@@ -155,7 +159,7 @@ class Fetcher:
         # Two sessions, so their connection pools never mix: a keep-alive
         # connection opened for a trusted (allow_private) host is never reused
         # for a hop that must pass the address guard.
-        self._session = _session(
+        self._session = closed_session(
             GuardedAdapter(
                 address_guard or AddressGuard(),
                 pool_connections=pool_size,
@@ -165,9 +169,9 @@ class Fetcher:
         )
         # The trusted session connects through a guard that checks no address:
         # the same connection classes, so its sockets are under the deadline too.
-        self._trusted_session = _session(
+        self._trusted_session = closed_session(
             GuardedAdapter(
-                AddressGuard(classify=_any_address),
+                AddressGuard(classify=any_address),
                 pool_connections=pool_size,
                 pool_maxsize=pool_size,
                 max_retries=0,
@@ -459,23 +463,6 @@ class Fetcher:
                 pass
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
             pass  # the body was unwanted; closing the response cleans up
-
-
-def _session(adapter: HTTPAdapter) -> requests.Session:
-    session = requests.Session()
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    # No environment: HTTP(S)_PROXY would route around the address guard (through
-    # a proxy we only ever see the proxy's address), and ~/.netrc would hand the
-    # operator's credentials to whichever host a feed redirects us to.
-    session.trust_env = False
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-def _any_address(address: IPAddress) -> None:
-    """The trusted session's classifier: the operator allowed this host's addresses."""
-    return None
 
 
 def _set_read_timeout(response: requests.Response, seconds: float) -> None:

@@ -22,6 +22,7 @@ prove both the refusal and the pass without DNS or a second machine.
 
 from __future__ import annotations
 
+import http.cookiejar
 import ipaddress
 import re
 import socket
@@ -30,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
@@ -362,3 +364,21 @@ class GuardedAdapter(HTTPAdapter):
         self.poolmanager = _GuardedPoolManager(
             self._guard, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
         )
+
+
+def closed_session(adapter: HTTPAdapter) -> requests.Session:
+    """A session through ``adapter`` that takes nothing from its surroundings."""
+    session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    # No environment: HTTP(S)_PROXY would route around the address guard (through
+    # a proxy we only ever see the proxy's address), and ~/.netrc would hand the
+    # operator's credentials to whichever host a feed redirects us to.
+    session.trust_env = False
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def any_address(address: IPAddress) -> None:
+    """The classifier of a guard for hosts the operator trusts: no address is refused."""
+    return None
