@@ -137,8 +137,9 @@ def record_failure(
     error_count = previous_errors + 1
     delay = backoff_delay(error_count, interval, ctx.defaults.max_backoff, ctx.rng)
     if retry_after is not None:
-        # The server said when to come back (RFC 9110 §10.2.3); never sooner than that.
-        delay = max(retry_after, min(delay, ctx.defaults.max_backoff))
+        # The server said when to come back (RFC 9110 §10.2.3): not sooner than that,
+        # but never later than our own max_backoff, so a server cannot park a source.
+        delay = min(max(retry_after, delay), ctx.defaults.max_backoff)
     gone = kind == "gone"
     next_poll_at = ctx.now + delay
     ctx.store.record_feed_result(
