@@ -53,7 +53,7 @@ RSS_BOUND_BYTES = 250 * 1024 * 1024
 # "stuck" in the report, short enough to keep the suite quick on unfixed code.
 KILL_AFTER_SECONDS = 30.0
 # CLI rows at once: the machine has two cores, and the time bound is per process.
-PARALLEL_ROWS = 3
+PARALLEL_ROWS = 2
 DAEMON_SECONDS = 25.0
 LONG_ROWS = {"slow-headers", "title-cjk", "title-latin"}
 
