@@ -1,7 +1,7 @@
 """Time and peak memory of each hostile input of issue #16, through the CLI and the daemon.
 
     .venv/bin/python bench/hostile_figures.py [--rows a,b] [--no-daemon]
-                                              [--byte-interval 3] [--timeout 5]
+                                              [--byte-interval 2] [--timeout 3]
 
 Runs the rows of tests/hostile_server.py (the server tests/test_hostile.py uses)
 one after another, each as its own process so that the figures are its own:

@@ -161,6 +161,13 @@ class CliRow:
     measured: Measured
     record: SourceRecord | None
 
+    def __repr__(self) -> str:  # pytest shows the fixture's value on a failure: keep it short
+        result = self.record.last_result if self.record else None
+        return (
+            f"CliRow(exit {self.measured.exit_code}, {self.measured.seconds:.1f}s, "
+            f"{self.measured.peak_rss_mb:.0f} MB, {result!r})"
+        )
+
 
 @pytest.fixture(scope="module")
 def cli_rows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CliRow]]:
