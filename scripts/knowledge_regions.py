@@ -12,7 +12,10 @@ regions is not abroad"):
 
 A name is kept only if it belongs to one country's regions (several countries
 have a "Central" or a "Saint John"), is not an ordinary English word that
-CLDR knows (days, months, country names), and is no generic compass word.
+CLDR knows (days, months, country names), is no generic compass word, and, as
+one Latin word, is no lower-case English word: list terms match in any case, so
+Nigeria's "Delta" would place a leader touring a river delta abroad. The words
+are Webster's Second (public domain) through ``english-words`` (MIT).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pycountry
+from english_words import get_english_words_set
 
 # pycountry's gettext domains; zh_TW gives traditional Han.
 TRANSLATIONS = ("ru", "uk", "ja", "ko", "zh_CN", "zh_TW", "fr", "de", "es", "it", "pt")
@@ -104,6 +108,7 @@ def regions(
             owners[name.casefold()].add(country)
             for word in re.findall(r"\w+", name.casefold()):
                 word_owners[word].add(country)
+    english = get_english_words_set(["web2"], lower=False)
     generic = {word for word, found in word_owners.items() if len(found) >= _GENERIC_SHARED_BY}
     places: list[dict[str, Any]] = []
     for country, names in sorted(by_country.items()):
@@ -111,6 +116,8 @@ def regions(
             folded = name.casefold()
             words = re.findall(r"\w+", folded)
             if len(owners[folded]) > 1 or folded in ordinary or not keep(name):
+                continue
+            if len(words) == 1 and folded in english:
                 continue
             # Han, Kana and Hangul match as substrings: two characters of a
             # region's name turn up inside other words far too often.
