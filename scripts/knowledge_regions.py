@@ -71,7 +71,8 @@ def subdivision_names(country: str) -> list[str]:
         if getattr(subdivision, "parent_code", None):
             continue
         found.append(subdivision.name)
-        found.extend(translate(subdivision.name) for translate in translators)
+        # Some translations carry stray whitespace ("\t瓦杜茲").
+        found.extend(translate(subdivision.name).strip() for translate in translators)
     return found
 
 
