@@ -10,7 +10,8 @@ from watcher.models import Item
 
 TRAVEL = "@leaders ABROAD/12 @places"
 # Names in other scripts are a deployment's own vocabulary (feeds.yaml lists:).
-SCRIPTS = {"leaders": ListConfig.model_validate({"tagged": {"CN": ["习近平"], "RU": ["普京"]}})}
+NAMES = {"CN": ["习近平"], "RU": ["普京", "Путин"]}
+SCRIPTS = {"leaders": ListConfig.model_validate({"tagged": NAMES})}
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +62,15 @@ def test_hosting_and_travelling_leaders_in_german_and_spanish(index: TopicIndex)
     assert not matches(index, "Merz empfängt den Gast aus Paris")
     assert matches(index, "Merz in Paris von Macron empfangen")
     assert matches(index, "Modi recibido por Sánchez en Madrid")
+
+
+def test_russian_hosting_and_taking_part(index: TopicIndex) -> None:
+    assert matches(index, "Путин принял участие в саммите в Пекине")
+    assert not matches(index, "Путин принял в Кремле гостя из Пекина")
+
+
+def test_a_place_name_inside_a_street_or_river_name_is_no_evidence(index: TopicIndex) -> None:
+    assert not matches(index, "Trump flies to Kerrville to see the Guadalupe River floods")
+    assert not matches(index, "Starmer opens a clinic on Moscow Road")
+    assert not matches(index, "Macron inaugure une école rue de Moscou")
+    assert matches(index, "Starmer lands in Moscow, on the Moskva river")

@@ -15,6 +15,9 @@ Two kinds of place evidence:
   are too often shared with rivers, streets and people to prove a trip abroad.
   Regions carry their countries as :func:`home_only_tag` tags.
 
+A place name that is part of another feature's name ("the Guadalupe River",
+"Moscow Road", "rue de Paris") is no evidence: see :data:`_FEATURE_AFTER`.
+
 And one rule about who travels: a leader written as the **host** ("Kim received
 Shoigu", "welcomed by Macron") is not the traveller, so their span is dropped.
 The hosting verbs are :data:`HOST_VERBS` (vocabulary, not world facts).
@@ -44,7 +47,7 @@ HOST_VERBS = frozenset(
         "welcomes", "welcomed", "welcoming", "greets", "greeted", "greeting",
         "recoit", "accueille", "accueillait", "empfangt", "empfing", "begrusst",
         "begrusste", "recibe", "recibio", "acoge", "acogio", "принял", "принимает",
-        "принимал", "встретил", "встречает",
+        "принимал",
     }
 )  # fmt: skip
 _HOST_BEFORE = frozenset(
@@ -54,9 +57,27 @@ _HOST_BEFORE = frozenset(
         ("recibido", "por"), ("recibida", "por"), ("acogido", "por"),
     }
 )  # fmt: skip
-_PASSIVE_AGENT = frozenset({"by", "par", "por", "von"})
+# After the verb: a passive's agent ("welcomed by"), or the object that makes
+# "принял" mean "took" ("принял участие": took part), not "received".
+_NOT_HOSTING_NEXT = frozenset({"by", "par", "por", "von", "участие"})
 _HOST_CJK = ("接见", "会见", "會見", "접견", "出迎え")
 _CJK_HOST_REACH = 6
+
+# A place name followed by one of these names another feature: "the Guadalupe
+# River" is in Texas, not the Mexican city; "Moscow Road" is in London. Common
+# nouns of geography and addresses in English (the words news headlines put after
+# a name; other languages put theirs before, see _FEATURE_BEFORE).
+_FEATURE_AFTER = frozenset(
+    {
+        "river", "valley", "county", "street", "st", "avenue", "ave", "road", "rd",
+        "boulevard", "square", "park", "bay", "lake", "creek", "mountains", "mountain",
+        "hills", "island", "beach", "airport", "station", "hotel", "university",
+        "college", "school", "stadium", "gardens", "district", "township", "parish",
+    }
+)  # fmt: skip
+_FEATURE_BEFORE = frozenset(
+    {"rue", "avenue", "boulevard", "calle", "avenida", "paseo", "ulitsa", "улица", "проспект"}
+)
 
 
 def home_only_tag(country: str) -> str:
@@ -105,7 +126,7 @@ def is_host(span: PlacedSpan, field: FieldText) -> bool:
     tokens = field.tokens
     after = _token_at(tokens, span.last + 1)
     # "Modi welcomed by Macron": the same verb in the passive makes Modi the guest.
-    if after in HOST_VERBS and _token_at(tokens, span.last + 2) not in _PASSIVE_AGENT:
+    if after in HOST_VERBS and _token_at(tokens, span.last + 2) not in _NOT_HOSTING_NEXT:
         return True
     before = (_token_at(tokens, span.first - 2), _token_at(tokens, span.first - 1))
     if before in _HOST_BEFORE:
@@ -116,6 +137,17 @@ def is_host(span: PlacedSpan, field: FieldText) -> bool:
         _token_at(tokens, span.last + offset) for offset in range(1, _CJK_HOST_REACH + 1)
     )
     return any(verb in following for verb in _HOST_CJK)
+
+
+def names_another_feature(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the place at ``span`` is part of a street's, river's or building's name."""
+    tokens = field.tokens
+    return (
+        _token_at(tokens, span.last + 1) in _FEATURE_AFTER
+        # "calle Madrid", "rue de Paris": the noun one or two words before.
+        or _token_at(tokens, span.first - 1) in _FEATURE_BEFORE
+        or _token_at(tokens, span.first - 2) in _FEATURE_BEFORE
+    )
 
 
 def abroad_pairs(
@@ -141,6 +173,7 @@ def abroad_pairs(
             and 0 < (gap := _gap(left, right)) <= distance
             # A foreign region is no evidence either way.
             and (_abroad_evidence(right.tags) or not home.isdisjoint(_countries(right.tags)))
+            and not names_another_feature(right, fields[right.field])
         ]
         if not near:
             continue
