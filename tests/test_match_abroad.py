@@ -74,3 +74,10 @@ def test_a_place_name_inside_a_street_or_river_name_is_no_evidence(index: TopicI
     assert not matches(index, "Starmer opens a clinic on Moscow Road")
     assert not matches(index, "Macron inaugure une école rue de Moscou")
     assert matches(index, "Starmer lands in Moscow, on the Moskva river")
+
+
+def test_home_as_nationality_or_starting_point_is_not_home(index: TopicIndex) -> None:
+    assert matches(index, "Zimbabwe's Mnangagwa jets to China")
+    assert matches(index, "Mnangagwa has left Harare for Beijing")
+    assert matches(index, "Kim Jong Un travels from Pyongyang to Moscow")
+    assert not matches(index, "Mnangagwa returns to Harare from Beijing")

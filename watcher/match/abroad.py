@@ -18,6 +18,9 @@ Two kinds of place evidence:
 A place name that is part of another feature's name ("the Guadalupe River",
 "Moscow Road", "rue de Paris") is no evidence: see :data:`_FEATURE_AFTER`.
 
+Nor is a place of the leader's own country that only says who they are or where
+they set off from ("Zimbabwe's Mnangagwa", "left Harare for Beijing").
+
 And one rule about who travels: a leader written as the **host** ("Kim received
 Shoigu", "welcomed by Macron") is not the traveller, so their span is dropped.
 The hosting verbs are :data:`HOST_VERBS` (vocabulary, not world facts).
@@ -139,6 +142,29 @@ def is_host(span: PlacedSpan, field: FieldText) -> bool:
     return any(verb in following for verb in _HOST_CJK)
 
 
+# A home place right after one of these is where the trip starts, not a sign of
+# staying home ("left Harare for Beijing", "from Pyongyang to Moscow"); ordinary
+# words of departure in the topic languages.
+_DEPARTURE = frozenset(
+    {
+        "from", "left", "leaves", "leaving", "departs", "departed", "quitte", "quittant",
+        "depuis", "verlasst", "verliess", "desde", "из", "покинул", "покинув",
+    }
+)  # fmt: skip
+
+
+def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) -> bool:
+    """Whether a place of the leader's own country is not where the leader is: the
+    leader's nationality ("Zimbabwe's Mnangagwa", "Russian Putin") or the start of
+    the trip ("left Harare")."""
+    tokens = field.tokens
+    if right.last == left.first - 1 or (
+        right.last == left.first - 2 and _token_at(tokens, right.last + 1) == "s"
+    ):
+        return True
+    return _token_at(tokens, right.first - 1) in _DEPARTURE
+
+
 def names_another_feature(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the place at ``span`` is part of a street's, river's or building's name."""
     tokens = field.tokens
@@ -174,6 +200,10 @@ def abroad_pairs(
             # A foreign region is no evidence either way.
             and (_abroad_evidence(right.tags) or not home.isdisjoint(_countries(right.tags)))
             and not names_another_feature(right, fields[right.field])
+            and not (
+                not home.isdisjoint(_countries(right.tags))
+                and _home_not_location(left, right, fields[right.field])
+            )
         ]
         if not near:
             continue
