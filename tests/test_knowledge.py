@@ -100,3 +100,34 @@ def test_the_nearest_place_decides_whether_a_leader_is_abroad() -> None:
         index, "Putin watched the Navy Day parade in St Petersburg by the Gulf of Finland"
     )
     assert matches(index, "Kim Jong Un arrived in Beijing after leaving Pyongyang by train")
+
+
+def test_regions_of_every_country_are_shipped_in_many_scripts() -> None:
+    # Factbook administrative divisions and ISO 3166-2 subdivisions (issue #20:
+    # a leader touring their own regions is at home).
+    assert tags_of("regions", "Normandy") == {"FR"}
+    assert tags_of("regions", "Hokkaido") == {"JP"}
+    assert tags_of("regions", "北海道") == {"JP"}
+    assert tags_of("regions", "Бавария") == {"DE"}
+    assert tags_of("regions", "Chechnya") == {"RU"}
+    # Names several countries' regions share name no one place.
+    regions = {term.text for term in shipped_lists()["regions"].terms}
+    assert "Central" not in regions and "Capital" not in regions
+    # Nor does a one-word name that is an English word ("a river delta").
+    assert "Delta" not in regions and "Dagestan" in regions
+    # France counts its overseas regions among its own divisions.
+    assert tags_of("countries", "Mayotte") == {"YT", "FR"}
+    assert tags_of("countries", "Greenland") == {"GL", "DK"}
+    assert tags_of("countries", "Aruba") == {"AW", "NL"}
+
+
+def test_a_leader_in_their_own_regions_and_territories_is_at_home() -> None:
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert not matches(index, "French president lands in Mayotte after the cyclone")
+    assert not matches(index, "Danish prime minister Frederiksen arrives in Greenland")
+    assert not matches(index, "Japanese prime minister tours flood damage in Hokkaido")
+    # A foreign region alone proves no trip (see tests/test_match_abroad.py); a
+    # foreign city does.
+    assert not matches(index, "French president lands in Hokkaido for talks")
+    assert matches(index, "French president lands in Sapporo, Hokkaido, for talks")
+    assert matches(index, "Japanese leader arrives in Lyon for talks")

@@ -12,6 +12,7 @@ from watcher.config import TopicConfig
 from watcher.match import TopicIndex
 from watcher.match.evaluate import (
     default_label_column,
+    errors_by_kind,
     evaluate,
     format_report,
     label_columns,
@@ -116,3 +117,16 @@ def test_evaluate_reports_each_language(tmp_path: Path) -> None:
     text = format_report(evaluate(index, rows, {"parade-coverage": "parade"}))
     assert "per language" in text
     assert "0.667   2" in text  # English: P 0.5, R 1.0 over two items
+
+
+def test_errors_by_kind_and_the_held_out_report_name_no_item(tmp_path: Path) -> None:
+    kinded = [{**row, "kind": f"kind-{row['id']}"} for row in ROWS]
+    rows = load_labelled(write_rows(tmp_path / "set.jsonl", kinded))
+    index = TopicIndex.build([TopicConfig(name="parade-coverage", query="parade")])
+    report = evaluate(index, rows, {"parade-coverage": "parade"})
+    kinds = errors_by_kind(report.score("parade-coverage"))
+    assert kinds == {("kind-r2", "en"): (1, 0), ("kind-r3", "fr"): (0, 1)}
+    held_out = format_report(report, list_items=False)
+    assert "errors by kind" in held_out
+    assert "Pride parade" not in held_out and "kind-r2" in held_out
+    assert "Pride parade" in format_report(report)

@@ -94,3 +94,25 @@ def test_shipped_topics_ignore_known_confusers(shipped: TopicIndex) -> None:
     for title in confusers:
         item = Item(feed="own", key=title, url=None, title=title, summary="")
         assert shipped.match(item) == [], title
+
+
+@pytest.mark.parametrize(
+    ("title", "travels"),
+    [
+        # Our own sentences (issue #20's false-alarm kinds), not eval items.
+        ("美国副总统万斯抵达北京", False),
+        ("Designierter Kanzler Merz reist nach Paris", False),
+        ("US secretary of state arrives in Beijing ahead of Trump visit", False),
+        ("Kim Jong Un received Russia's defence chief Shoigu", False),
+        ("Trump tours flood-ravaged Texas Hill Country near the Guadalupe River", False),
+        ("Macron arrives in Beijing for state visit", True),
+        ("Merz reist nach Washington", True),
+        ("Zimbabwe's Mnangagwa jets to China for talks", True),
+        ("Merz landet in Peking", True),
+    ],
+)
+def test_leader_travel_officials_hosts_and_movement(
+    shipped: TopicIndex, title: str, travels: bool
+) -> None:
+    item = Item(feed="f", key=title, url=None, title=title, summary="")
+    assert ("leader-travel" in [found.topic for found in shipped.match(item)]) is travels

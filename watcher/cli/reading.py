@@ -194,8 +194,11 @@ def _highlight(index: TopicIndex, topic: str, stored: StoredItem) -> str:
     help="Score TOPIC against label COLUMN (default: see README).",
 )
 @click.option("--labels", "stored", is_flag=True, help="Score against the stored labels.")
+@click.option("--held-out", is_flag=True, help="Figures and error kinds only, no item titles.")
 @pass_context
-def eval_command(ctx: Context, path: str | None, labels: tuple[str, ...], stored: bool) -> None:
+def eval_command(
+    ctx: Context, path: str | None, labels: tuple[str, ...], stored: bool, held_out: bool
+) -> None:
     """Score the configured topics against a labelled JSONL file (or --labels)."""
     from watcher.match import TopicIndex
     from watcher.match.evaluate import default_label_column, evaluate, format_report, load_labelled
@@ -241,7 +244,7 @@ def eval_command(ctx: Context, path: str | None, labels: tuple[str, ...], stored
             f"{path}: no configured topic maps to a label column ({', '.join(columns)})", EXIT_USAGE
         )
     report = evaluate(TopicIndex.build(config.topics, config.lists), rows, mapping)
-    click.echo(format_report(report))
+    click.echo(format_report(report, list_items=not held_out))
 
 
 @click.command()

@@ -8,7 +8,7 @@ Shipped lists (all terms tagged with ISO 3166 country codes):
 ``countries``            country and territory names in the main news languages
 ``capitals``, ``cities`` capitals, and cities of 200,000 people or more, in
                          Latin, Cyrillic, Han, Hangul and Kana spellings
-``regions``              US states
+``regions``              first-level regions of every country (home evidence only)
 ``places``               countries, capitals, cities and regions together
 ``demonyms``             nationality adjectives ("French", "North Korean")
 
@@ -47,10 +47,16 @@ _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 
 @dataclass(frozen=True, slots=True)
 class EntityTerm:
-    """One way of writing an entity, and the countries it belongs to (empty: untagged)."""
+    """One way of writing an entity, and the countries it belongs to (empty: untagged).
+
+    ``home_only``: the countries of ``tags`` this spelling names only a region of
+    (a US state, an oblast): evidence that a leader of that country is at home,
+    never that another country's leader is there (see ``watcher.match.abroad``).
+    """
 
     text: str
     tags: frozenset[str] = frozenset()
+    home_only: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +90,33 @@ def stale_warning(today: date) -> str | None:
     )
 
 
-def _merge(pairs: Iterable[tuple[str, Iterable[str]]]) -> tuple[EntityTerm, ...]:
-    """Terms with the union of their tags, one per distinct spelling, in first-seen order."""
+def _merge(
+    pairs: Iterable[tuple[str, Iterable[str]]], regions: Iterable[tuple[str, Iterable[str]]] = ()
+) -> tuple[EntityTerm, ...]:
+    """Terms with the union of their tags, one per distinct spelling, in first-seen order.
+
+    ``regions`` are spellings of regions: their countries are ``home_only`` unless
+    the same spelling also names a country, capital or city of that country.
+    """
     tags: dict[str, set[str]] = {}
+    strong: dict[str, set[str]] = {}
     for text, countries in pairs:
         tags.setdefault(text, set()).update(countries)
-    return tuple(EntityTerm(text, frozenset(found)) for text, found in tags.items())
+        strong.setdefault(text, set()).update(countries)
+    for text, countries in regions:
+        tags.setdefault(text, set()).update(countries)
+    return tuple(
+        EntityTerm(text, frozenset(found), frozenset(found - strong.get(text, set())))
+        for text, found in tags.items()
+    )
+
+
+def _pairs(terms: Iterable[EntityTerm]) -> list[tuple[str, frozenset[str]]]:
+    return [(term.text, term.tags - term.home_only) for term in terms]
+
+
+def _region_pairs(terms: Iterable[EntityTerm]) -> list[tuple[str, frozenset[str]]]:
+    return [(term.text, term.home_only) for term in terms if term.home_only]
 
 
 @lru_cache(maxsize=1)
@@ -127,16 +154,16 @@ def shipped_lists() -> dict[str, EntityList]:
         ),
     }
     for kind, name in (("capital", "capitals"), ("city", "cities"), ("region", "regions")):
-        lists[name] = _merge(
+        found = [
             (spelling, owners(place["country"]))
             for place in world["places"]
             if place["kind"] == kind
             for spelling in place["names"]
-        )
+        ]
+        lists[name] = _merge((), found) if kind == "region" else _merge(found)
     lists["places"] = _merge(
-        (term.text, term.tags)
-        for name in ("countries", "capitals", "cities", "regions")
-        for term in lists[name]
+        [pair for name in ("countries", "capitals", "cities") for pair in _pairs(lists[name])],
+        _region_pairs(lists["regions"]),
     )
     return {name: EntityList(name, terms, source) for name, terms in lists.items()}
 
@@ -148,12 +175,14 @@ def resolve_lists(configured: Mapping[str, ListConfig]) -> dict[str, EntityList]
         pairs: list[tuple[str, Iterable[str]]] = [(term, ()) for term in config.terms]
         pairs += [(term, (tag,)) for tag, terms in config.tagged.items() for term in terms]
         shipped = resolved.get(name)
+        regions: list[tuple[str, frozenset[str]]] = []
         if shipped is not None and not config.replace:
-            pairs = [(term.text, term.tags) for term in shipped.terms] + pairs
+            pairs = _pairs(shipped.terms) + pairs
+            regions = _region_pairs(shipped.terms)
             source = f"{shipped.source} + feeds.yaml"
         else:
             source = "feeds.yaml"
-        resolved[name] = EntityList(name, _merge(pairs), source)
+        resolved[name] = EntityList(name, _merge(pairs, regions), source)
     return resolved
 
 

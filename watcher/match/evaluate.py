@@ -227,8 +227,19 @@ def _outcome(gold: bool, predicted: bool) -> int:
     return 2 if gold else 3
 
 
-def format_report(report: EvalReport) -> str:
-    """A table of per-topic figures followed by the misclassified rows."""
+def errors_by_kind(score: TopicScore) -> dict[tuple[str, str], tuple[int, int]]:
+    """(kind, lang) -> (false positives, false negatives): what kinds of item a topic
+    gets wrong, without naming one (a held-out set is measured, not read)."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for position, wrong in enumerate((score.false_positive_rows, score.false_negative_rows)):
+        for row in wrong:
+            counts.setdefault((row.kind or "?", row.lang or "?"), [0, 0])[position] += 1
+    return {key: (found[0], found[1]) for key, found in sorted(counts.items())}
+
+
+def format_report(report: EvalReport, *, list_items: bool = True) -> str:
+    """A table of per-topic figures, the errors by kind of item and language, and
+    (with ``list_items``) the misclassified rows themselves."""
     lines = [f"{report.rows} labelled items"]
     lines.append(f"{'topic':<24} {'label':<16} {'P':>6} {'R':>6} {'F1':>6}  tp  fp  fn")
     for score in report.scores:
@@ -260,6 +271,16 @@ def format_report(report: EvalReport) -> str:
                 else:
                     cells.append(f"{part.f1:6.3f} {items:3d}")
             lines.append(f"{score.topic:<24} " + " ".join(cells))
+    for score in report.scores:
+        kinds = errors_by_kind(score)
+        if any(kind != "?" for kind, _ in kinds):
+            lines.append(f"{score.topic} errors by kind (fp fn):")
+            lines.extend(
+                f"  {kind:<40} {lang:<4} {fp:3d} {fn:3d}"
+                for (kind, lang), (fp, fn) in kinds.items()
+            )
+    if not list_items:
+        return "\n".join(lines)
     for score in report.scores:
         for title, wrong in (
             ("false positives", score.false_positive_rows),

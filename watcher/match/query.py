@@ -43,6 +43,7 @@ from functools import lru_cache
 
 from watcher.exceptions import QueryError
 from watcher.knowledge import EntityList, shipped_lists
+from watcher.match.abroad import home_only_tag
 from watcher.match.stem import snowball
 from watcher.match.text import FIELDS, is_cjk, stem_token, words
 
@@ -308,7 +309,8 @@ def _list_alternatives(entities: EntityList) -> Or:
         if not found:
             continue
         known = phrases.get(found)
-        tags = term.tags | known.tags if known is not None else term.tags
+        tags = (term.tags - term.home_only) | {home_only_tag(code) for code in term.home_only}
+        tags = tags | known.tags if known is not None else tags
         phrases[found] = Phrase(found, term.text, tags)
     return Or(tuple(phrases.values()))
 

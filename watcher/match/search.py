@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from watcher.match.abroad import abroad_pairs
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
 from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts
 from watcher.models import Hit, Item
@@ -235,7 +236,17 @@ def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Spa
     if not right_spans:
         return []
     if node.abroad:
-        return _abroad_spans(node, spans(node.left, text, fields), right_spans)
+        lefts = spans(node.left, text, fields)
+        return [
+            Span(
+                left.field,
+                min(left.first, right.first),
+                max(left.last, right.last),
+                left.hits + right.hits,
+                left.tags,
+            )
+            for left, right in abroad_pairs(lefts, right_spans, node.distance, text.fields)
+        ]
     found: list[Span] = []
     for left in spans(node.left, text, fields):
         for right in right_spans:
@@ -254,43 +265,6 @@ def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Spa
                     max(left.last, right.last),
                     left.hits + right.hits,
                     tags,
-                )
-            )
-    return found
-
-
-def _gap(left: Span, right: Span) -> int:
-    return max(right.first - left.last, left.first - right.last)
-
-
-def _abroad_spans(node: Near, lefts: list[Span], rights: list[Span]) -> list[Span]:
-    """Left spans of known countries whose nearest right span (within the distance,
-    same field) is of other countries only: "Putin in St Petersburg, beside the Gulf
-    of Finland" is at home, "Kim, who left Pyongyang, arrived in Beijing" abroad
-    when Beijing is the nearer."""
-    found: list[Span] = []
-    for left in lefts:
-        if not left.tags:
-            continue
-        near = [
-            (gap, right)
-            for right in rights
-            if right.field == left.field and right.tags and (gap := _gap(left, right)) > 0
-        ]
-        near = [(gap, right) for gap, right in near if gap <= node.distance]
-        if not near:
-            continue
-        closest = min(gap for gap, _ in near)
-        nearest = [right for gap, right in near if gap == closest]
-        if all(left.tags.isdisjoint(right.tags) for right in nearest):
-            right = nearest[0]
-            found.append(
-                Span(
-                    left.field,
-                    min(left.first, right.first),
-                    max(left.last, right.last),
-                    left.hits + right.hits,
-                    left.tags,
                 )
             )
     return found

@@ -1,0 +1,83 @@
+"""The ABROAD operator: regions as home evidence only, and the leader as the traveller."""
+
+from __future__ import annotations
+
+import pytest
+
+from watcher.config import ListConfig, TopicConfig
+from watcher.match import TopicIndex
+from watcher.models import Item
+
+TRAVEL = "@leaders ABROAD/12 @places"
+# Names in other scripts are a deployment's own vocabulary (feeds.yaml lists:).
+NAMES = {"CN": ["习近平"], "RU": ["普京", "Путин"]}
+SCRIPTS = {"leaders": ListConfig.model_validate({"tagged": NAMES})}
+
+
+@pytest.fixture(scope="module")
+def index() -> TopicIndex:
+    return TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)], SCRIPTS)
+
+
+def matches(index: TopicIndex, title: str, summary: str = "") -> bool:
+    item = Item(feed="f", key=title, url=None, title=title, summary=summary)
+    return bool(index.match(item))
+
+
+def test_a_region_of_the_leaders_own_country_keeps_the_trip_at_home(index: TopicIndex) -> None:
+    assert not matches(index, "Trump tours flood damage in Texas")
+    assert not matches(index, "Putin visits Dagestan after the attacks")
+    # The region is nearer than the foreign city: home.
+    assert not matches(index, "Trump in Georgia, days before flying to Moscow next month")
+
+
+def test_a_foreign_region_alone_never_makes_a_trip_abroad(index: TopicIndex) -> None:
+    assert not matches(index, "Macron arrives in Hokkaido for talks")
+    assert not matches(index, "Putin speaks of Texas")
+    # A foreign capital or city does; a region next to it changes nothing.
+    assert matches(index, "Macron arrives in Sapporo, Hokkaido, for talks")
+    assert matches(index, "Putin arrives in Tokyo")
+
+
+def test_a_name_that_is_a_country_and_a_region_counts_as_the_country(index: TopicIndex) -> None:
+    # Georgia is a US state and a country: abroad for Putin, at home for Trump.
+    assert matches(index, "Putin lands in Georgia")
+    assert not matches(index, "Trump lands in Georgia")
+
+
+def test_a_leader_written_as_host_is_not_the_traveller(index: TopicIndex) -> None:
+    # Each of these has a foreign place nearest the host's name.
+    assert not matches(index, "Kim Jong Un received an envoy from Moscow")
+    assert not matches(index, "Shoigu in Pyongyang, received by Kim Jong Un, on Moscow ties")
+    assert not matches(index, "Macron accueille le chancelier venu de Berlin")
+    assert not matches(index, "习近平会见俄罗斯外长")
+    # The guest of the same sentences travels.
+    assert matches(index, "Xi Jinping hosts Putin in Beijing")
+    assert matches(index, "Modi welcomed by Macron in Paris")
+    assert matches(index, "Putin was received by Xi Jinping in Beijing")
+    assert matches(index, "习近平在北京会见普京")
+
+
+def test_hosting_and_travelling_leaders_in_german_and_spanish(index: TopicIndex) -> None:
+    assert not matches(index, "Merz empfängt den Gast aus Paris")
+    assert matches(index, "Merz in Paris von Macron empfangen")
+    assert matches(index, "Modi recibido por Sánchez en Madrid")
+
+
+def test_russian_hosting_and_taking_part(index: TopicIndex) -> None:
+    assert matches(index, "Путин принял участие в саммите в Пекине")
+    assert not matches(index, "Путин принял в Кремле гостя из Пекина")
+
+
+def test_a_place_name_inside_a_street_or_river_name_is_no_evidence(index: TopicIndex) -> None:
+    assert not matches(index, "Trump flies to Kerrville to see the Guadalupe River floods")
+    assert not matches(index, "Starmer opens a clinic on Moscow Road")
+    assert not matches(index, "Macron inaugure une école rue de Moscou")
+    assert matches(index, "Starmer lands in Moscow, on the Moskva river")
+
+
+def test_home_as_nationality_or_starting_point_is_not_home(index: TopicIndex) -> None:
+    assert matches(index, "Zimbabwe's Mnangagwa jets to China")
+    assert matches(index, "Mnangagwa has left Harare for Beijing")
+    assert matches(index, "Kim Jong Un travels from Pyongyang to Moscow")
+    assert not matches(index, "Mnangagwa returns to Harare from Beijing")

@@ -1,0 +1,214 @@
+"""The ABROAD operator: a leader of one country placed in another.
+
+``left ABROAD/n right`` pairs each left span (a leader, tagged with the
+countries they lead) with the nearest right span (a place, tagged with the
+countries it belongs to) within ``n`` positions in the same field. It is a trip
+abroad when that nearest place belongs to no country of the leader.
+
+Two kinds of place evidence:
+
+- a country, its capital or a major city places someone in that country: it can
+  make a match abroad, and it keeps one at home when it is the leader's own;
+- a region (a US state, an oblast, a prefecture) is only **home** evidence. A
+  region of the leader's own country keeps the match at home ("Trump tours
+  flooded Texas"); a region of another country is ignored, because region names
+  are too often shared with rivers, streets and people to prove a trip abroad.
+  Regions carry their countries as :func:`home_only_tag` tags.
+
+A place name that is part of another feature's name ("the Guadalupe River",
+"Moscow Road", "rue de Paris") is no evidence: see :data:`_FEATURE_AFTER`.
+
+Nor is a place of the leader's own country that only says who they are or where
+they set off from ("Zimbabwe's Mnangagwa", "left Harare for Beijing").
+
+And one rule about who travels: a leader written as the **host** ("Kim received
+Shoigu", "welcomed by Macron") is not the traveller, so their span is dropped.
+The hosting verbs are :data:`HOST_VERBS` (vocabulary, not world facts).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol, TypeVar
+
+from watcher.match.text import FieldText, Token
+
+HOME_ONLY_MARK = "~"
+
+# Verbs whose subject hosts a visitor, in the active voice, as the folded token
+# right after the leader's name ("Xi hosts Putin", "Scholz empfängt Modi"), and
+# the phrases that end right before the name in the passive ("received by Kim",
+# "reçu par Macron", "von Scholz empfangen" is covered by "von" + the verb after).
+# Chosen from ordinary dictionary forms of "receive / host / welcome / greet" in
+# the topic languages (English, French, German, Spanish, Russian); the CJK verbs
+# are the ones news agencies use for a host receiving a guest (接见/会见 in
+# Chinese, 접견 in Korean, 出迎え in Japanese).
+HOST_VERBS = frozenset(
+    {
+        "receives", "received", "receiving", "hosts", "hosted", "hosting",
+        "welcomes", "welcomed", "welcoming", "greets", "greeted", "greeting",
+        "recoit", "accueille", "accueillait", "empfangt", "empfing", "begrusst",
+        "begrusste", "recibe", "recibio", "acoge", "acogio", "принял", "принимает",
+        "принимал",
+    }
+)  # fmt: skip
+_HOST_BEFORE = frozenset(
+    {
+        ("received", "by"), ("hosted", "by"), ("welcomed", "by"), ("greeted", "by"),
+        ("recu", "par"), ("accueilli", "par"), ("recue", "par"), ("accueillie", "par"),
+        ("recibido", "por"), ("recibida", "por"), ("acogido", "por"),
+    }
+)  # fmt: skip
+# After the verb: a passive's agent ("welcomed by"), or the object that makes
+# "принял" mean "took" ("принял участие": took part), not "received".
+_NOT_HOSTING_NEXT = frozenset({"by", "par", "por", "von", "участие"})
+_HOST_CJK = ("接见", "会见", "會見", "접견", "出迎え")
+_CJK_HOST_REACH = 6
+
+# A place name followed by one of these names another feature: "the Guadalupe
+# River" is in Texas, not the Mexican city; "Moscow Road" is in London. Common
+# nouns of geography and addresses in English (the words news headlines put after
+# a name; other languages put theirs before, see _FEATURE_BEFORE).
+_FEATURE_AFTER = frozenset(
+    {
+        "river", "valley", "county", "street", "st", "avenue", "ave", "road", "rd",
+        "boulevard", "square", "park", "bay", "lake", "creek", "mountains", "mountain",
+        "hills", "island", "beach", "airport", "station", "hotel", "university",
+        "college", "school", "stadium", "gardens", "district", "township", "parish",
+    }
+)  # fmt: skip
+_FEATURE_BEFORE = frozenset(
+    {"rue", "avenue", "boulevard", "calle", "avenida", "paseo", "ulitsa", "улица", "проспект"}
+)
+
+
+def home_only_tag(country: str) -> str:
+    """The tag of a place that shows a leader of ``country`` at home, never abroad."""
+    return HOME_ONLY_MARK + country
+
+
+def _countries(tags: Iterable[str]) -> frozenset[str]:
+    return frozenset(tag.removeprefix(HOME_ONLY_MARK) for tag in tags)
+
+
+def _abroad_evidence(tags: Iterable[str]) -> frozenset[str]:
+    return frozenset(tag for tag in tags if not tag.startswith(HOME_ONLY_MARK))
+
+
+class PlacedSpan(Protocol):
+    """What ABROAD needs of a span: where it is and the countries of its list terms."""
+
+    @property
+    def field(self) -> str: ...
+    @property
+    def first(self) -> int: ...
+    @property
+    def last(self) -> int: ...
+    @property
+    def tags(self) -> frozenset[str]: ...
+
+
+LeftSpan = TypeVar("LeftSpan", bound=PlacedSpan)
+RightSpan = TypeVar("RightSpan", bound=PlacedSpan)
+
+
+def _gap(left: PlacedSpan, right: PlacedSpan) -> int:
+    return max(right.first - left.last, left.first - right.last)
+
+
+def _token_at(tokens: Sequence[Token], position: int) -> str:
+    number = bisect_left(tokens, position, key=lambda token: token.position)
+    if number < len(tokens) and tokens[number].position == position:
+        return tokens[number].text
+    return ""
+
+
+def is_host(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the leader at ``span`` is written as hosting someone, not travelling."""
+    tokens = field.tokens
+    after = _token_at(tokens, span.last + 1)
+    # "Modi welcomed by Macron": the same verb in the passive makes Modi the guest.
+    if after in HOST_VERBS and _token_at(tokens, span.last + 2) not in _NOT_HOSTING_NEXT:
+        return True
+    before = (_token_at(tokens, span.first - 2), _token_at(tokens, span.first - 1))
+    if before in _HOST_BEFORE:
+        return True
+    # CJK tokens are single characters: a hosting verb within the next few
+    # ("习近平在北京会见普京": Xi, at Beijing, receives Putin).
+    following = "".join(
+        _token_at(tokens, span.last + offset) for offset in range(1, _CJK_HOST_REACH + 1)
+    )
+    return any(verb in following for verb in _HOST_CJK)
+
+
+# A home place right after one of these is where the trip starts, not a sign of
+# staying home ("left Harare for Beijing", "from Pyongyang to Moscow"); ordinary
+# words of departure in the topic languages.
+_DEPARTURE = frozenset(
+    {
+        "from", "left", "leaves", "leaving", "departs", "departed", "quitte", "quittant",
+        "depuis", "verlasst", "verliess", "desde", "из", "покинул", "покинув",
+    }
+)  # fmt: skip
+
+
+def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) -> bool:
+    """Whether a place of the leader's own country is not where the leader is: the
+    leader's nationality ("Zimbabwe's Mnangagwa", "Russian Putin") or the start of
+    the trip ("left Harare")."""
+    tokens = field.tokens
+    if right.last == left.first - 1 or (
+        right.last == left.first - 2 and _token_at(tokens, right.last + 1) == "s"
+    ):
+        return True
+    return _token_at(tokens, right.first - 1) in _DEPARTURE
+
+
+def names_another_feature(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the place at ``span`` is part of a street's, river's or building's name."""
+    tokens = field.tokens
+    return (
+        _token_at(tokens, span.last + 1) in _FEATURE_AFTER
+        # "calle Madrid", "rue de Paris": the noun one or two words before.
+        or _token_at(tokens, span.first - 1) in _FEATURE_BEFORE
+        or _token_at(tokens, span.first - 2) in _FEATURE_BEFORE
+    )
+
+
+def abroad_pairs(
+    lefts: Iterable[LeftSpan],
+    rights: Sequence[RightSpan],
+    distance: int,
+    fields: Mapping[str, FieldText],
+) -> list[tuple[LeftSpan, RightSpan]]:
+    """Each left span of known countries that travels, with its nearest place when
+    that place is abroad (see the module docstring): "Putin in St Petersburg, beside
+    the Gulf of Finland" is at home, "Kim, who left Pyongyang, arrived in Beijing"
+    abroad when Beijing is the nearer."""
+    found: list[tuple[LeftSpan, RightSpan]] = []
+    for left in lefts:
+        home = _countries(left.tags)
+        if not home or is_host(left, fields[left.field]):
+            continue
+        near = [
+            (gap, right)
+            for right in rights
+            if right.field == left.field
+            and right.tags
+            and 0 < (gap := _gap(left, right)) <= distance
+            # A foreign region is no evidence either way.
+            and (_abroad_evidence(right.tags) or not home.isdisjoint(_countries(right.tags)))
+            and not names_another_feature(right, fields[right.field])
+            and not (
+                not home.isdisjoint(_countries(right.tags))
+                and _home_not_location(left, right, fields[right.field])
+            )
+        ]
+        if not near:
+            continue
+        closest = min(gap for gap, _ in near)
+        nearest = [right for gap, right in near if gap == closest]
+        if all(home.isdisjoint(_countries(right.tags)) for right in nearest):
+            found.append((left, nearest[0]))
+    return found
