@@ -557,7 +557,8 @@ def profile_summary(profile: cProfile.Profile, top: int = 25) -> Result:
         else:
             area = _area(where)
         areas[area] += tottime
-        short = re.sub(r"^.*?/(site-packages|lib/python3\.\d+|main)/", "", function[0])
+        short = re.sub(r"^.*?/(site-packages|lib/python3\.\d+)/", "", function[0])
+        short = short.removeprefix(f"{ROOT}/")
         rows.append((tottime, cumtime, calls, f"{short}:{function[1]}({function[2]})"))
     rows.sort(reverse=True)
     by_cumulative = sorted(
