@@ -40,8 +40,9 @@ coverage: $(TEST_STAMP)
 	$(BIN)/coverage html --quiet
 
 # Benchmarks (not tests): figures go to bench/RESULTS.md; see bench/README.md.
+# About 15 minutes on 2 cores; `python bench/bench_cli.py --quick` is a 3-minute look.
 bench: $(BENCH_STAMP)
-	$(BIN)/python bench/bench_poll.py
+	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python bench/bench_extract.py
 
 $(BENCH_STAMP): pyproject.toml | $(TEST_STAMP)

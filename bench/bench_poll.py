@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import farm
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RESULTS = ROOT / "bench" / "RESULTS.md"
+DEFAULT_RESULTS = ROOT / "bench" / "STAGES.md"  # RESULTS.md is bench_cli.py's
 WORKER_TIMEOUT = 900  # seconds; no scenario may run longer
 STAGES = ("fetch", "parse", "match", "store")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -517,8 +517,8 @@ def run_scale(spec: Result) -> Result:
 # Where profiled time goes, by the file a function lives in (first match wins).
 PROFILE_AREAS = (
     ("feedparser (XML, sgmllib, dates)", ("feedparser", "sgmllib")),
-    ("watcher.sources.feeds + html.parser (item text)", ("watcher/parse.py", "html/parser.py",
-                                                 "_markupbase.py")),
+    ("watcher.sources.feeds + html.parser (item text)",
+     ("watcher/sources/feeds.py", "html/parser.py", "_markupbase.py")),
     ("watcher.match", ("watcher/match/",)),
     ("SQLAlchemy", ("sqlalchemy",)),
     ("sqlite3 driver", ("sqlite3", "{method 'execute", "{method 'commit")),
@@ -557,7 +557,8 @@ def profile_summary(profile: cProfile.Profile, top: int = 25) -> Result:
         else:
             area = _area(where)
         areas[area] += tottime
-        short = re.sub(r"^.*?/(site-packages|lib/python3\.\d+|main)/", "", function[0])
+        short = re.sub(r"^.*?/(site-packages|lib/python3\.\d+)/", "", function[0])
+        short = short.removeprefix(f"{ROOT}/")
         rows.append((tottime, cumtime, calls, f"{short}:{function[1]}({function[2]})"))
     rows.sort(reverse=True)
     by_cumulative = sorted(

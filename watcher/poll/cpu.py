@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
@@ -73,12 +74,21 @@ class ProcessCpuStages:
         lists: Mapping[str, ListConfig],
         processes: int,
     ) -> None:
+        context = multiprocessing.get_context("forkserver")
+        # The fork server imports the stages once and every worker forks from it with
+        # them loaded; otherwise each worker imports them (and the main module) itself,
+        # seconds apiece on a busy 2-core machine (bench/RESULTS.md).
+        context.set_forkserver_preload(_preloaded_modules())
         self._pool = ProcessPoolExecutor(
             max_workers=processes,
-            mp_context=multiprocessing.get_context("forkserver"),
+            mp_context=context,
             initializer=_start_worker,
             initargs=(tuple(topics), dict(lists)),
         )
+        # Start the workers now, while the first fetches are on the wire, not at the
+        # first parse.
+        for _ in range(processes):
+            self._pool.submit(os.getpid)
 
     def parse(self, body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
         return self._pool.submit(_parse, body, feed, url, dict(headers)).result()
@@ -90,6 +100,13 @@ class ProcessCpuStages:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _preloaded_modules() -> list[str]:
+    """This module, and the main module when it is watcher's (a worker imports it again)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    main = spec.name if spec is not None else ""
+    return [__name__, *([main] if main.startswith("watcher.") else [])]
 
 
 def worker_processes(requested: int) -> int:

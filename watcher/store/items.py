@@ -11,6 +11,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import update as update_statement
 
 from watcher.models import (
     WATCH_CHANGE_KEY_PREFIX,
@@ -32,15 +33,18 @@ class ItemStore(StoreBase):
         if not keys:
             return {}
         found: dict[str, str] = {}
-        with self._session(write=False) as session:
-            feed_id = records.feed_id(session, feed)
+        items, feeds = ItemRow.__table__, FeedRow.__table__
+        # Core and one statement per chunk (the feed joined by name, no lookup first):
+        # every parsed feed asks this, cold or warm.
+        with self._connection(write=False) as connection:
             # Chunked so a 1,000-item feed stays under every backend's parameter limit.
             for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                query = select(ItemRow.key, ItemRow.content_hash).where(
-                    ItemRow.feed_id == feed_id, ItemRow.key.in_(chunk)
+                query = (
+                    select(items.c.key, items.c.content_hash)
+                    .join(feeds, items.c.feed_id == feeds.c.id)
+                    .where(feeds.c.name == feed, items.c.key.in_(keys[start : start + 500]))
                 )
-                found.update(session.execute(query).all())
+                found.update(connection.execute(query).all())
         return found
 
     def record_poll(
@@ -68,18 +72,32 @@ class ItemStore(StoreBase):
                 if matched.item.key in ids
                 for match in matched.matches
             ]
-            for matched in changed:
-                row = session.scalars(
-                    select(ItemRow).where(
-                        ItemRow.feed_id == feed_id, ItemRow.key == matched.item.key
+            if changed:
+                # One SELECT (per 500) and one executemany UPDATE for all of a poll's
+                # changed items, not a SELECT and an UPDATE each.
+                keys = [matched.item.key for matched in changed]
+                stored: dict[str, tuple[int, str]] = {}
+                for start in range(0, len(keys), 500):
+                    query = select(ItemRow.id, ItemRow.key, ItemRow.content_hash).where(
+                        ItemRow.feed_id == feed_id, ItemRow.key.in_(keys[start : start + 500])
                     )
-                ).one_or_none()
-                if row is None or row.content_hash == matched.item.content_hash:
-                    continue
-                records.copy_item(row, matched.item)
-                row.changed_at = now
-                changed_items += 1
-                pending += [(row.id, match) for match in matched.matches]
+                    stored.update(
+                        (key, (item_id, stored_hash))
+                        for item_id, key, stored_hash in session.execute(query)
+                    )
+                updates = []
+                for matched in changed:
+                    found = stored.get(matched.item.key)
+                    if found is None or found[1] == matched.item.content_hash:
+                        continue
+                    item_id = found[0]
+                    updates.append(
+                        {"id": item_id, "changed_at": now, **records.item_values(matched.item)}
+                    )
+                    pending += [(item_id, match) for match in matched.matches]
+                if updates:
+                    session.execute(update_statement(ItemRow), updates)
+                changed_items = len(updates)
             topics = records.insert_matches(session, pending, now)
             records.apply_feed_update(session, update)
         return IngestCounts(new_items, changed_items, tuple(topics))
