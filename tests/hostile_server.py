@@ -28,7 +28,6 @@ import functools
 import os
 import random
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -36,6 +35,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import measured
 from tests.chaos_server import ChaosServer, _ChaosHandler, rss_document
 
 REPO = Path(__file__).resolve().parents[1]
@@ -366,55 +366,59 @@ def run_measured(
     run); SIGKILL at ``kill_after`` seconds or past KILL_RSS_BYTES."""
     out_path = cwd / f"run-{time.monotonic_ns()}.out"
     err_path = out_path.with_suffix(".err")
+    result_path = out_path.with_suffix(".json")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.monotonic()
-        process = subprocess.Popen(
-            list(command),
+        # Through the small launcher: measured from pytest, ru_maxrss would start at
+        # pytest's own high-water mark (see tests/measured.py).
+        launcher = measured.launch(
+            command,
+            result_path,
             cwd=cwd,
             stdout=out,
             stderr=err,
             env={**(env or os.environ), "PYTHONPATH": str(REPO)},
         )
-    # A pidfd names this process and no other, even after its pid is reused.
-    pidfd = os.pidfd_open(process.pid)
     finished = threading.Event()
     killed: list[str] = []
 
-    def signal_child(signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            signal.pidfd_send_signal(pidfd, signum)
+    def signal_command(signum: int) -> None:
+        # SIGTERM through the launcher, which passes it on; SIGKILL to the command.
+        pid = launcher.pid if signum != signal.SIGKILL else measured.command_pid(launcher)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
 
     def watchdog() -> None:
         stop_at = None if stop_after is None else started + stop_after
         while not finished.wait(0.1):
             elapsed = time.monotonic() - started
             if stop_at is not None and time.monotonic() >= stop_at:
-                signal_child(signal.SIGTERM)
+                signal_command(signal.SIGTERM)
                 stop_at = None
-            rss = _current_rss(process.pid)
+            pid = measured.command_pid(launcher)
+            rss = _current_rss(pid) if pid is not None else 0
             if rss > KILL_RSS_BYTES:
                 killed.append(f"RSS {rss / 2**20:.0f} MB after {elapsed:.1f}s")
             elif elapsed > kill_after:
                 killed.append(f"still running after {kill_after:g}s")
             if killed:
-                signal_child(signal.SIGKILL)
+                signal_command(signal.SIGKILL)
                 return
 
     guard = threading.Thread(target=watchdog, daemon=True)
     guard.start()
     try:
-        _, status, usage = os.wait4(process.pid, 0)
+        launcher.wait()
     finally:
         finished.set()
         guard.join()
-        os.close(pidfd)
     seconds = time.monotonic() - started
-    # wait4 reaped the child: tell Popen, which would otherwise warn that it still runs.
-    process.returncode = os.waitstatus_to_exitcode(status)
+    exit_code, peak = measured.outcome(result_path)
     return Measured(
-        exit_code=process.returncode,
+        exit_code=exit_code,
         seconds=seconds,
-        peak_rss_bytes=usage.ru_maxrss * 1024,  # kilobytes on Linux
+        peak_rss_bytes=peak,
         stdout=out_path.read_text(encoding="utf-8", errors="replace"),
         stderr=err_path.read_text(encoding="utf-8", errors="replace"),
         killed=killed[0] if killed else None,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests import measured
 from tests.chaos_server import ChaosServer, running_chaos_server
 from tests.test_daemon import Daemon, free_port, write_config
 from watcher.cli import cli
@@ -69,18 +69,13 @@ def test_a_bind_beyond_this_machine_needs_a_token(tmp_path: Path) -> None:
 def run_check_measured(config: Path) -> tuple[int, str, float, int]:
     """`watcher check` as a subprocess: exit code, stderr, seconds, peak RSS in bytes."""
     started = time.monotonic()
-    process = subprocess.Popen(
+    code, _out, stderr, peak = measured.run(
         [sys.executable, "-m", "watcher", "--config", str(config), "check"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        config.parent,
         env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
     )
-    assert process.stderr is not None
-    with process.stderr:
-        stderr = process.stderr.read().decode()
-    _pid, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, stderr, time.monotonic() - started, usage.ru_maxrss * 1024
+    return code, stderr, time.monotonic() - started, peak
 
 
 def test_a_billion_laughs_ends_in_one_line_quickly_and_small(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import measured
 from watcher.models import SourceState
 from watcher.poll.schedule import MAX_HINTED_INTERVAL, success_interval
 from watcher.sources.articles import capped_article
@@ -583,35 +583,14 @@ def write_config(folder: Path, base_url: str) -> Path:
     return path
 
 
-# Runs the command and reaps it with os.wait4, from a fresh small process: a child's
-# ru_maxrss starts from the RSS high-water mark of the process that forked it, and
-# pytest's is far larger than anything we measure.
-_MEASURE = """
-import json, os, subprocess, sys, time
-command, out, err = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
-started = time.monotonic()
-with open(out, "w") as stdout, open(err, "w") as stderr:
-    child = subprocess.Popen(command, stdout=stdout, stderr=stderr)
-    _, status, usage = os.wait4(child.pid, 0)
-print(json.dumps([os.waitstatus_to_exitcode(status), time.monotonic() - started, usage.ru_maxrss]))
-"""
-
-
 def poll_once_measured(config: Path, feed: str) -> tuple[int, str, str, float, int]:
     """``watcher poll --once --feed feed`` as a subprocess: exit status, stdout, stderr,
-    seconds and peak RSS in kilobytes (os.wait4's ru_maxrss on Linux)."""
+    seconds and peak RSS in kilobytes (the command's own, see tests/measured.py)."""
     command = [sys.executable, "-m", "watcher", "--config", str(config)]
     command += ["poll", "--once", "--feed", feed]
-    out_path, err_path = config.parent / f"{feed}.out", config.parent / f"{feed}.err"
-    measured = subprocess.run(
-        [sys.executable, "-c", _MEASURE, json.dumps(command), str(out_path), str(err_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    status, elapsed, peak_kb = json.loads(measured.stdout)
-    return status, out_path.read_text(), err_path.read_text(), elapsed, peak_kb
+    started = time.monotonic()
+    status, out, err, peak = measured.run(command, config.parent, timeout=300)
+    return status, out, err, time.monotonic() - started, peak // 1024
 
 
 @pytest.fixture
