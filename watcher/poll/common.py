@@ -8,7 +8,8 @@ happened on the source and returns it as a ``PollResult``.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from watcher.config import Defaults
@@ -17,7 +18,7 @@ from watcher.poll.cpu import CpuStages, ItemMatcher
 from watcher.poll.schedule import backoff_delay
 from watcher.sources.articles import ArticleFetcher
 from watcher.sources.fetch import Fetched, Fetcher, FetchFailed, FetchRequest, NotModified
-from watcher.store import IngestCounts, SourceUpdate, Store
+from watcher.store import IngestCounts, MatchedItem, SourceUpdate, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,34 @@ def stored_result(
         next_poll_at=next_poll_at,
         moved_to=moved_to,
     )
+
+
+def record_fetched(
+    fetched: Fetched,
+    ctx: PollContext,
+    update: SourceUpdate,
+    new: Sequence[MatchedItem],
+    changed: Sequence[MatchedItem] = (),
+) -> PollResult:
+    """Store a fetched source's items with ``update`` and say what happened.
+
+    ``update`` carries what only its kind of source knows (outcome, next poll,
+    feed title, page text); the fetch's own facts (where it moved, validators,
+    body hash) are filled in here, so every kind records them alike.
+    """
+    counts = ctx.store.record_poll(
+        replace(
+            update,
+            polled_at=ctx.now,
+            url=fetched.permanent_url,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            body_hash=fetched.body_hash,
+        ),
+        new=new,
+        changed=changed,
+    )
+    return stored_result(update.name, counts, update.next_poll_at, fetched.permanent_url)
 
 
 def fetch_if_changed(

@@ -19,7 +19,7 @@ from watcher.poll.common import (
     PollResult,
     fetch_if_changed,
     record_failure,
-    stored_result,
+    record_fetched,
 )
 from watcher.poll.cpu import LocalCpuStages
 from watcher.poll.schedule import adaptive_interval, max_age, success_interval
@@ -108,24 +108,21 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
             upper=ctx.defaults.max_interval,
         )
     next_poll_at = ctx.now + success_interval(interval, max(hints, default=None))
-    counts = ctx.store.record_poll(
+    return record_fetched(
+        fetched,
+        ctx,
         SourceUpdate(
             name=feed.name,
             polled_at=ctx.now,
             result=PollOutcome.NEW_ITEMS if new else PollOutcome.NO_NEW_ITEMS,
             next_poll_at=next_poll_at,
-            url=moved_to,
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-            body_hash=fetched.body_hash,
             title=parsed.title,
             bozo_reason=parsed.bozo_reason,
             replace_validators=True,
         ),
-        new=new,
-        changed=changed,
+        new,
+        changed,
     )
-    return stored_result(feed.name, counts, next_poll_at, moved_to)
 
 
 def with_article_text(item: Item, articles: ArticleFetcher) -> Item:

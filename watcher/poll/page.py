@@ -21,7 +21,7 @@ from watcher.poll.common import (
     PollResult,
     fetch_if_changed,
     record_failure,
-    stored_result,
+    record_fetched,
 )
 from watcher.sources.extract import Article
 from watcher.sources.feeds import content_hash
@@ -82,22 +82,19 @@ def poll_page(page: PageConfig, ctx: PollContext) -> PollResult:
         items.append(_page_item(page.name, link, result.article))
     new = [MatchedItem(item, tuple(ctx.matcher.match(item))) for item in items]
     next_poll_at = ctx.now + (page.interval or ctx.defaults.interval)
-    counts = ctx.store.record_poll(
+    return record_fetched(
+        fetched,
+        ctx,
         SourceUpdate(
             name=page.name,
             polled_at=ctx.now,
             result=PollOutcome.NEW_ITEMS if new else PollOutcome.NO_NEW_ITEMS,
             next_poll_at=next_poll_at,
-            url=fetched.permanent_url,
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-            body_hash=fetched.body_hash,
             # Links left for later must not be hidden by a "not modified" next time.
             replace_validators=not deferred,
         ),
-        new=new,
+        new,
     )
-    return stored_result(page.name, counts, next_poll_at, fetched.permanent_url)
 
 
 def _page_item(source: str, link: PageLink, article: Article | None) -> Item:
@@ -146,7 +143,9 @@ def poll_watch(watch: WatchConfig, ctx: PollContext) -> PollResult:
         matches = (TopicMatch(watch.topic, 1.0), *ctx.matcher.match(item))
         new.append(MatchedItem(item, matches))
     next_poll_at = ctx.now + (watch.interval or ctx.defaults.interval)
-    counts = ctx.store.record_poll(
+    return record_fetched(
+        fetched,
+        ctx,
         SourceUpdate(
             name=watch.name,
             polled_at=ctx.now,
@@ -158,13 +157,8 @@ def poll_watch(watch: WatchConfig, ctx: PollContext) -> PollResult:
                 else PollOutcome.UNCHANGED
             ),
             next_poll_at=next_poll_at,
-            url=fetched.permanent_url,
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-            body_hash=fetched.body_hash,
             replace_validators=True,
             page_text=text,
         ),
-        new=new,
+        new,
     )
-    return stored_result(watch.name, counts, next_poll_at, fetched.permanent_url)
