@@ -331,6 +331,9 @@ def timelines(
 
 
 @pytest.mark.slow
+# Both stores' timelines run side by side from one module fixture: under pytest-xdist
+# they must land on the same worker, or each worker would start both.
+@pytest.mark.xdist_group("fault-timelines")
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_alerts_arrive_through_faults(
     kind: str,
