@@ -175,6 +175,11 @@ class Runner:
         row = Row(f"database writes fail for {DB_FAULT_SECONDS:.0f}s", self.t.store)
         self.t.rows.append(row)
         assert self.daemon is not None
+        # The steps before must be over, their sends recorded: a write fault between
+        # SMTP's 250 and the "sent" record makes a resend with the same Message-ID
+        # (at least once, by design), which is the SMTP steps' doing, not this one's.
+        if not wait_until(lambda: self.t.pending_deliveries() == 0, DELIVER_WITHIN, 0.2):
+            self.problem(f"{row.fault}: deliveries still pending before the fault")
         tracebacks = self.daemon.output().count("Traceback")
         with self.t.database.writes_failing():
             batch = self.t.publish(3)
