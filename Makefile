@@ -18,23 +18,30 @@ install: $(RUN_STAMP)
 	@echo 'installed $(CURDIR)/$(BIN)/watcher; put it on PATH with:'
 	@echo '  export PATH="$(CURDIR)/$(BIN):$$PATH"'
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist; see pyproject.toml);
+# TEST_WORKERS=0 runs it in this process, as a plain `pytest` does.
+TEST_WORKERS ?= 2
+PYTEST_ARGS := -q -n $(TEST_WORKERS) --dist loadgroup
+PYTEST := $(BIN)/pytest $(PYTEST_ARGS)
+
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict watcher
-	$(BIN)/pytest -q
+	$(PYTEST)
 
 # The same checks without the tests marked slow (daemons as processes, soaks, scale-out).
 test-fast: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict watcher
-	$(BIN)/pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
-# Line coverage of watcher/ under the whole suite, daemon processes included:
+# Line coverage of watcher/ under the whole suite, daemon processes and xdist workers
+# included (each writes its own data file; `coverage combine` joins them):
 # a table here, HTML in var/coverage/html/.
 coverage: $(TEST_STAMP)
 	rm -rf var/coverage
 	mkdir -p var/coverage
-	$(BIN)/coverage run -m pytest -q
+	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report
 	$(BIN)/coverage html --quiet

@@ -25,6 +25,8 @@ PAGE = """<html><head><title>Harbour</title>
 CONFIG = """\
 # Our desk's feeds.  Keep this comment.
 database: sqlite:///var/w.db   # beside this file
+defaults:
+  per_host_delay: 0.01s   # the local test server needs no politeness
 
 feeds:
   # the wire, polled often

@@ -207,12 +207,17 @@ class Process:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def terminate(self) -> None:
+        """SIGTERM the group; ``stop`` then waits for it."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+
     def stop(self) -> None:
         try:
-            if self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    self.process.wait(timeout=15)
+            self.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=15)
             # Children (a worker's pool) may outlive their parent: end the group.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -231,6 +236,10 @@ def processes() -> Iterator[Callable[..., Process]]:
         return process
 
     yield start
+    # All at once: each takes seconds to shut down (a worker's warm shutdown), and
+    # waiting for one before signalling the next would add those seconds up.
+    for process in started:
+        process.terminate()
     for process in started:
         process.stop()
 
