@@ -197,3 +197,29 @@ def test_sigterm_mid_poll_lets_the_poll_finish_and_exits_cleanly(
     assert stored_items(tmp_path, "slow") == 3
     with Store.open(f"sqlite:///{tmp_path}/watcher.db") as store:
         assert store.source_state("slow").body_hash is not None
+
+
+@pytest.mark.slow
+def test_sigterm_exits_within_shutdown_wait_while_a_poll_still_hangs(
+    tmp_path: Path, chaos: ChaosServer
+) -> None:
+    # A fetch deadline far beyond shutdown_wait: the poll is still running at exit,
+    # and Python would otherwise join its thread before the process ends.
+    config = tmp_path / "feeds.yaml"
+    port = free_port()
+    write_config(config, tmp_path, chaos, port, ["stuck=/hang"])
+    text = config.read_text(encoding="utf-8").replace("timeout: 10s", "timeout: 60s")
+    config.write_text(text + "daemon: {shutdown_wait: 1s}\n", encoding="utf-8")
+    daemon = Daemon(config, tmp_path, port)
+    try:
+        daemon.wait_for(lambda: "/hang" in chaos.started_paths, "the hanging poll to start")
+        signalled = time.monotonic()
+        daemon.process.send_signal(signal.SIGTERM)
+        code = daemon.process.wait(timeout=50)
+        took = time.monotonic() - signalled
+    finally:
+        daemon.stop()
+    assert code == 0, daemon.output()
+    assert "still busy past shutdown_wait" in daemon.output()
+    # Generous for a loaded machine; without the early exit it is the 60 s fetch deadline.
+    assert took < 30, daemon.output()
