@@ -15,6 +15,7 @@ carry navigation and "related stories" noise.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -237,17 +238,52 @@ def _phrase_spans(node: Phrase, text: ItemText, fields: tuple[str, ...]) -> Iter
                 yield Span(field, tokens.position(start), tokens.position(end), (hit,), node.tags)
 
 
+class _SpanWindow:
+    """Spans by field, sorted by first position, to find those near a given span.
+
+    NEAR compared every left span with every right span: an item of 100 KB with a
+    name and a place in each sentence took seconds (issue #16). ``near`` returns a
+    superset of the spans within a distance, in their original order, so the
+    callers' results are those of the full comparison.
+    """
+
+    __slots__ = ("_by_field",)
+
+    def __init__(self, found: list[Span]) -> None:
+        by_field: dict[str, list[tuple[int, int]]] = {}
+        for number, span in enumerate(found):
+            by_field.setdefault(span.field, []).append((span.first, number))
+        self._by_field: dict[str, tuple[list[int], list[int], int]] = {}
+        for field, pairs in by_field.items():
+            pairs.sort()
+            longest = max(found[number].last - first for first, number in pairs)
+            self._by_field[field] = ([first for first, _ in pairs], [n for _, n in pairs], longest)
+
+    def near(self, span: Span, distance: int) -> list[int]:
+        """Numbers (ascending) of the spans in ``span``'s field that may be within ``distance``."""
+        known = self._by_field.get(span.field)
+        if known is None:
+            return []
+        firsts, numbers, longest = known
+        # A span within the distance starts at most ``distance`` after this one ends,
+        # and ends at most ``distance`` before it starts, so starts no earlier than
+        # that less the longest span.
+        low = bisect_left(firsts, span.first - distance - longest)
+        high = bisect_right(firsts, span.last + distance)
+        return sorted(numbers[low:high])
+
+
 def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
     right_spans = spans(node.right, text, fields)
     if not right_spans:
         return []
     if node.abroad:
         return _abroad_spans(node, spans(node.left, text, fields), right_spans)
+    window = _SpanWindow(right_spans)
     found: list[Span] = []
     for left in spans(node.left, text, fields):
-        for right in right_spans:
-            if left.field != right.field:
-                continue
+        for number in window.near(left, node.distance):
+            right = right_spans[number]
             gap = max(right.first - left.last, left.first - right.last)
             # Overlapping spans (gap <= 0) are one place, not two near each other.
             if not 0 < gap <= node.distance:
@@ -275,14 +311,15 @@ def _abroad_spans(node: Near, lefts: list[Span], rights: list[Span]) -> list[Spa
     same field) is of other countries only: "Putin in St Petersburg, beside the Gulf
     of Finland" is at home, "Kim, who left Pyongyang, arrived in Beijing" abroad
     when Beijing is the nearer."""
+    window = _SpanWindow(rights)
     found: list[Span] = []
     for left in lefts:
         if not left.tags:
             continue
         near = [
             (gap, right)
-            for right in rights
-            if right.field == left.field and right.tags and (gap := _gap(left, right)) > 0
+            for right in map(rights.__getitem__, window.near(left, node.distance))
+            if right.tags and (gap := _gap(left, right)) > 0
         ]
         near = [(gap, right) for gap, right in near if gap <= node.distance]
         if not near:
