@@ -123,19 +123,19 @@ CREATE TABLE entry (
     item_id INTEGER PRIMARY KEY,
     story_id INTEGER NOT NULL,
     published INTEGER NOT NULL,  -- microseconds since the epoch, UTC
-    minhash BLOB NOT NULL        -- 64-bit values, native order; empty for no words
+    seq INTEGER NOT NULL,        -- the order of arrival: recent postings are read first
+    minhash BLOB NOT NULL,       -- 64-bit values, native order; empty for no words
+    terms TEXT NOT NULL,         -- the item's terms, heaviest first, split by _TERM_END
+    weights BLOB NOT NULL        -- their weights, doubles in native order
 );
 CREATE INDEX entry_published ON entry (published);
--- seq is the order of arrival: the most recent postings are read first.
 CREATE TABLE posting (
     term TEXT NOT NULL,
     seq INTEGER NOT NULL,
     item_id INTEGER NOT NULL,
-    rank INTEGER NOT NULL,       -- the term's place among the item's, heaviest first
     weight REAL NOT NULL,
     PRIMARY KEY (term, seq)
 ) WITHOUT ROWID;
-CREATE INDEX posting_item ON posting (item_id, rank);
 CREATE TABLE frequency (term TEXT PRIMARY KEY, items INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE bucket (
     key BLOB NOT NULL,
@@ -145,6 +145,8 @@ CREATE TABLE bucket (
 ) WITHOUT ROWID;
 """
 
+# Terms are folded words, CJK bigrams and entity ids: none holds a control character.
+_TERM_END = "\x1f"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -225,15 +227,20 @@ class StoryIndex:
         terms = dict(fp.terms)
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO entry VALUES (?, ?, ?, ?)",
-                (item_id, story_id, _micros(published), array("q", fp.minhash).tobytes()),
+                "INSERT INTO entry VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item_id,
+                    story_id,
+                    _micros(published),
+                    seq,
+                    array("q", fp.minhash).tobytes(),
+                    _TERM_END.join(terms),
+                    array("d", terms.values()).tobytes(),
+                ),
             )
             db.executemany(
-                "INSERT INTO posting VALUES (?, ?, ?, ?, ?)",
-                [
-                    (term, seq, item_id, rank, weight)
-                    for rank, (term, weight) in enumerate(terms.items())
-                ],
+                "INSERT INTO posting VALUES (?, ?, ?, ?)",
+                [(term, seq, item_id, weight) for term, weight in terms.items()],
             )
             db.executemany(
                 "INSERT INTO frequency VALUES (?, 1)"
@@ -248,20 +255,21 @@ class StoryIndex:
 
     def remove(self, item_id: int) -> None:
         """Forget an item (for instance before adding its updated version); no-op if absent."""
-        row = self._row("SELECT minhash FROM entry WHERE item_id = ?", item_id)
+        row = self._row("SELECT seq, minhash, terms FROM entry WHERE item_id = ?", item_id)
         if row is None:
             return
+        seq, minhash, joined = row
+        terms = [(term,) for term in _split_terms(joined)]
         with self._transaction() as db:
-            db.execute(
-                "UPDATE frequency SET items = items - 1 "
-                "WHERE term IN (SELECT term FROM posting WHERE item_id = ?)",
-                (item_id,),
-            )
+            db.executemany("UPDATE frequency SET items = items - 1 WHERE term = ?", terms)
             db.execute("DELETE FROM frequency WHERE items = 0")
-            db.execute("DELETE FROM posting WHERE item_id = ?", (item_id,))
             db.executemany(
-                "DELETE FROM bucket WHERE key = ? AND item_id = ?",
-                [(key, item_id) for key in _band_keys(_minhash_of(row[0]))],
+                "DELETE FROM posting WHERE term = ? AND seq = ?",
+                [(term, seq) for (term,) in terms],
+            )
+            db.executemany(
+                "DELETE FROM bucket WHERE key = ? AND seq = ?",
+                [(key, seq) for key in _band_keys(_minhash_of(minhash))],
             )
             db.execute("DELETE FROM entry WHERE item_id = ?", (item_id,))
         self._count -= 1
@@ -308,7 +316,7 @@ class StoryIndex:
         for key in _band_keys(fp.minhash):
             bucket = db.execute(
                 "SELECT bucket.item_id, published, minhash FROM bucket JOIN entry USING (item_id)"
-                " WHERE key = ? ORDER BY seq DESC LIMIT ?",
+                " WHERE key = ? ORDER BY bucket.seq DESC LIMIT ?",
                 (key, self.settings.posting_reads),
             ).fetchall()
             for item_id, their_published, minhash in bucket:
@@ -336,7 +344,7 @@ class StoryIndex:
             idf = _idf(frequencies[term], count)
             posting = db.execute(
                 "SELECT posting.item_id, weight, published FROM posting JOIN entry USING (item_id)"
-                " WHERE term = ? ORDER BY seq DESC LIMIT ?",
+                " WHERE term = ? ORDER BY posting.seq DESC LIMIT ?",
                 (term, self.settings.posting_reads),
             ).fetchall()
             for item_id, weight, their_published in posting:
@@ -349,9 +357,10 @@ class StoryIndex:
             self.settings.scored_candidates, partial.items(), key=lambda pair: (pair[1], -pair[0])
         )
         best_id, best_similarity = None, 0.0
+        similarities = self._cosines(query, query_norm, [item_id for item_id, _ in leaders], count)
         for item_id, _ in leaders:
             scored += 1
-            similarity = self._cosine(query, query_norm, item_id, count)
+            similarity = similarities[item_id]
             if _better(similarity, item_id, best_similarity, best_id):
                 best_id, best_similarity = item_id, similarity
         self.last_cost = AssignmentCost(reads, scored)
@@ -384,25 +393,44 @@ class StoryIndex:
             )
         return found
 
-    def _cosine(
-        self, query: dict[str, float], query_norm: float, item_id: int, count: int
-    ) -> float:
-        dot = 0.0
-        norm_squared = 0.0
-        # In the item's own order of terms, so the sums add up as they always have.
-        rows = self._db.execute(
-            "SELECT posting.term, weight, items FROM posting JOIN frequency USING (term)"
-            " WHERE item_id = ? ORDER BY rank",
-            (item_id,),
-        ).fetchall()
-        for term, weight, frequency in rows:
-            weighted = weight * _idf(frequency, count)
-            norm_squared += weighted * weighted
-            if term in query:
-                dot += query[term] * weighted
-        if dot == 0.0:
-            return 0.0
-        return dot / (query_norm * math.sqrt(norm_squared))
+    def _cosines(
+        self, query: dict[str, float], query_norm: float, item_ids: list[int], count: int
+    ) -> dict[int, float]:
+        """TF-IDF cosine of the query to each of ``item_ids`` (two queries for all of them)."""
+        if not item_ids:
+            return {}
+        marks = ",".join("?" * len(item_ids))
+        entries = [
+            (item_id, _split_terms(joined), _weights_of(weights))
+            for item_id, joined, weights in self._db.execute(
+                f"SELECT item_id, terms, weights FROM entry WHERE item_id IN ({marks})", item_ids
+            )
+        ]
+        frequencies = self._frequencies(list({t for _, terms, _ in entries for t in terms}))
+        similarities: dict[int, float] = {}
+        for item_id, terms, weights in entries:
+            dot = 0.0
+            norm_squared = 0.0
+            # In the item's own order of terms, so the sums add up as they always have.
+            for term, weight in zip(terms, weights, strict=True):
+                weighted = weight * _idf(frequencies[term], count)
+                norm_squared += weighted * weighted
+                if term in query:
+                    dot += query[term] * weighted
+            similarities[item_id] = (
+                0.0 if dot == 0.0 else dot / (query_norm * math.sqrt(norm_squared))
+            )
+        return similarities
+
+
+def _split_terms(joined: str) -> list[str]:
+    return joined.split(_TERM_END) if joined else []
+
+
+def _weights_of(blob: bytes) -> array[float]:
+    weights = array("d")
+    weights.frombytes(blob)
+    return weights
 
 
 def _idf(document_frequency: int, count: int) -> float:
