@@ -1,6 +1,6 @@
 """Benchmark TopicIndex.match: 10,000 generated items against 10, 100 and 1,000 topics.
 
-    python bench/bench_match.py [--items N] [--seed S]
+    python bench/bench_match.py [--items N] [--seed S] [--big CHARS]
 
 Items and topics are generated from a fixed seed. Item words follow a Zipf-like
 distribution over a generated vocabulary (a few very common words, a long tail),
@@ -8,19 +8,26 @@ as news text does; topic queries draw their terms from the middle and the tail
 (names, places, subject words), mixing terms, phrases, prefix wildcards, NEAR,
 AND, OR and NOT, with some accented and CJK terms. The term index should keep
 the cost of 1,000 topics within 3x the cost of 10.
+
+``--big 5000000`` instead measures one item of 5 MB, Latin and CJK (issue #16).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import random
 import time
+import tracemalloc
 from itertools import accumulate
+from pathlib import Path
 
 from watcher.config import TopicConfig
 from watcher.match import TopicIndex
 from watcher.models import Item
 
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval" / "topics-dev.jsonl"
 VOCABULARY_SIZE = 8000
 TOPIC_COUNTS = (10, 100, 1000)
 _ONSETS = ["b", "c", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br",
@@ -104,11 +111,44 @@ def make_topics(rng: random.Random, vocabulary: list[str], count: int) -> list[T
     return topics
 
 
+def report_big_items(size: int) -> None:
+    """Memory (tracemalloc peak per character) and time of one item of ``size`` characters,
+    Latin and CJK, made of ../shared/eval's texts, against the topics of ./feeds.yaml."""
+    from watcher.config import load_config
+    from watcher.match.search import ItemText
+
+    rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines()]
+    config = load_config(Path("feeds.yaml"), environ={})
+    index = TopicIndex.build(config.topics, config.lists)
+    for script, languages in (("latin", {"en", "fr", "de", "es"}), ("cjk", {"zh", "ja", "ko"})):
+        sample = " ".join(r["title"] + ". " + r["summary"] for r in rows if r["lang"] in languages)
+        text = (sample + " ") * (size // (len(sample) + 1) + 1)
+        item = Item(feed="big", key="1", url=None, title=text[:size], summary="")
+        gc.collect()
+        tracemalloc.start()
+        ItemText(item)
+        tokenized = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        started = time.perf_counter()
+        matched = [match.topic for match in index.match(item)]
+        seconds = time.perf_counter() - started
+        print(
+            f"{script} item of {size:,} characters: tokenized {tokenized / size:.1f} bytes/char "
+            f"(tracemalloc peak), matched in {seconds:.2f} s {matched}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=20250903)
+    parser.add_argument(
+        "--big", type=int, metavar="CHARS", help="instead: one item of CHARS characters"
+    )
     options = parser.parse_args()
+    if options.big:
+        report_big_items(options.big)
+        return
 
     rng = random.Random(options.seed)
     vocabulary = make_vocabulary(rng)

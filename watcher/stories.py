@@ -40,6 +40,7 @@ class StoryAssigner:
             try:
                 return self._assign(now)
             except BaseException:
+                self.index.close()
                 self.index = StoryIndex(self.settings)
                 self._loaded = False
                 raise

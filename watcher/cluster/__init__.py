@@ -10,6 +10,8 @@ the store keeps the story id per item and ``digest`` groups by it.
 - ``StoryIndex``: the fingerprints of the items of the last ``window`` (72 h
   by default), filled from the store at start; ``assign`` says which story a
   new item joins (``Assignment``), ``add`` files it, ``evict`` forgets old items.
+  It keeps them in a private temporary SQLite database, so its memory is a
+  bounded page cache rather than a cost per item.
 
 Story ids: a new story's id is the id of the item that started it. ``assign``
 returns ``story_id=None`` for "start a new story", and the caller files the

@@ -36,7 +36,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from watcher.knowledge import entity_spellings
-from watcher.match.text import Token, is_cjk, stem_token, tokenize
+from watcher.match.text import Tokens, is_cjk, stem_token, tokenize
 
 # 2: Snowball Porter2 stems replaced the hand-written Porter ones, and entity
 # terms joined the weighted terms (issue #20).
@@ -145,19 +145,27 @@ class Fingerprint:
 
 # Below this many words a text is a teaser, not a body (see ``fingerprint``).
 MIN_BODY_WORDS = 40
+# Only the first this many tokens of the title and of the text are fingerprinted:
+# a long article has a few thousand, and an item of megabytes (a hostile feed's
+# 5 MB title, issue #16) must cost no more time and memory than a long article.
+MAX_TOKENS = 20_000
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
     """Fingerprint an item from its title and its plain text (either may be empty)."""
-    title_tokens = tokenize(title)
-    text_tokens = tokenize(text)
+    title_tokens = tokenize(title, limit=MAX_TOKENS)
+    text_tokens = tokenize(text, limit=MAX_TOKENS)
     # Copies of one text often carry different headlines: the text alone says
     # whether it is the same text, but only when it is a real body. A short text
     # is often a feed's fixed teaser ("Read the full story at …") shared by every
     # item, and must not make them all copies of each other: the title decides.
-    shingled = text_tokens if len(text_tokens) >= MIN_BODY_WORDS else title_tokens + text_tokens
+    shingled = (
+        text_tokens.words
+        if len(text_tokens) >= MIN_BODY_WORDS
+        else title_tokens.words + text_tokens.words
+    )
     return Fingerprint(
-        minhash=_minhash([token.text for token in shingled]),
+        minhash=_minhash(shingled),
         terms=_weighted_terms(title_tokens, text, text_tokens),
     )
 
@@ -211,24 +219,24 @@ def _term(token: str) -> str | None:
     return stem_token(token) or token
 
 
-def _term_at(tokens: list[Token], position: int) -> str | None:
-    """The term of the token at ``position``: a Han, Kana or Hangul character pairs with
-    the next one (a bigram: "北京", not "北" and "京", and no lone particles "の", "이")."""
-    token = tokens[position]
-    if not is_cjk(token.text):
-        return _term(token.text)
-    following = tokens[position + 1] if position + 1 < len(tokens) else None
-    if following is None or following.position != token.position + 1:
+def _term_at(tokens: Tokens, number: int) -> str | None:
+    """The term of token ``number``: a Han, Kana or Hangul character pairs with the
+    next one (a bigram: "北京", not "北" and "京", and no lone particles "の", "이")."""
+    token = tokens.words[number]
+    if not is_cjk(token):
+        return _term(token)
+    if number + 1 >= len(tokens) or tokens.position(number + 1) != tokens.position(number) + 1:
         return None
-    if not is_cjk(following.text):
+    following = tokens.words[number + 1]
+    if not is_cjk(following):
         return None
-    return token.text + following.text
+    return token + following
 
 
-def _entities(tokens: list[Token]) -> list[tuple[int, str]]:
+def _entities(tokens: Tokens) -> list[tuple[int, str]]:
     """(token number, entity id) of each known spelling in ``tokens``, longest first."""
     spellings = entity_spellings()
-    words = [token.text for token in tokens]
+    words = tokens.words
     found: list[tuple[int, str]] = []
     position = 0
     while position < len(words):
@@ -244,12 +252,12 @@ def _entities(tokens: list[Token]) -> list[tuple[int, str]]:
 
 
 def _weighted_terms(
-    title_tokens: list[Token], text: str, text_tokens: list[Token]
+    title_tokens: Tokens, text: str, text_tokens: Tokens
 ) -> tuple[tuple[str, float], ...]:
     counts: dict[str, float] = {}
     uses: Counter[str] = Counter()
     capitalized: Counter[str] = Counter()
-    for position, token in enumerate(text_tokens):
+    for position, start in enumerate(text_tokens.starts):
         term = _term_at(text_tokens, position)
         if term is None:
             continue
@@ -257,7 +265,7 @@ def _weighted_terms(
         # News puts the event in the lead; page furniture (related links,
         # footers) tends to come after it.
         counts[term] = counts.get(term, 0.0) + (LEAD_BOOST if position < LEAD_WORDS else 1.0)
-        if text[token.start].isupper() and not _starts_sentence(text, token.start):
+        if text[start].isupper() and not _starts_sentence(text, start):
             capitalized[term] += 1
     in_title = {
         term

@@ -7,9 +7,12 @@ and two lookups over them:
   items sharing a band are near-duplicate candidates, checked by their
   estimated Jaccard index against ``duplicate_threshold``.
 - An inverted index from term to the items carrying it, each posting holding
-  the term's weight in that item. The number of postings of a term is its
-  document frequency in the window, so IDF weights follow the window as items
-  are added and evicted, without a separate count.
+  the term's weight in that item, and each term's document frequency in the
+  window, so IDF weights follow the window as items are added and evicted.
+
+Both live in a private temporary SQLite database whose page cache is the
+index's memory: about 8 MB however many items the window holds (see
+``CACHE_KIB``), where Python objects cost some 11 KB per item (issue #16).
 
 An assignment reads a bounded amount of either: the most recent
 ``posting_reads`` entries of each LSH bucket it falls in, and of the posting
@@ -24,10 +27,13 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator
+import sqlite3
+from array import array
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from itertools import islice
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from watcher.cluster.fingerprints import MINHASH_BINS, Fingerprint, estimated_jaccard
 
@@ -103,21 +109,64 @@ class AssignmentCost:
     candidates_scored: int
 
 
-@dataclass(slots=True)
-class _Entry:
-    item_id: int
-    story_id: int
-    published: datetime
-    minhash: tuple[int, ...]
-    terms: dict[str, float]
+# The window lives in a private temporary SQLite database (an empty file name):
+# SQLite keeps it in its page cache, bounded by this many KiB, and spills the
+# rest to a temporary file that it deletes on close. In Python objects the
+# window cost about 11 KB per item, 130 MB for the 12,000 items a busy hour or
+# two brings (issue #16); here memory stays at the cache's size whatever the
+# window holds. It is not the store's database: it holds nothing the store does
+# not, and is rebuilt from the store at every start.
+CACHE_KIB = 8192
+
+_SCHEMA = """
+CREATE TABLE entry (
+    item_id INTEGER PRIMARY KEY,
+    story_id INTEGER NOT NULL,
+    published INTEGER NOT NULL,  -- microseconds since the epoch, UTC
+    seq INTEGER NOT NULL,        -- the order of arrival: recent postings are read first
+    minhash BLOB NOT NULL,       -- 64-bit values, native order; empty for no words
+    terms TEXT NOT NULL,         -- the item's terms, heaviest first, split by _TERM_END
+    weights BLOB NOT NULL        -- their weights, doubles in native order
+);
+CREATE INDEX entry_published ON entry (published);
+CREATE TABLE posting (
+    term TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    item_id INTEGER NOT NULL,
+    weight REAL NOT NULL,
+    PRIMARY KEY (term, seq)
+) WITHOUT ROWID;
+CREATE TABLE frequency (term TEXT PRIMARY KEY, items INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE bucket (
+    key BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    item_id INTEGER NOT NULL,
+    PRIMARY KEY (key, seq)
+) WITHOUT ROWID;
+"""
+
+# Terms are folded words, CJK bigrams and entity ids: none holds a control character.
+_TERM_END = "\x1f"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
-def _band_keys(minhash: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _band_keys(minhash: Sequence[int]) -> Iterator[bytes]:
     if len(minhash) != MINHASH_BINS:
         return
     for band in range(0, MINHASH_BINS, LSH_ROWS):
         # The band number leads the key, so equal values in different bands differ.
-        yield (band, *minhash[band : band + LSH_ROWS])
+        yield array("q", (band, *minhash[band : band + LSH_ROWS])).tobytes()
+
+
+def _minhash_of(blob: bytes) -> array[int]:
+    values = array("q")
+    values.frombytes(blob)
+    return values
 
 
 class StoryIndex:
@@ -127,70 +176,123 @@ class StoryIndex:
     each new item: ``assign``, persist, ``add`` under the story chosen (or under
     the item's own id for a new story); ``place`` does both index steps. Call
     ``evict`` now and then to forget items older than the window. Not
-    thread-safe, and not meant to be shared: assignment is sequential by design.
+    thread-safe, and not meant to be shared: assignment is sequential by design
+    (one thread at a time may use it; ``StoryAssigner`` holds a lock). ``close``
+    frees its temporary database (so does dropping the last reference).
     """
 
-    def __init__(self, settings: ClusterSettings | None = None) -> None:
+    def __init__(
+        self, settings: ClusterSettings | None = None, *, cache_kib: int = CACHE_KIB
+    ) -> None:
         self.settings = settings or ClusterSettings()
-        self._entries: dict[int, _Entry] = {}
-        # Dicts as ordered sets: insertion order is arrival order, so the most
-        # recent postings are read first and reads can stop early.
-        self._postings: dict[str, dict[int, float]] = {}
-        self._buckets: dict[tuple[int, ...], dict[int, None]] = {}
-        self._by_time: list[tuple[datetime, int]] = []
+        # One thread at a time, but not always the same one (the daemon's delivery
+        # thread, or the CLI's main thread).
+        self._db = sqlite3.connect("", check_same_thread=False, isolation_level=None)
+        self._db.executescript(
+            f"PRAGMA cache_size = -{int(cache_kib)}; PRAGMA journal_mode = OFF; "
+            "PRAGMA synchronous = OFF;" + _SCHEMA
+        )
+        self._count = 0
+        self._next_seq = 0
         self.last_cost = AssignmentCost(postings_read=0, candidates_scored=0)
 
+    def close(self) -> None:
+        """Free the temporary database; the index is unusable afterwards."""
+        self._db.close()
+
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._count
 
     def __contains__(self, item_id: object) -> bool:
-        return item_id in self._entries
+        if not isinstance(item_id, int):
+            return False
+        return self._row("SELECT 1 FROM entry WHERE item_id = ?", item_id) is not None
 
     def story_of(self, item_id: int) -> int:
         """The story an indexed item belongs to; ``KeyError`` if it is not indexed."""
-        return self._entries[item_id].story_id
+        row = self._row("SELECT story_id FROM entry WHERE item_id = ?", item_id)
+        if row is None:
+            raise KeyError(item_id)
+        story_id: int = row[0]
+        return story_id
 
     def add(self, item_id: int, story_id: int, fp: Fingerprint, published: datetime) -> None:
         """Index an item under ``story_id``; ``ValueError`` if ``item_id`` is already indexed."""
         _require_aware(published)
-        if item_id in self._entries:
+        if item_id in self:
             raise ValueError(f"item {item_id} is already indexed")
-        entry = _Entry(item_id, story_id, published, fp.minhash, dict(fp.terms))
-        self._entries[item_id] = entry
-        for term, weight in entry.terms.items():
-            self._postings.setdefault(term, {})[item_id] = weight
-        for key in _band_keys(entry.minhash):
-            self._buckets.setdefault(key, {})[item_id] = None
-        heapq.heappush(self._by_time, (published, item_id))
+        seq = self._next_seq
+        self._next_seq += 1
+        # A term listed twice keeps its last weight, as a dict of the terms would.
+        terms = dict(fp.terms)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO entry VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item_id,
+                    story_id,
+                    _micros(published),
+                    seq,
+                    array("q", fp.minhash).tobytes(),
+                    _TERM_END.join(terms),
+                    array("d", terms.values()).tobytes(),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO posting VALUES (?, ?, ?, ?)",
+                [(term, seq, item_id, weight) for term, weight in terms.items()],
+            )
+            db.executemany(
+                "INSERT INTO frequency VALUES (?, 1)"
+                " ON CONFLICT (term) DO UPDATE SET items = items + 1",
+                [(term,) for term in terms],
+            )
+            db.executemany(
+                "INSERT INTO bucket VALUES (?, ?, ?)",
+                [(key, seq, item_id) for key in _band_keys(fp.minhash)],
+            )
+        self._count += 1
 
     def remove(self, item_id: int) -> None:
         """Forget an item (for instance before adding its updated version); no-op if absent."""
-        entry = self._entries.pop(item_id, None)
-        if entry is None:
+        row = self._row("SELECT seq, minhash, terms FROM entry WHERE item_id = ?", item_id)
+        if row is None:
             return
-        for term in entry.terms:
-            posting = self._postings[term]
-            del posting[item_id]
-            if not posting:
-                del self._postings[term]
-        for key in _band_keys(entry.minhash):
-            bucket = self._buckets[key]
-            del bucket[item_id]
-            if not bucket:
-                del self._buckets[key]
+        seq, minhash, joined = row
+        terms = [(term,) for term in _split_terms(joined)]
+        with self._transaction() as db:
+            db.executemany("UPDATE frequency SET items = items - 1 WHERE term = ?", terms)
+            db.execute("DELETE FROM frequency WHERE items = 0")
+            db.executemany(
+                "DELETE FROM posting WHERE term = ? AND seq = ?",
+                [(term, seq) for (term,) in terms],
+            )
+            db.executemany(
+                "DELETE FROM bucket WHERE key = ? AND seq = ?",
+                [(key, seq) for key in _band_keys(_minhash_of(minhash))],
+            )
+            db.execute("DELETE FROM entry WHERE item_id = ?", (item_id,))
+        self._count -= 1
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def evict(self, before: datetime) -> int:
         """Forget the items published before ``before``; return how many were forgotten."""
         _require_aware(before)
-        evicted = 0
-        while self._by_time and self._by_time[0][0] < before:
-            published, item_id = heapq.heappop(self._by_time)
-            entry = self._entries.get(item_id)
-            # Entries removed (and perhaps re-added) since leave stale heap rows.
-            if entry is not None and entry.published == published:
-                self.remove(item_id)
-                evicted += 1
-        return evicted
+        old = self._db.execute(
+            "SELECT item_id FROM entry WHERE published < ?", (_micros(before),)
+        ).fetchall()
+        for (item_id,) in old:
+            self.remove(item_id)
+        return len(old)
 
     def assign(self, fp: Fingerprint, published: datetime) -> Assignment:
         """Decide which story an item with ``fp``, published at ``published``, joins.
@@ -203,61 +305,67 @@ class StoryIndex:
         The index itself is not changed.
         """
         _require_aware(published)
+        db = self._db
+        moment = _micros(published)
+        window = self.settings.window // _MICROSECOND
         reads = 0
         scored = 0
         best_id: int | None = None
         best_similarity = 0.0
         seen: set[int] = set()
         for key in _band_keys(fp.minhash):
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                continue
-            for item_id in islice(reversed(bucket), self.settings.posting_reads):
+            bucket = db.execute(
+                "SELECT bucket.item_id, published, minhash FROM bucket JOIN entry USING (item_id)"
+                " WHERE key = ? ORDER BY bucket.seq DESC LIMIT ?",
+                (key, self.settings.posting_reads),
+            ).fetchall()
+            for item_id, their_published, minhash in bucket:
                 reads += 1
                 if item_id in seen:
                     continue
                 seen.add(item_id)
-                entry = self._entries[item_id]
-                if not self._in_window(entry, published):
+                if abs(their_published - moment) > window:
                     continue
                 scored += 1
-                similarity = estimated_jaccard(fp.minhash, entry.minhash)
+                similarity = estimated_jaccard(fp.minhash, tuple(_minhash_of(minhash)))
                 if _better(similarity, item_id, best_similarity, best_id):
                     best_id, best_similarity = item_id, similarity
         if best_id is not None and best_similarity >= self.settings.duplicate_threshold:
             self.last_cost = AssignmentCost(reads, scored)
-            return Assignment(self._entries[best_id].story_id, best_id, best_similarity)
+            return Assignment(self.story_of(best_id), best_id, best_similarity)
 
-        count = len(self._entries)
-        query = {
-            term: weight * _idf(len(self._postings.get(term, ())), count)
-            for term, weight in fp.terms
-        }
+        count = self._count
+        frequencies = self._frequencies([term for term, _ in fp.terms])
+        query = {term: weight * _idf(frequencies.get(term, 0), count) for term, weight in fp.terms}
         query_norm = math.sqrt(sum(weight * weight for weight in query.values()))
-        known = [term for term in query if term in self._postings]
-        rarest = sorted(known, key=lambda term: (len(self._postings[term]), term))
+        rarest = sorted(frequencies, key=lambda term: (frequencies[term], term))
         partial: dict[int, float] = {}
         for term in rarest[: self.settings.query_terms]:
-            posting = self._postings[term]
-            idf = _idf(len(posting), count)
-            for item_id, weight in islice(reversed(posting.items()), self.settings.posting_reads):
+            idf = _idf(frequencies[term], count)
+            posting = db.execute(
+                "SELECT posting.item_id, weight, published FROM posting JOIN entry USING (item_id)"
+                " WHERE term = ? ORDER BY posting.seq DESC LIMIT ?",
+                (term, self.settings.posting_reads),
+            ).fetchall()
+            for item_id, weight, their_published in posting:
                 reads += 1
                 if item_id in partial:
                     partial[item_id] += query[term] * weight * idf
-                elif self._in_window(self._entries[item_id], published):
+                elif abs(their_published - moment) <= window:
                     partial[item_id] = query[term] * weight * idf
         leaders = heapq.nlargest(
             self.settings.scored_candidates, partial.items(), key=lambda pair: (pair[1], -pair[0])
         )
         best_id, best_similarity = None, 0.0
+        similarities = self._cosines(query, query_norm, [item_id for item_id, _ in leaders], count)
         for item_id, _ in leaders:
             scored += 1
-            similarity = self._cosine(query, query_norm, self._entries[item_id], count)
+            similarity = similarities[item_id]
             if _better(similarity, item_id, best_similarity, best_id):
                 best_id, best_similarity = item_id, similarity
         self.last_cost = AssignmentCost(reads, scored)
         if best_id is not None and best_similarity >= self.settings.story_threshold:
-            return Assignment(self._entries[best_id].story_id, None, best_similarity)
+            return Assignment(self.story_of(best_id), None, best_similarity)
         return Assignment(None, None, best_similarity)
 
     def place(self, item_id: int, fp: Fingerprint, published: datetime) -> tuple[int, Assignment]:
@@ -267,22 +375,62 @@ class StoryIndex:
         self.add(item_id, story_id, fp, published)
         return story_id, assignment
 
-    def _in_window(self, entry: _Entry, published: datetime) -> bool:
-        return abs(entry.published - published) <= self.settings.window
+    def _row(self, sql: str, *parameters: object) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._db.execute(sql, parameters).fetchone()
+        return row
 
-    def _cosine(
-        self, query: dict[str, float], query_norm: float, entry: _Entry, count: int
-    ) -> float:
-        dot = 0.0
-        norm_squared = 0.0
-        for term, weight in entry.terms.items():
-            weighted = weight * _idf(len(self._postings[term]), count)
-            norm_squared += weighted * weighted
-            if term in query:
-                dot += query[term] * weighted
-        if dot == 0.0:
-            return 0.0
-        return dot / (query_norm * math.sqrt(norm_squared))
+    def _frequencies(self, terms: list[str]) -> dict[str, int]:
+        """The number of indexed items carrying each of ``terms``, for those that any carry."""
+        found: dict[str, int] = {}
+        # SQLite allows 32,766 parameters; a fingerprint has MAX_TERMS terms.
+        for start in range(0, len(terms), 500):
+            chunk = terms[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self._db.execute(
+                    f"SELECT term, items FROM frequency WHERE term IN ({marks})", chunk
+                ).fetchall()
+            )
+        return found
+
+    def _cosines(
+        self, query: dict[str, float], query_norm: float, item_ids: list[int], count: int
+    ) -> dict[int, float]:
+        """TF-IDF cosine of the query to each of ``item_ids`` (two queries for all of them)."""
+        if not item_ids:
+            return {}
+        marks = ",".join("?" * len(item_ids))
+        entries = [
+            (item_id, _split_terms(joined), _weights_of(weights))
+            for item_id, joined, weights in self._db.execute(
+                f"SELECT item_id, terms, weights FROM entry WHERE item_id IN ({marks})", item_ids
+            )
+        ]
+        frequencies = self._frequencies(list({t for _, terms, _ in entries for t in terms}))
+        similarities: dict[int, float] = {}
+        for item_id, terms, weights in entries:
+            dot = 0.0
+            norm_squared = 0.0
+            # In the item's own order of terms, so the sums add up as they always have.
+            for term, weight in zip(terms, weights, strict=True):
+                weighted = weight * _idf(frequencies[term], count)
+                norm_squared += weighted * weighted
+                if term in query:
+                    dot += query[term] * weighted
+            similarities[item_id] = (
+                0.0 if dot == 0.0 else dot / (query_norm * math.sqrt(norm_squared))
+            )
+        return similarities
+
+
+def _split_terms(joined: str) -> list[str]:
+    return joined.split(_TERM_END) if joined else []
+
+
+def _weights_of(blob: bytes) -> array[float]:
+    weights = array("d")
+    weights.frombytes(blob)
+    return weights
 
 
 def _idf(document_frequency: int, count: int) -> float:

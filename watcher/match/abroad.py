@@ -32,7 +32,8 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
-from watcher.match.text import FieldText, Token
+from watcher.match.text import FieldText, Tokens
+from watcher.match.window import SpanWindow
 
 HOME_ONLY_MARK = "~"
 
@@ -117,11 +118,15 @@ def _gap(left: PlacedSpan, right: PlacedSpan) -> int:
     return max(right.first - left.last, left.first - right.last)
 
 
-def _token_at(tokens: Sequence[Token], position: int) -> str:
-    number = bisect_left(tokens, position, key=lambda token: token.position)
-    if number < len(tokens) and tokens[number].position == position:
-        return tokens[number].text
-    return ""
+def _token_at(tokens: Tokens, position: int) -> str:
+    """The folded word at ``position``, or "" (before the start, past the end, a gap)."""
+    if tokens.positions is None:
+        number = position - tokens.first_position
+    else:
+        number = bisect_left(tokens.positions, position)
+        if number < len(tokens) and tokens.positions[number] != position:
+            return ""
+    return tokens.words[number] if 0 <= number < len(tokens) else ""
 
 
 def is_host(span: PlacedSpan, field: FieldText) -> bool:
@@ -187,15 +192,15 @@ def abroad_pairs(
     the Gulf of Finland" is at home, "Kim, who left Pyongyang, arrived in Beijing"
     abroad when Beijing is the nearer."""
     found: list[tuple[LeftSpan, RightSpan]] = []
+    window = SpanWindow(rights)
     for left in lefts:
         home = _countries(left.tags)
         if not home or is_host(left, fields[left.field]):
             continue
         near = [
             (gap, right)
-            for right in rights
-            if right.field == left.field
-            and right.tags
+            for right in map(rights.__getitem__, window.near(left, distance))
+            if right.tags
             and 0 < (gap := _gap(left, right)) <= distance
             # A foreign region is no evidence either way.
             and (_abroad_evidence(right.tags) or not home.isdisjoint(_countries(right.tags)))

@@ -15,12 +15,13 @@ carry navigation and "related stories" noise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from watcher.match.abroad import abroad_pairs
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
-from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts
+from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts, merged, stem_token
+from watcher.match.window import SpanWindow
 from watcher.models import Hit, Item
 
 FIELD_WEIGHTS = {"title": 2.0, "summary": 1.0, "tag": 1.0, "content": 0.5, "feed": 0.5}
@@ -51,7 +52,7 @@ class ItemText:
         )
         # Keyed by the Word object's identity: words belong to compiled topics that
         # outlive this item, and hashing a dataclass per lookup was the hot spot.
-        self._occurrences: dict[tuple[str, int], frozenset[int]] = {}
+        self._occurrences: dict[tuple[str, int], Sequence[int]] = {}
         self._starts: dict[str, frozenset[str]] = {}
 
     def word_starts(self, field: str) -> frozenset[str]:
@@ -68,25 +69,31 @@ class ItemText:
             found.update(field.index)
         return found
 
-    def occurrences(self, field: str, word: Word) -> frozenset[int]:
-        """Token numbers in ``field`` where ``word`` matches (exactly, by stem or by prefix)."""
+    def occurrences(self, field: str, word: Word) -> Sequence[int]:
+        """Sorted token numbers in ``field`` where ``word`` matches (exactly, by stem or prefix)."""
         key = (field, id(word))
         known = self._occurrences.get(key)
         if known is not None:
             return known
         text = self.fields[field]
+        numbers: Sequence[int]
         if word.prefix:
-            numbers = frozenset(
-                number
-                for token in text.words_starting_with(word.text)
-                for number in text.index[token]
-            )
+            numbers = merged([text.index[token] for token in text.words_starting_with(word.text)])
         elif word.stem is not None:
-            numbers = frozenset(text.stem_index.get(word.stem, ()))
+            numbers = text.stem_index.get(word.stem, ())
         else:
-            numbers = frozenset(text.index.get(word.text, ()))
+            numbers = text.index.get(word.text, ())
         self._occurrences[key] = numbers
         return numbers
+
+    def matches_at(self, field: str, word: Word, number: int) -> bool:
+        """Whether token ``number`` of ``field`` is ``word`` (what ``occurrences`` lists)."""
+        token = self.fields[field].tokens.words[number]
+        if word.prefix:
+            return token.startswith(word.text)
+        if word.stem is not None:
+            return stem_token(token) == word.stem
+        return token == word.text
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,19 +223,20 @@ def _phrase_spans(node: Phrase, text: ItemText, fields: tuple[str, ...]) -> Iter
         starts = text.occurrences(field, first_word)
         if not starts:
             continue
-        rest_numbers = [text.occurrences(field, word) for word in rest]
-        if any(not numbers for numbers in rest_numbers):
+        if any(not text.occurrences(field, word) for word in rest):
             continue
         tokens = text.fields[field].tokens
-        for start in sorted(starts):
+        for start in starts:
             end = start + len(rest)
-            if end >= len(tokens) or tokens[end].position != tokens[start].position + len(rest):
+            if end >= len(tokens) or tokens.position(end) != tokens.position(start) + len(rest):
                 continue
-            if all(start + 1 + offset in numbers for offset, numbers in enumerate(rest_numbers)):
+            if all(
+                text.matches_at(field, word, start + 1 + offset) for offset, word in enumerate(rest)
+            ):
                 # Spelled only on a hit: most phrases evaluated never match.
                 term = term or describe(node)
-                hit = Hit(field, tokens[start].start, tokens[end].end, term)
-                yield Span(field, tokens[start].position, tokens[end].position, (hit,), node.tags)
+                hit = Hit(field, tokens.starts[start], tokens.ends[end], term)
+                yield Span(field, tokens.position(start), tokens.position(end), (hit,), node.tags)
 
 
 def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
@@ -247,11 +255,11 @@ def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Spa
             )
             for left, right in abroad_pairs(lefts, right_spans, node.distance, text.fields)
         ]
+    window = SpanWindow(right_spans)
     found: list[Span] = []
     for left in spans(node.left, text, fields):
-        for right in right_spans:
-            if left.field != right.field:
-                continue
+        for number in window.near(left, node.distance):
+            right = right_spans[number]
             gap = max(right.first - left.last, left.first - right.last)
             # Overlapping spans (gap <= 0) are one place, not two near each other.
             if not 0 < gap <= node.distance:

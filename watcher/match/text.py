@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
-from collections.abc import Iterable
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -48,7 +49,6 @@ _INDIC_RANGES = "\u0900-\u0dff\u0e00-\u0e7f"
 _TOKEN = re.compile(rf"[{_CJK_RANGES}]|(?:[^\W_{_CJK_RANGES}]|[{_INDIC_RANGES}])+")
 _CJK_CHAR = re.compile(rf"[{_CJK_RANGES}]")
 _ENGLISH_WORD = re.compile(r"[a-z]+")
-_ASCII_RUN_OR_CHAR = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]", re.DOTALL)
 
 # Tokens of different tags are this many positions apart, so neither a phrase nor
 # a NEAR can run from one tag into the next.
@@ -58,7 +58,11 @@ FIELDS = ("title", "summary", "content", "feed", "tag")
 DEFAULT_FIELDS = ("title", "summary", "content")
 
 
-@lru_cache(maxsize=65536)
+# How many folded characters ``_FoldTable`` keeps before it starts over: a text
+# cycling through every code point must not grow it without bound.
+_FOLD_TABLE_SIZE = 65536
+
+
 def _fold_char(char: str) -> str:
     folded = unicodedata.normalize("NFKC", char).casefold()
     decomposed = unicodedata.normalize("NFKD", folded)
@@ -74,28 +78,80 @@ def _fold_char(char: str) -> str:
     return unicodedata.normalize("NFKC", kept)
 
 
-def fold_with_offsets(text: str) -> tuple[str, list[int]]:
-    """Fold ``text``; return the folded text and, per folded character, its source index."""
+class _FoldTable(dict[int, str]):
+    """Code point -> folded text, filled on first sight; a ``str.translate`` table.
+
+    ``translate`` folds a whole text in C, where a loop over its characters in
+    Python cost about a microsecond and two list entries per character.
+    """
+
+    def __missing__(self, code: int) -> str:
+        if len(self) >= _FOLD_TABLE_SIZE:
+            self.clear()
+        char = chr(code)
+        folded = self[code] = char.lower() if char.isascii() else _fold_char(char)
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
+class _OffsetMap:
+    """Folded index -> index in the original text, for a text where some characters
+    fold to other than one character (``ß`` -> ``ss``, a lone accent -> nothing).
+
+    Kept as the places of those characters only: everywhere else a folded index
+    is the original one shifted, so the map costs nothing for most texts and a
+    few bytes per such character for the rest.
+    """
+
+    __slots__ = ("_folded_at", "_lengths", "_original_at")
+
+    def __init__(self, text: str, odd: set[str]) -> None:
+        places = sorted(place for char in odd for place in _places(text, char))
+        self._original_at = array("q", places)
+        self._folded_at = array("q")
+        self._lengths = array("q")
+        shift = 0
+        for place in places:
+            length = len(_FOLD_TABLE[ord(text[place])])
+            self._folded_at.append(place + shift)
+            self._lengths.append(length)
+            shift += length - 1
+
+    def original(self, folded: int) -> int:
+        """The index in the original text of the folded character at ``folded``."""
+        number = bisect_right(self._folded_at, folded) - 1
+        if number < 0:
+            return folded
+        start = self._folded_at[number]
+        if folded < start + self._lengths[number]:
+            return self._original_at[number]  # one of the characters it folded to
+        return self._original_at[number] + 1 + folded - start - self._lengths[number]
+
+
+def _places(text: str, char: str) -> list[int]:
+    places: list[int] = []
+    place = text.find(char)
+    while place >= 0:
+        places.append(place)
+        place = text.find(char, place + 1)
+    return places
+
+
+def _fold_mapped(text: str) -> tuple[str, _OffsetMap | None]:
+    """Fold ``text``; with a map of offsets unless every character folds to one."""
     if text.isascii():
-        return text.lower(), list(range(len(text)))
-    pieces: list[str] = []
-    origin: list[int] = []
-    # Mostly-latin text is mostly ASCII: fold those runs in one go.
-    for run in _ASCII_RUN_OR_CHAR.finditer(text):
-        piece = run.group()
-        if piece.isascii():
-            pieces.append(piece.lower())
-            origin.extend(range(run.start(), run.end()))
-        else:
-            folded = _fold_char(piece)
-            pieces.append(folded)
-            origin.extend([run.start()] * len(folded))
-    return "".join(pieces), origin
+        return text.lower(), None
+    table = _FOLD_TABLE
+    odd = {char for char in set(text) if len(table[ord(char)]) != 1}
+    folded = text.translate(table)
+    return folded, (_OffsetMap(text, odd) if odd else None)
 
 
 def fold(text: str) -> str:
     """Fold ``text`` (see the module docstring) without keeping offsets."""
-    return fold_with_offsets(text)[0]
+    return text.lower() if text.isascii() else text.translate(_FOLD_TABLE)
 
 
 def is_cjk(text: str) -> bool:
@@ -121,11 +177,7 @@ def stem_token(token: str) -> str | None:
 
 
 class Token(NamedTuple):
-    """One folded word of a field: ``text`` came from ``original[start:end]``.
-
-    A named tuple, not a frozen dataclass: items make tens of thousands of these
-    per poll, and a frozen dataclass's __init__ costs several times as much.
-    """
+    """One folded word of a field: ``text`` came from ``original[start:end]``."""
 
     text: str
     start: int
@@ -133,21 +185,105 @@ class Token(NamedTuple):
     position: int
 
 
-def tokenize(text: str, first_position: int = 0) -> list[Token]:
-    """Split ``text`` into folded tokens with offsets into ``text``."""
-    if text.isascii():
-        # Most news text: folding is lower(), and offsets are the folded ones.
-        return [
-            Token(found.group(), found.start(), found.end(), first_position + number)
-            for number, found in enumerate(_TOKEN.finditer(text.lower()))
-        ]
-    folded, origin = fold_with_offsets(text)
-    tokens: list[Token] = []
-    for number, found in enumerate(_TOKEN.finditer(folded)):
-        start = origin[found.start()]
-        end = origin[found.end() - 1] + 1
-        tokens.append(Token(found.group(), start, end, first_position + number))
-    return tokens
+class _Interner(dict[str, str]):
+    """One str object per distinct word: a long text repeats few words many times."""
+
+    def __missing__(self, word: str) -> str:
+        self[word] = word
+        return word
+
+
+# Tokens are produced a run at a time: a run of Han, Kana or Hangul characters
+# is split into its characters in C rather than matched one by one.
+_PIECE = re.compile(rf"(?P<cjk>[{_CJK_RANGES}]+)|(?:[^\W_{_CJK_RANGES}]|[{_INDIC_RANGES}])+")
+
+
+class Tokens:
+    """The folded tokens of a text, packed: ``Token`` objects are made only on access.
+
+    ``words`` holds one shared str per distinct word, ``starts``/``ends`` the
+    offsets into the original text in 4-byte arrays, so a field costs about 16
+    bytes per token (one per character of CJK text, one per six of English)
+    rather than a tuple and three ints per token (issue #16). Token number ``n``
+    is at position ``first_position + n``, or ``positions[n]`` when given (the
+    tags of an item, which are kept apart by gaps).
+    """
+
+    __slots__ = ("ends", "first_position", "positions", "starts", "words")
+
+    def __init__(
+        self,
+        words: list[str],
+        starts: array[int],
+        ends: array[int],
+        first_position: int = 0,
+        positions: array[int] | None = None,
+    ) -> None:
+        self.words = words
+        self.starts = starts
+        self.ends = ends
+        self.first_position = first_position
+        self.positions = positions
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __iter__(self) -> Iterator[Token]:
+        return map(self.__getitem__, range(len(self.words)))
+
+    def __getitem__(self, number: int) -> Token:
+        return Token(
+            self.words[number], self.starts[number], self.ends[number], self.position(number)
+        )
+
+    def position(self, number: int) -> int:
+        """The position of token ``number`` (NEAR distances and phrases count positions)."""
+        if self.positions is None:
+            return self.first_position + number
+        return self.positions[number]
+
+
+def tokenize(text: str, first_position: int = 0, limit: int | None = None) -> Tokens:
+    """Split ``text`` into folded tokens with offsets into ``text``; the first ``limit`` only."""
+    folded, offsets = _fold_mapped(text)
+    words: list[str] = []
+    starts = array("i")
+    ends = array("i")
+    interned = _Interner().__getitem__
+    for found in _PIECE.finditer(folded):
+        if limit is not None and len(words) >= limit:
+            break
+        first, last = found.span()
+        piece = found.group()
+        if found.lastgroup is None:  # a word
+            words.append(interned(piece))
+            if offsets is None:
+                starts.append(first)
+                ends.append(last)
+            else:
+                starts.append(offsets.original(first))
+                ends.append(offsets.original(last - 1) + 1)
+            continue
+        # A run of CJK characters, a token each.
+        if limit is not None and len(words) + len(piece) > limit:
+            piece = piece[: limit - len(words)]
+            last = first + len(piece)
+        words.extend(map(interned, piece))
+        if offsets is None:
+            starts.extend(range(first, last))
+            ends.extend(range(first + 1, last + 1))
+        else:
+            for number in range(first, last):
+                original = offsets.original(number)
+                starts.append(original)
+                ends.append(original + 1)
+    return Tokens(words, starts, ends, first_position)
+
+
+# An index of a field with more tokens than this keeps token numbers in arrays
+# (4 bytes each) rather than lists (8 bytes and an int object each), which cost
+# more to make for the few numbers of a short field.
+_PACKED_INDEX_TOKENS = 4096
 
 
 class FieldText:
@@ -155,14 +291,20 @@ class FieldText:
 
     __slots__ = ("_sorted_words", "_stem_index", "index", "name", "text", "tokens")
 
-    def __init__(self, name: str, text: str, tokens: list[Token]) -> None:
+    def __init__(self, name: str, text: str, tokens: Tokens) -> None:
         self.name = name
         self.text = text
         self.tokens = tokens
-        self.index: dict[str, list[int]] = {}
-        for number, token in enumerate(tokens):
-            self.index.setdefault(token.text, []).append(number)
-        self._stem_index: dict[str, list[int]] | None = None
+        index: dict[str, MutableSequence[int]] = {}
+        packed = len(tokens) > _PACKED_INDEX_TOKENS
+        for number, word in enumerate(tokens.words):
+            numbers = index.get(word)
+            if numbers is None:
+                index[word] = array("i", (number,)) if packed else [number]
+            else:
+                numbers.append(number)
+        self.index = index
+        self._stem_index: dict[str, Sequence[int]] | None = None
         self._sorted_words: list[str] | None = None
 
     def words_starting_with(self, prefix: str) -> list[str]:
@@ -178,38 +320,53 @@ class FieldText:
         return found
 
     @property
-    def stem_index(self) -> dict[str, list[int]]:
-        """Token numbers by English stem, built on first use (only stemming topics need it)."""
+    def stem_index(self) -> dict[str, Sequence[int]]:
+        """Sorted token numbers by English stem, built on first use (only stemming topics)."""
         if self._stem_index is None:
-            by_stem: dict[str, list[int]] = {}
+            by_stem: dict[str, list[Sequence[int]]] = {}
             for word, numbers in self.index.items():
                 stem = stem_token(word)
                 if stem is not None:
-                    by_stem.setdefault(stem, []).extend(numbers)
-            for numbers in by_stem.values():
-                numbers.sort()
-            self._stem_index = by_stem
+                    by_stem.setdefault(stem, []).append(numbers)
+            self._stem_index = {stem: merged(groups) for stem, groups in by_stem.items()}
         return self._stem_index
+
+
+def merged(groups: list[Sequence[int]]) -> Sequence[int]:
+    """The sorted union of sorted, disjoint sequences of token numbers."""
+    if len(groups) == 1:
+        return groups[0]
+    numbers = sorted(number for group in groups for number in group)
+    return array("i", numbers) if len(numbers) > _PACKED_INDEX_TOKENS else numbers
+
+
+def _tag_tokens(tags: list[str]) -> Tokens:
+    """The tokens of all ``tags``, ``_TAG_POSITION_GAP`` positions apart from tag to tag."""
+    words: list[str] = []
+    starts = array("i")
+    ends = array("i")
+    positions = array("q")
+    offset = 0
+    for number, tag in enumerate(tags):
+        tokens = tokenize(tag)
+        words.extend(tokens.words)
+        starts.extend(start + offset for start in tokens.starts)
+        ends.extend(end + offset for end in tokens.ends)
+        first = number * _TAG_POSITION_GAP
+        positions.extend(range(first, first + len(tokens)))
+        offset += len(tag) + 1
+    return Tokens(words, starts, ends, positions=positions)
 
 
 def field_texts(
     title: str, summary: str, content: str, feed: str, tags: Iterable[str]
 ) -> dict[str, FieldText]:
     """Tokenize an item's fields once; the ``tag`` field is the tags joined by newlines."""
-    fields = {
+    tag_list = list(tags)
+    return {
         "title": FieldText("title", title, tokenize(title)),
         "summary": FieldText("summary", summary, tokenize(summary)),
         "content": FieldText("content", content, tokenize(content)),
         "feed": FieldText("feed", feed, tokenize(feed)),
+        "tag": FieldText("tag", "\n".join(tag_list), _tag_tokens(tag_list)),
     }
-    tag_tokens: list[Token] = []
-    offset = 0
-    tag_list = list(tags)
-    for number, tag in enumerate(tag_list):
-        for token in tokenize(tag, first_position=number * _TAG_POSITION_GAP):
-            tag_tokens.append(
-                Token(token.text, token.start + offset, token.end + offset, token.position)
-            )
-        offset += len(tag) + 1
-    fields["tag"] = FieldText("tag", "\n".join(tag_list), tag_tokens)
-    return fields
