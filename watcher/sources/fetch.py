@@ -33,12 +33,13 @@ import socket
 import time
 import types
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urldefrag, urlsplit
 
 import requests
 import urllib3.exceptions
 
+from watcher.clock import utc_now
 from watcher.config import Defaults
 from watcher.sources import deadline as deadline_of_fetch
 from watcher.sources.deadline import FetchDeadline
@@ -138,7 +139,7 @@ class Fetcher:
         pool_size: int = 16,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        now: Callable[[], datetime] = utc_now,
         address_guard: AddressGuard | None = None,
     ) -> None:
         self._user_agent = user_agent

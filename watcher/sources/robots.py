@@ -33,11 +33,12 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from protego import Protego
 
+from watcher.clock import utc_now
 from watcher.sources.fetch import Fetched, FetchFailed, FetchFailureKind, FetchResult, NotModified
 
 MAX_ROBOTS_BYTES = 500 * 1024
@@ -172,7 +173,7 @@ class RobotsCache:
         user_agent: str,
         ttl: timedelta = timedelta(hours=24),
         unreachable_ttl: timedelta = timedelta(minutes=30),
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if ttl <= timedelta(0) or unreachable_ttl <= timedelta(0):
             raise ValueError("robots.txt cache durations must be positive")
