@@ -106,9 +106,20 @@ def _merge(
     for text, countries in regions:
         tags.setdefault(text, set()).update(countries)
     return tuple(
-        EntityTerm(text, frozenset(found), frozenset(found - strong.get(text, set())))
+        EntityTerm(
+            text, _shared(frozenset(found)), _shared(frozenset(found - strong.get(text, set())))
+        )
         for text, found in tags.items()
     )
+
+
+# One frozenset object per distinct set of countries: ~100,000 shipped terms share a
+# few hundred sets, and a frozenset costs ~200 bytes however small it is.
+_SHARED_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _shared(countries: frozenset[str]) -> frozenset[str]:
+    return _SHARED_SETS.setdefault(countries, countries)
 
 
 def _pairs(terms: Iterable[EntityTerm]) -> list[tuple[str, frozenset[str]]]:

@@ -304,6 +304,8 @@ def _list_term_words(text: str) -> tuple[Word, ...]:
 def _list_alternatives(entities: EntityList) -> Or:
     """A list's terms as an OR of tagged phrases; built once per list, shared by topics."""
     phrases: dict[tuple[Word, ...], Phrase] = {}
+    # Phrases share their tag sets: tens of thousands of terms, a few hundred sets.
+    shared: dict[frozenset[str], frozenset[str]] = {}
     for term in entities.terms:
         found = _list_term_words(term.text)
         if not found:
@@ -311,7 +313,7 @@ def _list_alternatives(entities: EntityList) -> Or:
         known = phrases.get(found)
         tags = (term.tags - term.home_only) | {home_only_tag(code) for code in term.home_only}
         tags = tags | known.tags if known is not None else tags
-        phrases[found] = Phrase(found, term.text, tags)
+        phrases[found] = Phrase(found, term.text, shared.setdefault(tags, tags))
     return Or(tuple(phrases.values()))
 
 
