@@ -71,8 +71,10 @@ def make_config(tmp_path: Path, feeds: list[FeedConfig], processes: int = 1) -> 
         defaults=Defaults(
             per_host_concurrency=8,
             per_host_delay=timedelta(milliseconds=1),
-            timeout=timedelta(seconds=2),
-            connect_timeout=timedelta(seconds=1),
+            # One total deadline per fetch (queueing for a host slot excluded): roomy,
+            # so a loaded machine polling 500 local feeds does not time one out.
+            timeout=timedelta(seconds=15),
+            connect_timeout=timedelta(seconds=5),
             max_body_bytes=1024 * 1024,
             processes=processes,
         ),
