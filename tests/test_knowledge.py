@@ -131,3 +131,41 @@ def test_a_leader_in_their_own_regions_and_territories_is_at_home() -> None:
     assert not matches(index, "French president lands in Hokkaido for talks")
     assert matches(index, "French president lands in Sapporo, Hokkaido, for talks")
     assert matches(index, "Japanese leader arrives in Lyon for talks")
+
+
+def test_leaders_of_cyrillic_script_countries_are_shipped_in_cyrillic() -> None:
+    # Put back from the Factbook's romanisation by rule (scripts/build_knowledge.py).
+    assert tags_of("leaders", "Путин") == {"RU"}
+    assert tags_of("leaders", "Зеленский") == {"UA"}
+    assert tags_of("leaders", "Токаев") == {"KZ"}
+    # Latin-script countries' leaders are not transliterated (the Factbook drops
+    # their diacritics), nor are other countries' leaders.
+    cyrillic = {
+        term.text
+        for term in shipped_lists()["leaders"].terms
+        if any("\u0400" <= char <= "\u04ff" for char in term.text)
+    }
+    assert not any(
+        term.tags & {"RS", "US", "FR"}
+        for term in shipped_lists()["leaders"].terms
+        if term.text in cyrillic
+    )
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert matches(index, "Путин прибыл в Пекин с государственным визитом")
+    assert matches(index, "Зеленский прилетел в Вашингтон")
+    # Belarus' "Лукашенка" meets the Russian "Лукашенко" by its stem.
+    assert matches(index, "Лукашенко прибыл в Москву на саммит")
+    assert not matches(index, "Мишустин посетил Казань")
+
+
+def test_a_family_name_written_first_is_no_regnal_number() -> None:
+    # "XI Jinping" in the Factbook: XI is a family name, not the eleventh.
+    assert tags_of("leaders", "Xi") == {"CN"}
+    assert tags_of("leaders", "Li Qiang") == {"CN"}
+    assert not [
+        term for term in shipped_lists()["leaders"].terms if term.text == "President Jinping"
+    ]
+    assert "GB" in tags_of("leaders", "King Charles")
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert matches(index, "Xi arrives in Moscow for talks")
+    assert not matches(index, "Xi tours a factory in Shanghai")
