@@ -69,8 +69,10 @@ def main() -> None:
     for name in checkouts:
         cpu = [result["cpu"] for _, run, result in rows if run == name]
         wall = [result["wall"] for _, run, result in rows if run == name]
-        print(f"{name}: CPU s {' / '.join(f'{c:.2f}' for c in cpu)}; "
-              f"wall s {' / '.join(f'{w:.1f}' for w in wall)}")
+        print(
+            f"{name}: CPU s {' / '.join(f'{c:.2f}' for c in cpu)}; "
+            f"wall s {' / '.join(f'{w:.1f}' for w in wall)}"
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     and_,
+    bindparam,
     func,
     literal,
     select,
@@ -84,8 +85,52 @@ def due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+# A successful poll that changes nothing else (a 304, or an unchanged body): most
+# polls of a warm store. Built once with bind parameters, so each execution skips
+# building the statement and its cache key (~0.3 ms of CPU a poll).
+_FEEDS = FeedRow.__table__
+_PLAIN_SUCCESS = (
+    update_statement(_FEEDS)
+    .where(_FEEDS.c.name == bindparam("feed_name"))
+    .values(
+        lease_until=None,
+        last_polled_at=bindparam("polled_at"),
+        last_result=bindparam("result"),
+        next_poll_at=bindparam("next_poll_at"),
+        error_count=0,
+        last_error=None,
+        last_success_at=bindparam("polled_at"),
+        failing_since=None,
+    )
+)
+
+
+def _is_plain_success(update: SourceUpdate) -> bool:
+    return (
+        update.error_count == 0
+        and update.last_error is None
+        and update.url is None
+        and not update.replace_validators
+        and not update.title
+        and update.disabled_reason is None
+        and update.page_text is None
+    )
+
+
 def apply_feed_update(session: Session | Connection, update: SourceUpdate) -> None:
     """Write a poll's outcome to its feed row in one UPDATE (no row loaded first)."""
+    if _is_plain_success(update):
+        session.execute(
+            _PLAIN_SUCCESS,
+            {
+                "feed_name": update.name,
+                "polled_at": update.polled_at,
+                "result": update.result,
+                "next_poll_at": update.next_poll_at,
+            },
+        )
+        return
+    columns = _FEEDS.c
     polled_at = literal(update.polled_at, UTCDateTime())
     values: dict[str, Any] = {
         "lease_until": None,
@@ -98,7 +143,7 @@ def apply_feed_update(session: Session | Connection, update: SourceUpdate) -> No
     if update.error_count == 0:
         values.update(last_success_at=update.polled_at, failing_since=None)
     else:
-        values["failing_since"] = func.coalesce(FeedRow.failing_since, polled_at)
+        values["failing_since"] = func.coalesce(columns.failing_since, polled_at)
     if update.url is not None:
         values.update(url=update.url, host=host_of(update.url))
     if update.replace_validators:
@@ -109,18 +154,14 @@ def apply_feed_update(session: Session | Connection, update: SourceUpdate) -> No
             bozo_reason=update.bozo_reason,
         )
     if update.title:
-        values["title"] = func.coalesce(func.nullif(FeedRow.title, ""), update.title)
+        values["title"] = func.coalesce(func.nullif(columns.title, ""), update.title)
     if update.disabled_reason is not None:
         values["disabled_reason"] = update.disabled_reason
     if update.page_text is not None:
         values["page_text"] = update.page_text
-    statement = update_statement(FeedRow).where(FeedRow.name == update.name).values(values)
-    # No ORM bookkeeping: the row is not in the session, and evaluating the WHERE
-    # against the identity map was most of a not-modified poll's cost.
-    if isinstance(session, Session):
-        session.execute(statement, execution_options={"synchronize_session": False})
-    else:
-        session.execute(statement)
+    # Core on the table, not the ORM entity: the row is not in any session, and the
+    # ORM's bulk-update bookkeeping was most of a not-modified poll's cost.
+    session.execute(update_statement(_FEEDS).where(columns.name == update.name).values(values))
 
 
 def item_values(item: Item) -> dict[str, Any]:
