@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,6 +16,7 @@ from watcher.config import DigestConfig, FeedConfig
 from watcher.exceptions import SchemaError, StoreError
 from watcher.models import Hit, Item, TopicMatch
 from watcher.store import Base, DigestRunRow, MatchedItem, SourceUpdate, Store, records
+from watcher.store.base import HEAD_REVISION
 
 NOW = datetime(2026, 9, 2, 8, 0, tzinfo=UTC)
 FEEDS = [
@@ -83,6 +87,40 @@ def test_migrations_match_the_models(store: Store) -> None:
 def test_an_empty_database_is_reported_as_not_migrated(database_url: str) -> None:
     with Store.open(database_url) as fresh, pytest.raises(SchemaError, match="db upgrade"):
         fresh.check_schema()
+
+
+def test_head_revision_constant_is_the_newest_migration() -> None:
+    from watcher import migrations
+
+    assert migrations.head_revision() == HEAD_REVISION
+
+
+def test_a_database_one_migration_behind_is_reported_as_not_migrated(database_url: str) -> None:
+    from watcher import migrations
+
+    with Store.open(database_url) as older:
+        migrations.upgrade(older.engine, "0007")
+        with pytest.raises(SchemaError, match="db upgrade"):
+            older.check_schema()
+        older.upgrade()
+        older.check_schema()
+
+
+def test_the_schema_check_of_a_current_database_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'watcher.db'}"
+    with Store.open(url) as migrated:
+        migrated.upgrade()
+    script = (
+        "import sys\n"
+        "from watcher.store import Store\n"
+        f"with Store.open({url!r}) as store:\n"
+        "    store.check_schema()\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_sync_feeds_adds_deactivates_and_follows_config_url_changes(store: Store) -> None:
