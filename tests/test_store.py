@@ -336,3 +336,41 @@ def test_a_sole_sender_at_start_makes_taken_and_waiting_deliveries_due(store: St
     [due] = store.pending_digest_runs(restart)
     assert {delivery.target for delivery in due.due(restart)} == {"email", "channel:chat"}
     assert store.release_delivery_leases(restart) == 0
+
+
+def test_feed_updates_of_every_shape_write_what_they_carry(store: Store) -> None:
+    # Each combination of optional columns is one cached statement: check what each writes.
+    store.sync_sources(FEEDS, NOW)
+    later = NOW + timedelta(hours=1)
+    store.record_feed_result(
+        update(result="failed:timeout", error_count=1, last_error="timeout: slow")
+    )
+    store.record_feed_result(
+        update(polled_at=later, result="failed:timeout", error_count=2, last_error="timeout: x")
+    )
+    (health,) = [h for h in store.source_health() if h.name == "wire"]
+    assert (health.error_count, health.last_error) == (2, "timeout: x")
+    assert health.failing_since == NOW  # kept from the first failure
+    store.record_feed_result(
+        update(
+            polled_at=later,
+            result="not_modified",
+            url="https://moved.example.net/feed.xml",
+            replace_validators=False,
+        )
+    )
+    state = store.source_state("wire")
+    assert state.url == "https://moved.example.net/feed.xml"
+    assert (state.error_count, state.last_error, state.etag) == (0, None, '"v1"')
+    (health,) = [h for h in store.source_health() if h.name == "wire"]
+    assert health.failing_since is None
+    assert health.moved_to == "https://moved.example.net/feed.xml"
+    store.record_feed_result(update(title="Served title", page_text="page words"))
+    state = store.source_state("wire")
+    assert (state.etag, state.body_hash, state.page_text) == ('"v1"', "b1", "page words")
+    (status,) = [s for s in store.source_statuses() if s.state.name == "wire"]
+    assert status.last_result == "new_items"
+    store.record_feed_result(
+        update(result="gone", error_count=1, last_error="gone: 410", disabled_reason="410 Gone")
+    )
+    assert store.source_state("wire").disabled_reason == "410 Gone"

@@ -11,7 +11,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    literal,
     select,
 )
 from sqlalchemy import update as update_statement
@@ -19,6 +18,7 @@ from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 
 from watcher.exceptions import StoreError
@@ -42,6 +42,18 @@ from watcher.store.tables import (
 from watcher.store.values import Delivery, DigestRun, SourceUpdate
 from watcher.urls import host_of
 
+_FEEDS = cast(Table, FeedRow.__table__)
+_ITEMS = cast(Table, ItemRow.__table__)
+# Statements every poll runs, built once: a poll only binds its values.
+_FEED_ID_OF_NAMED = select(_FEEDS.c.id).where(_FEEDS.c.name == bindparam("feed_name"))
+KNOWN_HASHES = (
+    select(_ITEMS.c.key, _ITEMS.c.content_hash)
+    .join(_FEEDS, _ITEMS.c.feed_id == _FEEDS.c.id)
+    .where(
+        _FEEDS.c.name == bindparam("feed_name"), _ITEMS.c.key.in_(bindparam("keys", expanding=True))
+    )
+)
+
 
 def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
@@ -49,10 +61,10 @@ def first_line(exc: BaseException) -> str:
 
 
 def feed_id(session: Session, name: str) -> int:
-    feed_id = session.scalar(select(FeedRow.id).where(FeedRow.name == name))
+    feed_id = session.scalar(_FEED_ID_OF_NAMED, {"feed_name": name})
     if feed_id is None:
         raise KeyError(name)
-    return feed_id
+    return int(feed_id)
 
 
 def source_state(row: FeedRow | Row[Any]) -> SourceState:
@@ -86,83 +98,107 @@ def due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-# A successful poll that changes nothing else (a 304, or an unchanged body): most
-# polls of a warm store. Built once with bind parameters, so each execution skips
-# building the statement and its cache key (~0.3 ms of CPU a poll).
-_FEEDS = cast(Table, FeedRow.__table__)
-_PLAIN_SUCCESS = (
-    update_statement(_FEEDS)
-    .where(_FEEDS.c.name == bindparam("feed_name"))
-    .values(
-        lease_until=None,
-        last_polled_at=bindparam("polled_at"),
-        last_result=bindparam("result"),
-        next_poll_at=bindparam("next_poll_at"),
-        error_count=0,
-        last_error=None,
-        last_success_at=bindparam("polled_at"),
-        failing_since=None,
-    )
-)
+# Every poll ends with one UPDATE of its feed row, of one of a few shapes (which
+# optional columns it sets). Each shape's statement is built once with bind
+# parameters, so a poll only binds values: building a statement and its cache key
+# was most of a not-modified poll's store CPU (bench/bench_store.py: 0.71 -> 0.29 ms).
+_FeedUpdateShape = tuple[bool, bool, bool, bool, bool, bool]
+_FEED_UPDATES: dict[_FeedUpdateShape, Update] = {}
 
 
-def _is_plain_success(update: SourceUpdate) -> bool:
+def _feed_update_shape(update: SourceUpdate) -> _FeedUpdateShape:
     return (
-        update.error_count == 0
-        and update.last_error is None
-        and update.url is None
-        and not update.replace_validators
-        and not update.title
-        and update.disabled_reason is None
-        and update.page_text is None
+        update.error_count == 0,
+        update.url is not None,
+        update.replace_validators,
+        bool(update.title),
+        update.disabled_reason is not None,
+        update.page_text is not None,
     )
 
 
-def apply_feed_update(session: Session | Connection, update: SourceUpdate) -> None:
-    """Write a poll's outcome to its feed row in one UPDATE (no row loaded first)."""
-    if _is_plain_success(update):
-        session.execute(
-            _PLAIN_SUCCESS,
-            {
-                "feed_name": update.name,
-                "polled_at": update.polled_at,
-                "result": update.result,
-                "next_poll_at": update.next_poll_at,
-            },
-        )
-        return
+def _feed_update_statement(shape: _FeedUpdateShape) -> Update:
+    """The UPDATE of one shape; its parameters are those ``_feed_update_values`` gives."""
+    cached = _FEED_UPDATES.get(shape)
+    if cached is not None:
+        return cached
+    succeeded, moved, validators, titled, disabled, page = shape
     columns = _FEEDS.c
-    polled_at = literal(update.polled_at, UTCDateTime())
+    # A bind parameter without a type takes the type of the column it is assigned to.
     values: dict[str, Any] = {
         "lease_until": None,
-        "last_polled_at": update.polled_at,
-        "last_result": update.result,
+        "last_polled_at": bindparam("polled_at"),
+        "last_result": bindparam("result"),
+        "next_poll_at": bindparam("next_poll_at"),
+        "error_count": bindparam("error_count"),
+        "last_error": bindparam("last_error"),
+    }
+    if succeeded:
+        values.update(last_success_at=bindparam("polled_at"), failing_since=None)
+    else:
+        failed_at = bindparam("failed_at", type_=UTCDateTime())
+        values["failing_since"] = func.coalesce(columns.failing_since, failed_at)
+    if moved:
+        values.update(url=bindparam("url"), host=bindparam("host"))
+    if validators:
+        values.update(
+            etag=bindparam("etag"),
+            last_modified=bindparam("last_modified"),
+            body_hash=bindparam("body_hash"),
+            bozo_reason=bindparam("bozo_reason"),
+        )
+    if titled:
+        title = bindparam("title", type_=columns.title.type)
+        values["title"] = func.coalesce(func.nullif(columns.title, ""), title)
+    if disabled:
+        values["disabled_reason"] = bindparam("disabled_reason")
+    if page:
+        values["page_text"] = bindparam("page_text")
+    statement = (
+        update_statement(_FEEDS).where(columns.name == bindparam("feed_name")).values(values)
+    )
+    _FEED_UPDATES[shape] = statement
+    return statement
+
+
+def _feed_update_values(update: SourceUpdate, shape: _FeedUpdateShape) -> dict[str, Any]:
+    succeeded, moved, validators, titled, disabled, page = shape
+    values: dict[str, Any] = {
+        "feed_name": update.name,
+        "polled_at": update.polled_at,
+        "result": update.result,
         "next_poll_at": update.next_poll_at,
         "error_count": update.error_count,
         "last_error": update.last_error,
     }
-    if update.error_count == 0:
-        values.update(last_success_at=update.polled_at, failing_since=None)
-    else:
-        values["failing_since"] = func.coalesce(columns.failing_since, polled_at)
-    if update.url is not None:
+    if not succeeded:
+        values["failed_at"] = update.polled_at
+    if moved and update.url is not None:
         values.update(url=update.url, host=host_of(update.url))
-    if update.replace_validators:
+    if validators:
         values.update(
             etag=update.etag,
             last_modified=update.last_modified,
             body_hash=update.body_hash,
             bozo_reason=update.bozo_reason,
         )
-    if update.title:
-        values["title"] = func.coalesce(func.nullif(columns.title, ""), update.title)
-    if update.disabled_reason is not None:
+    if titled:
+        values["title"] = update.title
+    if disabled:
         values["disabled_reason"] = update.disabled_reason
-    if update.page_text is not None:
+    if page:
         values["page_text"] = update.page_text
-    # Core on the table, not the ORM entity: the row is not in any session, and the
-    # ORM's bulk-update bookkeeping was most of a not-modified poll's cost.
-    session.execute(update_statement(_FEEDS).where(columns.name == update.name).values(values))
+    return values
+
+
+def apply_feed_update(session: Session | Connection, update: SourceUpdate) -> None:
+    """Write a poll's outcome to its feed row in one UPDATE (no row loaded first).
+
+    Core on the table, not the ORM entity: the row is not in any session, and the
+    ORM's bulk-update bookkeeping cost more than the UPDATE.
+    """
+    shape = _feed_update_shape(update)
+    session.execute(_feed_update_statement(shape), _feed_update_values(update, shape))
 
 
 def item_values(item: Item) -> dict[str, Any]:
