@@ -241,8 +241,9 @@ def insert_ignoring_conflicts(
     module = {"sqlite": sqlite_dialect, "postgresql": postgresql_dialect}.get(dialect)
     if module is None:
         raise StoreError(f"database: the {dialect} backend is not supported")
+    # Core on the table: the ORM's bulk-insert path cost more than the INSERT.
     statement = (
-        module.insert(table)
+        module.insert(cast(Table, table.__table__))
         .on_conflict_do_nothing(index_elements=conflict_columns)
         .returning(*returning)
     )
