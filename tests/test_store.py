@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,6 +16,7 @@ from watcher.config import DigestConfig, FeedConfig
 from watcher.exceptions import SchemaError, StoreError
 from watcher.models import Hit, Item, TopicMatch
 from watcher.store import Base, DigestRunRow, MatchedItem, SourceUpdate, Store, records
+from watcher.store.base import HEAD_REVISION
 
 NOW = datetime(2026, 9, 2, 8, 0, tzinfo=UTC)
 FEEDS = [
@@ -83,6 +87,43 @@ def test_migrations_match_the_models(store: Store) -> None:
 def test_an_empty_database_is_reported_as_not_migrated(database_url: str) -> None:
     with Store.open(database_url) as fresh, pytest.raises(SchemaError, match="db upgrade"):
         fresh.check_schema()
+
+
+def test_head_revision_constant_is_the_newest_migration() -> None:
+    from watcher import migrations
+
+    assert migrations.head_revision() == HEAD_REVISION
+
+
+def test_a_database_one_migration_behind_is_reported_as_not_migrated(database_url: str) -> None:
+    from watcher import migrations
+
+    with Store.open(database_url) as older:
+        migrations.upgrade(older.engine, "0007")
+        with pytest.raises(SchemaError, match="db upgrade"):
+            older.check_schema()
+        older.upgrade()
+        older.check_schema()
+
+
+def test_checking_or_upgrading_a_current_database_does_not_import_alembic(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'watcher.db'}"
+    with Store.open(url) as migrated:
+        migrated.upgrade()
+    script = (
+        "import sys\n"
+        "from watcher.store import Store\n"
+        f"with Store.open({url!r}) as store:\n"
+        "    store.check_schema()\n"
+        "    store.upgrade()\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_sync_feeds_adds_deactivates_and_follows_config_url_changes(store: Store) -> None:
@@ -295,3 +336,41 @@ def test_a_sole_sender_at_start_makes_taken_and_waiting_deliveries_due(store: St
     [due] = store.pending_digest_runs(restart)
     assert {delivery.target for delivery in due.due(restart)} == {"email", "channel:chat"}
     assert store.release_delivery_leases(restart) == 0
+
+
+def test_feed_updates_of_every_shape_write_what_they_carry(store: Store) -> None:
+    # Each combination of optional columns is one cached statement: check what each writes.
+    store.sync_sources(FEEDS, NOW)
+    later = NOW + timedelta(hours=1)
+    store.record_feed_result(
+        update(result="failed:timeout", error_count=1, last_error="timeout: slow")
+    )
+    store.record_feed_result(
+        update(polled_at=later, result="failed:timeout", error_count=2, last_error="timeout: x")
+    )
+    (health,) = [h for h in store.source_health() if h.name == "wire"]
+    assert (health.error_count, health.last_error) == (2, "timeout: x")
+    assert health.failing_since == NOW  # kept from the first failure
+    store.record_feed_result(
+        update(
+            polled_at=later,
+            result="not_modified",
+            url="https://moved.example.net/feed.xml",
+            replace_validators=False,
+        )
+    )
+    state = store.source_state("wire")
+    assert state.url == "https://moved.example.net/feed.xml"
+    assert (state.error_count, state.last_error, state.etag) == (0, None, '"v1"')
+    (health,) = [h for h in store.source_health() if h.name == "wire"]
+    assert health.failing_since is None
+    assert health.moved_to == "https://moved.example.net/feed.xml"
+    store.record_feed_result(update(title="Served title", page_text="page words"))
+    state = store.source_state("wire")
+    assert (state.etag, state.body_hash, state.page_text) == ('"v1"', "b1", "page words")
+    (status,) = [s for s in store.source_statuses() if s.state.name == "wire"]
+    assert status.last_result == "new_items"
+    store.record_feed_result(
+        update(result="gone", error_count=1, last_error="gone: 410", disabled_reason="410 Gone")
+    )
+    assert store.source_state("wire").disabled_reason == "410 Gone"

@@ -33,18 +33,17 @@ class ItemStore(StoreBase):
         if not keys:
             return {}
         found: dict[str, str] = {}
-        items, feeds = ItemRow.__table__, FeedRow.__table__
-        # Core and one statement per chunk (the feed joined by name, no lookup first):
+        # One prepared statement per chunk (the feed joined by name, no lookup first):
         # every parsed feed asks this, cold or warm.
         with self._connection(write=False) as connection:
             # Chunked so a 1,000-item feed stays under every backend's parameter limit.
             for start in range(0, len(keys), 500):
-                query = (
-                    select(items.c.key, items.c.content_hash)
-                    .join(feeds, items.c.feed_id == feeds.c.id)
-                    .where(feeds.c.name == feed, items.c.key.in_(keys[start : start + 500]))
+                chunk = list(keys[start : start + 500])
+                found.update(
+                    connection.execute(
+                        records.KNOWN_HASHES, {"feed_name": feed, "keys": chunk}
+                    ).all()
                 )
-                found.update(connection.execute(query).all())
         return found
 
     def record_poll(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
+    Table,
     and_,
+    bindparam,
     func,
-    literal,
     select,
 )
 from sqlalchemy import update as update_statement
@@ -17,6 +18,7 @@ from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.elements import ColumnElement
 
 from watcher.exceptions import StoreError
@@ -40,6 +42,18 @@ from watcher.store.tables import (
 from watcher.store.values import Delivery, DigestRun, SourceUpdate
 from watcher.urls import host_of
 
+_FEEDS = cast(Table, FeedRow.__table__)
+_ITEMS = cast(Table, ItemRow.__table__)
+# Statements every poll runs, built once: a poll only binds its values.
+_FEED_ID_OF_NAMED = select(_FEEDS.c.id).where(_FEEDS.c.name == bindparam("feed_name"))
+KNOWN_HASHES = (
+    select(_ITEMS.c.key, _ITEMS.c.content_hash)
+    .join(_FEEDS, _ITEMS.c.feed_id == _FEEDS.c.id)
+    .where(
+        _FEEDS.c.name == bindparam("feed_name"), _ITEMS.c.key.in_(bindparam("keys", expanding=True))
+    )
+)
+
 
 def first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
@@ -47,10 +61,10 @@ def first_line(exc: BaseException) -> str:
 
 
 def feed_id(session: Session, name: str) -> int:
-    feed_id = session.scalar(select(FeedRow.id).where(FeedRow.name == name))
+    feed_id = session.scalar(_FEED_ID_OF_NAMED, {"feed_name": name})
     if feed_id is None:
         raise KeyError(name)
-    return feed_id
+    return int(feed_id)
 
 
 def source_state(row: FeedRow | Row[Any]) -> SourceState:
@@ -84,43 +98,107 @@ def due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def apply_feed_update(session: Session | Connection, update: SourceUpdate) -> None:
-    """Write a poll's outcome to its feed row in one UPDATE (no row loaded first)."""
-    polled_at = literal(update.polled_at, UTCDateTime())
+# Every poll ends with one UPDATE of its feed row, of one of a few shapes (which
+# optional columns it sets). Each shape's statement is built once with bind
+# parameters, so a poll only binds values: building a statement and its cache key
+# was most of a not-modified poll's store CPU (bench/bench_store.py: 0.71 -> 0.29 ms).
+_FeedUpdateShape = tuple[bool, bool, bool, bool, bool, bool]
+_FEED_UPDATES: dict[_FeedUpdateShape, Update] = {}
+
+
+def _feed_update_shape(update: SourceUpdate) -> _FeedUpdateShape:
+    return (
+        update.error_count == 0,
+        update.url is not None,
+        update.replace_validators,
+        bool(update.title),
+        update.disabled_reason is not None,
+        update.page_text is not None,
+    )
+
+
+def _feed_update_statement(shape: _FeedUpdateShape) -> Update:
+    """The UPDATE of one shape; its parameters are those ``_feed_update_values`` gives."""
+    cached = _FEED_UPDATES.get(shape)
+    if cached is not None:
+        return cached
+    succeeded, moved, validators, titled, disabled, page = shape
+    columns = _FEEDS.c
+    # A bind parameter without a type takes the type of the column it is assigned to.
     values: dict[str, Any] = {
         "lease_until": None,
-        "last_polled_at": update.polled_at,
-        "last_result": update.result,
+        "last_polled_at": bindparam("polled_at"),
+        "last_result": bindparam("result"),
+        "next_poll_at": bindparam("next_poll_at"),
+        "error_count": bindparam("error_count"),
+        "last_error": bindparam("last_error"),
+    }
+    if succeeded:
+        values.update(last_success_at=bindparam("polled_at"), failing_since=None)
+    else:
+        failed_at = bindparam("failed_at", type_=UTCDateTime())
+        values["failing_since"] = func.coalesce(columns.failing_since, failed_at)
+    if moved:
+        values.update(url=bindparam("url"), host=bindparam("host"))
+    if validators:
+        values.update(
+            etag=bindparam("etag"),
+            last_modified=bindparam("last_modified"),
+            body_hash=bindparam("body_hash"),
+            bozo_reason=bindparam("bozo_reason"),
+        )
+    if titled:
+        title = bindparam("title", type_=columns.title.type)
+        values["title"] = func.coalesce(func.nullif(columns.title, ""), title)
+    if disabled:
+        values["disabled_reason"] = bindparam("disabled_reason")
+    if page:
+        values["page_text"] = bindparam("page_text")
+    statement = (
+        update_statement(_FEEDS).where(columns.name == bindparam("feed_name")).values(values)
+    )
+    _FEED_UPDATES[shape] = statement
+    return statement
+
+
+def _feed_update_values(update: SourceUpdate, shape: _FeedUpdateShape) -> dict[str, Any]:
+    succeeded, moved, validators, titled, disabled, page = shape
+    values: dict[str, Any] = {
+        "feed_name": update.name,
+        "polled_at": update.polled_at,
+        "result": update.result,
         "next_poll_at": update.next_poll_at,
         "error_count": update.error_count,
         "last_error": update.last_error,
     }
-    if update.error_count == 0:
-        values.update(last_success_at=update.polled_at, failing_since=None)
-    else:
-        values["failing_since"] = func.coalesce(FeedRow.failing_since, polled_at)
-    if update.url is not None:
+    if not succeeded:
+        values["failed_at"] = update.polled_at
+    if moved and update.url is not None:
         values.update(url=update.url, host=host_of(update.url))
-    if update.replace_validators:
+    if validators:
         values.update(
             etag=update.etag,
             last_modified=update.last_modified,
             body_hash=update.body_hash,
             bozo_reason=update.bozo_reason,
         )
-    if update.title:
-        values["title"] = func.coalesce(func.nullif(FeedRow.title, ""), update.title)
-    if update.disabled_reason is not None:
+    if titled:
+        values["title"] = update.title
+    if disabled:
         values["disabled_reason"] = update.disabled_reason
-    if update.page_text is not None:
+    if page:
         values["page_text"] = update.page_text
-    statement = update_statement(FeedRow).where(FeedRow.name == update.name).values(values)
-    # No ORM bookkeeping: the row is not in the session, and evaluating the WHERE
-    # against the identity map was most of a not-modified poll's cost.
-    if isinstance(session, Session):
-        session.execute(statement, execution_options={"synchronize_session": False})
-    else:
-        session.execute(statement)
+    return values
+
+
+def apply_feed_update(session: Session | Connection, update: SourceUpdate) -> None:
+    """Write a poll's outcome to its feed row in one UPDATE (no row loaded first).
+
+    Core on the table, not the ORM entity: the row is not in any session, and the
+    ORM's bulk-update bookkeeping cost more than the UPDATE.
+    """
+    shape = _feed_update_shape(update)
+    session.execute(_feed_update_statement(shape), _feed_update_values(update, shape))
 
 
 def item_values(item: Item) -> dict[str, Any]:
@@ -163,8 +241,9 @@ def insert_ignoring_conflicts(
     module = {"sqlite": sqlite_dialect, "postgresql": postgresql_dialect}.get(dialect)
     if module is None:
         raise StoreError(f"database: the {dialect} backend is not supported")
+    # Core on the table: the ORM's bulk-insert path cost more than the INSERT.
     statement = (
-        module.insert(table)
+        module.insert(cast(Table, table.__table__))
         .on_conflict_do_nothing(index_elements=conflict_columns)
         .returning(*returning)
     )
