@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from watcher.match.text import FieldText, Tokens
-from watcher.match.window import SpanWindow
+from watcher.match.window import PlacedSpan, SpanWindow
 
 HOME_ONLY_MARK = "~"
 
@@ -97,21 +97,15 @@ def _abroad_evidence(tags: Iterable[str]) -> frozenset[str]:
     return frozenset(tag for tag in tags if not tag.startswith(HOME_ONLY_MARK))
 
 
-class PlacedSpan(Protocol):
+class TaggedSpan(PlacedSpan, Protocol):
     """What ABROAD needs of a span: where it is and the countries of its list terms."""
 
-    @property
-    def field(self) -> str: ...
-    @property
-    def first(self) -> int: ...
-    @property
-    def last(self) -> int: ...
     @property
     def tags(self) -> frozenset[str]: ...
 
 
-LeftSpan = TypeVar("LeftSpan", bound=PlacedSpan)
-RightSpan = TypeVar("RightSpan", bound=PlacedSpan)
+LeftSpan = TypeVar("LeftSpan", bound=TaggedSpan)
+RightSpan = TypeVar("RightSpan", bound=TaggedSpan)
 
 
 def _gap(left: PlacedSpan, right: PlacedSpan) -> int:
