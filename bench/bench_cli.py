@@ -363,9 +363,9 @@ def render(report: Result, command: str) -> str:
         f"the run took {report['total_wall'] / 60:.1f} minutes. Nothing here is asserted.",
         "",
         *bench_poll.machine_description()[:2],
-        f"- load average before the run {report['load_before'][0]:.1f}, after it {load}: "
-        "the machine is shared with other helpers' test runs, so wall times carry their "
-        "noise. Ratios compare runs of the same few minutes; CPU seconds are steadier.",
+        f"- load average before the run {report['load_before'][0]:.1f}, after it {load} "
+        "(other work on the machine shows in the wall times). Ratios compare runs of the "
+        "same few minutes; CPU seconds are steadier.",
         "",
         "## Cold and warm polls (issue #18's table)",
         "",
