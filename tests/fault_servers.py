@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tests.feed_server import serving
 from tests.smtp_server import HOST, _LocalController
 
 # How long a hung DATA stays unanswered at most (the client gives up long before).
@@ -305,12 +306,5 @@ class _NewsroomHandler(BaseHTTPRequestHandler):
 
 @contextmanager
 def running_newsroom() -> Iterator[Newsroom]:
-    server = Newsroom()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Newsroom()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -11,7 +11,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from typing import TypeVar
 
 SHUTDOWN_POLL_SECONDS = 0.05
 """How often ``serve_forever`` checks for ``shutdown()``: its default, 0.5 s, is
@@ -85,9 +86,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(document.body)
 
 
+Served = TypeVar("Served", bound=HTTPServer)
+
+
 @contextmanager
-def running_feed_server() -> Iterator[FeedServer]:
-    server = FeedServer()
+def serving(server: Served) -> Iterator[Served]:
+    """``server`` answering on a thread until the block ends; it stops at once then."""
     thread = threading.Thread(
         target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
     )
@@ -98,3 +102,9 @@ def running_feed_server() -> Iterator[FeedServer]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextmanager
+def running_feed_server() -> Iterator[FeedServer]:
+    with serving(FeedServer()) as server:
+        yield server

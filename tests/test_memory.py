@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.feed_server import SHUTDOWN_POLL_SECONDS
+from tests.feed_server import serving
 from watcher.cluster import StoryIndex, fingerprint
 from watcher.match.search import ItemText
 from watcher.models import Item
@@ -196,17 +196,8 @@ class _WireDesk(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def wire() -> Iterator[Wire]:
-    server = Wire()
-    thread = threading.Thread(
-        target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
-    )
-    thread.start()
-    try:
+    with serving(Wire()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def _items_in_stories(database: str) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.feed_server import SHUTDOWN_POLL_SECONDS
+from tests.feed_server import serving
 from tests.smtp_server import running_smtp_server
 from watcher.store import DigestClaimRow, DigestRunRow, ItemRow, MatchRow, Store
 
@@ -111,17 +111,8 @@ class _Desk(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def newsroom() -> Iterator[Newsroom]:
-    server = Newsroom()
-    thread = threading.Thread(
-        target=server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
-    )
-    thread.start()
-    try:
+    with serving(Newsroom()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def rss_kib(pid: int) -> int:
