@@ -117,6 +117,16 @@ CASES = [
         "failed",
         "parse",
     ),
+    # Tag soup filling the body limit: ~20 microseconds of feedparser per element.
+    Case(
+        "tag-soup",
+        lambda _: rss(
+            "<item><title>t</title><description>" + "<p>a</p>" * 1_000_000 + "</description></item>"
+        ),
+        "failed",
+        "parse",
+        "XML elements",
+    ),
     Case(
         "malformed-utf8",
         lambda _: (
