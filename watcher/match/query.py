@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from watcher.exceptions import QueryError
@@ -111,10 +111,24 @@ class Near:
 
 @dataclass(frozen=True, slots=True)
 class ListRef:
-    """``@name``: the OR of a named list's terms (``alternatives``), spelled as its name."""
+    """``@name``: the OR of a named list's terms (``alternatives``), spelled as its name.
+
+    The OR is built on first use, not when the query is parsed: checking a
+    query (``watcher check``, every command's config load) needs only the list's
+    name, and folding the shipped lists' ~45,000 terms takes most of a second.
+    """
 
     name: str
-    alternatives: Or
+    entities: EntityList = field(repr=False)
+    _alternatives: Or | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def alternatives(self) -> Or:
+        if self._alternatives is None:
+            # A frozen node that fills in its own cache, once.
+            object.__setattr__(self, "_alternatives", _list_alternatives(self.entities))
+        assert self._alternatives is not None
+        return self._alternatives
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,7 +424,7 @@ class _Parser:
                     f"unknown list @{lexeme.text} (known: {', '.join(sorted(lists))})",
                     lexeme.column,
                 )
-            return ListRef(lexeme.text, _list_alternatives(entities))
+            return ListRef(lexeme.text, entities)
         if lexeme.kind == "(":
             self.depth += 1
             if self.depth > MAX_NESTING:
