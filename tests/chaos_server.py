@@ -223,8 +223,9 @@ class ChaosServer(ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def running_chaos_server() -> Iterator[ChaosServer]:
-    server = ChaosServer()
+def running_chaos_server(server: ChaosServer | None = None) -> Iterator[ChaosServer]:
+    """``server`` (a new ChaosServer by default) answering until the block ends."""
+    server = server if server is not None else ChaosServer()
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

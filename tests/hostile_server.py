@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests import measured
-from tests.chaos_server import ChaosServer, _ChaosHandler, rss_document
+from tests.chaos_server import ChaosServer, _ChaosHandler, rss_document, running_chaos_server
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -112,16 +112,9 @@ class HostileServer(ChaosServer):
 
 @contextlib.contextmanager
 def running_hostile_server(byte_interval: float = 10.0) -> Iterator[HostileServer]:
-    server = HostileServer(byte_interval)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        thread.join(timeout=5)
+    hostile = HostileServer(byte_interval)
+    with running_chaos_server(hostile):
+        yield hostile
 
 
 class _HostileHandler(_ChaosHandler):
