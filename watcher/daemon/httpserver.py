@@ -189,6 +189,12 @@ class BoundedHTTPServer(socketserver.TCPServer):
         with self._busy_lock:
             return len(self._pending) + self._busy
 
+    @property
+    def answering(self) -> int:
+        """Requests read whole and being answered (or queued for a worker)."""
+        with self._busy_lock:
+            return self._busy
+
     # -- life ------------------------------------------------------------------------
 
     def start(self) -> None:
