@@ -439,6 +439,11 @@ def test_the_daemon_keeps_polling_and_sending_under_idle_slow_and_feed_floods(
             wait_until(lambda: len(digests_received(smtp, "alerts")) >= 1, "the first alert",
                        daemon, log, 60)  # fmt: skip
             figures = run_attack(daemon, log, base, feeds, smtp, slugs, flood, loris)
+            # An attack that went quickly may end before the request deadline (5 s)
+            # dropped a slow-loris connection: wait for one to be dropped.
+            patience = time.monotonic() + 20
+            while not loris.lifetimes and time.monotonic() < patience:
+                time.sleep(0.2)
         finally:
             loris.stop()
             flood.stop()
