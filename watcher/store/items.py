@@ -9,7 +9,6 @@ from sqlalchemy import (
     delete,
     func,
     select,
-    update,
 )
 from sqlalchemy import update as update_statement
 
@@ -166,7 +165,7 @@ class ItemStore(StoreBase):
             return
         with self._session() as session:
             session.execute(
-                update(ItemRow),
+                update_statement(ItemRow),
                 [
                     {"id": item_id, "story_id": story_id, "fingerprint": fingerprint}
                     for item_id, story_id, fingerprint in assignments

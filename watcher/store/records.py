@@ -53,6 +53,7 @@ KNOWN_HASHES = (
         _FEEDS.c.name == bindparam("feed_name"), _ITEMS.c.key.in_(bindparam("keys", expanding=True))
     )
 )
+STATE_OF_NAMED = select(_FEEDS).where(_FEEDS.c.name == bindparam("feed_name"))
 
 
 def first_line(exc: BaseException) -> str:

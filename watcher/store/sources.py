@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from typing import Protocol, cast
 
 from sqlalchemy import (
-    bindparam,
     func,
     select,
     update,
@@ -24,10 +23,6 @@ from watcher.store.base import StoreBase
 from watcher.store.tables import FeedNoticeRow, FeedRow, ItemRow
 from watcher.store.values import SourceStatus
 from watcher.urls import host_of
-
-# Every poll reads its source's state first: built once, so a read only binds a name.
-_FEEDS = FeedRow.__table__
-_STATE_OF_NAMED = select(_FEEDS).where(_FEEDS.c.name == bindparam("feed_name"))
 
 
 class ConfiguredSource(Protocol):
@@ -93,7 +88,7 @@ class SourceStore(StoreBase):
     def source_state(self, name: str) -> SourceState:
         """The stored state of feed ``name``; KeyError when the store does not know it."""
         with self._connection(write=False) as connection:
-            row = connection.execute(_STATE_OF_NAMED, {"feed_name": name}).one_or_none()
+            row = connection.execute(records.STATE_OF_NAMED, {"feed_name": name}).one_or_none()
             if row is None:
                 raise KeyError(name)
             return records.source_state(row)
