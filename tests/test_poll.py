@@ -18,11 +18,11 @@ from watcher.pipeline import Pipeline
 from watcher.poll import (
     adaptive_interval,
     backoff_delay,
-    max_age,
     success_interval,
     triage_items,
 )
 from watcher.poll.cpu import PROCESS_POOL_MIN_SOURCES
+from watcher.sources.hints import parse_max_age as max_age
 from watcher.store import Store, records
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -124,11 +124,12 @@ class ListRef:
 
     @property
     def alternatives(self) -> Or:
-        if self._alternatives is None:
+        alternatives = self._alternatives
+        if alternatives is None:
+            alternatives = _list_alternatives(self.entities)
             # A frozen node that fills in its own cache, once.
-            object.__setattr__(self, "_alternatives", _list_alternatives(self.entities))
-        assert self._alternatives is not None
-        return self._alternatives
+            object.__setattr__(self, "_alternatives", alternatives)
+        return alternatives
 
 
 @dataclass(frozen=True, slots=True)

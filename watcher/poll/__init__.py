@@ -27,7 +27,6 @@ from watcher.poll.schedule import (
     MAX_HINTED_INTERVAL,
     adaptive_interval,
     backoff_delay,
-    max_age,
     success_interval,
 )
 
@@ -78,7 +77,6 @@ __all__ = [
     "PollResult",
     "adaptive_interval",
     "backoff_delay",
-    "max_age",
     "poll_feed",
     "poll_page",
     "poll_source",

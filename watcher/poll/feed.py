@@ -22,9 +22,10 @@ from watcher.poll.common import (
     record_fetched,
 )
 from watcher.poll.cpu import LocalCpuStages
-from watcher.poll.schedule import adaptive_interval, max_age, success_interval
+from watcher.poll.schedule import adaptive_interval, success_interval
 from watcher.sources.articles import ArticleFetcher
 from watcher.sources.fetch import FetchRequest
+from watcher.sources.hints import parse_max_age
 from watcher.store import MatchedItem, SourceUpdate
 
 
@@ -97,7 +98,7 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
         MatchedItem(item, found)
         for item, found in zip(triage.changed, matches[len(fresh) :], strict=True)
     ]
-    hints = [h for h in (parsed.ttl, parsed.update_period, max_age(fetched.headers)) if h]
+    hints = [h for h in (parsed.ttl, parsed.update_period, parse_max_age(fetched.headers)) if h]
     adaptive = feed.adaptive if feed.adaptive is not None else ctx.defaults.adaptive
     if adaptive:
         interval = adaptive_interval(

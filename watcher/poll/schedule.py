@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-
-from watcher.sources.hints import parse_max_age
 
 # Feed-supplied hints (RSS ttl, sy:updatePeriod) never push a poll further out than this.
 MAX_HINTED_INTERVAL = timedelta(days=1)
@@ -46,11 +44,6 @@ def adaptive_interval(
     quiet = now - dated[-1]
     target = max(mean_gap, quiet) / 2
     return min(max(target, lower), upper)
-
-
-def max_age(headers: Mapping[str, str]) -> timedelta | None:
-    """Cache-Control max-age of a response (RFC 9111 §5.2.2.1), at most a week."""
-    return parse_max_age(headers)
 
 
 def success_interval(interval: timedelta, hint: timedelta | None) -> timedelta:
