@@ -50,8 +50,7 @@ def _feed_id(kind: str, name: str) -> str:
 
 def topic_feed(pipeline: Pipeline, topic: str, *, self_url: str, limit: int = FEED_LIMIT) -> bytes:
     """Atom of the newest items that matched ``topic``; KeyError for an unknown topic."""
-    pipeline.config.topic(topic)
-    items = pipeline.store.items(topic=topic, limit=limit)
+    items = _feed_items(pipeline, "topic", topic, limit)
     return _render_topic(pipeline, topic, items, self_url=self_url, limit=limit)
 
 
@@ -82,9 +81,25 @@ def digest_feed(
     pipeline: Pipeline, digest: str, *, self_url: str, limit: int = FEED_LIMIT
 ) -> bytes:
     """Atom of what the latest runs of ``digest`` showed; KeyError for an unknown digest."""
-    pipeline.config.digest(digest)
-    items = pipeline.store.digest_items(digest, limit)
+    items = _feed_items(pipeline, "digest", digest, limit)
     return _render_digest(pipeline, digest, items, self_url=self_url, limit=limit)
+
+
+def _check_feed(pipeline: Pipeline, kind: str, name: str) -> None:
+    """KeyError unless the config has the ``"topic"`` or ``"digest"`` ``name``."""
+    if kind == "topic":
+        pipeline.config.topic(name)
+    else:
+        pipeline.config.digest(name)
+
+
+def _feed_items(pipeline: Pipeline, kind: str, name: str, limit: int) -> list[StoredItem]:
+    """The newest items of the ``"topic"`` or ``"digest"`` feed ``name``; KeyError for a
+    name the config does not have (checked before the store is read)."""
+    _check_feed(pipeline, kind, name)
+    if kind == "topic":
+        return pipeline.store.items(topic=name, limit=limit)
+    return pipeline.store.digest_items(name, limit)
 
 
 def _render_digest(
@@ -143,16 +158,13 @@ class FeedCache:
 
     def document(self, kind: str, name: str, self_url: str) -> bytes:
         """The ``"topic"`` or ``"digest"`` feed ``name``; KeyError when there is none."""
-        if kind == "topic":
-            self.pipeline.config.topic(name)
-        else:
-            self.pipeline.config.digest(name)
+        _check_feed(self.pipeline, kind, name)  # before a lock is made for the name
         key = (kind, name, self_url)
         with self._lock(key):
             kept = self._kept.get(key)
             if kept is not None and self.clock() - kept.checked_at < self.fresh_for:
                 return kept.body
-            items = self._items(kind, name)
+            items = _feed_items(self.pipeline, kind, name, self.limit)
             built_from = self._built_from(items)
             if kept is not None and kept.built_from == built_from:
                 body = kept.body
@@ -170,12 +182,6 @@ class FeedCache:
             if key not in self._locks and len(self._locks) >= MAX_CACHED_FEEDS:
                 self._locks.clear()  # held locks stay with their holders
             return self._locks.setdefault(key, threading.Lock())
-
-    def _items(self, kind: str, name: str) -> list[StoredItem]:
-        store = self.pipeline.store
-        if kind == "topic":
-            return store.items(topic=name, limit=self.limit)
-        return store.digest_items(name, self.limit)
 
     def _built_from(self, items: Sequence[StoredItem]) -> object:
         """Everything the rendered document depends on besides the config."""
