@@ -18,7 +18,6 @@ from watcher.sources.itemcaps import (
     MAX_CONTENT_TEXT_CHARS,
     MAX_TITLE_CHARS,
     FieldCutter,
-    log_cut,
 )
 from watcher.sources.robots import RobotsCache
 from watcher.urls import host_of
@@ -83,5 +82,5 @@ def capped_article(article: Article) -> Article:
         author=cutter.text("author", article.author, MAX_AUTHOR_CHARS) if article.author else None,
         url=cutter.url("url", article.url),
     )
-    log_cut("article", article.url or "", cutter.cut())
+    cutter.cut("article", article.url or "")
     return capped

@@ -60,7 +60,6 @@ from watcher.sources.itemcaps import (
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     FieldCutter,
-    log_cut,
     raw_limit,
 )
 from watcher.sources.jsonfeed import looks_like_json, parse_json_feed
@@ -243,8 +242,7 @@ def _item_from_entry(
         one_line(str(tag.get("term") or tag.get("label") or "")[: raw_limit(MAX_TAG_CHARS)])
         for tag in entry.get("tags") or []
     )
-    cut = cutter.cut()
-    log_cut(feed, key, cut)
+    cut = cutter.cut(feed, key)
     return Item(
         feed=feed,
         key=key,

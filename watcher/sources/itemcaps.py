@@ -75,12 +75,10 @@ class FieldCutter:
             kept[self.text("tags", value, MAX_TAG_CHARS)] = None
         return tuple(kept)
 
-    def cut(self) -> tuple[str, ...]:
-        """The names of the fields cut so far, in the order they were cut."""
-        return tuple(self._cut)
-
-
-def log_cut(feed: str, key: str, cut: tuple[str, ...]) -> None:
-    """One debug line for an item whose fields were cut (none when nothing was)."""
-    if cut:
-        log.debug("%s: item %.120s: cut to their limits: %s", feed, key, ", ".join(cut))
+    def cut(self, source: str, key: str) -> tuple[str, ...]:
+        """The names of the fields cut, in the order they were cut; one debug line
+        naming them for ``source``'s item ``key`` when there are any."""
+        cut = tuple(self._cut)
+        if cut:
+            log.debug("%s: item %.120s: cut to their limits: %s", source, key, ", ".join(cut))
+        return cut

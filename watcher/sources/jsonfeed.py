@@ -28,7 +28,6 @@ from watcher.sources.itemcaps import (
     MAX_TITLE_CHARS,
     MAX_URL_CHARS,
     FieldCutter,
-    log_cut,
     raw_limit,
 )
 from watcher.urls import clean_url
@@ -124,8 +123,7 @@ def _item_from_json(
         if isinstance(tags, list)
         else ()
     )
-    cut = cutter.cut()
-    log_cut(feed, key, cut)
+    cut = cutter.cut(feed, key)
     return Item(
         feed=feed,
         key=key,
