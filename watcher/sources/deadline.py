@@ -97,6 +97,11 @@ class FetchDeadline:
         for duplicate in descriptors.values():
             os.close(duplicate)
 
+    @property
+    def closed(self) -> bool:
+        """Whether the fetch is over (``close`` was called)."""
+        return self._closed
+
     def close(self) -> None:
         """The fetch is over: forget its sockets and watch no more."""
         with self._lock:
@@ -121,7 +126,10 @@ class _Watchdog:
                     target=self._run, name="watcher-fetch-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._condition.notify()
+            # The watchdog sleeps until the earliest deadline; a later one needs no
+            # wake-up (a thousand fetches would otherwise each wake it for nothing).
+            if self._queue[0][2] is deadline:
+                self._condition.notify()
 
     def _run(self) -> None:
         while True:
@@ -129,6 +137,9 @@ class _Watchdog:
                 while not self._queue:
                     self._condition.wait()
                 _, _, deadline = self._queue[0]
+                if deadline.closed:
+                    heapq.heappop(self._queue)  # its fetch is over: nothing to cut
+                    continue
                 # Ask the deadline, not our own clock: it keeps the time it was made with.
                 wait = deadline.remaining()
                 if wait > 0:
