@@ -80,4 +80,3 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: timedelta) 
         retry_after=response.headers.get("Retry-After"),
         text=reply.decode(encoding, errors="replace"),
     )
-
