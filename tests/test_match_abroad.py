@@ -121,3 +121,18 @@ def test_a_bare_title_is_the_leader_the_headline_names() -> None:
     assert not matches(
         index, "Merz and Macron speak of trade", "The chancellor arrived in Tokyo on Monday."
     )
+
+
+def test_a_bare_korean_title_is_south_koreas_leader() -> None:
+    # As the shipped topic writes it: a title beside a country is that country's.
+    query = "(@leaders OR (@countries NEAR/3 @titles) OR @titles) ABROAD/12 @places"
+    lists = {**SCRIPTS, "titles": ListConfig.model_validate({"terms": ["대통령"]})}
+    index = TopicIndex.build([TopicConfig(name="travel", query=query)], lists)
+    assert matches(index, "대통령, 도쿄 도착")
+    assert not matches(index, "대통령, 부산 도착")
+    # A foreign leader: a Han abbreviation before the title, or the same name
+    # written elsewhere with a country between name and title.
+    assert not matches(index, "트럼프 美대통령, 도쿄 도착")
+    assert not matches(
+        index, "푸틴 대통령, 모스크바서 회의 주재", "블라디미르 푸틴 러시아 대통령이 회의를 열었다."
+    )

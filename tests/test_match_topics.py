@@ -19,11 +19,11 @@ DEV_SET = SHARED / "eval" / "topics-dev.jsonl"
 # The generalisation set (issue #20): never tuned on item by item. Floors at the
 # figures measured when the shipped topics last changed, so a regression shows.
 DEV2_SET = SHARED / "eval" / "topics-dev2.jsonl"
-DEV2_FLOORS = {"leader-travel": 0.81, "parade-coverage": 0.92}
+DEV2_FLOORS = {"leader-travel": 0.84, "parade-coverage": 0.92}
 # The project's own labelled items, one or more per class of error in each of the
 # eight languages (issue #20), written for this purpose, not taken from either set.
 OWN_SET = Path(__file__).resolve().parent / "fixtures" / "topics-own.jsonl"
-OWN_FLOORS = {"leader-travel": 0.85, "parade-coverage": 0.95}
+OWN_FLOORS = {"leader-travel": 0.90, "parade-coverage": 0.95}
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
 MIN_F1 = 0.90
 

@@ -32,11 +32,14 @@ Putin", "on behalf of Xi", "Putin's envoy"). The hosting and sending words are
 
 And one about who a title is: a bare title in the summary ("the chancellor
 arrived in Tokyo") is the leader the headline names ("Merz in Japan: ..."),
-so it borrows that leader's countries (:func:`headline_countries`).
+so it borrows that leader's countries (:func:`headline_countries`); in Korean,
+a bare 대통령 or 총리 with no country beside it is South Korea's
+(:func:`press_country`).
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
@@ -121,15 +124,21 @@ def _gap(left: PlacedSpan, right: PlacedSpan) -> int:
     return max(right.first - left.last, left.first - right.last)
 
 
-def _token_at(tokens: Tokens, position: int) -> str:
-    """The folded word at ``position``, or "" (before the start, past the end, a gap)."""
+def _number_at(tokens: Tokens, position: int) -> int | None:
+    """The index of the token at ``position``, or None (before the start, past the end, a gap)."""
     if tokens.positions is None:
         number = position - tokens.first_position
     else:
         number = bisect_left(tokens.positions, position)
         if number < len(tokens) and tokens.positions[number] != position:
-            return ""
-    return tokens.words[number] if 0 <= number < len(tokens) else ""
+            return None
+    return number if 0 <= number < len(tokens) else None
+
+
+def _token_at(tokens: Tokens, position: int) -> str:
+    """The folded word at ``position``, or "" (before the start, past the end, a gap)."""
+    number = _number_at(tokens, position)
+    return "" if number is None else tokens.words[number]
 
 
 def is_host(span: PlacedSpan, field: FieldText) -> bool:
@@ -259,6 +268,38 @@ def _in_name(place: PlacedSpan, leader: PlacedSpan) -> bool:
     return place.field == leader.field and place.last == leader.first - 1
 
 
+# Korean-language news names its own country's president or prime minister by
+# the bare title ("이 대통령", "대통령은 ... 출국했다") and a foreign one with a
+# country ("미국 대통령", "美 대통령"): a bare Hangul title with no country beside
+# it is South Korea's. (North Korea's press calls its leader 위원장, not these.)
+_PRESS_TITLES = {"대통령": "KR", "총리": "KR"}
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+_NAME_BEFORE = re.compile(r"([\uac00-\ud7af]+)\s*$")
+
+
+def press_country(
+    span: PlacedSpan, field: FieldText, fields: Mapping[str, FieldText]
+) -> frozenset[str]:
+    """The country of a bare Korean title at ``span`` ("대통령": South Korea's); empty
+    for any other title, for one right after a Han country abbreviation ("美대통령"),
+    and for one whose name the item writes elsewhere with a country between name
+    and title ("푸틴 대통령" after "푸틴 러시아 대통령")."""
+    tokens = field.tokens
+    word = "".join(_token_at(tokens, position) for position in range(span.first, span.last + 1))
+    country = _PRESS_TITLES.get(word)
+    if country is None or _HAN.fullmatch(_token_at(tokens, span.first - 1) or "x"):
+        return frozenset()
+    number = _number_at(tokens, span.first)
+    name = _NAME_BEFORE.search(field.text[: tokens.starts[number]]) if number is not None else None
+    if name is not None:
+        qualified = re.compile(rf"{name.group(1)}\s+[\uac00-\ud7af]+\s+{word}")
+        if any(qualified.search(other.text) for other in fields.values()):
+            return frozenset()
+    return frozenset({country})
+
+
 def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
     """The countries of the one leader the headline names as travelling ("Merz in
     Japan: ..."), which a bare title later in the item ("the chancellor") refers
@@ -292,10 +333,13 @@ def abroad_pairs(
     for left in lefts:
         home = _countries(left.tags)
         if not home:
-            # A bare title ("the chancellor") is the leader the headline names.
-            if left.field == HEADLINE or any(_overlaps(left, other) for other in travellers):
+            # A bare title ("the chancellor") is the leader the headline names, or
+            # in Korean news, South Korea's.
+            if any(_overlaps(left, other) for other in travellers):
                 continue
-            home = borrowed
+            home = press_country(left, fields[left.field], fields) or (
+                borrowed if left.field != HEADLINE else frozenset()
+            )
         if not home or (left.tags and left not in travellers):
             continue
         if is_host(left, fields[left.field]) or is_sender(left, fields[left.field]):
