@@ -108,21 +108,43 @@ def _text(value: object) -> str:
 
 def _person(office: str) -> tuple[str, str] | None:
     """Factbook's "President Emmanuel MACRON (since ...)" -> ("President", "Emmanuel MACRON")."""
-    office = _SINCE.sub("", office.split(";")[0]).strip()
+    office = office.split(";")[0]
+    # A gloss inside the title ("President of the Government of Spain (prime
+    # minister-equivalent) Pedro SANCHEZ") is not the "(since ...)" that ends it.
+    office = _GLOSS.sub(" ", office)
+    office = _SINCE.sub("", office).strip()
+    # "HAYBATULLAH Akhundzada is the [so-called] Amir-ul Momineen ...": a clause after it.
+    office = re.split(r"\s+is\s+", office)[0]
     words = office.split()
     caps = [n for n, word in enumerate(words) if len(word) > 1 and word.replace("-", "").isupper()]
+    # An acronym before the office ("GNU Interim Prime Minister Abd-al-Hamid
+    # DUBAYBAH") is the title's, not the name's: the name follows the title's last word.
+    titled = [n for n, word in enumerate(words) if _is_title_word(word)]
+    while caps and any(caps[0] < n < caps[-1] for n in titled):
+        after = min(n for n in titled if caps[0] < n)
+        caps = [n for n in caps if n > after]
     if not caps:
         return None
     # The name starts at the given names before the first all-caps word, which are
-    # capitalised words right before it that are not part of the title.
+    # capitalised words right before it that are not part of the title; a word
+    # after a lower-case one ("... of Ministers", "... of Spain") is the title's.
     start = caps[0]
     while (
         start > 0
         and words[start - 1][:1].isupper()
-        and not _TITLE_WORDS.intersection(words[start - 1].lower().split("-"))
+        and not _is_title_word(words[start - 1])
+        and not (start > 1 and words[start - 2].islower())
     ):
         start -= 1
     return " ".join(words[:start]), " ".join(words[start:])
+
+
+_GLOSS = re.compile(r"\((?!since)[^()]*\)")
+
+
+def _is_title_word(word: str) -> bool:
+    parts = word.lower().strip(",").split("-")
+    return not _TITLE_WORDS.isdisjoint([*parts, *(part.removesuffix("s") for part in parts)])
 
 
 # Words that begin a Factbook office rather than a name (read off the data itself).
@@ -167,6 +189,13 @@ _TITLE_WORDS = frozenset(
         "taoiseach",
         "vice",
         "secretary",
+        # Words of a government's or a state's name inside an office ("President of
+        # the Swiss Confederation", "Chairman of the Cabinet of Ministers").
+        "confederation",
+        "republic",
+        "government",
+        "cabinet",
+        "presidency",
     ]
 )
 _ROMAN = re.compile(r"[IVXL]+")
@@ -205,8 +234,14 @@ def _ordinary_words() -> frozenset[str]:
     return frozenset(word.lower() for word in words)
 
 
-def _name_variants(name: str, surname_counts: dict[str, int], title: str = "") -> list[str]:
-    """ "Donald J. TRUMP" -> Donald J. Trump, Donald Trump, Trump (a unique surname alone)."""
+def _name_variants(
+    name: str, surname_counts: dict[str, int], title: str = "", *, paternal_first: bool = False
+) -> list[str]:
+    """ "Donald J. TRUMP" -> Donald J. Trump, Donald Trump, Trump (a unique surname alone).
+
+    ``paternal_first``: the country names people in the Spanish way, father's family
+    name first, and goes by it ("Pedro SANCHEZ PEREZ-CASTEJON" is "Pedro Sanchez",
+    "Sanchez")."""
     words = [word.strip(",") for word in name.split()]
     shown = [
         word.title() if word.isupper() and len(word) > 1 and not _is_numeral(words, n) else word
@@ -222,6 +257,12 @@ def _name_variants(name: str, surname_counts: dict[str, int], title: str = "") -
     ordinary = surname.lower() in _ORDINARY_WORDS
     if surname and surname_counts[surname] == 1 and not numbered and not ordinary:
         variants.append(surname)
+    family = surname.split()
+    if paternal_first and len(family) > 1 and not numbered:
+        given = [word for word in shown[: shown.index(family[0])] if word not in family]
+        variants.append(" ".join([*given, family[0]]))
+        if surname_counts[family[0]] == 0 and family[0].lower() not in _ORDINARY_WORDS:
+            variants.append(family[0])
     # A monarch goes by title and regnal name ("King Charles", "Pope Leo"): the
     # Factbook's one-word title before the name without its numeral.
     if numbered and len(title.split()) == 1:
@@ -303,6 +344,11 @@ def build(date: str) -> dict[str, Any]:
         executive = government.get("Executive branch", {})
         for role in ("chief of state", "head of government"):
             office = _text(executive.get(role))
+            # A monarch "represented by" a governor-general here (the King in
+            # Australia) lives and is at home in another realm, where the Factbook
+            # lists them without one: a trip here is a trip abroad.
+            if role == "chief of state" and "represented by" in office:
+                continue
             for part in re.split(r";|\band\b(?=\s+[A-Z][a-z]+ [A-Z]+)", office):
                 part = part.strip()
                 # A co-prince's or a monarch's local representative is no head of state.
@@ -337,6 +383,7 @@ def build(date: str) -> dict[str, Any]:
     surname_counts: dict[str, int] = defaultdict(int)
     for name in {name for _, _, _, name in people}:
         surname_counts[_surname(name)] += 1
+    spanish = {iso for iso in sovereigns if "es" in get_official_languages(iso, de_facto=True)}
     seen: set[tuple[str, str]] = set()
     cyrillic_countries = {iso for iso in sovereigns if _writes_in_cyrillic(iso)}
     for iso, role, title, name in people:
@@ -346,7 +393,7 @@ def build(date: str) -> dict[str, Any]:
                     leader["roles"] = sorted({*leader["roles"], role})
             continue
         seen.add((iso, name))
-        variants = _name_variants(name, surname_counts, title)
+        variants = _name_variants(name, surname_counts, title, paternal_first=iso in spanish)
         cyrillic = _cyrillic_variants(variants) if iso in cyrillic_countries else []
         names = sorted({*variants, *cyrillic})
         leaders.append(

@@ -169,3 +169,25 @@ def test_a_family_name_written_first_is_no_regnal_number() -> None:
     index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
     assert matches(index, "Xi arrives in Moscow for talks")
     assert not matches(index, "Xi tours a factory in Shanghai")
+
+
+def test_factbook_offices_with_glosses_and_government_names_give_clean_names() -> None:
+    leaders = {term.text for term in shipped_lists()["leaders"].terms}
+    # "President of the Government of Spain (prime minister-equivalent) Pedro SANCHEZ
+    # PEREZ-CASTEJON": a gloss inside the office; Spain goes by the first family name.
+    assert tags_of("leaders", "Pedro Sanchez") == {"ES"}
+    assert tags_of("leaders", "Sanchez") == {"ES"}
+    # "Chairman of the Cabinet of Ministers Adylbek KASYMALIYEV", "President of the
+    # Swiss Confederation Guy PARMELIN": the office's own words are not the name's.
+    assert "Adylbek Kasymaliyev" in leaders
+    assert "Guy Parmelin" in leaders
+    assert not [name for name in leaders if name.split()[0] in {"Ministers", "Confederation"}]
+
+
+def test_a_monarch_represented_by_a_governor_general_travels_there_abroad() -> None:
+    # The King is Australia's head of state, represented there by a governor-general:
+    # he lives in the United Kingdom, and a royal tour of Australia is a trip abroad.
+    assert tags_of("leaders", "King Charles") == {"GB"}
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert matches(index, "King Charles arrives in Canberra for a royal tour")
+    assert not matches(index, "King Charles arrives in Edinburgh")

@@ -81,3 +81,58 @@ def test_home_as_nationality_or_starting_point_is_not_home(index: TopicIndex) ->
     assert matches(index, "Mnangagwa has left Harare for Beijing")
     assert matches(index, "Kim Jong Un travels from Pyongyang to Moscow")
     assert not matches(index, "Mnangagwa returns to Harare from Beijing")
+
+
+def test_a_leader_written_as_sending_someone_is_not_the_traveller(index: TopicIndex) -> None:
+    assert not matches(index, "Lavrov lands in Pyongyang with a message from Putin")
+    assert not matches(index, "Wang Yi in Moscow on behalf of Xi Jinping")
+    assert not matches(index, "Putin's envoy lands in Riyadh")
+    assert not matches(index, "Лавров в Пекине передал послание Путина")
+    # The leader who goes, with the same words elsewhere in the sentence.
+    assert matches(index, "Putin lands in Beijing and sends a message to Kyiv")
+
+
+def test_a_border_or_a_counterpart_is_not_where_the_leader_is(index: TopicIndex) -> None:
+    assert not matches(index, "Modi visits troops near the China border")
+    assert not matches(index, "Trump tours the Mexico border")
+    assert not matches(index, "Macron holds talks with Japan by phone")
+    # A home place written as a border still keeps the leader at home.
+    assert not matches(index, "Trump visits the Texas border, then Mexico")
+    assert matches(index, "Modi lands in China for the summit")
+
+
+def test_a_city_that_is_a_leaders_given_name_is_no_place(index: TopicIndex) -> None:
+    # Vladimir is a Russian city; here it is Putin's given name.
+    assert not matches(index, "Kim Jong Un thanks President Vladimir Putin")
+    assert matches(index, "Kim Jong Un arrives in Vladimir")
+
+
+def test_a_bare_title_is_the_leader_the_headline_names() -> None:
+    query = "(@leaders OR @titles) ABROAD/12 @places"
+    lists = {
+        **SCRIPTS,
+        "titles": ListConfig.model_validate({"terms": ["chancellor", "prime minister"]}),
+    }
+    index = TopicIndex.build([TopicConfig(name="travel", query=query)], lists)
+    assert matches(index, "Merz speaks of trade", "The chancellor arrived in Tokyo on Monday.")
+    assert not matches(index, "Merz speaks of trade", "The chancellor arrived in Hamburg.")
+    # No leader in the headline, or leaders of two countries: no one to borrow from.
+    assert not matches(index, "Trade talks", "The chancellor arrived in Tokyo on Monday.")
+    assert not matches(
+        index, "Merz and Macron speak of trade", "The chancellor arrived in Tokyo on Monday."
+    )
+
+
+def test_a_bare_korean_title_is_south_koreas_leader() -> None:
+    # As the shipped topic writes it: a title beside a country is that country's.
+    query = "(@leaders OR (@countries NEAR/3 @titles) OR @titles) ABROAD/12 @places"
+    lists = {**SCRIPTS, "titles": ListConfig.model_validate({"terms": ["대통령"]})}
+    index = TopicIndex.build([TopicConfig(name="travel", query=query)], lists)
+    assert matches(index, "대통령, 도쿄 도착")
+    assert not matches(index, "대통령, 부산 도착")
+    # A foreign leader: a Han abbreviation before the title, or the same name
+    # written elsewhere with a country between name and title.
+    assert not matches(index, "트럼프 美대통령, 도쿄 도착")
+    assert not matches(
+        index, "푸틴 대통령, 모스크바서 회의 주재", "블라디미르 푸틴 러시아 대통령이 회의를 열었다."
+    )

@@ -21,13 +21,25 @@ A place name that is part of another feature's name ("the Guadalupe River",
 Nor is a place of the leader's own country that only says who they are or where
 they set off from ("Zimbabwe's Mnangagwa", "left Harare for Beijing").
 
-And one rule about who travels: a leader written as the **host** ("Kim received
-Shoigu", "welcomed by Macron") is not the traveller, so their span is dropped.
-The hosting verbs are :data:`HOST_VERBS` (vocabulary, not world facts).
+Nor is a place that says where a border or a neighbour is ("the border with
+Mexico", "near the China border", "talks with Japan"): see :data:`_NOT_WHERE_BEFORE`.
+
+Two rules about who travels: a leader written as the **host** ("Kim received
+Shoigu", "welcomed by Macron") is not the traveller, so their span is dropped;
+nor is a leader written as the one who **sends** the traveller ("a message from
+Putin", "on behalf of Xi", "Putin's envoy"). The hosting and sending words are
+:data:`HOST_VERBS` and :data:`_SENDER_BEFORE` (vocabulary, not world facts).
+
+And one about who a title is: a bare title in the summary ("the chancellor
+arrived in Tokyo") is the leader the headline names ("Merz in Japan: ..."),
+so it borrows that leader's countries (:func:`headline_countries`); in Korean,
+a bare 대통령 or 총리 with no country beside it is South Korea's
+(:func:`press_country`).
 """
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
@@ -112,15 +124,21 @@ def _gap(left: PlacedSpan, right: PlacedSpan) -> int:
     return max(right.first - left.last, left.first - right.last)
 
 
-def _token_at(tokens: Tokens, position: int) -> str:
-    """The folded word at ``position``, or "" (before the start, past the end, a gap)."""
+def _number_at(tokens: Tokens, position: int) -> int | None:
+    """The index of the token at ``position``, or None (before the start, past the end, a gap)."""
     if tokens.positions is None:
         number = position - tokens.first_position
     else:
         number = bisect_left(tokens.positions, position)
         if number < len(tokens) and tokens.positions[number] != position:
-            return ""
-    return tokens.words[number] if 0 <= number < len(tokens) else ""
+            return None
+    return number if 0 <= number < len(tokens) else None
+
+
+def _token_at(tokens: Tokens, position: int) -> str:
+    """The folded word at ``position``, or "" (before the start, past the end, a gap)."""
+    number = _number_at(tokens, position)
+    return "" if number is None else tokens.words[number]
 
 
 def is_host(span: PlacedSpan, field: FieldText) -> bool:
@@ -139,6 +157,44 @@ def is_host(span: PlacedSpan, field: FieldText) -> bool:
         _token_at(tokens, span.last + offset) for offset in range(1, _CJK_HOST_REACH + 1)
     )
     return any(verb in following for verb in _HOST_CJK)
+
+
+# Words that, within a few words before a leader's name (titles between), make the
+# leader the one who sends someone, not the one who goes: "a message from
+# President Putin", "on behalf of Xi", "la part du président", "im Auftrag von",
+# "en nombre del presidente", "послание Путина". Ordinary dictionary words of the
+# topic languages.
+_SENDER_BEFORE = frozenset(
+    {
+        "behalf", "message", "letter", "envoy", "emissary", "part", "lettre", "envoye",
+        "emissaire", "auftrag", "botschaft", "brief", "gesandter", "sondergesandter",
+        "nombre", "mensaje", "carta", "enviado", "послание", "письмо", "поручению",
+        "посланник", "спецпосланник",
+    }
+)  # fmt: skip
+_SENDER_REACH = 4
+# After "Putin's" (tokens "putin", "s"): the leader's staff travel, not the leader.
+_STAFF_AFTER = frozenset(
+    {
+        "envoy", "envoys", "emissary", "aide", "aides", "adviser", "advisers", "advisor",
+        "advisors", "spokesman", "spokeswoman", "spokesperson", "representative",
+        "minister", "message", "letter", "delegation", "officials",
+    }
+)  # fmt: skip
+
+
+def is_sender(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the leader at ``span`` is written as sending someone ("a message from
+    Putin", "Putin's envoy"), not as travelling."""
+    tokens = field.tokens
+    if _token_at(tokens, span.last + 1) == "s" and _token_at(tokens, span.last + 2) in _STAFF_AFTER:
+        return True
+    # Inside the span too: a title qualified by a country spans both ("Ukraine and a
+    # message from the president").
+    before = {
+        _token_at(tokens, position) for position in range(span.first - _SENDER_REACH, span.last)
+    }
+    return not before.isdisjoint(_SENDER_BEFORE)
 
 
 # A home place right after one of these is where the trip starts, not a sign of
@@ -164,15 +220,92 @@ def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) ->
     return _token_at(tokens, right.first - 1) in _DEPARTURE
 
 
+# A place right after one of these, or right before a word of a border, says
+# where a border or a counterpart is, not where anyone is ("the border with
+# Mexico", "near the Chinese border", "talks with Japan", "gegen Russland").
+_NOT_WHERE_BEFORE = frozenset(
+    {
+        "near", "with", "against", "toward", "towards", "bordering", "pres", "avec",
+        "contre", "gegen", "mit", "nahe", "cerca", "contra", "con", "против", "возле",
+    }
+)  # fmt: skip
+_BORDER_AFTER = frozenset(
+    {
+        "border", "borders", "frontier", "grenze", "frontiere", "frontera", "граница",
+        "границы", "границе", "границу",
+    }
+)  # fmt: skip
+
+
+def names_a_border(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the place at ``span`` names the far side of a border ("the China
+    border"): no evidence that anyone is in that country."""
+    return _token_at(field.tokens, span.last + 1) in _BORDER_AFTER
+
+
 def names_another_feature(span: PlacedSpan, field: FieldText) -> bool:
-    """Whether the place at ``span`` is part of a street's, river's or building's name."""
+    """Whether the place at ``span`` is part of a street's, river's or building's name,
+    or only says where a border or a counterpart is."""
     tokens = field.tokens
     return (
         _token_at(tokens, span.last + 1) in _FEATURE_AFTER
+        or _token_at(tokens, span.first - 1) in _NOT_WHERE_BEFORE
         # "calle Madrid", "rue de Paris": the noun one or two words before.
         or _token_at(tokens, span.first - 1) in _FEATURE_BEFORE
         or _token_at(tokens, span.first - 2) in _FEATURE_BEFORE
     )
+
+
+HEADLINE = "title"
+
+
+def _overlaps(one: PlacedSpan, other: PlacedSpan) -> bool:
+    return one.field == other.field and one.first <= other.last and other.first <= one.last
+
+
+def _in_name(place: PlacedSpan, leader: PlacedSpan) -> bool:
+    """Whether ``place`` is a given name right before a leader's family name."""
+    return place.field == leader.field and place.last == leader.first - 1
+
+
+# Korean-language news names its own country's president or prime minister by
+# the bare title ("이 대통령", "대통령은 ... 출국했다") and a foreign one with a
+# country ("미국 대통령", "美 대통령"): a bare Hangul title with no country beside
+# it is South Korea's. (North Korea's press calls its leader 위원장, not these.)
+_PRESS_TITLES = {"대통령": "KR", "총리": "KR"}
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+_NAME_BEFORE = re.compile(r"([\uac00-\ud7af]+)\s*$")
+
+
+def press_country(
+    span: PlacedSpan, field: FieldText, fields: Mapping[str, FieldText]
+) -> frozenset[str]:
+    """The country of a bare Korean title at ``span`` ("대통령": South Korea's); empty
+    for any other title, for one right after a Han country abbreviation ("美대통령"),
+    and for one whose name the item writes elsewhere with a country between name
+    and title ("푸틴 대통령" after "푸틴 러시아 대통령")."""
+    tokens = field.tokens
+    word = "".join(_token_at(tokens, position) for position in range(span.first, span.last + 1))
+    country = _PRESS_TITLES.get(word)
+    if country is None or _HAN.fullmatch(_token_at(tokens, span.first - 1) or "x"):
+        return frozenset()
+    number = _number_at(tokens, span.first)
+    name = _NAME_BEFORE.search(field.text[: tokens.starts[number]]) if number is not None else None
+    if name is not None:
+        qualified = re.compile(rf"{name.group(1)}\s+[\uac00-\ud7af]+\s+{word}")
+        if any(qualified.search(other.text) for other in fields.values()):
+            return frozenset()
+    return frozenset({country})
+
+
+def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
+    """The countries of the one leader the headline names as travelling ("Merz in
+    Japan: ..."), which a bare title later in the item ("the chancellor") refers
+    to; empty when the headline names none, or leaders of different countries."""
+    named = {_countries(left.tags) for left in travellers if left.field == HEADLINE}
+    return next(iter(named)) if len(named) == 1 else frozenset()
 
 
 def abroad_pairs(
@@ -187,9 +320,29 @@ def abroad_pairs(
     abroad when Beijing is the nearer."""
     found: list[tuple[LeftSpan, RightSpan]] = []
     window = SpanWindow(rights)
+    lefts = list(lefts)
+    travellers = [
+        left
+        for left in lefts
+        if left.tags
+        and not is_host(left, fields[left.field])
+        and not is_sender(left, fields[left.field])
+    ]
+    borrowed = headline_countries(travellers)
+    named = [left for left in lefts if left.tags]
     for left in lefts:
         home = _countries(left.tags)
-        if not home or is_host(left, fields[left.field]):
+        if not home:
+            # A bare title ("the chancellor") is the leader the headline names, or
+            # in Korean news, South Korea's.
+            if any(_overlaps(left, other) for other in travellers):
+                continue
+            home = press_country(left, fields[left.field], fields) or (
+                borrowed if left.field != HEADLINE else frozenset()
+            )
+        if not home or (left.tags and left not in travellers):
+            continue
+        if is_host(left, fields[left.field]) or is_sender(left, fields[left.field]):
             continue
         near = [
             (gap, right)
@@ -199,6 +352,12 @@ def abroad_pairs(
             # A foreign region is no evidence either way.
             and (_abroad_evidence(right.tags) or not home.isdisjoint(_countries(right.tags)))
             and not names_another_feature(right, fields[right.field])
+            and not (
+                home.isdisjoint(_countries(right.tags))
+                and names_a_border(right, fields[right.field])
+            )
+            # "Vladimir" in "President Vladimir Putin" is no Russian city.
+            and not any(_in_name(right, other) for other in named)
             and not (
                 not home.isdisjoint(_countries(right.tags))
                 and _home_not_location(left, right, fields[right.field])
