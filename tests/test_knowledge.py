@@ -34,6 +34,13 @@ def test_shipped_lists_carry_countries_in_many_scripts() -> None:
     # A territory is its sovereign's ground too.
     assert tags_of("countries", "New Caledonia") == {"NC", "FR"}
     assert "US" in tags_of("leaders", "Donald Trump")
+    # CLDR's short names, as the press writes them ("USA" in German, "США").
+    assert tags_of("countries", "USA") == {"US"}
+    assert tags_of("countries", "США") == {"US"}
+    assert tags_of("countries", "EE. UU.") == {"US"}
+    # ... but not one that is an English word ("us") or bare initials ("É.-U.").
+    countries = {term.text for term in shipped_lists()["countries"].terms}
+    assert "US" not in countries and "É.-U." not in countries
     assert "FR" in tags_of("demonyms", "French")
 
 
