@@ -136,3 +136,20 @@ def test_a_bare_korean_title_is_south_koreas_leader() -> None:
     assert not matches(
         index, "푸틴 대통령, 모스크바서 회의 주재", "블라디미르 푸틴 러시아 대통령이 회의를 열었다."
     )
+
+
+def test_a_bare_japanese_title_is_japans_prime_minister() -> None:
+    query = "(@leaders OR (@countries NEAR/3 @titles) OR @titles) ABROAD/12 @places"
+    lists = {**SCRIPTS, "titles": ListConfig.model_validate({"terms": ["首相"]})}
+    index = TopicIndex.build([TopicConfig(name="travel", query=query)], lists)
+    # Japan's own prime minister: a bare title, or one after a name in kanji.
+    assert matches(index, "石破首相、ニューデリーに到着")
+    assert matches(index, "首相はニューデリーに到着した")
+    assert not matches(index, "石破首相、大阪を視察")
+    # A foreign one: a one-character country abbreviation, a name in katakana; and
+    # "former" is one character too.
+    assert not matches(index, "英首相、ニューデリーに到着")
+    assert not matches(index, "モディ首相、ニューデリーに到着した")
+    assert not matches(index, "前首相、ニューデリーに到着")
+    # Chinese writes any country's prime minister so ("日本首相" beside its country).
+    assert not matches(index, "首相抵达新德里")

@@ -32,19 +32,18 @@ Putin", "on behalf of Xi", "Putin's envoy"). The hosting and sending words are
 
 And one about who a title is: a bare title in the summary ("the chancellor
 arrived in Tokyo") is the leader the headline names ("Merz in Japan: ..."),
-so it borrows that leader's countries (:func:`headline_countries`); in Korean,
-a bare 대통령 or 총리 with no country beside it is South Korea's
-(:func:`press_country`).
+so it borrows that leader's countries (:func:`headline_countries`); in Korean
+and Japanese news, a bare 대통령 or 총리 is South Korea's and a bare 首相 Japan's
+(:func:`watcher.match.press.press_country`).
 """
 
 from __future__ import annotations
 
-import re
-from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
-from watcher.match.text import FieldText, Tokens
+from watcher.match.press import press_country, token_at
+from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan, SpanWindow
 
 HOME_ONLY_MARK = "~"
@@ -124,37 +123,20 @@ def _gap(left: PlacedSpan, right: PlacedSpan) -> int:
     return max(right.first - left.last, left.first - right.last)
 
 
-def _number_at(tokens: Tokens, position: int) -> int | None:
-    """The index of the token at ``position``, or None (before the start, past the end, a gap)."""
-    if tokens.positions is None:
-        number = position - tokens.first_position
-    else:
-        number = bisect_left(tokens.positions, position)
-        if number < len(tokens) and tokens.positions[number] != position:
-            return None
-    return number if 0 <= number < len(tokens) else None
-
-
-def _token_at(tokens: Tokens, position: int) -> str:
-    """The folded word at ``position``, or "" (before the start, past the end, a gap)."""
-    number = _number_at(tokens, position)
-    return "" if number is None else tokens.words[number]
-
-
 def is_host(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the leader at ``span`` is written as hosting someone, not travelling."""
     tokens = field.tokens
-    after = _token_at(tokens, span.last + 1)
+    after = token_at(tokens, span.last + 1)
     # "Modi welcomed by Macron": the same verb in the passive makes Modi the guest.
-    if after in HOST_VERBS and _token_at(tokens, span.last + 2) not in _NOT_HOSTING_NEXT:
+    if after in HOST_VERBS and token_at(tokens, span.last + 2) not in _NOT_HOSTING_NEXT:
         return True
-    before = (_token_at(tokens, span.first - 2), _token_at(tokens, span.first - 1))
+    before = (token_at(tokens, span.first - 2), token_at(tokens, span.first - 1))
     if before in _HOST_BEFORE:
         return True
     # CJK tokens are single characters: a hosting verb within the next few
     # ("习近平在北京会见普京": Xi, at Beijing, receives Putin).
     following = "".join(
-        _token_at(tokens, span.last + offset) for offset in range(1, _CJK_HOST_REACH + 1)
+        token_at(tokens, span.last + offset) for offset in range(1, _CJK_HOST_REACH + 1)
     )
     return any(verb in following for verb in _HOST_CJK)
 
@@ -187,12 +169,12 @@ def is_sender(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the leader at ``span`` is written as sending someone ("a message from
     Putin", "Putin's envoy"), not as travelling."""
     tokens = field.tokens
-    if _token_at(tokens, span.last + 1) == "s" and _token_at(tokens, span.last + 2) in _STAFF_AFTER:
+    if token_at(tokens, span.last + 1) == "s" and token_at(tokens, span.last + 2) in _STAFF_AFTER:
         return True
     # Inside the span too: a title qualified by a country spans both ("Ukraine and a
     # message from the president").
     before = {
-        _token_at(tokens, position) for position in range(span.first - _SENDER_REACH, span.last)
+        token_at(tokens, position) for position in range(span.first - _SENDER_REACH, span.last)
     }
     return not before.isdisjoint(_SENDER_BEFORE)
 
@@ -214,10 +196,10 @@ def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) ->
     the trip ("left Harare")."""
     tokens = field.tokens
     if right.last == left.first - 1 or (
-        right.last == left.first - 2 and _token_at(tokens, right.last + 1) == "s"
+        right.last == left.first - 2 and token_at(tokens, right.last + 1) == "s"
     ):
         return True
-    return _token_at(tokens, right.first - 1) in _DEPARTURE
+    return token_at(tokens, right.first - 1) in _DEPARTURE
 
 
 # A place right after one of these, or right before a word of a border, says
@@ -240,7 +222,7 @@ _BORDER_AFTER = frozenset(
 def names_a_border(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the place at ``span`` names the far side of a border ("the China
     border"): no evidence that anyone is in that country."""
-    return _token_at(field.tokens, span.last + 1) in _BORDER_AFTER
+    return token_at(field.tokens, span.last + 1) in _BORDER_AFTER
 
 
 def names_another_feature(span: PlacedSpan, field: FieldText) -> bool:
@@ -248,11 +230,11 @@ def names_another_feature(span: PlacedSpan, field: FieldText) -> bool:
     or only says where a border or a counterpart is."""
     tokens = field.tokens
     return (
-        _token_at(tokens, span.last + 1) in _FEATURE_AFTER
-        or _token_at(tokens, span.first - 1) in _NOT_WHERE_BEFORE
+        token_at(tokens, span.last + 1) in _FEATURE_AFTER
+        or token_at(tokens, span.first - 1) in _NOT_WHERE_BEFORE
         # "calle Madrid", "rue de Paris": the noun one or two words before.
-        or _token_at(tokens, span.first - 1) in _FEATURE_BEFORE
-        or _token_at(tokens, span.first - 2) in _FEATURE_BEFORE
+        or token_at(tokens, span.first - 1) in _FEATURE_BEFORE
+        or token_at(tokens, span.first - 2) in _FEATURE_BEFORE
     )
 
 
@@ -266,38 +248,6 @@ def _overlaps(one: PlacedSpan, other: PlacedSpan) -> bool:
 def _in_name(place: PlacedSpan, leader: PlacedSpan) -> bool:
     """Whether ``place`` is a given name right before a leader's family name."""
     return place.field == leader.field and place.last == leader.first - 1
-
-
-# Korean-language news names its own country's president or prime minister by
-# the bare title ("이 대통령", "대통령은 ... 출국했다") and a foreign one with a
-# country ("미국 대통령", "美 대통령"): a bare Hangul title with no country beside
-# it is South Korea's. (North Korea's press calls its leader 위원장, not these.)
-_PRESS_TITLES = {"대통령": "KR", "총리": "KR"}
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-
-
-_NAME_BEFORE = re.compile(r"([\uac00-\ud7af]+)\s*$")
-
-
-def press_country(
-    span: PlacedSpan, field: FieldText, fields: Mapping[str, FieldText]
-) -> frozenset[str]:
-    """The country of a bare Korean title at ``span`` ("대통령": South Korea's); empty
-    for any other title, for one right after a Han country abbreviation ("美대통령"),
-    and for one whose name the item writes elsewhere with a country between name
-    and title ("푸틴 대통령" after "푸틴 러시아 대통령")."""
-    tokens = field.tokens
-    word = "".join(_token_at(tokens, position) for position in range(span.first, span.last + 1))
-    country = _PRESS_TITLES.get(word)
-    if country is None or _HAN.fullmatch(_token_at(tokens, span.first - 1) or "x"):
-        return frozenset()
-    number = _number_at(tokens, span.first)
-    name = _NAME_BEFORE.search(field.text[: tokens.starts[number]]) if number is not None else None
-    if name is not None:
-        qualified = re.compile(rf"{name.group(1)}\s+[\uac00-\ud7af]+\s+{word}")
-        if any(qualified.search(other.text) for other in fields.values()):
-            return frozenset()
-    return frozenset({country})
 
 
 def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
@@ -334,7 +284,7 @@ def abroad_pairs(
         home = _countries(left.tags)
         if not home:
             # A bare title ("the chancellor") is the leader the headline names, or
-            # in Korean news, South Korea's.
+            # in Korean and Japanese news, South Korea's and Japan's.
             if any(_overlaps(left, other) for other in travellers):
                 continue
             home = press_country(left, fields[left.field], fields) or (

@@ -1,0 +1,96 @@
+"""Press conventions that say whose a bare title is (language facts, not world facts).
+
+Korean and Japanese news name their own country's leader by a bare title and
+a foreign one with a country beside it:
+
+- Korean: "이 대통령", "대통령은 ... 출국했다" is South Korea's president; a foreign
+  one is "미국 대통령", "美 대통령", "푸틴 러시아 대통령". (North Korea's press
+  calls its leader 위원장, not these.)
+- Japanese: "石破首相", "首相は ... 出発した" is Japan's prime minister; a foreign
+  head of government is written with a one-character country abbreviation
+  ("英首相", "スターマー英首相"), a country ("インドのモディ首相", which the
+  shipped topic's country qualifier tags), or a name in katakana ("モディ首相"):
+  Japanese news writes its own leaders' names in kanji, foreign ones in katakana.
+  A one-character prefix also covers "前首相" and "元首相" (former).
+
+:func:`press_country` gives the country such a bare title stands for, or none.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Mapping
+
+from watcher.match.text import FieldText, Tokens
+from watcher.match.window import PlacedSpan
+
+_KOREAN_TITLES = {"대통령": "KR", "총리": "KR"}
+_JAPANESE_TITLES = {"首相": "JP", "総理": "JP"}
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3041-\u30ff]")
+_KATAKANA = re.compile(r"[\u30a1-\u30ff]")
+_NAME_BEFORE = re.compile(r"([\uac00-\ud7af]+)\s*$")
+
+
+def number_at(tokens: Tokens, position: int) -> int | None:
+    """The index of the token at ``position``, or None (before the start, past the end, a gap)."""
+    if tokens.positions is None:
+        number = position - tokens.first_position
+    else:
+        number = bisect_left(tokens.positions, position)
+        if number < len(tokens) and tokens.positions[number] != position:
+            return None
+    return number if 0 <= number < len(tokens) else None
+
+
+def token_at(tokens: Tokens, position: int) -> str:
+    """The folded word at ``position``, or "" (before the start, past the end, a gap)."""
+    number = number_at(tokens, position)
+    return "" if number is None else tokens.words[number]
+
+
+def _korean(
+    word: str, start: int, before_token: str, field: FieldText, fields: Mapping[str, FieldText]
+) -> frozenset[str]:
+    # "美대통령", "美 대통령": a Han country abbreviation right before the title.
+    if _HAN.fullmatch(before_token or "x"):
+        return frozenset()
+    name = _NAME_BEFORE.search(field.text[:start])
+    if name is not None:
+        # "푸틴 대통령" after "푸틴 러시아 대통령": the name's country is given elsewhere.
+        qualified = re.compile(rf"{name.group(1)}\s+[\uac00-\ud7af]+\s+{word}")
+        if any(qualified.search(other.text) for other in fields.values()):
+            return frozenset()
+    return frozenset({_KOREAN_TITLES[word]})
+
+
+def _japanese(start: int, field: FieldText) -> frozenset[str]:
+    if not _KANA.search(field.text):
+        return frozenset()  # Chinese, where 首相 is any country's prime minister
+    before = field.text[:start]
+    if before and _KATAKANA.fullmatch(before[-1]):
+        return frozenset()  # "モディ首相": a foreign name
+    han = 0
+    while han < len(before) and _HAN.fullmatch(before[-1 - han]):
+        han += 1
+    if han == 1:
+        return frozenset()  # "英首相", "前首相": a country abbreviation, or "former"
+    return frozenset({_JAPANESE_TITLES["首相"]})
+
+
+def press_country(
+    span: PlacedSpan, field: FieldText, fields: Mapping[str, FieldText]
+) -> frozenset[str]:
+    """The country of a bare Korean or Japanese title at ``span`` ("대통령": South
+    Korea's, "首相": Japan's; see the module docstring); empty for any other title
+    and for a title the text marks as foreign."""
+    tokens = field.tokens
+    word = "".join(token_at(tokens, position) for position in range(span.first, span.last + 1))
+    number = number_at(tokens, span.first)
+    if number is None or word not in _KOREAN_TITLES | _JAPANESE_TITLES:
+        return frozenset()
+    start = tokens.starts[number]
+    if word in _KOREAN_TITLES:
+        return _korean(word, start, token_at(tokens, span.first - 1), field, fields)
+    return _japanese(start, field)
