@@ -153,3 +153,18 @@ def test_a_bare_japanese_title_is_japans_prime_minister() -> None:
     assert not matches(index, "前首相、ニューデリーに到着")
     # Chinese writes any country's prime minister so ("日本首相" beside its country).
     assert not matches(index, "首相抵达新德里")
+
+
+def test_a_capital_spoken_to_or_owning_something_is_not_where_the_leader_is(
+    index: TopicIndex,
+) -> None:
+    # The government a leader speaks to or of ("Putin says Kyiv must ..."), a
+    # reported clause's subject, or a possessive that owns something.
+    assert not matches(index, "Putin says Kyiv must withdraw first")
+    assert not matches(index, "Merz kritisiert Peking im Bundestag")
+    assert not matches(index, "Starmer told MPs that Russia must agree to a ceasefire")
+    assert not matches(index, "Putin rejects the plan as Kyiv's forces hold out")
+    # A word of place or presence before the possessive: the leader is there.
+    assert matches(index, "Putin attends Kazakhstan's independence celebrations")
+    assert matches(index, "Putin met Xi in Beijing's Great Hall of the People")
+    assert matches(index, "Putin says in Beijing that talks went well")

@@ -22,7 +22,9 @@ Nor is a place of the leader's own country that only says who they are or where
 they set off from ("Zimbabwe's Mnangagwa", "left Harare for Beijing").
 
 Nor is a place that says where a border or a neighbour is ("the border with
-Mexico", "near the China border", "talks with Japan"): see :data:`_NOT_WHERE_BEFORE`.
+Mexico", "near the China border", "talks with Japan"): see :data:`_NOT_WHERE_BEFORE`;
+nor a foreign place that stands for its government ("Putin says Kyiv must",
+"that Russia must", "Kyiv's forces"): see :func:`names_a_government`.
 
 Two rules about who travels: a leader written as the **host** ("Kim received
 Shoigu", "welcomed by Macron") is not the traveller, so their span is dropped;
@@ -42,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
-from watcher.match.press import press_country, token_at
+from watcher.match.press import number_at, press_country, token_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan, SpanWindow
 
@@ -211,6 +213,37 @@ _NOT_WHERE_BEFORE = frozenset(
         "contre", "gegen", "mit", "nahe", "cerca", "contra", "con", "против", "возле",
     }
 )  # fmt: skip
+# A capital right after a verb of speaking to, about or against someone is the
+# government spoken of, not where the speaker is ("Putin says Kyiv must ...",
+# "Xi warns Washington", "Merz kritisiert Peking", "Macron critique Moscou").
+# Ordinary dictionary verbs of the topic languages, in their news-headline forms.
+_ADDRESSED_BEFORE = frozenset(
+    {
+        "says", "said", "tells", "told", "warns", "warned", "urges", "urged", "threatens",
+        "threatened", "accuses", "accused", "blames", "blamed", "criticises", "criticised",
+        "criticizes", "criticized", "slams", "slammed", "condemns", "condemned", "rebukes",
+        "rebuked", "dit", "avertit", "menace", "accuse", "critique", "exhorte", "somme",
+        "sagt", "warnt", "droht", "kritisiert", "fordert", "mahnt", "dice", "advierte",
+        "amenaza", "acusa", "critica", "insta", "exige", "заявил", "предупредил",
+        "пригрозил", "обвинил", "раскритиковал", "призвал", "потребовал",
+        # A reported clause's subject ("told MPs that Russia must ..."): its government.
+        "that", "dass", "que", "что",
+    }
+)  # fmt: skip
+# A place in the possessive owns something ("Kyiv's forces", "Moscow's threats"),
+# it does not say where anyone is, unless a word of place or of presence comes
+# before it ("in Beijing's Great Hall", "for China's parade", "attends Russia's
+# Victory Day").
+_LOCATING_BEFORE = frozenset(
+    {
+        "in", "at", "inside", "to", "from", "into", "for", "attend", "attends", "attended",
+        "attending", "visit", "visits", "visited", "visiting", "join", "joins", "joined",
+        "joining", "tour", "tours", "toured", "touring",
+    }
+)  # fmt: skip
+# Spanish and French put "a"/"à" before whom a verb addresses ("advierte a
+# Washington", "demande à Moscou").
+_PERSONAL_A = frozenset({"a", "al"})
 _BORDER_AFTER = frozenset(
     {
         "border", "borders", "frontier", "grenze", "frontiere", "frontera", "граница",
@@ -223,6 +256,34 @@ def names_a_border(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the place at ``span`` names the far side of a border ("the China
     border"): no evidence that anyone is in that country."""
     return token_at(field.tokens, span.last + 1) in _BORDER_AFTER
+
+
+def _apostrophe_after(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the place at ``span`` is followed by an apostrophe ("Kyiv's")."""
+    number = number_at(field.tokens, span.last)
+    if number is None:
+        return False
+    end = field.tokens.ends[number]
+    return field.text[end : end + 1] in ("'", "’")
+
+
+def names_a_government(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the place at ``span`` stands for its government or owns something: what
+    a leader speaks to or of ("Putin says Kyiv must", "advierte a Washington"), a
+    reported clause's subject ("that Russia must"), a possessive ("Kyiv's forces").
+    No evidence of a trip abroad; a home place so written still says the news is
+    at home ("said Britain would")."""
+    tokens = field.tokens
+    before = token_at(tokens, span.first - 1)
+    if before in _ADDRESSED_BEFORE or (
+        before in _PERSONAL_A and token_at(tokens, span.first - 2) in _ADDRESSED_BEFORE
+    ):
+        return True
+    return (
+        token_at(tokens, span.last + 1) == "s"
+        and _apostrophe_after(span, field)
+        and before not in _LOCATING_BEFORE
+    )
 
 
 def names_another_feature(span: PlacedSpan, field: FieldText) -> bool:
@@ -304,7 +365,10 @@ def abroad_pairs(
             and not names_another_feature(right, fields[right.field])
             and not (
                 home.isdisjoint(_countries(right.tags))
-                and names_a_border(right, fields[right.field])
+                and (
+                    names_a_border(right, fields[right.field])
+                    or names_a_government(right, fields[right.field])
+                )
             )
             # "Vladimir" in "President Vladimir Putin" is no Russian city.
             and not any(_in_name(right, other) for other in named)
