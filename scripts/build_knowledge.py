@@ -310,6 +310,11 @@ def _name_variants(
     if numbered and len(title.split()) == 1:
         regnal = [word for n, word in enumerate(shown) if not _is_numeral(words, n)]
         variants.append(" ".join([title, *regnal]))
+    # So does one whose name the Factbook begins with the capitalised name they
+    # reign by, with no numeral ("King SALMAN bin Abd al-Aziz Al Saud" is "King
+    # Salman", "Amir TAMIM bin Hamad Al Thani" "Amir Tamim").
+    elif len(title.split()) == 1 and len(words) > 1 and words[0].isupper() and len(words[0]) > 1:
+        variants.append(f"{title} {shown[0]}")
     return sorted(dict.fromkeys(variants))
 
 

@@ -34,6 +34,9 @@ def test_shipped_lists_carry_countries_in_many_scripts() -> None:
     # A territory is its sovereign's ground too.
     assert tags_of("countries", "New Caledonia") == {"NC", "FR"}
     assert "US" in tags_of("leaders", "Donald Trump")
+    # A monarch by title and the name they reign by, numbered or not.
+    assert tags_of("leaders", "King Charles") == {"GB"}
+    assert tags_of("leaders", "King Salman") == {"SA"}
     # CLDR's short names, as the press writes them ("USA" in German, "США").
     assert tags_of("countries", "USA") == {"US"}
     assert tags_of("countries", "США") == {"US"}
