@@ -133,6 +133,8 @@ def test_a_bare_korean_title_is_south_koreas_leader() -> None:
     # A foreign leader: a Han abbreviation before the title, or the same name
     # written elsewhere with a country between name and title.
     assert not matches(index, "트럼프 美대통령, 도쿄 도착")
+    # The office, not the person: 대통령실 (the presidential office).
+    assert not matches(index, "대통령실, 도쿄 회담 결과 브리핑")
     assert not matches(
         index, "푸틴 대통령, 모스크바서 회의 주재", "블라디미르 푸틴 러시아 대통령이 회의를 열었다."
     )

@@ -26,6 +26,9 @@ from watcher.match.text import FieldText, Tokens
 from watcher.match.window import PlacedSpan
 
 _KOREAN_TITLES = {"대통령": "KR", "총리": "KR"}
+# Syllables that make a Korean title a compound naming the office: 실 (office),
+# 궁 (palace), 직 (post), 선 (선거, election), 령 (decree), 배 (a cup named for it).
+_OFFICE_AFTER = frozenset("실궁직선령배")
 _JAPANESE_TITLES = {"首相": "JP", "総理": "JP"}
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3041-\u30ff]")
@@ -51,10 +54,19 @@ def token_at(tokens: Tokens, position: int) -> str:
 
 
 def _korean(
-    word: str, start: int, before_token: str, field: FieldText, fields: Mapping[str, FieldText]
+    word: str,
+    start: int,
+    before_token: str,
+    after_token: str,
+    field: FieldText,
+    fields: Mapping[str, FieldText],
 ) -> frozenset[str]:
     # "美대통령", "美 대통령": a Han country abbreviation right before the title.
     if _HAN.fullmatch(before_token or "x"):
+        return frozenset()
+    # "대통령실" (the presidential office), "총리직" (the post), "대통령선거": a
+    # compound that names the office, not the person.
+    if after_token in _OFFICE_AFTER:
         return frozenset()
     name = _NAME_BEFORE.search(field.text[:start])
     if name is not None:
@@ -92,5 +104,12 @@ def press_country(
         return frozenset()
     start = tokens.starts[number]
     if word in _KOREAN_TITLES:
-        return _korean(word, start, token_at(tokens, span.first - 1), field, fields)
+        return _korean(
+            word,
+            start,
+            token_at(tokens, span.first - 1),
+            token_at(tokens, span.last + 1),
+            field,
+            fields,
+        )
     return _japanese(start, field)
