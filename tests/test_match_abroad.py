@@ -105,6 +105,8 @@ def test_a_city_that_is_a_leaders_given_name_is_no_place(index: TopicIndex) -> N
     # Vladimir is a Russian city; here it is Putin's given name.
     assert not matches(index, "Kim Jong Un thanks President Vladimir Putin")
     assert matches(index, "Kim Jong Un arrives in Vladimir")
+    # A colon between them: a place, then a leader ("Peking: Kanzler wirbt").
+    assert matches(index, "Talks in Beijing: Putin signs deals")
 
 
 def test_a_bare_title_is_the_leader_the_headline_names() -> None:

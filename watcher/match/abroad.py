@@ -306,9 +306,16 @@ def _overlaps(one: PlacedSpan, other: PlacedSpan) -> bool:
     return one.field == other.field and one.first <= other.last and other.first <= one.last
 
 
-def _in_name(place: PlacedSpan, leader: PlacedSpan) -> bool:
-    """Whether ``place`` is a given name right before a leader's family name."""
-    return place.field == leader.field and place.last == leader.first - 1
+def _in_name(place: PlacedSpan, leader: PlacedSpan, field: FieldText) -> bool:
+    """Whether ``place`` is a given name right before a leader's family name: only
+    a space between them ("Peking: Kanzler wirbt" is a place, then a title)."""
+    if place.field != leader.field or place.last != leader.first - 1:
+        return False
+    tokens = field.tokens
+    before, after = number_at(tokens, place.last), number_at(tokens, leader.first)
+    if before is None or after is None:
+        return True
+    return field.text[tokens.ends[before] : tokens.starts[after]].isspace()
 
 
 def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
@@ -371,7 +378,7 @@ def abroad_pairs(
                 )
             )
             # "Vladimir" in "President Vladimir Putin" is no Russian city.
-            and not any(_in_name(right, other) for other in named)
+            and not any(_in_name(right, other, fields[right.field]) for other in named)
             and not (
                 not home.isdisjoint(_countries(right.tags))
                 and _home_not_location(left, right, fields[right.field])
