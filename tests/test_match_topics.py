@@ -19,13 +19,13 @@ DEV_SET = SHARED / "eval" / "topics-dev.jsonl"
 # The generalisation set (issue #20): never tuned on item by item. Floors at the
 # figures measured when the shipped topics last changed, so a regression shows.
 DEV2_SET = SHARED / "eval" / "topics-dev2.jsonl"
-DEV2_FLOORS = {"leader-travel": 0.84, "parade-coverage": 0.92}
+DEV2_FLOORS = {"leader-travel": 0.86, "parade-coverage": 0.95}
 # The project's own labelled items, one or more per class of error in each of the
 # eight languages (issue #20), written for this purpose, not taken from either set.
-# Its floor fell from 0.90 to 0.88 when harder leader-no-trip items joined it
-# (leaders who speak of a capital or of a summit at home; most still fire).
+# It grew from 83 to 125 items in round 2, with harder leader-no-trip items
+# (leaders who speak of a capital or of a summit at home; four still fire).
 OWN_SET = Path(__file__).resolve().parent / "fixtures" / "topics-own.jsonl"
-OWN_FLOORS = {"leader-travel": 0.88, "parade-coverage": 0.95}
+OWN_FLOORS = {"leader-travel": 0.90, "parade-coverage": 0.95}
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
 MIN_F1 = 0.90
 
