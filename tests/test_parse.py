@@ -183,6 +183,41 @@ def test_relative_guids_keep_their_identity_when_the_feed_moves() -> None:
     ]
 
 
+def test_relative_links_in_content_resolve_against_its_base() -> None:
+    # Atom content with its own xml:base, and RSS content:encoded against the feed URL.
+    atom = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>T</title><entry><id>urn:a</id><title>A</title>"
+        b'<content type="html" xml:base="https://cdn.example.net/2026/">'
+        b'&lt;p&gt;&lt;a href="../a.html"&gt;a&lt;/a&gt; &lt;img src="b.png"&gt;'
+        b"&lt;/p&gt;"
+        b"</content></entry></feed>"
+    )
+    (item,) = parse(atom).items
+    assert 'href="https://cdn.example.net/a.html"' in item.content_html
+    assert 'src="https://cdn.example.net/2026/b.png"' in item.content_html
+    body = rss(
+        "<title>A</title><content:encoded><![CDATA[<p><a href='/x'>x</a></p>]]></content:encoded>",
+    ).replace(
+        b'version="2.0"', b'version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+    )
+    (item,) = parse(body).items
+    assert item.content_html == '<p><a href="https://example.org/x">x</a></p>'
+    assert item.content_text == "x"
+
+
+def test_titles_and_summaries_read_as_they_did_through_the_link_resolver() -> None:
+    # Only text is kept of them, so their links are not resolved; "<!" that opens no
+    # declaration stays text, as it did when feedparser's resolver rewrote them.
+    parsed = parse(
+        rss(
+            "<title>A</title><description>&lt;!' &lt;a href='/x'&gt;link&lt;/a&gt; &lt;!-- c --&gt;"
+            "&lt;b&gt;bold&lt;/b&gt;</description>"
+        )
+    )
+    assert parsed.items[0].summary == "<!' link bold"
+
+
 # --- items --------------------------------------------------------------------------------------
 
 
