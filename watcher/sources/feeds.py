@@ -235,9 +235,14 @@ def _item_from_entry(
     if link is not None and len(link) > MAX_URL_CHARS:
         url = cutter.url("url", link)  # None, and the cut recorded
         link_key: str | None = link  # item_key keys the item by its hash
+    elif link:
+        cleaned = clean_url(link)
+        restored = base.restore(link)
+        # An absolute link (most of them) is its own display URL: clean it once.
+        url = cleaned if restored == link else clean_url(restored)
+        link_key = base.key(cleaned)
     else:
-        url = clean_url(base.restore(link)) if link else None
-        link_key = base.key(clean_url(link)) if link else None
+        url = link_key = None
     raw_id = entry.get("id")
     guid = base.key(raw_id) if isinstance(raw_id, str) else None
     # dict.get: FeedParserDict.get("updated_parsed") falls back to the published
