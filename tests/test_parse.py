@@ -16,6 +16,7 @@ import pytest
 
 from watcher.exceptions import ParseError
 from watcher.models import Item
+from watcher.sources import feeds
 from watcher.sources.feeds import (
     MAX_ITEMS_PER_FEED,
     ParsedFeed,
@@ -216,6 +217,65 @@ def test_titles_and_summaries_read_as_they_did_through_the_link_resolver() -> No
         )
     )
     assert parsed.items[0].summary == "<!' link bold"
+
+
+ATOM_ENTRY = (
+    '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+    "<title>T</title><link href='/home'/>{entries}</feed>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "deferred"),
+    [
+        (rss("<title>A</title><link>../a?x=1&amp;y=2</link><guid>7</guid>"), True),
+        (rss("<title>A</title><guid isPermaLink='false'>7</guid>", "<title>B</title>"), True),
+        (rss('<title>A</title><guid isPermaLink="true">/7</guid><link>b</link>'), True),
+        (rss("<title>A</title><guid isPermaLink='FALSE'>7</guid><link>/b/./c</link>"), True),
+        (
+            rss(
+                "<title>A</title><guid>7</guid>",
+                "<title>B</title><guid ispermalink='false'>8</guid>",
+            ),
+            False,
+        ),
+        (rss("<title>A</title><link href='' xmlns='http://www.w3.org/2005/Atom'/>"), False),
+        (rss("<title>A</title><link xml:base='/x/'>a</link>"), False),
+        (
+            ATOM_ENTRY.format(
+                entries="<entry><id>tag:1</id><link href='p/1'/><title>A</title></entry>"
+            ).encode(),
+            True,
+        ),
+        (
+            ATOM_ENTRY.format(
+                entries="<entry><id>1</id><title>A</title>"
+                "<content type='html'>&lt;a href='q'&gt;q&lt;/a&gt;</content></entry>"
+            ).encode(),
+            True,
+        ),
+        (
+            b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+            b' xmlns="http://purl.org/rss/1.0/"><channel rdf:about="c"><title>C</title></channel>'
+            b'<item rdf:about="x/1"><title>A</title><link>x/1</link></item></rdf:RDF>',
+            True,
+        ),
+    ],
+)
+def test_a_feed_parsed_without_a_base_reads_as_with_one(
+    body: bytes, deferred: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without xml:base, feedparser is given no base and we join links and ids
+    # ourselves; the result must be what feedparser gives with the base.
+    fast = parse_feed(body, feed="f", url="http://example.org/feeds/a.xml", headers={})
+    stand_in = feeds._StandInBase("http://example.org/feeds/a.xml")
+    assert (stand_in.feedparser_base(body) == "") is deferred
+    monkeypatch.setattr(feeds._StandInBase, "feedparser_base", lambda self, data: self.base)
+    slow = parse_feed(body, feed="f", url="http://example.org/feeds/a.xml", headers={})
+    assert fast == slow
+    assert fast.items and all(
+        item.url is None or "feed-base" not in item.url for item in fast.items
+    )
 
 
 # --- items --------------------------------------------------------------------------------------
