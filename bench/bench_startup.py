@@ -13,7 +13,8 @@ runs in a fresh process; medians of wall and CPU seconds (user + system, from
 - ``watcher poll --once --feed farm-00007`` on it: into a new database (a cold
   poll of one feed, migrations included), then again (a 304);
 - the same 304 poll with an empty compiled-list cache (``WATCHER_CACHE_DIR``),
-  the first start after an upgrade or a change of ``lists:``.
+  the first start after an upgrade or a change of ``lists:``;
+- ``watcher poll --once`` of every feed into a new database (a cold poll).
 
 Bytecode is cached under the run's temporary folder (``PYTHONPYCACHEPREFIX``) and
 each checkout runs once before measuring, as an installed watcher would. Nothing
@@ -96,6 +97,7 @@ def main() -> None:
             ("poll one feed, new database", poll, fresh_database),
             ("poll one feed again (304)", poll, lambda: None),
             ("poll one feed again (304), empty list cache", poll, lambda: None),
+            ("poll every feed, new database", [*common, "poll", "--once"], fresh_database),
         ]
         for checkout in checkouts.values():  # bytecode and list cache, as installed
             fresh_database()
