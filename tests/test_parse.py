@@ -16,7 +16,7 @@ import pytest
 
 from watcher.exceptions import ParseError
 from watcher.models import Item
-from watcher.sources import feeds
+from watcher.sources import feeditems, feeds
 from watcher.sources.feeds import (
     MAX_ITEMS_PER_FEED,
     ParsedFeed,
@@ -370,6 +370,30 @@ def test_json_feed_skips_items_that_are_not_objects() -> None:
 )
 def test_html_to_text(markup: str, text: str) -> None:
     assert html_to_text(markup) == text
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p class='a' id=\"b\">One</p>Two<br/>Three<BR>Four</P >",
+        '<a href="x>y">quoted &gt;</a> tail',
+        "AT&T &amp &nbsp;&#8217;&copy x",
+        "<p>a <!-- note --> b</p>",
+        "<o:p>office</o:p> text",
+        "<div>one<script>x < y</script>two</div>",
+        "x < y <b>bold</b>",
+        "<td>cell</td><th>head</th></ p>",
+        "<p/>self<img src=/x/>closing",
+        "<title>t</title>body",
+    ],
+)
+def test_html_to_text_reads_simple_markup_as_html_parser_does(markup: str) -> None:
+    # Simple markup is read by one regular expression; the rest by html.parser.
+    # Either way the text is what html.parser's extractor collects.
+    extractor = feeditems._TextExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    assert html_to_text(markup) == feeditems.collapse_lines("".join(extractor.pieces))
 
 
 # --- clean_url ----------------------------------------------------------------------------------
