@@ -16,6 +16,7 @@ import pytest
 
 from watcher.exceptions import ParseError
 from watcher.models import Item
+from watcher.sources import feeditems, feeds
 from watcher.sources.feeds import (
     MAX_ITEMS_PER_FEED,
     ParsedFeed,
@@ -183,6 +184,100 @@ def test_relative_guids_keep_their_identity_when_the_feed_moves() -> None:
     ]
 
 
+def test_relative_links_in_content_resolve_against_its_base() -> None:
+    # Atom content with its own xml:base, and RSS content:encoded against the feed URL.
+    atom = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        b"<title>T</title><entry><id>urn:a</id><title>A</title>"
+        b'<content type="html" xml:base="https://cdn.example.net/2026/">'
+        b'&lt;p&gt;&lt;a href="../a.html"&gt;a&lt;/a&gt; &lt;img src="b.png"&gt;'
+        b"&lt;/p&gt;"
+        b"</content></entry></feed>"
+    )
+    (item,) = parse(atom).items
+    assert 'href="https://cdn.example.net/a.html"' in item.content_html
+    assert 'src="https://cdn.example.net/2026/b.png"' in item.content_html
+    body = rss(
+        "<title>A</title><content:encoded><![CDATA[<p><a href='/x'>x</a></p>]]></content:encoded>",
+    ).replace(
+        b'version="2.0"', b'version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+    )
+    (item,) = parse(body).items
+    assert item.content_html == '<p><a href="https://example.org/x">x</a></p>'
+    assert item.content_text == "x"
+
+
+def test_titles_and_summaries_read_as_they_did_through_the_link_resolver() -> None:
+    # Only text is kept of them, so their links are not resolved; "<!" that opens no
+    # declaration stays text, as it did when feedparser's resolver rewrote them.
+    parsed = parse(
+        rss(
+            "<title>A</title><description>&lt;!' &lt;a href='/x'&gt;link&lt;/a&gt; &lt;!-- c --&gt;"
+            "&lt;b&gt;bold&lt;/b&gt;</description>"
+        )
+    )
+    assert parsed.items[0].summary == "<!' link bold"
+
+
+ATOM_ENTRY = (
+    '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+    "<title>T</title><link href='/home'/>{entries}</feed>"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "deferred"),
+    [
+        (rss("<title>A</title><link>../a?x=1&amp;y=2</link><guid>7</guid>"), True),
+        (rss("<title>A</title><guid isPermaLink='false'>7</guid>", "<title>B</title>"), True),
+        (rss('<title>A</title><guid isPermaLink="true">/7</guid><link>b</link>'), True),
+        (rss("<title>A</title><guid isPermaLink='FALSE'>7</guid><link>/b/./c</link>"), True),
+        (
+            rss(
+                "<title>A</title><guid>7</guid>",
+                "<title>B</title><guid ispermalink='false'>8</guid>",
+            ),
+            False,
+        ),
+        (rss("<title>A</title><link href='' xmlns='http://www.w3.org/2005/Atom'/>"), False),
+        (rss("<title>A</title><link xml:base='/x/'>a</link>"), False),
+        (
+            ATOM_ENTRY.format(
+                entries="<entry><id>tag:1</id><link href='p/1'/><title>A</title></entry>"
+            ).encode(),
+            True,
+        ),
+        (
+            ATOM_ENTRY.format(
+                entries="<entry><id>1</id><title>A</title>"
+                "<content type='html'>&lt;a href='q'&gt;q&lt;/a&gt;</content></entry>"
+            ).encode(),
+            True,
+        ),
+        (
+            b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"'
+            b' xmlns="http://purl.org/rss/1.0/"><channel rdf:about="c"><title>C</title></channel>'
+            b'<item rdf:about="x/1"><title>A</title><link>x/1</link></item></rdf:RDF>',
+            True,
+        ),
+    ],
+)
+def test_a_feed_parsed_without_a_base_reads_as_with_one(
+    body: bytes, deferred: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without xml:base, feedparser is given no base and we join links and ids
+    # ourselves; the result must be what feedparser gives with the base.
+    fast = parse_feed(body, feed="f", url="http://example.org/feeds/a.xml", headers={})
+    stand_in = feeds._StandInBase("http://example.org/feeds/a.xml")
+    assert (stand_in.feedparser_base(body) == "") is deferred
+    monkeypatch.setattr(feeds._StandInBase, "feedparser_base", lambda self, data: self.base)
+    slow = parse_feed(body, feed="f", url="http://example.org/feeds/a.xml", headers={})
+    assert fast == slow
+    assert fast.items and all(
+        item.url is None or "feed-base" not in item.url for item in fast.items
+    )
+
+
 # --- items --------------------------------------------------------------------------------------
 
 
@@ -275,6 +370,30 @@ def test_json_feed_skips_items_that_are_not_objects() -> None:
 )
 def test_html_to_text(markup: str, text: str) -> None:
     assert html_to_text(markup) == text
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p class='a' id=\"b\">One</p>Two<br/>Three<BR>Four</P >",
+        '<a href="x>y">quoted &gt;</a> tail',
+        "AT&T &amp &nbsp;&#8217;&copy x",
+        "<p>a <!-- note --> b</p>",
+        "<o:p>office</o:p> text",
+        "<div>one<script>x < y</script>two</div>",
+        "x < y <b>bold</b>",
+        "<td>cell</td><th>head</th></ p>",
+        "<p/>self<img src=/x/>closing",
+        "<title>t</title>body",
+    ],
+)
+def test_html_to_text_reads_simple_markup_as_html_parser_does(markup: str) -> None:
+    # Simple markup is read by one regular expression; the rest by html.parser.
+    # Either way the text is what html.parser's extractor collects.
+    extractor = feeditems._TextExtractor()
+    extractor.feed(markup)
+    extractor.close()
+    assert html_to_text(markup) == feeditems.collapse_lines("".join(extractor.pieces))
 
 
 # --- clean_url ----------------------------------------------------------------------------------

@@ -18,12 +18,13 @@ Caledonia: NC and FR), so that a French leader there is at home.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 from typing import Any
 
@@ -61,21 +62,60 @@ class EntityTerm:
 
 @dataclass(frozen=True, slots=True)
 class EntityList:
+    """A named list; its ``terms`` are built on first use.
+
+    Checking a query needs only a list's name, and a compiled list's OR is read
+    from a cache keyed by ``fingerprint`` (``watcher.match.list_cache``), so most
+    processes never build the ~100,000 shipped terms, which takes about a second.
+    ``fingerprint`` is a digest of what the terms are made from (world.json, the
+    list's name, the ``lists:`` entry applied): equal fingerprints, equal terms.
+    """
+
     name: str
-    terms: tuple[EntityTerm, ...]
     source: str  # "shipped YYYY-MM-DD", "feeds.yaml", or both
+    fingerprint: str
+    build: Callable[[], tuple[EntityTerm, ...]] = field(repr=False, compare=False)
+    _terms: tuple[EntityTerm, ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    @property
+    def terms(self) -> tuple[EntityTerm, ...]:
+        terms = self._terms
+        if terms is None:
+            terms = self.build()
+            # A frozen value that fills in its own cache, once (as ListRef does).
+            object.__setattr__(self, "_terms", terms)
+        return terms
+
+
+def _world_path() -> Any:
+    return resources.files("watcher.knowledge") / "data" / "world.json"
 
 
 @lru_cache(maxsize=1)
 def _world() -> dict[str, Any]:
-    path = resources.files("watcher.knowledge") / "data" / "world.json"
-    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(_world_path().read_text(encoding="utf-8"))
     return loaded
 
 
+@lru_cache(maxsize=1)
+def _world_digest() -> str:
+    """sha256 of world.json as shipped: what every shipped list is made from."""
+    return hashlib.sha256(_world_path().read_bytes()).hexdigest()
+
+
+# build_knowledge.py writes "generated" first; reading it from the head of the file
+# spares `watcher check` parsing 2 MB of JSON for its staleness warning.
+_GENERATED_FIRST = re.compile(r'\{\s*"generated"\s*:\s*"(\d{4}-\d{2}-\d{2})"\s*,')
+
+
+@lru_cache(maxsize=1)
 def shipped_date() -> date:
     """The day the shipped data was generated."""
-    return date.fromisoformat(_world()["generated"])
+    with _world_path().open("r", encoding="utf-8") as head:
+        found = _GENERATED_FIRST.match(head.read(200))
+    return date.fromisoformat(found.group(1) if found else _world()["generated"])
 
 
 def stale_warning(today: date) -> str | None:
@@ -132,9 +172,32 @@ def _region_pairs(terms: Iterable[EntityTerm]) -> list[tuple[str, frozenset[str]
 
 @lru_cache(maxsize=1)
 def shipped_lists() -> dict[str, EntityList]:
-    """The shipped lists by name (loaded once)."""
+    """The shipped lists by name; their terms are built on first use, all at once."""
+    source = f"shipped {shipped_date().isoformat()}"
+    world = _world_digest()
+    return {
+        name: EntityList(
+            name,
+            source,
+            _fingerprint("shipped", name, world),
+            partial(_shipped_terms_of, name),
+        )
+        for name in SHIPPED_LIST_NAMES
+    }
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+
+def _shipped_terms_of(name: str) -> tuple[EntityTerm, ...]:
+    return _shipped_terms()[name]
+
+
+@lru_cache(maxsize=1)
+def _shipped_terms() -> dict[str, tuple[EntityTerm, ...]]:
+    """Every shipped list's terms, built from world.json."""
     world = _world()
-    source = f"shipped {world['generated']}"
     countries: dict[str, dict[str, Any]] = world["countries"]
 
     def owners(code: str) -> tuple[str, ...]:
@@ -176,25 +239,38 @@ def shipped_lists() -> dict[str, EntityList]:
         [pair for name in ("countries", "capitals", "cities") for pair in _pairs(lists[name])],
         _region_pairs(lists["regions"]),
     )
-    return {name: EntityList(name, terms, source) for name, terms in lists.items()}
+    return lists
 
 
 def resolve_lists(configured: Mapping[str, ListConfig]) -> dict[str, EntityList]:
     """Shipped lists with the user's ``lists:`` applied: new lists, extensions, replacements."""
     resolved = dict(shipped_lists())
     for name, config in configured.items():
-        pairs: list[tuple[str, Iterable[str]]] = [(term, ()) for term in config.terms]
-        pairs += [(term, (tag,)) for tag, terms in config.tagged.items() for term in terms]
         shipped = resolved.get(name)
-        regions: list[tuple[str, frozenset[str]]] = []
-        if shipped is not None and not config.replace:
-            pairs = _pairs(shipped.terms) + pairs
-            regions = _region_pairs(shipped.terms)
-            source = f"{shipped.source} + feeds.yaml"
-        else:
-            source = "feeds.yaml"
-        resolved[name] = EntityList(name, _merge(pairs, regions), source)
+        extended = shipped if shipped is not None and not config.replace else None
+        source = "feeds.yaml" if extended is None else f"{extended.source} + feeds.yaml"
+        fingerprint = _fingerprint(
+            "configured",
+            name,
+            extended.fingerprint if extended is not None else None,
+            list(config.terms),
+            [[tag, list(terms)] for tag, terms in config.tagged.items()],
+        )
+        resolved[name] = EntityList(
+            name, source, fingerprint, partial(_configured_terms, config, extended)
+        )
     return resolved
+
+
+def _configured_terms(config: ListConfig, extended: EntityList | None) -> tuple[EntityTerm, ...]:
+    """A ``lists:`` entry's terms, after those of the shipped list it extends (if any)."""
+    pairs: list[tuple[str, Iterable[str]]] = [(term, ()) for term in config.terms]
+    pairs += [(term, (tag,)) for tag, terms in config.tagged.items() for term in terms]
+    regions: list[tuple[str, frozenset[str]]] = []
+    if extended is not None:
+        pairs = _pairs(extended.terms) + pairs
+        regions = _region_pairs(extended.terms)
+    return _merge(pairs, regions)
 
 
 def is_cyrillic(text: str) -> bool:

@@ -39,12 +39,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from watcher.exceptions import QueryError
 from watcher.knowledge import EntityList, shipped_lists
-from watcher.match.abroad import home_only_tag
-from watcher.match.stem import snowball
 from watcher.match.text import FIELDS, is_cjk, stem_token, words
 
 DEFAULT_NEAR_DISTANCE = 10
@@ -58,10 +55,6 @@ _CLOSING_QUOTE = {'"': '"', "“": "”", "„": "“", "«": "»"}
 _FIELD_PREFIX = re.compile(r"([A-Za-z_]+):")
 _NEAR = re.compile(r"(NEAR|ABROAD)(?:/(.*))?$")
 _LIST_REF = re.compile(r"@([a-z0-9][a-z0-9_-]*)$")
-_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
-# Russian is the most inflected language of the lists' Cyrillic names ("Россия",
-# "в России"); its Snowball stem, as a prefix, meets the inflected forms.
-_MIN_CYRILLIC_STEM = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +119,10 @@ class ListRef:
     def alternatives(self) -> Or:
         alternatives = self._alternatives
         if alternatives is None:
-            alternatives = _list_alternatives(self.entities)
+            # Imported here: the compiler builds this module's nodes.
+            from watcher.match.compiled_lists import list_alternatives
+
+            alternatives = list_alternatives(self.entities)
             # A frozen node that fills in its own cache, once.
             object.__setattr__(self, "_alternatives", alternatives)
         return alternatives
@@ -296,40 +292,6 @@ def _words_of(chunk: str, column: int, stemming: bool) -> list[Word]:
     if prefix:
         result[-1] = Word(found[-1], prefix=True)
     return result
-
-
-@lru_cache(maxsize=65536)
-def _list_word(word: str) -> Word:
-    """A list term's word: as written, or for a Cyrillic word its Russian stem as a prefix."""
-    if _CYRILLIC_WORD.fullmatch(word) and len(word) >= _MIN_CYRILLIC_STEM:
-        stem: str = snowball("russian").stemWord(word)
-        if len(stem) >= _MIN_CYRILLIC_STEM:
-            return Word(stem, prefix=True)
-    return Word(word)
-
-
-@lru_cache(maxsize=131072)
-def _list_term_words(text: str) -> tuple[Word, ...]:
-    """A list term's words. Cached by text: the shipped lists hold ~31,000 terms, and
-    every query that names a list (checked at load, compiled per topic) folds them."""
-    return tuple(_list_word(word) for word in words(text))
-
-
-@lru_cache(maxsize=64)
-def _list_alternatives(entities: EntityList) -> Or:
-    """A list's terms as an OR of tagged phrases; built once per list, shared by topics."""
-    phrases: dict[tuple[Word, ...], Phrase] = {}
-    # Phrases share their tag sets: tens of thousands of terms, a few hundred sets.
-    shared: dict[frozenset[str], frozenset[str]] = {}
-    for term in entities.terms:
-        found = _list_term_words(term.text)
-        if not found:
-            continue
-        known = phrases.get(found)
-        tags = (term.tags - term.home_only) | {home_only_tag(code) for code in term.home_only}
-        tags = tags | known.tags if known is not None else tags
-        phrases[found] = Phrase(found, term.text, shared.setdefault(tags, tags))
-    return Or(tuple(phrases.values()))
 
 
 class _Parser:

