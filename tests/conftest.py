@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,13 @@ from watcher.store import Base, Store
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+# The compiled-lists cache of the tests and of every `watcher` they start: one folder
+# in the temporary directory, shared by the xdist workers (files are written
+# atomically), never the developer's ~/.cache. Keyed by content, so it may outlive runs.
+os.environ.setdefault(
+    "WATCHER_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"watcher-tests-cache-{os.getuid()}")
+)
 
 
 def shared_dir(*parts: str) -> Path:
