@@ -44,13 +44,14 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import trafilatura
+from typing import TYPE_CHECKING
 
 # lxml ships no type hints (and lxml-stubs is not a dependency): its names are Any here.
 from lxml import etree  # type: ignore[import-untyped]
 from lxml.html import HtmlElement  # type: ignore[import-untyped]
-from trafilatura.settings import Document
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +136,10 @@ def extract_article(html: str | bytes, *, url: str | None = None) -> Article | N
 
 
 def _extract_from_markup(html: str | bytes, url: str | None) -> Article | None:
+    # Imported on first use: trafilatura and its helpers take ~0.2 s to import, and
+    # most polls (every feed without full_text) never extract an article.
+    import trafilatura
+
     # max_size also caps what a compressed body may inflate to.
     tree = trafilatura.load_html(html, max_size=MAX_HTML_SIZE)
     if tree is None:
@@ -174,6 +179,9 @@ def _extract_from_markup(html: str | bytes, url: str | None) -> Article | None:
 def _run_trafilatura(
     tree: HtmlElement, url: str | None, *, favor_precision: bool, with_metadata: bool
 ) -> Document | None:
+    import trafilatura
+    from trafilatura.settings import Document
+
     result = trafilatura.bare_extraction(
         tree,
         url=url,
