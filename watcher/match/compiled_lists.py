@@ -27,7 +27,7 @@ from functools import lru_cache
 from watcher.knowledge import EntityList
 from watcher.match import list_cache
 from watcher.match.abroad import home_only_tag
-from watcher.match.query import Or, Phrase, Word
+from watcher.match.nodes import Or, Phrase, Word
 from watcher.match.stem import snowball
 from watcher.match.text import words
 
@@ -61,7 +61,7 @@ _compiled_lists: OrderedDict[str, Or] = OrderedDict()
 _compiled_lists_lock = threading.Lock()
 # The modules whose code decides what a list compiles to (the cache key names them).
 _LIST_CODE = (
-    "watcher.knowledge.lists", "watcher.match.compiled_lists", "watcher.match.query",
+    "watcher.knowledge.lists", "watcher.match.compiled_lists", "watcher.match.nodes",
     "watcher.match.text", "watcher.match.stem", "watcher.match.abroad",
 )  # fmt: skip
 

@@ -38,11 +38,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from watcher.exceptions import QueryError
 from watcher.knowledge import EntityList, shipped_lists
+from watcher.match.compiled_lists import list_alternatives
+from watcher.match.nodes import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word
 from watcher.match.text import FIELDS, is_cjk, stem_token, words
+
+__all__ = [
+    "And", "ListRef", "Near", "Node", "Not", "Or", "Phrase", "Query", "Scoped", "Word",
+    "describe", "is_positional", "parse_query",
+]  # fmt: skip
 
 DEFAULT_NEAR_DISTANCE = 10
 MAX_NEAR_DISTANCE = 100
@@ -55,88 +62,6 @@ _CLOSING_QUOTE = {'"': '"', "“": "”", "„": "“", "«": "»"}
 _FIELD_PREFIX = re.compile(r"([A-Za-z_]+):")
 _NEAR = re.compile(r"(NEAR|ABROAD)(?:/(.*))?$")
 _LIST_REF = re.compile(r"@([a-z0-9][a-z0-9_-]*)$")
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    """One word of a term or phrase, folded; ``stem`` is set when it matches by stem."""
-
-    text: str
-    prefix: bool = False
-    stem: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Phrase:
-    """Words that must appear in this order at consecutive positions (one word: a term)."""
-
-    words: tuple[Word, ...]
-    source: str
-    # Countries of the entity this phrase names (list terms only), for ABROAD.
-    tags: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    child: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Near:
-    """``left`` and ``right`` within ``distance`` positions of each other, in one field."""
-
-    left: Node
-    right: Node
-    distance: int
-    # ABROAD: the left side's countries and the right side's must not overlap.
-    abroad: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ListRef:
-    """``@name``: the OR of a named list's terms (``alternatives``), spelled as its name.
-
-    The OR is built on first use, not when the query is parsed: checking a
-    query (``watcher check``, every command's config load) needs only the list's
-    name, and folding the shipped lists' ~45,000 terms takes most of a second.
-    """
-
-    name: str
-    entities: EntityList = field(repr=False)
-    _alternatives: Or | None = field(default=None, init=False, compare=False, repr=False)
-
-    @property
-    def alternatives(self) -> Or:
-        alternatives = self._alternatives
-        if alternatives is None:
-            # Imported here: the compiler builds this module's nodes.
-            from watcher.match.compiled_lists import list_alternatives
-
-            alternatives = list_alternatives(self.entities)
-            # A frozen node that fills in its own cache, once.
-            object.__setattr__(self, "_alternatives", alternatives)
-        return alternatives
-
-
-@dataclass(frozen=True, slots=True)
-class Scoped:
-    """``child`` searched in ``field`` only."""
-
-    field: str
-    child: Node
-
-
-Node = Phrase | And | Or | Not | Near | Scoped | ListRef
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +312,7 @@ class _Parser:
                     f"unknown list @{lexeme.text} (known: {', '.join(sorted(lists))})",
                     lexeme.column,
                 )
-            return ListRef(lexeme.text, entities)
+            return ListRef(lexeme.text, entities, list_alternatives)
         if lexeme.kind == "(":
             self.depth += 1
             if self.depth > MAX_NESTING:

@@ -1,0 +1,94 @@
+"""The syntax tree of a topic query (``watcher.match.query`` parses it).
+
+Frozen values: compiled topics and the shipped lists' compiled ORs are shared by
+every item matched, across threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from watcher.knowledge import EntityList
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a term or phrase, folded; ``stem`` is set when it matches by stem."""
+
+    text: str
+    prefix: bool = False
+    stem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """Words that must appear in this order at consecutive positions (one word: a term)."""
+
+    words: tuple[Word, ...]
+    source: str
+    # Countries of the entity this phrase names (list terms only), for ABROAD.
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """``left`` and ``right`` within ``distance`` positions of each other, in one field."""
+
+    left: Node
+    right: Node
+    distance: int
+    # ABROAD: the left side's countries and the right side's must not overlap.
+    abroad: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListRef:
+    """``@name``: the OR of a named list's terms (``alternatives``), spelled as its name.
+
+    The OR is built on first use, not when the query is parsed: checking a
+    query (``watcher check``, every command's config load) needs only the list's
+    name, and folding the shipped lists' ~45,000 terms takes most of a second.
+    ``compile`` is what folds them (``watcher.match.compiled_lists``, handed in by
+    the parser, which builds these nodes).
+    """
+
+    name: str
+    entities: EntityList = field(repr=False)
+    compile: Callable[[EntityList], Or] = field(repr=False, compare=False)
+    _alternatives: Or | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def alternatives(self) -> Or:
+        alternatives = self._alternatives
+        if alternatives is None:
+            alternatives = self.compile(self.entities)
+            # A frozen node that fills in its own cache, once.
+            object.__setattr__(self, "_alternatives", alternatives)
+        return alternatives
+
+
+@dataclass(frozen=True, slots=True)
+class Scoped:
+    """``child`` searched in ``field`` only."""
+
+    field: str
+    child: Node
+
+
+Node = Phrase | And | Or | Not | Near | Scoped | ListRef
