@@ -1,8 +1,16 @@
 """Finding a parsed query in an item's tokenized text.
 
 ``ItemText`` tokenizes an item once; every topic evaluated against that item
-shares it, including the memo of where each word occurs. ``find`` says whether a
-query node is true and which places in the original text made it so.
+shares it, including the memo of where each word occurs, which alternatives of
+an OR can occur in each field, and the places an OR (a list) matches. ``find``
+says whether a query node is true and which places in the original text made it
+so.
+
+Inside, a hit is kept as token numbers (``TokenHit``), not as offsets into the
+original text: most evaluated nodes are false or are part of a query that is
+false, and finding the offsets of an item's tokens cost as much as finding the
+tokens (issue #18). ``ItemText.hits`` turns them into ``Hit`` values for what
+is kept: the hits of a match, of an explanation.
 
 Score: each distinct query term that hit contributes the weight of the best
 field it hit in (title 2, summary 1, tag 1, content 0.5, feed 0.5), plus 0.1 per
@@ -15,12 +23,13 @@ carry navigation and "related stories" noise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 from watcher.match.abroad import abroad_pairs
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
-from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts, merged, stem_token
+from watcher.match.text import DEFAULT_FIELDS, FieldText, Tokens, field_texts, merged, stem_token
 from watcher.match.window import SpanWindow
 from watcher.models import Hit, Item
 
@@ -41,19 +50,42 @@ def field_text(item: Item, field: str) -> str:
     return value
 
 
-class ItemText:
-    """An item's fields tokenized once, with a memo of word occurrences per field."""
+class TokenHit(NamedTuple):
+    """A hit in token numbers: tokens ``first..last`` of ``field`` spell ``term``."""
 
-    __slots__ = ("_occurrences", "_starts", "fields")
+    field: str
+    first: int
+    last: int
+    term: str
+
+
+class ItemText:
+    """An item's fields tokenized once, with memos shared by every topic evaluated on it.
+
+    The memos are keyed by the identity of query nodes, which belong to compiled
+    topics that outlive this item (hashing a dataclass per lookup was the hot spot);
+    ``_spans`` holds each node beside its spans, so that no key's node can be
+    collected and its id reused while this item is matched.
+    """
+
+    __slots__ = (
+        "_field_candidates",
+        "_occurrences",
+        "_spans",
+        "_starts",
+        "_vocabulary",
+        "fields",
+    )
 
     def __init__(self, item: Item) -> None:
         self.fields: dict[str, FieldText] = field_texts(
             item.title, item.summary, item.content_text, item.feed, item.tags
         )
-        # Keyed by the Word object's identity: words belong to compiled topics that
-        # outlive this item, and hashing a dataclass per lookup was the hot spot.
         self._occurrences: dict[tuple[str, int], Sequence[int]] = {}
         self._starts: dict[str, frozenset[str]] = {}
+        self._field_candidates: dict[tuple[int, str], set[int]] = {}
+        self._spans: dict[tuple[int, tuple[str, ...]], tuple[Node, list[Span]]] = {}
+        self._vocabulary: dict[str, tuple[int, Set[str], Set[str]]] = {}
 
     def word_starts(self, field: str) -> frozenset[str]:
         """The first three letters of every word in ``field`` (for prefix wildcards)."""
@@ -66,7 +98,7 @@ class ItemText:
         """Every distinct token in any field."""
         found: set[str] = set()
         for field in self.fields.values():
-            found.update(field.index)
+            found.update(field.tokens.words)
         return found
 
     def occurrences(self, field: str, word: Word) -> Sequence[int]:
@@ -95,15 +127,25 @@ class ItemText:
             return stem_token(token) == word.stem
         return token == word.text
 
+    def hits(self, found: Iterable[TokenHit]) -> tuple[Hit, ...]:
+        """``found`` as hits in the original text: distinct, in field order, then by place."""
+        unique = {
+            Hit(hit.field, tokens.starts[hit.first], tokens.ends[hit.last], hit.term)
+            for hit in found
+            for tokens in (self.fields[hit.field].tokens,)
+        }
+        return tuple(
+            sorted(unique, key=lambda hit: (_FIELD_ORDER[hit.field], hit.start, hit.end, hit.term))
+        )
 
-@dataclass(frozen=True, slots=True)
-class Span:
+
+class Span(NamedTuple):
     """Where a positional node matched: positions ``first..last`` of ``field``."""
 
     field: str
     first: int
     last: int
-    hits: tuple[Hit, ...]
+    hits: tuple[TokenHit, ...]
     # Countries of the list terms that make up the span (for ABROAD).
     tags: frozenset[str] = frozenset()
 
@@ -124,86 +166,149 @@ class _OrIndex:
 
     A topic's OR of a hundred names or places would otherwise look up every one of
     them in every item; with the index only the phrases whose first word the item
-    contains are tried (phrases starting with a wildcard, and non-phrase children,
-    are always tried).
+    contains are tried (non-phrase children are always tried), and each only in
+    the fields that contain that word.
     """
 
-    __slots__ = ("by_pair", "by_prefix", "by_stem", "by_word", "node", "others")
+    __slots__ = ("by_first", "by_prefix", "by_stem", "node", "others", "phrases")
 
     def __init__(self, node: Or) -> None:
         self.node = node  # held so that the id() key below cannot be reused
-        self.by_word: dict[str, list[int]] = {}
-        # Phrases of two or more plain words by their first two: a list of 45,000
-        # places has hundreds of "new …" and "san …", and an item with "new" in it
-        # should try only those whose second word it also holds.
-        self.by_pair: dict[str, dict[str, list[int]]] = {}
+        # Phrases by their first word: those that can be looked up by it alone,
+        # and phrases of two or more plain words by their second too. A list of
+        # 45,000 places has hundreds of "new …" and "san …", and an item with
+        # "new" in it should try only those whose second word it also holds.
+        self.by_first: dict[str, tuple[list[int], dict[str, list[int]]]] = {}
         self.by_stem: dict[str, list[int]] = {}
         # Wildcards by their first 3 letters: a list of Cyrillic names has thousands.
         self.by_prefix: dict[str, list[int]] = {}
         self.others: list[int] = []
+        self.phrases: list[Phrase | None] = []
         for number, child in enumerate(node.children):
-            first = child.words[0] if isinstance(child, Phrase) else None
-            if first is None:
+            if not isinstance(child, Phrase):
                 self.others.append(number)
-            elif first.prefix:
+                self.phrases.append(None)
+                continue
+            self.phrases.append(child)
+            first = child.words[0]
+            if first.prefix:
                 self.by_prefix.setdefault(first.text[:3], []).append(number)
             elif first.stem is not None:
                 self.by_stem.setdefault(first.stem, []).append(number)
-            elif (
-                isinstance(child, Phrase)
-                and len(child.words) > 1
-                and not child.words[1].prefix
-                and child.words[1].stem is None
-            ):
-                second = child.words[1].text
-                self.by_pair.setdefault(first.text, {}).setdefault(second, []).append(number)
             else:
-                self.by_word.setdefault(first.text, []).append(number)
+                singles, pairs = self.by_first.setdefault(first.text, ([], {}))
+                second = child.words[1] if len(child.words) > 1 else None
+                if second is not None and not second.prefix and second.stem is None:
+                    pairs.setdefault(second.text, []).append(number)
+                else:
+                    singles.append(number)
 
-    def candidates(self, text: ItemText, fields: tuple[str, ...]) -> list[Node]:
-        """The children that can match ``text`` in ``fields``, in the OR's order."""
-        numbers = set(self.others)
-        for name in fields:
-            field = text.fields[name]
-            if not field.tokens:
-                continue
-            words = field.index.keys()
-            for word in self.by_word.keys() & words:
-                numbers.update(self.by_word[word])
-            for word in self.by_pair.keys() & words:
-                seconds = self.by_pair[word]
-                for second in seconds.keys() & words:
-                    numbers.update(seconds[second])
-            if self.by_prefix:
-                for start in self.by_prefix.keys() & text.word_starts(name):
-                    numbers.update(self.by_prefix[start])
-            if self.by_stem:
-                for stem in self.by_stem.keys() & field.stem_index.keys():
-                    numbers.update(self.by_stem[stem])
-        children = self.node.children
-        return [children[number] for number in sorted(numbers)]
+    def field_candidates(self, text: ItemText, name: str) -> set[int]:
+        """Numbers of the phrases whose first word (and second) occur in field ``name``."""
+        numbers: set[int] = set()
+        field = text.fields[name]
+        if not field.tokens:
+            return numbers
+        firsts, starts = _field_vocabulary(text, name)
+        if self.by_first and firsts:
+            words = field.index
+            for word in self.by_first.keys() & firsts:
+                singles, pairs = self.by_first[word]
+                numbers.update(singles)
+                if pairs:
+                    for second in pairs.keys() & words.keys():
+                        numbers.update(pairs[second])
+        if self.by_prefix and starts:
+            for start in self.by_prefix.keys() & starts:
+                numbers.update(self.by_prefix[start])
+        if self.by_stem:
+            for stem in self.by_stem.keys() & field.stem_index.keys():
+                numbers.update(self.by_stem[stem])
+        return numbers
 
 
+class _Vocabulary:
+    """The first words and wildcard starts of every indexed OR's phrases.
+
+    An item's field is intersected with these once, and each OR then with what
+    is left (a few words, not the field's hundred): the shipped topics look up a
+    dozen lists in three fields per item (issue #18).
+    """
+
+    __slots__ = ("firsts", "starts", "version")
+
+    def __init__(self) -> None:
+        self.firsts: set[str] = set()
+        self.starts: set[str] = set()
+        self.version = 0
+
+    def add(self, index: _OrIndex) -> None:
+        # Grown before the version changes: an item that read the old version
+        # computes its words again, one that read the new one has them all.
+        self.firsts.update(index.by_first)
+        self.starts.update(index.by_prefix)
+        self.version += 1
+
+
+_VOCABULARY = _Vocabulary()
 _OR_INDEXES: dict[int, _OrIndex] = {}
 
 
-def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Node]:
+def _or_index(node: Or) -> _OrIndex:
     index = _OR_INDEXES.get(id(node))
     if index is None or index.node is not node:
         index = _OR_INDEXES[id(node)] = _OrIndex(node)
-    return index.candidates(text, fields)
+        _VOCABULARY.add(index)
+    return index
+
+
+def _field_vocabulary(text: ItemText, name: str) -> tuple[Set[str], Set[str]]:
+    """The words of field ``name`` that begin some OR's phrase, and its wildcard starts."""
+    version = _VOCABULARY.version
+    known = text._vocabulary.get(name)
+    if known is None or known[0] != version:
+        firsts = text.fields[name].index.keys() & _VOCABULARY.firsts
+        starts = text.word_starts(name) & _VOCABULARY.starts
+        known = text._vocabulary[name] = (version, firsts, starts)
+    return known[1], known[2]
+
+
+def _field_candidates(index: _OrIndex, text: ItemText, field: str) -> set[int]:
+    """``index.field_candidates``, once per item: ORs recur within and across topics."""
+    key = (id(index), field)
+    known = text._field_candidates.get(key)
+    if known is None:
+        known = text._field_candidates[key] = index.field_candidates(text, field)
+    return known
+
+
+def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Node]:
+    """The children that can match ``text`` in ``fields``, in the OR's order."""
+    index = _or_index(node)
+    numbers = set(index.others)
+    for field in fields:
+        numbers |= _field_candidates(index, text, field)
+    children = node.children
+    return [children[number] for number in sorted(numbers)]
 
 
 def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
-    """Every place a positional node (phrase, NEAR, OR of those) matches."""
+    """Every place a positional node (phrase, NEAR, OR of those) matches.
+
+    The list may be shared with other callers (an OR's spans are kept per item):
+    it must not be changed.
+    """
     if isinstance(node, Phrase):
-        return list(_phrase_spans(node, text, fields))
+        found: list[Span] = []
+        for field in fields:
+            found += _phrase_spans(node, text, field)
+        return found
     if isinstance(node, Or):
-        return [
-            span
-            for child in _or_candidates(node, text, fields)
-            for span in spans(child, text, fields)
-        ]
+        key = (id(node), fields)
+        known = text._spans.get(key)
+        if known is None:
+            known = text._spans[key] = (node, _or_spans(node, text, fields))
+        return known[1]
     if isinstance(node, Scoped):
         return spans(node.child, text, (node.field,))
     if isinstance(node, Near):
@@ -213,30 +318,70 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
     raise TypeError(f"{describe(node)} has no positions")  # the parser prevents this
 
 
-def _phrase_spans(node: Phrase, text: ItemText, fields: tuple[str, ...]) -> Iterator[Span]:
-    term = ""
+def _or_spans(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
+    """The spans of an OR's children in the OR's order, each child's field by field.
+
+    A phrase is tried only in the fields its first word occurs in: in any other
+    it has no span, so the list is what trying it in every field would give.
+    """
+    index = _or_index(node)
+    in_fields = [(field, _field_candidates(index, text, field)) for field in fields]
+    numbers = set(index.others)
+    for _, candidates in in_fields:
+        numbers |= candidates
+    found: list[Span] = []
+    children = node.children
+    phrases = index.phrases
+    for number in sorted(numbers):
+        phrase = phrases[number]
+        if phrase is None:
+            found += spans(children[number], text, fields)
+            continue
+        for field, candidates in in_fields:
+            if number in candidates:
+                found += _phrase_spans(phrase, text, field)
+    return found
+
+
+def _phrase_spans(node: Phrase, text: ItemText, field: str) -> list[Span]:
+    """Where the phrase ``node`` occurs in ``field``, in order."""
+    tokens = text.fields[field].tokens
+    if not tokens:
+        return []  # an empty field (no content text, say) holds no phrase
+    # Most phrases of a big OR are absent: look up the first word before the rest.
     first_word, *rest = node.words
-    for field in fields:
-        if not text.fields[field].tokens:
-            continue  # an empty field (no content text, say) holds no phrase
-        # Most phrases of a big OR are absent: look up the first word before the rest.
-        starts = text.occurrences(field, first_word)
-        if not starts:
+    starts = text.occurrences(field, first_word)
+    if not starts:
+        return []
+    if not rest:
+        term = describe(node)
+        return [
+            Span(field, position, position, (TokenHit(field, start, start, term),), node.tags)
+            for start in starts
+            for position in (_position(tokens, start),)
+        ]
+    if any(not text.occurrences(field, word) for word in rest):
+        return []
+    found: list[Span] = []
+    term = ""
+    for start in starts:
+        end = start + len(rest)
+        if end >= len(tokens) or tokens.position(end) != tokens.position(start) + len(rest):
             continue
-        if any(not text.occurrences(field, word) for word in rest):
-            continue
-        tokens = text.fields[field].tokens
-        for start in starts:
-            end = start + len(rest)
-            if end >= len(tokens) or tokens.position(end) != tokens.position(start) + len(rest):
-                continue
-            if all(
-                text.matches_at(field, word, start + 1 + offset) for offset, word in enumerate(rest)
-            ):
-                # Spelled only on a hit: most phrases evaluated never match.
-                term = term or describe(node)
-                hit = Hit(field, tokens.starts[start], tokens.ends[end], term)
-                yield Span(field, tokens.position(start), tokens.position(end), (hit,), node.tags)
+        if all(
+            text.matches_at(field, word, start + 1 + offset) for offset, word in enumerate(rest)
+        ):
+            # Spelled only on a hit: most phrases evaluated never match.
+            term = term or describe(node)
+            hit = TokenHit(field, start, end, term)
+            found.append(
+                Span(field, tokens.position(start), tokens.position(end), (hit,), node.tags)
+            )
+    return found
+
+
+def _position(tokens: Tokens, number: int) -> int:
+    return tokens.first_position + number if tokens.positions is None else tokens.positions[number]
 
 
 def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
@@ -278,48 +423,74 @@ def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Spa
     return found
 
 
-def find(
+# What ``evaluate`` returns for a true node: its hits, in no order, perhaps repeated.
+TokenHits = tuple[TokenHit, ...]
+
+
+def evaluate(
     node: Node, text: ItemText, fields: tuple[str, ...] = DEFAULT_FIELDS, *, complete: bool = True
-) -> Found:
-    """Evaluate ``node`` against ``text``.
+) -> TokenHits | None:
+    """The hits of ``node`` in ``text`` if it is true, else None; ``find`` in token numbers.
 
     With ``complete`` every true branch of an OR contributes its hits (the score
     counts them); without it evaluation stops as soon as the answer is known.
     """
     if isinstance(node, Phrase | Near | ListRef):
         found = spans(node, text, fields)
-        return Found(True, _unique_hits(span.hits for span in found)) if found else _NOT_FOUND
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0].hits
+        return tuple({hit for span in found for hit in span.hits})
     if isinstance(node, And):
-        hits: list[tuple[Hit, ...]] = []
+        groups: list[TokenHits] = []
         for child in node.children:
-            result = find(child, text, fields, complete=complete)
-            if not result.matched:
-                return _NOT_FOUND
-            hits.append(result.hits)
-        return Found(True, _unique_hits(hits))
+            result = evaluate(child, text, fields, complete=complete)
+            if result is None:
+                return None
+            groups.append(result)
+        return _union(groups)
     if isinstance(node, Or):
-        hits = []
+        groups = []
         for child in _or_candidates(node, text, fields):
-            result = find(child, text, fields, complete=complete)
-            if result.matched:
+            result = evaluate(child, text, fields, complete=complete)
+            if result is not None:
                 if not complete:
                     return result
-                hits.append(result.hits)
-        return Found(True, _unique_hits(hits)) if hits else _NOT_FOUND
+                groups.append(result)
+        return _union(groups) if groups else None
     if isinstance(node, Not):
         # A negated clause proves nothing about the item, so it leaves no hits.
-        return Found(not find(node.child, text, fields, complete=False).matched)
-    return find(node.child, text, (node.field,), complete=complete)
+        return None if evaluate(node.child, text, fields, complete=False) is not None else ()
+    return evaluate(node.child, text, (node.field,), complete=complete)
 
 
-def _unique_hits(groups: Iterable[tuple[Hit, ...]]) -> tuple[Hit, ...]:
-    unique = {hit for group in groups for hit in group}
-    return tuple(
-        sorted(unique, key=lambda hit: (_FIELD_ORDER[hit.field], hit.start, hit.end, hit.term))
-    )
+def _union(groups: list[TokenHits]) -> TokenHits:
+    if len(groups) == 1:
+        return groups[0]
+    return tuple({hit for group in groups for hit in group})
 
 
-def score_hits(hits: Iterable[Hit]) -> float:
+def find(
+    node: Node, text: ItemText, fields: tuple[str, ...] = DEFAULT_FIELDS, *, complete: bool = True
+) -> Found:
+    """Evaluate ``node`` against ``text``: whether it is true, and its hits in field order.
+
+    With ``complete`` every true branch of an OR contributes its hits (the score
+    counts them); without it evaluation stops as soon as the answer is known.
+    """
+    found = evaluate(node, text, fields, complete=complete)
+    return _NOT_FOUND if found is None else Found(True, text.hits(found))
+
+
+class _ScoredHit(Protocol):
+    @property
+    def field(self) -> str: ...
+    @property
+    def term(self) -> str: ...
+
+
+def score_hits(hits: Iterable[_ScoredHit]) -> float:
     """The score of a match from its hits (see the module docstring)."""
     best_weight: dict[str, float] = {}
     repeats: dict[str, int] = {}
