@@ -271,9 +271,17 @@ class Tokens:
 
     def _locate(self) -> None:
         assert self._source is not None
-        found, self._starts, self._ends = _scan(self._source, len(self.words))
-        # The two scans are two spellings of one tokenizer (tests/test_match_text.py).
-        assert len(found) == len(self.words)
+        folded, offsets = _fold_mapped(self._source)
+        if offsets is None:
+            # Offsets in the folded text are those in the original: one more
+            # pass of the pattern that found the words, its offsets taken in C.
+            found = list(islice(_word_pattern(folded).finditer(folded), len(self.words)))
+            self._starts = array("i", map(re.Match.start, found))
+            self._ends = array("i", map(re.Match.end, found))
+        else:
+            _, self._starts, self._ends = _scan(self._source, len(self.words))
+        # The scans are spellings of one tokenizer (tests/test_match_text.py).
+        assert len(self._starts) == len(self.words)
 
     def __len__(self) -> int:
         return len(self.words)
