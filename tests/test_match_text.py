@@ -81,6 +81,10 @@ def test_porter2_stem(word: str, stem: str) -> None:
 # Indic vowel signs, underscores, digits and a tag-like text with newlines.
 TOKENIZER_TEXTS = [
     "",
+    "!!!",
+    "a",
+    "  leading, and trailing --",
+    "_under_score_ état_major_",
     "Kim Jong-Un's train, (armoured)! 2025_09_03 x_y",
     "Président Straße ﬁnance ＡＰＥＣ ① cafe\u0301 \u0301alone",
     "G20峰会 北京阅兵首相访问 김정은이 방문 ガス が",

@@ -22,7 +22,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from functools import lru_cache
-from itertools import islice
+from itertools import accumulate, islice
 from typing import NamedTuple
 
 from watcher.match.stem import stem_english
@@ -140,13 +140,19 @@ def _places(text: str, char: str) -> list[int]:
     return places
 
 
-def _fold_mapped(text: str) -> tuple[str, _OffsetMap | None]:
-    """Fold ``text``; with a map of offsets unless every character folds to one."""
+_ASCII_CHARS = frozenset(map(chr, range(128)))
+
+
+def _fold_mapped(text: str, folded: str | None = None) -> tuple[str, _OffsetMap | None]:
+    """Fold ``text`` (unless ``folded`` is its folding); with a map of offsets unless
+    every character folds to one."""
     if text.isascii():
-        return text.lower(), None
+        return folded or text.lower(), None
     table = _FOLD_TABLE
-    odd = {char for char in set(text) if len(table[ord(char)]) != 1}
-    folded = text.translate(table)
+    # An ASCII character folds to one (its lower case): only the others are looked at.
+    odd = {char for char in set(text) - _ASCII_CHARS if len(table[ord(char)]) != 1}
+    if folded is None:
+        folded = text.translate(table)
     return folded, (_OffsetMap(text, odd) if odd else None)
 
 
@@ -231,7 +237,15 @@ class Tokens:
     words did (issue #18).
     """
 
-    __slots__ = ("_ends", "_source", "_starts", "first_position", "positions", "words")
+    __slots__ = (
+        "_ends",
+        "_folded",
+        "_source",
+        "_starts",
+        "first_position",
+        "positions",
+        "words",
+    )
 
     def __init__(
         self,
@@ -242,14 +256,17 @@ class Tokens:
         positions: array[int] | None = None,
         *,
         source: str | None = None,
+        folded: str | None = None,
     ) -> None:
-        """Offsets are ``starts``/``ends``, or found in ``source`` when first asked for."""
+        """Offsets are ``starts``/``ends``, or found in ``source`` (whose folding
+        ``folded`` is, when given) when first asked for."""
         if (starts is None or ends is None) and source is None:
             raise ValueError("Tokens needs the offsets or the text they are in")
         self.words = words
         self._starts = starts
         self._ends = ends
         self._source = source
+        self._folded = folded
         self.first_position = first_position
         self.positions = positions
 
@@ -271,13 +288,11 @@ class Tokens:
 
     def _locate(self) -> None:
         assert self._source is not None
-        folded, offsets = _fold_mapped(self._source)
+        folded, offsets = _fold_mapped(self._source, self._folded)
+        self._folded = None
         if offsets is None:
-            # Offsets in the folded text are those in the original: one more
-            # pass of the pattern that found the words, its offsets taken in C.
-            found = list(islice(_word_pattern(folded).finditer(folded), len(self.words)))
-            self._starts = array("i", map(re.Match.start, found))
-            self._ends = array("i", map(re.Match.end, found))
+            # Offsets in the folded text are those in the original.
+            self._starts, self._ends = _offsets(folded, len(self.words))
         else:
             _, self._starts, self._ends = _scan(self._source, len(self.words))
         # The scans are spellings of one tokenizer (tests/test_match_text.py).
@@ -301,6 +316,34 @@ class Tokens:
         return self.positions[number]
 
 
+# What separates the tokens of each single-class pattern: maximal runs of the rest.
+_GAPS = {
+    _ASCII_WORD: re.compile(r"([^A-Za-z0-9]+)"),
+    _PLAIN_WORD: re.compile(r"([\W_]+)"),
+}
+
+
+def _offsets(folded: str, count: int) -> tuple[array[int], array[int]]:
+    """Where the first ``count`` tokens of ``folded`` start and end."""
+    pattern = _word_pattern(folded)
+    gaps = _GAPS.get(pattern)
+    if gaps is None:  # CJK or Indic: the tokens' matches, their offsets taken in C
+        found = list(islice(pattern.finditer(folded), count))
+        return array("i", map(re.Match.start, found)), array("i", map(re.Match.end, found))
+    # Split at the gaps, the text is word, gap, word, ..., word, where only the
+    # first and the last word may be empty; the running sum of the pieces'
+    # lengths gives every boundary, all in C.
+    pieces = gaps.split(folded)
+    bounds = list(accumulate(map(len, pieces), initial=0))
+    starts = bounds[0:-1:2]
+    ends = bounds[1::2]
+    if starts[-1] == ends[-1]:
+        del starts[-1], ends[-1]
+    if starts and starts[0] == ends[0]:
+        del starts[0], ends[0]
+    return array("i", starts[:count]), array("i", ends[:count])
+
+
 # Above this many characters, words are taken from the text one match at a time
 # and shared (one str per distinct word), so a huge text never holds a list of a
 # str per token beside the interned one (issue #16); below it, one ``findall``.
@@ -314,11 +357,14 @@ def tokenize(text: str, first_position: int = 0, limit: int | None = None) -> To
     found: list[str]
     if limit is None and len(folded) <= _STREAMED_CHARS:
         found = pattern.findall(folded)
-    else:
-        matches: Iterable[re.Match[str]] = pattern.finditer(folded)
-        if limit is not None:
-            matches = islice(matches, limit)
-        found = list(map(_Interner().__getitem__, map(re.Match.group, matches)))
+        # A short folding is kept for the offsets, if asked for: folding text
+        # that is not ASCII costs more than finding its words.
+        kept = None if text.isascii() else folded
+        return Tokens(found, first_position=first_position, source=text, folded=kept)
+    matches: Iterable[re.Match[str]] = pattern.finditer(folded)
+    if limit is not None:
+        matches = islice(matches, limit)
+    found = list(map(_Interner().__getitem__, map(re.Match.group, matches)))
     return Tokens(found, first_position=first_position, source=text)
 
 
