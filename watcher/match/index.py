@@ -42,7 +42,6 @@ from watcher.match.query import (
     parse_query,
 )
 from watcher.match.search import ItemText, evaluate, find, score_hits
-from watcher.match.text import stem_token
 from watcher.models import Item, TopicMatch
 
 # ("word", folded token) | ("stem", English stem) | ("prefix", first 3 letters)
@@ -82,7 +81,6 @@ class CompiledTopic:
 # item's word is looked up under each of its own first 3..6 letters: "arriv*" sits
 # in the "arriv" bucket, which "arrived" reaches and "arrears" does not.
 MAX_PREFIX_KEY = 6
-_FIRST_THREE = itemgetter(slice(None, 3))
 
 
 def _word_key(word: Word) -> IndexKey:
@@ -113,6 +111,11 @@ Clause = frozenset[IndexKey]
 # An OR's clauses are the unions of one clause of each child, every combination:
 # at most this many, else the one union of each child's smallest (``index_keys``).
 MAX_OR_CLAUSES = 16
+
+
+def requirements(node: Node) -> tuple[Clause, ...]:
+    """Key sets of which an item must hold a key of each for ``node`` to be true."""
+    return _KeyFinder().requirements(node)
 
 
 class _KeyFinder:
@@ -217,8 +220,8 @@ def compile_topic(
             raise TopicQueryError(config.name, "exclude", error) from error
     finder = finder or _KeyFinder()
     keys = finder.keys(query.root)
-    requirements = tuple(clause for clause in finder.requirements(query.root) if clause != keys)
-    return CompiledTopic(config, query, exclude, keys, requirements)
+    others = tuple(clause for clause in finder.requirements(query.root) if clause != keys)
+    return CompiledTopic(config, query, exclude, keys, others)
 
 
 class _ClauseCheck(NamedTuple):
@@ -242,8 +245,8 @@ class _ItemKeys(NamedTuple):
     """What an item holds of the index's keys: its words, their stems, the wildcard
     keys its words start with."""
 
-    words: set[str]
-    stems: set[str | None]
+    words: frozenset[str]
+    stems: frozenset[str | None]
     prefixes: set[str]
 
     def satisfy(self, clauses: tuple[_ClauseCheck, ...]) -> bool:
@@ -285,12 +288,15 @@ class TopicIndex:
         self._checks = tuple(tuple(map(_ClauseCheck.of, topic.requirements)) for topic in topics)
         wildcards = set(self._by_kind["prefix"])
         wildcards.update(key for check in self._checks for c in check for key in c.prefixes)
-        # Wildcard keys by their first 3 letters (every key has at least 3): an item's
-        # words are looked up by their own first 3, and only a word whose 3 letters
-        # start some key is compared with the keys (most items have none).
-        self._prefix_buckets: dict[str, list[str]] = {}
-        for prefix in sorted(wildcards):
-            self._prefix_buckets.setdefault(prefix[:3], []).append(prefix)
+        # Wildcard keys by length (3 to MAX_PREFIX_KEY): an item's words cut to each
+        # length are intersected with the keys of that length.
+        by_length: dict[int, set[str]] = {}
+        for prefix in wildcards:
+            by_length.setdefault(len(prefix), set()).add(prefix)
+        self._prefixes_by_length = tuple(
+            (itemgetter(slice(None, length)), frozenset(keys))
+            for length, keys in sorted(by_length.items())
+        )
         self._uses_stems = bool(self._by_kind["stem"]) or any(
             clause.stems for check in self._checks for clause in check
         )
@@ -330,13 +336,10 @@ class TopicIndex:
     def _item_keys(self, text: ItemText) -> _ItemKeys:
         words = text.distinct_words()
         prefixes: set[str] = set()
-        buckets = self._prefix_buckets
-        if buckets and not buckets.keys().isdisjoint(map(_FIRST_THREE, words)):
-            for word in words:
-                for prefix in buckets.get(word[:3], ()):
-                    if word.startswith(prefix):
-                        prefixes.add(prefix)
-        stems = set(map(stem_token, words)) if self._uses_stems else set()
+        for cut, keys in self._prefixes_by_length:
+            # A word shorter than the keys is cut to itself, which is no key.
+            prefixes.update(keys.intersection(map(cut, words)))
+        stems = text.stems() if self._uses_stems else frozenset()
         return _ItemKeys(words, stems, prefixes)
 
     def _candidates(self, keys: _ItemKeys) -> list[int]:

@@ -37,6 +37,7 @@ FIELD_WEIGHTS = {"title": 2.0, "summary": 1.0, "tag": 1.0, "content": 0.5, "feed
 _REPEAT_BONUS = 0.1
 _MAX_REPEAT_BONUS = 0.5
 _FIELD_ORDER = {name: order for order, name in enumerate(FIELD_WEIGHTS)}
+_FIELDS = tuple(FIELD_WEIGHTS)
 
 
 def field_text(item: Item, field: str) -> str:
@@ -73,7 +74,9 @@ class ItemText:
         "_occurrences",
         "_spans",
         "_starts",
+        "_stems",
         "_vocabulary",
+        "_words",
         "fields",
     )
 
@@ -86,6 +89,8 @@ class ItemText:
         self._field_candidates: dict[tuple[int, str], set[int]] = {}
         self._spans: dict[tuple[int, tuple[str, ...]], tuple[Node, list[Span]]] = {}
         self._vocabulary: dict[str, tuple[int, Set[str], Set[str]]] = {}
+        self._words: frozenset[str] | None = None
+        self._stems: frozenset[str | None] | None = None
 
     def word_starts(self, field: str) -> frozenset[str]:
         """The first three letters of every word in ``field`` (for prefix wildcards)."""
@@ -94,29 +99,44 @@ class ItemText:
             starts = self._starts[field] = frozenset(word[:3] for word in self.fields[field].index)
         return starts
 
-    def distinct_words(self) -> set[str]:
+    def distinct_words(self) -> frozenset[str]:
         """Every distinct token in any field."""
-        found: set[str] = set()
-        for field in self.fields.values():
-            found.update(field.tokens.words)
-        return found
+        if self._words is None:
+            found: set[str] = set()
+            for field in self.fields.values():
+                found.update(field.tokens.words)
+            self._words = frozenset(found)
+        return self._words
+
+    def stems(self) -> frozenset[str | None]:
+        """The English stem of every distinct token (None for those not stemmed)."""
+        if self._stems is None:
+            self._stems = frozenset(map(stem_token, self.distinct_words()))
+        return self._stems
+
+    def may_hold(self, word: Word) -> bool:
+        """False when no field holds ``word``: a cheaper test than a field's lookup."""
+        if word.prefix:
+            return True
+        if word.stem is not None:
+            return word.stem in self.stems()
+        return word.text in self.distinct_words()
 
     def occurrences(self, field: str, word: Word) -> Sequence[int]:
         """Sorted token numbers in ``field`` where ``word`` matches (exactly, by stem or prefix)."""
+        text = self.fields[field]
+        if word.stem is not None and not word.prefix:
+            return text.stem_index.get(word.stem, ())
+        if not word.prefix:
+            return text.index.get(word.text, ())
+        # A wildcard's tokens are merged from several words' once per item.
         key = (field, id(word))
         known = self._occurrences.get(key)
-        if known is not None:
-            return known
-        text = self.fields[field]
-        numbers: Sequence[int]
-        if word.prefix:
-            numbers = merged([text.index[token] for token in text.words_starting_with(word.text)])
-        elif word.stem is not None:
-            numbers = text.stem_index.get(word.stem, ())
-        else:
-            numbers = text.index.get(word.text, ())
-        self._occurrences[key] = numbers
-        return numbers
+        if known is None:
+            known = self._occurrences[key] = merged(
+                [text.index[token] for token in text.words_starting_with(word.text)]
+            )
+        return known
 
     def matches_at(self, field: str, word: Word, number: int) -> bool:
         """Whether token ``number`` of ``field`` is ``word`` (what ``occurrences`` lists)."""
@@ -129,13 +149,15 @@ class ItemText:
 
     def hits(self, found: Iterable[TokenHit]) -> tuple[Hit, ...]:
         """``found`` as hits in the original text: distinct, in field order, then by place."""
-        unique = {
-            Hit(hit.field, tokens.starts[hit.first], tokens.ends[hit.last], hit.term)
+        # As plain tuples, sortable in C, in the order of the hits; a Hit is made
+        # for each distinct one only.
+        places = {
+            (_FIELD_ORDER[hit.field], tokens.starts[hit.first], tokens.ends[hit.last], hit.term)
             for hit in found
             for tokens in (self.fields[hit.field].tokens,)
         }
         return tuple(
-            sorted(unique, key=lambda hit: (_FIELD_ORDER[hit.field], hit.start, hit.end, hit.term))
+            Hit(_FIELDS[order], start, end, term) for order, start, end, term in sorted(places)
         )
 
 
@@ -282,8 +304,16 @@ def _field_candidates(index: _OrIndex, text: ItemText, field: str) -> set[int]:
     return known
 
 
-def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Node]:
+# An OR of fewer children is tried child by child: looking its phrases' first
+# words up costs about what looking up their candidacy does, and such an OR is
+# seldom met twice in one item.
+_INDEXED_OR_CHILDREN = 8
+
+
+def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> Sequence[Node]:
     """The children that can match ``text`` in ``fields``, in the OR's order."""
+    if len(node.children) < _INDEXED_OR_CHILDREN:
+        return node.children
     index = _or_index(node)
     numbers = set(index.others)
     for field in fields:
@@ -299,11 +329,15 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
     it must not be changed.
     """
     if isinstance(node, Phrase):
+        if not text.may_hold(node.words[0]):
+            return []
         found: list[Span] = []
         for field in fields:
             found += _phrase_spans(node, text, field)
         return found
     if isinstance(node, Or):
+        if len(node.children) < _INDEXED_OR_CHILDREN:
+            return [span for child in node.children for span in spans(child, text, fields)]
         key = (id(node), fields)
         known = text._spans.get(key)
         if known is None:
@@ -346,13 +380,13 @@ def _or_spans(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
 def _phrase_spans(node: Phrase, text: ItemText, field: str) -> list[Span]:
     """Where the phrase ``node`` occurs in ``field``, in order."""
     tokens = text.fields[field].tokens
-    if not tokens:
+    if not tokens.words:
         return []  # an empty field (no content text, say) holds no phrase
     # Most phrases of a big OR are absent: look up the first word before the rest.
-    first_word, *rest = node.words
-    starts = text.occurrences(field, first_word)
+    starts = text.occurrences(field, node.words[0])
     if not starts:
         return []
+    rest = node.words[1:]
     if not rest:
         term = describe(node)
         return [
@@ -435,7 +469,12 @@ def evaluate(
     With ``complete`` every true branch of an OR contributes its hits (the score
     counts them); without it evaluation stops as soon as the answer is known.
     """
-    if isinstance(node, Phrase | Near | ListRef):
+    if isinstance(node, Phrase):
+        if not text.may_hold(node.words[0]):
+            return None
+        found = spans(node, text, fields)
+        return None if not found else tuple(hit for span in found for hit in span.hits)
+    if isinstance(node, Near | ListRef):
         found = spans(node, text, fields)
         if not found:
             return None
