@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from watcher.match.abroad import abroad_pairs
+from watcher.match.alternatives import VOCABULARY, OrIndex, or_index
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
 from watcher.match.text import DEFAULT_FIELDS, FieldText, Tokens, field_texts, merged, stem_token
 from watcher.match.window import SpanWindow
@@ -183,124 +184,26 @@ class Found:
 _NOT_FOUND = Found(False)
 
 
-class _OrIndex:
-    """An OR's phrases by the lookup key of their first word, built once per OR node.
-
-    A topic's OR of a hundred names or places would otherwise look up every one of
-    them in every item; with the index only the phrases whose first word the item
-    contains are tried (non-phrase children are always tried), and each only in
-    the fields that contain that word.
-    """
-
-    __slots__ = ("by_first", "by_prefix", "by_stem", "node", "others", "phrases")
-
-    def __init__(self, node: Or) -> None:
-        self.node = node  # held so that the id() key below cannot be reused
-        # Phrases by their first word: those that can be looked up by it alone,
-        # and phrases of two or more plain words by their second too. A list of
-        # 45,000 places has hundreds of "new …" and "san …", and an item with
-        # "new" in it should try only those whose second word it also holds.
-        self.by_first: dict[str, tuple[list[int], dict[str, list[int]]]] = {}
-        self.by_stem: dict[str, list[int]] = {}
-        # Wildcards by their first 3 letters: a list of Cyrillic names has thousands.
-        self.by_prefix: dict[str, list[int]] = {}
-        self.others: list[int] = []
-        self.phrases: list[Phrase | None] = []
-        for number, child in enumerate(node.children):
-            if not isinstance(child, Phrase):
-                self.others.append(number)
-                self.phrases.append(None)
-                continue
-            self.phrases.append(child)
-            first = child.words[0]
-            if first.prefix:
-                self.by_prefix.setdefault(first.text[:3], []).append(number)
-            elif first.stem is not None:
-                self.by_stem.setdefault(first.stem, []).append(number)
-            else:
-                singles, pairs = self.by_first.setdefault(first.text, ([], {}))
-                second = child.words[1] if len(child.words) > 1 else None
-                if second is not None and not second.prefix and second.stem is None:
-                    pairs.setdefault(second.text, []).append(number)
-                else:
-                    singles.append(number)
-
-    def field_candidates(self, text: ItemText, name: str) -> set[int]:
-        """Numbers of the phrases whose first word (and second) occur in field ``name``."""
-        numbers: set[int] = set()
-        field = text.fields[name]
-        if not field.tokens:
-            return numbers
-        firsts, starts = _field_vocabulary(text, name)
-        if self.by_first and firsts:
-            words = field.index
-            for word in self.by_first.keys() & firsts:
-                singles, pairs = self.by_first[word]
-                numbers.update(singles)
-                if pairs:
-                    for second in pairs.keys() & words.keys():
-                        numbers.update(pairs[second])
-        if self.by_prefix and starts:
-            for start in self.by_prefix.keys() & starts:
-                numbers.update(self.by_prefix[start])
-        if self.by_stem:
-            for stem in self.by_stem.keys() & field.stem_index.keys():
-                numbers.update(self.by_stem[stem])
-        return numbers
-
-
-class _Vocabulary:
-    """The first words and wildcard starts of every indexed OR's phrases.
-
-    An item's field is intersected with these once, and each OR then with what
-    is left (a few words, not the field's hundred): the shipped topics look up a
-    dozen lists in three fields per item (issue #18).
-    """
-
-    __slots__ = ("firsts", "starts", "version")
-
-    def __init__(self) -> None:
-        self.firsts: set[str] = set()
-        self.starts: set[str] = set()
-        self.version = 0
-
-    def add(self, index: _OrIndex) -> None:
-        # Grown before the version changes: an item that read the old version
-        # computes its words again, one that read the new one has them all.
-        self.firsts.update(index.by_first)
-        self.starts.update(index.by_prefix)
-        self.version += 1
-
-
-_VOCABULARY = _Vocabulary()
-_OR_INDEXES: dict[int, _OrIndex] = {}
-
-
-def _or_index(node: Or) -> _OrIndex:
-    index = _OR_INDEXES.get(id(node))
-    if index is None or index.node is not node:
-        index = _OR_INDEXES[id(node)] = _OrIndex(node)
-        _VOCABULARY.add(index)
-    return index
-
-
 def _field_vocabulary(text: ItemText, name: str) -> tuple[Set[str], Set[str]]:
     """The words of field ``name`` that begin some OR's phrase, and its wildcard starts."""
-    version = _VOCABULARY.version
+    version = VOCABULARY.version
     known = text._vocabulary.get(name)
     if known is None or known[0] != version:
-        firsts = text.fields[name].index.keys() & _VOCABULARY.firsts
-        starts = text.word_starts(name) & _VOCABULARY.starts
+        firsts = text.fields[name].index.keys() & VOCABULARY.firsts
+        starts = text.word_starts(name) & VOCABULARY.starts
         known = text._vocabulary[name] = (version, firsts, starts)
     return known[1], known[2]
 
 
-def _field_candidates(index: _OrIndex, text: ItemText, field: str) -> set[int]:
+def _field_candidates(index: OrIndex, text: ItemText, field: str) -> set[int]:
     """``index.field_candidates``, once per item: ORs recur within and across topics."""
     key = (id(index), field)
     known = text._field_candidates.get(key)
     if known is None:
-        known = text._field_candidates[key] = index.field_candidates(text, field)
+        firsts, starts = _field_vocabulary(text, field)
+        known = text._field_candidates[key] = index.field_candidates(
+            text.fields[field], firsts, starts
+        )
     return known
 
 
@@ -314,7 +217,7 @@ def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> Sequenc
     """The children that can match ``text`` in ``fields``, in the OR's order."""
     if len(node.children) < _INDEXED_OR_CHILDREN:
         return node.children
-    index = _or_index(node)
+    index = or_index(node)
     numbers = set(index.others)
     for field in fields:
         numbers |= _field_candidates(index, text, field)
@@ -358,7 +261,7 @@ def _or_spans(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
     A phrase is tried only in the fields its first word occurs in: in any other
     it has no span, so the list is what trying it in every field would give.
     """
-    index = _or_index(node)
+    index = or_index(node)
     in_fields = [(field, _field_candidates(index, text, field)) for field in fields]
     numbers = set(index.others)
     for _, candidates in in_fields:

@@ -273,30 +273,24 @@ class Tokens:
     @property
     def starts(self) -> array[int]:
         """Where each token starts in the original text."""
-        if self._starts is None:
-            self._locate()
-        assert self._starts is not None
-        return self._starts
+        return self._starts if self._starts is not None else self._locate()[0]
 
     @property
     def ends(self) -> array[int]:
         """Where each token ends (exclusive) in the original text."""
-        if self._ends is None:
-            self._locate()
-        assert self._ends is not None
-        return self._ends
+        return self._ends if self._ends is not None else self._locate()[1]
 
-    def _locate(self) -> None:
+    def _locate(self) -> tuple[array[int], array[int]]:
         assert self._source is not None
         folded, offsets = _fold_mapped(self._source, self._folded)
         self._folded = None
-        if offsets is None:
-            # Offsets in the folded text are those in the original.
+        if offsets is None:  # offsets in the folded text are those in the original
             self._starts, self._ends = _offsets(folded, len(self.words))
         else:
             _, self._starts, self._ends = _scan(self._source, len(self.words))
         # The scans are spellings of one tokenizer (tests/test_match_text.py).
         assert len(self._starts) == len(self.words)
+        return self._starts, self._ends
 
     def __len__(self) -> int:
         return len(self.words)
