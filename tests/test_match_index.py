@@ -10,7 +10,8 @@ import yaml
 
 from watcher.config import TopicConfig
 from watcher.exceptions import QueryError
-from watcher.match import TopicIndex, TopicQueryError, field_text, format_explanation
+from watcher.match import TopicIndex, TopicQueryError, field_text, format_explanation, parse_query
+from watcher.match.index import requirements
 from watcher.models import Item
 
 DATA = Path(__file__).parent / "data" / "match"
@@ -191,3 +192,41 @@ def test_explain_reports_skipped_by_index() -> None:
 def test_explain_unknown_topic() -> None:
     with pytest.raises(KeyError):
         TopicIndex.build([topic("parade")]).explain("nope", make_item())
+
+
+def test_topic_is_evaluated_only_when_every_necessary_key_set_is_met() -> None:
+    # The term index picks the topic by one side of NEAR; its other side, the other
+    # words of a phrase and the AND's other operand are checked before evaluating.
+    index = TopicIndex.build(
+        [
+            topic('kim NEAR/5 "north korea"', name="near"),
+            topic('"state visit" AND (beijing OR moscow)', name="and", stemming=True),
+        ]
+    )
+    assert index.match(make_item(title="Kim Kardashian in Paris")) == []
+    assert index.last_evaluated == 0
+    assert index.match(make_item(title="South Korea's Kim: a state visit to Seoul")) == []
+    assert index.last_evaluated == 0
+    found = index.match(make_item(title="Kim of North Korea on a state visit to Moscow"))
+    assert [match.topic for match in found] == ["near", "and"]
+    assert index.last_evaluated == 2
+    # Met but false (too far apart): evaluated, and still no match.
+    assert index.match(make_item(title="Kim " + "word " * 10 + "North Korea")) == []
+    assert index.last_evaluated == 1
+
+
+def test_requirements_of_queries() -> None:
+    def clauses(query: str, stemming: bool = False) -> list[set[str]]:
+        root = parse_query(query, stemming=stemming).root
+        return [{f"{kind}:{text}" for kind, text in clause} for clause in requirements(root)]
+
+    assert clauses('"kim jong un"') == [{"word:jong"}, {"word:kim"}, {"word:un"}]
+    assert clauses("(a OR b) NEAR/3 (cat OR dog*)") == [
+        {"word:a", "word:b"},
+        {"word:cat", "prefix:dog"},
+    ]
+    assert clauses("travel NOT pride", stemming=True) == [{"stem:travel"}]
+    assert clauses("NOT pride OR parade") == []
+    # Small ORs combine their children's clauses; "x y" needs x and y, so "x y OR z" needs
+    # x or z and y or z.
+    assert clauses('"x y" OR z') == [{"word:x", "word:z"}, {"word:y", "word:z"}]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from watcher.match.stem import stem_english
-from watcher.match.text import fold, tokenize, words
+from watcher.match.text import _scan, field_texts, fold, tokenize, words
 
 
 @pytest.mark.parametrize(
@@ -74,3 +74,48 @@ def test_token_offsets_point_into_original() -> None:
 )
 def test_porter2_stem(word: str, stem: str) -> None:
     assert stem_english(word) == stem
+
+
+# Texts that take each path of the tokenizer: ASCII, accents and letters that fold
+# to none or two (ß, ﬁ, a lone combining accent), full-width, CJK runs, Hangul,
+# Indic vowel signs, underscores, digits and a tag-like text with newlines.
+TOKENIZER_TEXTS = [
+    "",
+    "!!!",
+    "a",
+    "  leading, and trailing --",
+    "_under_score_ état_major_",
+    "Kim Jong-Un's train, (armoured)! 2025_09_03 x_y",
+    "Président Straße ﬁnance ＡＰＥＣ ① cafe\u0301 \u0301alone",
+    "G20峰会 北京阅兵首相访问 김정은이 방문 ガス が",
+    "नरेन्द्र मोदी ने दौरा किया; สวัสดีครับ",
+    "Ёлка Йошкар-Ола — «Москва» ½ ⅟ ㍿ İstanbul ǅemal",
+    "World\nPolitics\nParade news\nß",
+    "mixed 阅兵 and ß and नमस्ते at once",
+]
+
+
+@pytest.mark.parametrize("text", TOKENIZER_TEXTS)
+def test_tokenize_finds_the_tokens_and_offsets_of_the_full_scan(text: str) -> None:
+    # tokenize finds words with the cheapest pattern that gives _TOKEN's tokens,
+    # and their offsets only when asked for, by _scan: both must agree with it.
+    scanned_words, starts, ends = _scan(text)
+    tokens = tokenize(text)
+    assert tokens.words == scanned_words == words(text)
+    assert list(tokens.starts) == list(starts)
+    assert list(tokens.ends) == list(ends)
+    limited = tokenize(text, limit=3)
+    assert limited.words == scanned_words[:3]
+    assert list(limited.starts) == list(starts[:3])
+    big = text + " " + "padding words " * 6000  # streamed and interned
+    assert tokenize(big).words == _scan(big)[0]
+
+
+def test_tag_tokens_have_offsets_into_the_joined_tags() -> None:
+    tags = ["World", "Straße Süd", "阅兵"]
+    field = field_texts("", "", "", "", tags)["tag"]
+    joined = "\n".join(tags)
+    assert [joined[token.start : token.end] for token in field.tokens] == [
+        "World", "Straße", "Süd", "阅", "兵",
+    ]  # fmt: skip
+    assert [token.position for token in field.tokens] == [0, 1000, 1001, 2000, 2001]

@@ -11,14 +11,19 @@ with no such set (``NOT x``, ``a OR NOT b``) is evaluated for every item.
 ``match`` tokenizes the item once, looks each distinct token up in the index
 (exact word, stem, its 3- to 6-letter prefixes) and evaluates only the topics found, so the
 cost per item grows with the topics whose terms the item contains, not with the
-number of topics configured.
+number of topics configured. A topic found is evaluated only if the item also
+satisfies the query's other necessary key sets (``requirements``: "a NEAR b"
+needs a key of each side, a phrase each of its words), which costs a few set
+lookups where an evaluation costs a walk of the query.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from itertools import product
+from operator import itemgetter
+from typing import Literal, NamedTuple
 
 from watcher.config import ListConfig, TopicConfig
 from watcher.exceptions import QueryError
@@ -36,8 +41,7 @@ from watcher.match.query import (
     Word,
     parse_query,
 )
-from watcher.match.search import ItemText, find, score_hits
-from watcher.match.text import stem_token
+from watcher.match.search import ItemText, evaluate, find, score_hits
 from watcher.models import Item, TopicMatch
 
 # ("word", folded token) | ("stem", English stem) | ("prefix", first 3 letters)
@@ -59,6 +63,8 @@ class CompiledTopic:
     query: Query
     exclude: Query | None
     keys: frozenset[IndexKey] | None  # None: evaluate for every item
+    # The query's other clauses (``requirements``), checked before evaluating it.
+    requirements: tuple[Clause, ...] = ()
 
     def scope_note(self, item: Item) -> str:
         """Why the topic's feed/tag scoping rules ``item`` out; "" when it does not."""
@@ -85,38 +91,122 @@ def _word_key(word: Word) -> IndexKey:
     return ("word", word.text)
 
 
+def _selectivity(word: Word) -> tuple[bool, int]:
+    # An exact word is more selective than a prefix bucket; a longer word more
+    # than a shorter one ("jong" rather than "un").
+    return (not word.prefix, len(word.text))
+
+
 def index_keys(node: Node) -> frozenset[IndexKey] | None:
     """Keys of which an item must contain one for ``node`` to be true; None if there are none."""
-    if isinstance(node, Phrase):
-        # An exact word is more selective than a prefix bucket; a longer word more
-        # than a shorter one ("jong" rather than "un").
-        chosen = max(node.words, key=lambda word: (not word.prefix, len(word.text)))
-        return frozenset({_word_key(chosen)})
-    if isinstance(node, Scoped):
-        return index_keys(node.child)
-    if isinstance(node, ListRef):
-        return index_keys(node.alternatives)
-    if isinstance(node, Not):
-        return None
-    if isinstance(node, Or):
+    return _KeyFinder().keys(node)
+
+
+# A necessary condition of a query as clauses, each a set of keys: an item must
+# hold a key of every clause for the query to be true (a conjunction of
+# disjunctions). The term index picks topics by one such set (``index_keys``);
+# the rest are checked before a picked topic is evaluated, so a topic whose
+# "a NEAR b" met only "a" costs a few set lookups, not an evaluation (issue #18).
+Clause = frozenset[IndexKey]
+# An OR's clauses are the unions of one clause of each child, every combination:
+# at most this many, else the one union of each child's smallest (``index_keys``).
+MAX_OR_CLAUSES = 16
+
+
+def requirements(node: Node) -> tuple[Clause, ...]:
+    """Key sets of which an item must hold a key of each for ``node`` to be true."""
+    return _KeyFinder().requirements(node)
+
+
+class _KeyFinder:
+    """``index_keys`` and ``requirements`` of a build's nodes, an OR's once: a list is
+    one OR node of ~45,000 phrases, shared by every reference to it."""
+
+    def __init__(self) -> None:
+        self._keys: dict[int, tuple[Node, frozenset[IndexKey] | None]] = {}
+        self._clauses: dict[int, tuple[Node, tuple[Clause, ...]]] = {}
+
+    def keys(self, node: Node) -> frozenset[IndexKey] | None:
+        if isinstance(node, Phrase):
+            return frozenset({_word_key(max(node.words, key=_selectivity))})
+        if isinstance(node, Scoped):
+            return self.keys(node.child)
+        if isinstance(node, ListRef):
+            return self.keys(node.alternatives)
+        if isinstance(node, Not):
+            return None
+        if isinstance(node, Or):
+            known = self._keys.get(id(node))
+            if known is None:
+                known = self._keys[id(node)] = (node, self._or_keys(node))
+            return known[1]
+        children = node.children if isinstance(node, And) else (node.left, node.right)
+        candidates = [keys for keys in map(self.keys, children) if keys is not None]
+        return min(candidates, key=len) if candidates else None
+
+    def _or_keys(self, node: Or) -> frozenset[IndexKey] | None:
         union: set[IndexKey] = set()
         for child in node.children:
-            keys = index_keys(child)
+            keys = self.keys(child)
             if keys is None:
                 return None
             union |= keys
         return frozenset(union)
-    children = node.children if isinstance(node, And) else (node.left, node.right)
-    candidates = [keys for keys in map(index_keys, children) if keys is not None]
-    return min(candidates, key=len) if candidates else None
+
+    def requirements(self, node: Node) -> tuple[Clause, ...]:
+        """Clauses of which an item must satisfy every one for ``node`` to be true."""
+        if isinstance(node, Phrase):
+            # Every word of a phrase occurs in the item; the one ``keys`` picks first.
+            chosen = _word_key(max(node.words, key=_selectivity))
+            return tuple(
+                dict.fromkeys(frozenset({key}) for key in (chosen, *map(_word_key, node.words)))
+            )
+        if isinstance(node, Scoped):
+            return self.requirements(node.child)
+        if isinstance(node, ListRef):
+            return self.requirements(node.alternatives)
+        if isinstance(node, Not):
+            return ()
+        if isinstance(node, Or):
+            known = self._clauses.get(id(node))
+            if known is None:
+                known = self._clauses[id(node)] = (node, self._or_requirements(node))
+            return known[1]
+        children = node.children if isinstance(node, And) else (node.left, node.right)
+        return _simplified([clause for child in children for clause in self.requirements(child)])
+
+    def _or_requirements(self, node: Or) -> tuple[Clause, ...]:
+        if len(node.children) <= MAX_OR_CLAUSES:
+            children = [self.requirements(child) for child in node.children]
+            if any(not clauses for clauses in children):
+                return ()  # a child that needs nothing: neither does the OR
+            combinations = 1
+            for clauses in children:
+                combinations *= len(clauses)
+            if combinations <= MAX_OR_CLAUSES:
+                return _simplified([frozenset().union(*chosen) for chosen in product(*children)])
+        keys = self.keys(node)
+        return () if keys is None else (keys,)
+
+
+def _simplified(clauses: list[Clause]) -> tuple[Clause, ...]:
+    """Distinct clauses, smallest first, without one that holds another (it adds nothing)."""
+    kept: list[Clause] = []
+    for clause in sorted(dict.fromkeys(clauses), key=len):
+        if not any(smaller <= clause for smaller in kept):
+            kept.append(clause)
+    return tuple(kept)
 
 
 def compile_topic(
-    config: TopicConfig, lists: Mapping[str, EntityList] | None = None
+    config: TopicConfig,
+    lists: Mapping[str, EntityList] | None = None,
+    finder: _KeyFinder | None = None,
 ) -> CompiledTopic:
     """Parse a topic's query and exclude; raise ``TopicQueryError`` naming the topic.
 
-    ``@name`` in them refers to ``lists`` (the shipped lists when None).
+    ``@name`` in them refers to ``lists`` (the shipped lists when None); ``finder``
+    is shared by the topics of one build, so that each list is looked at once.
     """
     try:
         query = parse_query(config.query, stemming=config.stemming, lists=lists)
@@ -128,14 +218,51 @@ def compile_topic(
             exclude = parse_query(config.exclude, stemming=config.stemming, lists=lists)
         except QueryError as error:
             raise TopicQueryError(config.name, "exclude", error) from error
-    return CompiledTopic(config, query, exclude, index_keys(query.root))
+    finder = finder or _KeyFinder()
+    keys = finder.keys(query.root)
+    others = tuple(clause for clause in finder.requirements(query.root) if clause != keys)
+    return CompiledTopic(config, query, exclude, keys, others)
+
+
+class _ClauseCheck(NamedTuple):
+    """A clause split by kind of key, to be checked against an item's ``_ItemKeys``."""
+
+    words: frozenset[str]
+    stems: frozenset[str]
+    prefixes: frozenset[str]
+
+    @classmethod
+    def of(cls, clause: Clause) -> _ClauseCheck:
+        return cls(
+            *(frozenset(text for kind, text in clause if kind == wanted) for wanted in _KINDS)
+        )
+
+
+_KINDS = ("word", "stem", "prefix")
+
+
+class _ItemKeys(NamedTuple):
+    """What an item holds of the index's keys: its words, their stems, the wildcard
+    keys its words start with."""
+
+    words: frozenset[str]
+    stems: frozenset[str | None]
+    prefixes: set[str]
+
+    def satisfy(self, clauses: tuple[_ClauseCheck, ...]) -> bool:
+        return all(
+            not clause.words.isdisjoint(self.words)
+            or not clause.stems.isdisjoint(self.stems)
+            or not clause.prefixes.isdisjoint(self.prefixes)
+            for clause in clauses
+        )
 
 
 class TopicIndex:
     """Topics compiled once, matched against many items.
 
     ``last_evaluated`` is how many topics the last ``match`` call evaluated (the
-    rest were skipped by the term index or by feed/tag scoping); it is there for
+    rest were skipped by the term index, its requirements or feed/tag scoping); it is there for
     tests and benchmarks, and is not meaningful when one index is shared by threads.
     """
 
@@ -158,7 +285,21 @@ class TopicIndex:
         }
         for (kind, text), numbers in postings.items():
             self._by_kind[kind][text] = numbers
-        self._prefix_lengths = sorted({len(text) for text in self._by_kind["prefix"]})
+        self._checks = tuple(tuple(map(_ClauseCheck.of, topic.requirements)) for topic in topics)
+        wildcards = set(self._by_kind["prefix"])
+        wildcards.update(key for check in self._checks for c in check for key in c.prefixes)
+        # Wildcard keys by length (3 to MAX_PREFIX_KEY): an item's words cut to each
+        # length are intersected with the keys of that length.
+        by_length: dict[int, set[str]] = {}
+        for prefix in wildcards:
+            by_length.setdefault(len(prefix), set()).add(prefix)
+        self._prefixes_by_length = tuple(
+            (itemgetter(slice(None, length)), frozenset(keys))
+            for length, keys in sorted(by_length.items())
+        )
+        self._uses_stems = bool(self._by_kind["stem"]) or any(
+            clause.stems for check in self._checks for clause in check
+        )
         self.last_evaluated = 0
 
     @classmethod
@@ -170,7 +311,8 @@ class TopicIndex:
         ``lists`` is the configuration's ``lists:`` (applied over the shipped lists).
         """
         resolved = resolve_lists(lists or {})
-        compiled = tuple(compile_topic(config, resolved) for config in topics)
+        finder = _KeyFinder()
+        compiled = tuple(compile_topic(config, resolved, finder) for config in topics)
         names = [topic.config.name for topic in compiled]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -191,45 +333,55 @@ class TopicIndex:
     def topics(self) -> tuple[TopicConfig, ...]:
         return tuple(topic.config for topic in self._topics)
 
-    def _candidates(self, text: ItemText) -> list[int]:
-        """Numbers of the topics that have an index key in ``text``, in configuration order."""
-        found = set(self._always)
+    def _item_keys(self, text: ItemText) -> _ItemKeys:
         words = text.distinct_words()
+        prefixes: set[str] = set()
+        for cut, keys in self._prefixes_by_length:
+            # A word shorter than the keys is cut to itself, which is no key.
+            prefixes.update(keys.intersection(map(cut, words)))
+        stems = text.stems() if self._uses_stems else frozenset()
+        return _ItemKeys(words, stems, prefixes)
+
+    def _candidates(self, keys: _ItemKeys) -> list[int]:
+        """Numbers of the topics that have an index key in the item, in configuration order."""
+        found = set(self._always)
         by_word, by_prefix, by_stem = (
             self._by_kind["word"],
             self._by_kind["prefix"],
             self._by_kind["stem"],
         )
-        for word in words & by_word.keys():
+        for word in keys.words & by_word.keys():
             found.update(by_word[word])
-        for length in self._prefix_lengths:
-            prefixes = {word[:length] for word in words if len(word) >= length}
-            for prefix in prefixes & by_prefix.keys():
-                found.update(by_prefix[prefix])
-        if by_stem:
-            stems = {stem for stem in map(stem_token, words) if stem is not None}
-            for stem in stems & by_stem.keys():
+        for prefix in keys.prefixes & by_prefix.keys():
+            found.update(by_prefix[prefix])
+        for stem in by_stem.keys() & keys.stems:
+            if stem is not None:
                 found.update(by_stem[stem])
         return sorted(found)
 
     def match(self, item: Item) -> list[TopicMatch]:
         """The topics ``item`` matches, in configuration order, with hits and scores."""
         text = ItemText(item)
+        keys = self._item_keys(text)
         matches: list[TopicMatch] = []
         evaluated = 0
-        for number in self._candidates(text):
+        for number in self._candidates(keys):
             topic = self._topics[number]
-            if topic.scope_note(item):
+            if topic.scope_note(item) or not keys.satisfy(self._checks[number]):
                 continue
             evaluated += 1
-            found = find(topic.query.root, text)
-            if not found.matched:
+            found = evaluate(topic.query.root, text)
+            if found is None:
                 continue
-            if topic.exclude is not None and find(topic.exclude.root, text, complete=False).matched:
+            if (
+                topic.exclude is not None
+                and evaluate(topic.exclude.root, text, complete=False) is not None
+            ):
                 continue
-            score = score_hits(found.hits)
+            hits = text.hits(found)
+            score = score_hits(hits)
             if score >= topic.config.min_score:
-                matches.append(TopicMatch(topic.config.name, score, found.hits))
+                matches.append(TopicMatch(topic.config.name, score, hits))
         self.last_evaluated = evaluated
         return matches
 
@@ -263,5 +415,5 @@ class TopicIndex:
             excluded=excluded,
             in_scope=not scope_note,
             scope_note=scope_note,
-            indexed=number in self._candidates(text),
+            indexed=number in self._candidates(self._item_keys(text)),
         )

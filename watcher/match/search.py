@@ -1,8 +1,16 @@
 """Finding a parsed query in an item's tokenized text.
 
 ``ItemText`` tokenizes an item once; every topic evaluated against that item
-shares it, including the memo of where each word occurs. ``find`` says whether a
-query node is true and which places in the original text made it so.
+shares it, including the memo of where each word occurs, which alternatives of
+an OR can occur in each field, and the places an OR (a list) matches. ``find``
+says whether a query node is true and which places in the original text made it
+so.
+
+Inside, a hit is kept as token numbers (``TokenHit``), not as offsets into the
+original text: most evaluated nodes are false or are part of a query that is
+false, and finding the offsets of an item's tokens cost as much as finding the
+tokens (issue #18). ``ItemText.hits`` turns them into ``Hit`` values for what
+is kept: the hits of a match, of an explanation.
 
 Score: each distinct query term that hit contributes the weight of the best
 field it hit in (title 2, summary 1, tag 1, content 0.5, feed 0.5), plus 0.1 per
@@ -15,12 +23,14 @@ carry navigation and "related stories" noise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 from watcher.match.abroad import abroad_pairs
+from watcher.match.alternatives import VOCABULARY, OrIndex, or_index
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
-from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts, merged, stem_token
+from watcher.match.text import DEFAULT_FIELDS, FieldText, Tokens, field_texts, merged, stem_token
 from watcher.match.window import SpanWindow
 from watcher.models import Hit, Item
 
@@ -28,6 +38,7 @@ FIELD_WEIGHTS = {"title": 2.0, "summary": 1.0, "tag": 1.0, "content": 0.5, "feed
 _REPEAT_BONUS = 0.1
 _MAX_REPEAT_BONUS = 0.5
 _FIELD_ORDER = {name: order for order, name in enumerate(FIELD_WEIGHTS)}
+_FIELDS = tuple(FIELD_WEIGHTS)
 
 
 def field_text(item: Item, field: str) -> str:
@@ -41,19 +52,46 @@ def field_text(item: Item, field: str) -> str:
     return value
 
 
-class ItemText:
-    """An item's fields tokenized once, with a memo of word occurrences per field."""
+class TokenHit(NamedTuple):
+    """A hit in token numbers: tokens ``first..last`` of ``field`` spell ``term``."""
 
-    __slots__ = ("_occurrences", "_starts", "fields")
+    field: str
+    first: int
+    last: int
+    term: str
+
+
+class ItemText:
+    """An item's fields tokenized once, with memos shared by every topic evaluated on it.
+
+    The memos are keyed by the identity of query nodes, which belong to compiled
+    topics that outlive this item (hashing a dataclass per lookup was the hot spot);
+    ``_spans`` holds each node beside its spans, so that no key's node can be
+    collected and its id reused while this item is matched.
+    """
+
+    __slots__ = (
+        "_field_candidates",
+        "_occurrences",
+        "_spans",
+        "_starts",
+        "_stems",
+        "_vocabulary",
+        "_words",
+        "fields",
+    )
 
     def __init__(self, item: Item) -> None:
         self.fields: dict[str, FieldText] = field_texts(
             item.title, item.summary, item.content_text, item.feed, item.tags
         )
-        # Keyed by the Word object's identity: words belong to compiled topics that
-        # outlive this item, and hashing a dataclass per lookup was the hot spot.
         self._occurrences: dict[tuple[str, int], Sequence[int]] = {}
         self._starts: dict[str, frozenset[str]] = {}
+        self._field_candidates: dict[tuple[int, str], set[int]] = {}
+        self._spans: dict[tuple[int, tuple[str, ...]], tuple[Node, list[Span]]] = {}
+        self._vocabulary: dict[str, tuple[int, Set[str], Set[str]]] = {}
+        self._words: frozenset[str] | None = None
+        self._stems: frozenset[str | None] | None = None
 
     def word_starts(self, field: str) -> frozenset[str]:
         """The first three letters of every word in ``field`` (for prefix wildcards)."""
@@ -62,29 +100,44 @@ class ItemText:
             starts = self._starts[field] = frozenset(word[:3] for word in self.fields[field].index)
         return starts
 
-    def distinct_words(self) -> set[str]:
+    def distinct_words(self) -> frozenset[str]:
         """Every distinct token in any field."""
-        found: set[str] = set()
-        for field in self.fields.values():
-            found.update(field.index)
-        return found
+        if self._words is None:
+            found: set[str] = set()
+            for field in self.fields.values():
+                found.update(field.tokens.words)
+            self._words = frozenset(found)
+        return self._words
+
+    def stems(self) -> frozenset[str | None]:
+        """The English stem of every distinct token (None for those not stemmed)."""
+        if self._stems is None:
+            self._stems = frozenset(map(stem_token, self.distinct_words()))
+        return self._stems
+
+    def may_hold(self, word: Word) -> bool:
+        """False when no field holds ``word``: a cheaper test than a field's lookup."""
+        if word.prefix:
+            return True
+        if word.stem is not None:
+            return word.stem in self.stems()
+        return word.text in self.distinct_words()
 
     def occurrences(self, field: str, word: Word) -> Sequence[int]:
         """Sorted token numbers in ``field`` where ``word`` matches (exactly, by stem or prefix)."""
+        text = self.fields[field]
+        if word.stem is not None and not word.prefix:
+            return text.stem_index.get(word.stem, ())
+        if not word.prefix:
+            return text.index.get(word.text, ())
+        # A wildcard's tokens are merged from several words' once per item.
         key = (field, id(word))
         known = self._occurrences.get(key)
-        if known is not None:
-            return known
-        text = self.fields[field]
-        numbers: Sequence[int]
-        if word.prefix:
-            numbers = merged([text.index[token] for token in text.words_starting_with(word.text)])
-        elif word.stem is not None:
-            numbers = text.stem_index.get(word.stem, ())
-        else:
-            numbers = text.index.get(word.text, ())
-        self._occurrences[key] = numbers
-        return numbers
+        if known is None:
+            known = self._occurrences[key] = merged(
+                [text.index[token] for token in text.words_starting_with(word.text)]
+            )
+        return known
 
     def matches_at(self, field: str, word: Word, number: int) -> bool:
         """Whether token ``number`` of ``field`` is ``word`` (what ``occurrences`` lists)."""
@@ -95,15 +148,27 @@ class ItemText:
             return stem_token(token) == word.stem
         return token == word.text
 
+    def hits(self, found: Iterable[TokenHit]) -> tuple[Hit, ...]:
+        """``found`` as hits in the original text: distinct, in field order, then by place."""
+        # As plain tuples, sortable in C, in the order of the hits; a Hit is made
+        # for each distinct one only.
+        places = {
+            (_FIELD_ORDER[hit.field], tokens.starts[hit.first], tokens.ends[hit.last], hit.term)
+            for hit in found
+            for tokens in (self.fields[hit.field].tokens,)
+        }
+        return tuple(
+            Hit(_FIELDS[order], start, end, term) for order, start, end, term in sorted(places)
+        )
 
-@dataclass(frozen=True, slots=True)
-class Span:
+
+class Span(NamedTuple):
     """Where a positional node matched: positions ``first..last`` of ``field``."""
 
     field: str
     first: int
     last: int
-    hits: tuple[Hit, ...]
+    hits: tuple[TokenHit, ...]
     # Countries of the list terms that make up the span (for ABROAD).
     tags: frozenset[str] = frozenset()
 
@@ -119,91 +184,68 @@ class Found:
 _NOT_FOUND = Found(False)
 
 
-class _OrIndex:
-    """An OR's phrases by the lookup key of their first word, built once per OR node.
-
-    A topic's OR of a hundred names or places would otherwise look up every one of
-    them in every item; with the index only the phrases whose first word the item
-    contains are tried (phrases starting with a wildcard, and non-phrase children,
-    are always tried).
-    """
-
-    __slots__ = ("by_pair", "by_prefix", "by_stem", "by_word", "node", "others")
-
-    def __init__(self, node: Or) -> None:
-        self.node = node  # held so that the id() key below cannot be reused
-        self.by_word: dict[str, list[int]] = {}
-        # Phrases of two or more plain words by their first two: a list of 45,000
-        # places has hundreds of "new …" and "san …", and an item with "new" in it
-        # should try only those whose second word it also holds.
-        self.by_pair: dict[str, dict[str, list[int]]] = {}
-        self.by_stem: dict[str, list[int]] = {}
-        # Wildcards by their first 3 letters: a list of Cyrillic names has thousands.
-        self.by_prefix: dict[str, list[int]] = {}
-        self.others: list[int] = []
-        for number, child in enumerate(node.children):
-            first = child.words[0] if isinstance(child, Phrase) else None
-            if first is None:
-                self.others.append(number)
-            elif first.prefix:
-                self.by_prefix.setdefault(first.text[:3], []).append(number)
-            elif first.stem is not None:
-                self.by_stem.setdefault(first.stem, []).append(number)
-            elif (
-                isinstance(child, Phrase)
-                and len(child.words) > 1
-                and not child.words[1].prefix
-                and child.words[1].stem is None
-            ):
-                second = child.words[1].text
-                self.by_pair.setdefault(first.text, {}).setdefault(second, []).append(number)
-            else:
-                self.by_word.setdefault(first.text, []).append(number)
-
-    def candidates(self, text: ItemText, fields: tuple[str, ...]) -> list[Node]:
-        """The children that can match ``text`` in ``fields``, in the OR's order."""
-        numbers = set(self.others)
-        for name in fields:
-            field = text.fields[name]
-            if not field.tokens:
-                continue
-            words = field.index.keys()
-            for word in self.by_word.keys() & words:
-                numbers.update(self.by_word[word])
-            for word in self.by_pair.keys() & words:
-                seconds = self.by_pair[word]
-                for second in seconds.keys() & words:
-                    numbers.update(seconds[second])
-            if self.by_prefix:
-                for start in self.by_prefix.keys() & text.word_starts(name):
-                    numbers.update(self.by_prefix[start])
-            if self.by_stem:
-                for stem in self.by_stem.keys() & field.stem_index.keys():
-                    numbers.update(self.by_stem[stem])
-        children = self.node.children
-        return [children[number] for number in sorted(numbers)]
+def _field_vocabulary(text: ItemText, name: str) -> tuple[Set[str], Set[str]]:
+    """The words of field ``name`` that begin some OR's phrase, and its wildcard starts."""
+    version = VOCABULARY.version
+    known = text._vocabulary.get(name)
+    if known is None or known[0] != version:
+        firsts = text.fields[name].index.keys() & VOCABULARY.firsts
+        starts = text.word_starts(name) & VOCABULARY.starts
+        known = text._vocabulary[name] = (version, firsts, starts)
+    return known[1], known[2]
 
 
-_OR_INDEXES: dict[int, _OrIndex] = {}
+def _field_candidates(index: OrIndex, text: ItemText, field: str) -> set[int]:
+    """``index.field_candidates``, once per item: ORs recur within and across topics."""
+    key = (id(index), field)
+    known = text._field_candidates.get(key)
+    if known is None:
+        firsts, starts = _field_vocabulary(text, field)
+        known = text._field_candidates[key] = index.field_candidates(
+            text.fields[field], firsts, starts
+        )
+    return known
 
 
-def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Node]:
-    index = _OR_INDEXES.get(id(node))
-    if index is None or index.node is not node:
-        index = _OR_INDEXES[id(node)] = _OrIndex(node)
-    return index.candidates(text, fields)
+# An OR of fewer children is tried child by child: looking its phrases' first
+# words up costs about what looking up their candidacy does, and such an OR is
+# seldom met twice in one item.
+_INDEXED_OR_CHILDREN = 8
+
+
+def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> Sequence[Node]:
+    """The children that can match ``text`` in ``fields``, in the OR's order."""
+    if len(node.children) < _INDEXED_OR_CHILDREN:
+        return node.children
+    index = or_index(node)
+    numbers = set(index.others)
+    for field in fields:
+        numbers |= _field_candidates(index, text, field)
+    children = node.children
+    return [children[number] for number in sorted(numbers)]
 
 
 def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
-    """Every place a positional node (phrase, NEAR, OR of those) matches."""
+    """Every place a positional node (phrase, NEAR, OR of those) matches.
+
+    The list may be shared with other callers (an OR's spans are kept per item):
+    it must not be changed.
+    """
     if isinstance(node, Phrase):
-        return list(_phrase_spans(node, text, fields))
+        if not text.may_hold(node.words[0]):
+            return []
+        found: list[Span] = []
+        for field in fields:
+            found += _phrase_spans(node, text, field)
+        return found
     if isinstance(node, Or):
-        return [
-            span
-            for child in _or_candidates(node, text, fields)
-            for span in spans(child, text, fields)
-        ]
+        if len(node.children) < _INDEXED_OR_CHILDREN:
+            return [span for child in node.children for span in spans(child, text, fields)]
+        key = (id(node), fields)
+        known = text._spans.get(key)
+        if known is None:
+            known = text._spans[key] = (node, _or_spans(node, text, fields))
+        return known[1]
     if isinstance(node, Scoped):
         return spans(node.child, text, (node.field,))
     if isinstance(node, Near):
@@ -213,30 +255,70 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
     raise TypeError(f"{describe(node)} has no positions")  # the parser prevents this
 
 
-def _phrase_spans(node: Phrase, text: ItemText, fields: tuple[str, ...]) -> Iterator[Span]:
+def _or_spans(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
+    """The spans of an OR's children in the OR's order, each child's field by field.
+
+    A phrase is tried only in the fields its first word occurs in: in any other
+    it has no span, so the list is what trying it in every field would give.
+    """
+    index = or_index(node)
+    in_fields = [(field, _field_candidates(index, text, field)) for field in fields]
+    numbers = set(index.others)
+    for _, candidates in in_fields:
+        numbers |= candidates
+    found: list[Span] = []
+    children = node.children
+    phrases = index.phrases
+    for number in sorted(numbers):
+        phrase = phrases[number]
+        if phrase is None:
+            found += spans(children[number], text, fields)
+            continue
+        for field, candidates in in_fields:
+            if number in candidates:
+                found += _phrase_spans(phrase, text, field)
+    return found
+
+
+def _phrase_spans(node: Phrase, text: ItemText, field: str) -> list[Span]:
+    """Where the phrase ``node`` occurs in ``field``, in order."""
+    tokens = text.fields[field].tokens
+    if not tokens.words:
+        return []  # an empty field (no content text, say) holds no phrase
+    # Most phrases of a big OR are absent: look up the first word before the rest.
+    starts = text.occurrences(field, node.words[0])
+    if not starts:
+        return []
+    rest = node.words[1:]
+    if not rest:
+        term = describe(node)
+        return [
+            Span(field, position, position, (TokenHit(field, start, start, term),), node.tags)
+            for start in starts
+            for position in (_position(tokens, start),)
+        ]
+    if any(not text.occurrences(field, word) for word in rest):
+        return []
+    found: list[Span] = []
     term = ""
-    first_word, *rest = node.words
-    for field in fields:
-        if not text.fields[field].tokens:
-            continue  # an empty field (no content text, say) holds no phrase
-        # Most phrases of a big OR are absent: look up the first word before the rest.
-        starts = text.occurrences(field, first_word)
-        if not starts:
+    for start in starts:
+        end = start + len(rest)
+        if end >= len(tokens) or tokens.position(end) != tokens.position(start) + len(rest):
             continue
-        if any(not text.occurrences(field, word) for word in rest):
-            continue
-        tokens = text.fields[field].tokens
-        for start in starts:
-            end = start + len(rest)
-            if end >= len(tokens) or tokens.position(end) != tokens.position(start) + len(rest):
-                continue
-            if all(
-                text.matches_at(field, word, start + 1 + offset) for offset, word in enumerate(rest)
-            ):
-                # Spelled only on a hit: most phrases evaluated never match.
-                term = term or describe(node)
-                hit = Hit(field, tokens.starts[start], tokens.ends[end], term)
-                yield Span(field, tokens.position(start), tokens.position(end), (hit,), node.tags)
+        if all(
+            text.matches_at(field, word, start + 1 + offset) for offset, word in enumerate(rest)
+        ):
+            # Spelled only on a hit: most phrases evaluated never match.
+            term = term or describe(node)
+            hit = TokenHit(field, start, end, term)
+            found.append(
+                Span(field, tokens.position(start), tokens.position(end), (hit,), node.tags)
+            )
+    return found
+
+
+def _position(tokens: Tokens, number: int) -> int:
+    return tokens.first_position + number if tokens.positions is None else tokens.positions[number]
 
 
 def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
@@ -278,48 +360,79 @@ def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Spa
     return found
 
 
-def find(
+# What ``evaluate`` returns for a true node: its hits, in no order, perhaps repeated.
+TokenHits = tuple[TokenHit, ...]
+
+
+def evaluate(
     node: Node, text: ItemText, fields: tuple[str, ...] = DEFAULT_FIELDS, *, complete: bool = True
-) -> Found:
-    """Evaluate ``node`` against ``text``.
+) -> TokenHits | None:
+    """The hits of ``node`` in ``text`` if it is true, else None; ``find`` in token numbers.
 
     With ``complete`` every true branch of an OR contributes its hits (the score
     counts them); without it evaluation stops as soon as the answer is known.
     """
-    if isinstance(node, Phrase | Near | ListRef):
+    if isinstance(node, Phrase):
+        if not text.may_hold(node.words[0]):
+            return None
         found = spans(node, text, fields)
-        return Found(True, _unique_hits(span.hits for span in found)) if found else _NOT_FOUND
+        return None if not found else tuple(hit for span in found for hit in span.hits)
+    if isinstance(node, Near | ListRef):
+        found = spans(node, text, fields)
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0].hits
+        return tuple({hit for span in found for hit in span.hits})
     if isinstance(node, And):
-        hits: list[tuple[Hit, ...]] = []
+        groups: list[TokenHits] = []
         for child in node.children:
-            result = find(child, text, fields, complete=complete)
-            if not result.matched:
-                return _NOT_FOUND
-            hits.append(result.hits)
-        return Found(True, _unique_hits(hits))
+            result = evaluate(child, text, fields, complete=complete)
+            if result is None:
+                return None
+            groups.append(result)
+        return _union(groups)
     if isinstance(node, Or):
-        hits = []
+        groups = []
         for child in _or_candidates(node, text, fields):
-            result = find(child, text, fields, complete=complete)
-            if result.matched:
+            result = evaluate(child, text, fields, complete=complete)
+            if result is not None:
                 if not complete:
                     return result
-                hits.append(result.hits)
-        return Found(True, _unique_hits(hits)) if hits else _NOT_FOUND
+                groups.append(result)
+        return _union(groups) if groups else None
     if isinstance(node, Not):
         # A negated clause proves nothing about the item, so it leaves no hits.
-        return Found(not find(node.child, text, fields, complete=False).matched)
-    return find(node.child, text, (node.field,), complete=complete)
+        return None if evaluate(node.child, text, fields, complete=False) is not None else ()
+    return evaluate(node.child, text, (node.field,), complete=complete)
 
 
-def _unique_hits(groups: Iterable[tuple[Hit, ...]]) -> tuple[Hit, ...]:
-    unique = {hit for group in groups for hit in group}
-    return tuple(
-        sorted(unique, key=lambda hit: (_FIELD_ORDER[hit.field], hit.start, hit.end, hit.term))
-    )
+def _union(groups: list[TokenHits]) -> TokenHits:
+    if len(groups) == 1:
+        return groups[0]
+    return tuple({hit for group in groups for hit in group})
 
 
-def score_hits(hits: Iterable[Hit]) -> float:
+def find(
+    node: Node, text: ItemText, fields: tuple[str, ...] = DEFAULT_FIELDS, *, complete: bool = True
+) -> Found:
+    """Evaluate ``node`` against ``text``: whether it is true, and its hits in field order.
+
+    With ``complete`` every true branch of an OR contributes its hits (the score
+    counts them); without it evaluation stops as soon as the answer is known.
+    """
+    found = evaluate(node, text, fields, complete=complete)
+    return _NOT_FOUND if found is None else Found(True, text.hits(found))
+
+
+class _ScoredHit(Protocol):
+    @property
+    def field(self) -> str: ...
+    @property
+    def term(self) -> str: ...
+
+
+def score_hits(hits: Iterable[_ScoredHit]) -> float:
     """The score of a match from its hits (see the module docstring)."""
     best_weight: dict[str, float] = {}
     repeats: dict[str, int] = {}

@@ -22,6 +22,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from functools import lru_cache
+from itertools import accumulate, islice
 from typing import NamedTuple
 
 from watcher.match.stem import stem_english
@@ -139,13 +140,19 @@ def _places(text: str, char: str) -> list[int]:
     return places
 
 
-def _fold_mapped(text: str) -> tuple[str, _OffsetMap | None]:
-    """Fold ``text``; with a map of offsets unless every character folds to one."""
+_ASCII_CHARS = frozenset(map(chr, range(128)))
+
+
+def _fold_mapped(text: str, folded: str | None = None) -> tuple[str, _OffsetMap | None]:
+    """Fold ``text`` (unless ``folded`` is its folding); with a map of offsets unless
+    every character folds to one."""
     if text.isascii():
-        return text.lower(), None
+        return folded or text.lower(), None
     table = _FOLD_TABLE
-    odd = {char for char in set(text) if len(table[ord(char)]) != 1}
-    folded = text.translate(table)
+    # An ASCII character folds to one (its lower case): only the others are looked at.
+    odd = {char for char in set(text) - _ASCII_CHARS if len(table[ord(char)]) != 1}
+    if folded is None:
+        folded = text.translate(table)
     return folded, (_OffsetMap(text, odd) if odd else None)
 
 
@@ -159,9 +166,26 @@ def is_cjk(text: str) -> bool:
     return _CJK_CHAR.search(text) is not None
 
 
+# Most text has no CJK or Indic character, and most is ASCII: for those, a single
+# character class does what ``_TOKEN`` does, at a third of its cost (issue #18).
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+_PLAIN_WORD = re.compile(r"[^\W_]+")
+_SPECIAL_CHAR = re.compile(rf"[{_CJK_RANGES}{_INDIC_RANGES}]")
+
+
+def _word_pattern(folded: str) -> re.Pattern[str]:
+    """The cheapest pattern that finds the same tokens in ``folded`` as ``_TOKEN``."""
+    if folded.isascii():
+        return _ASCII_WORD  # ``[^\W_]`` is exactly [A-Za-z0-9] on ASCII
+    if _SPECIAL_CHAR.search(folded) is None:
+        return _PLAIN_WORD  # neither alternative of ``_TOKEN`` but the word can match
+    return _TOKEN
+
+
 def words(text: str) -> list[str]:
     """The folded tokens of ``text``, in order."""
-    return _TOKEN.findall(fold(text))
+    folded = fold(text)
+    return _word_pattern(folded).findall(folded)
 
 
 @lru_cache(maxsize=65536)
@@ -201,29 +225,72 @@ _PIECE = re.compile(rf"(?P<cjk>[{_CJK_RANGES}]+)|(?:[^\W_{_CJK_RANGES}]|[{_INDIC
 class Tokens:
     """The folded tokens of a text, packed: ``Token`` objects are made only on access.
 
-    ``words`` holds one shared str per distinct word, ``starts``/``ends`` the
-    offsets into the original text in 4-byte arrays, so a field costs about 16
-    bytes per token (one per character of CJK text, one per six of English)
-    rather than a tuple and three ints per token (issue #16). Token number ``n``
-    is at position ``first_position + n``, or ``positions[n]`` when given (the
-    tags of an item, which are kept apart by gaps).
+    ``words`` holds the folded words, ``starts``/``ends`` the offsets into the
+    original text in 4-byte arrays, so a field costs about 16 bytes per token
+    (one per character of CJK text, one per six of English) rather than a tuple
+    and three ints per token (issue #16). Token number ``n`` is at position
+    ``first_position + n``, or ``positions[n]`` when given (the tags of an item,
+    which are kept apart by gaps).
+
+    Made by ``tokenize``, the offsets are found on first use only: most fields
+    are searched and never hit, and finding offsets cost twice what finding the
+    words did (issue #18).
     """
 
-    __slots__ = ("ends", "first_position", "positions", "starts", "words")
+    __slots__ = (
+        "_ends",
+        "_folded",
+        "_source",
+        "_starts",
+        "first_position",
+        "positions",
+        "words",
+    )
 
     def __init__(
         self,
         words: list[str],
-        starts: array[int],
-        ends: array[int],
+        starts: array[int] | None = None,
+        ends: array[int] | None = None,
         first_position: int = 0,
         positions: array[int] | None = None,
+        *,
+        source: str | None = None,
+        folded: str | None = None,
     ) -> None:
+        """Offsets are ``starts``/``ends``, or found in ``source`` (whose folding
+        ``folded`` is, when given) when first asked for."""
+        if (starts is None or ends is None) and source is None:
+            raise ValueError("Tokens needs the offsets or the text they are in")
         self.words = words
-        self.starts = starts
-        self.ends = ends
+        self._starts = starts
+        self._ends = ends
+        self._source = source
+        self._folded = folded
         self.first_position = first_position
         self.positions = positions
+
+    @property
+    def starts(self) -> array[int]:
+        """Where each token starts in the original text."""
+        return self._starts if self._starts is not None else self._locate()[0]
+
+    @property
+    def ends(self) -> array[int]:
+        """Where each token ends (exclusive) in the original text."""
+        return self._ends if self._ends is not None else self._locate()[1]
+
+    def _locate(self) -> tuple[array[int], array[int]]:
+        assert self._source is not None
+        folded, offsets = _fold_mapped(self._source, self._folded)
+        self._folded = None
+        if offsets is None:  # offsets in the folded text are those in the original
+            self._starts, self._ends = _offsets(folded, len(self.words))
+        else:
+            _, self._starts, self._ends = _scan(self._source, len(self.words))
+        # The scans are spellings of one tokenizer (tests/test_match_text.py).
+        assert len(self._starts) == len(self.words)
+        return self._starts, self._ends
 
     def __len__(self) -> int:
         return len(self.words)
@@ -243,8 +310,60 @@ class Tokens:
         return self.positions[number]
 
 
+# What separates the tokens of each single-class pattern: maximal runs of the rest.
+_GAPS = {
+    _ASCII_WORD: re.compile(r"([^A-Za-z0-9]+)"),
+    _PLAIN_WORD: re.compile(r"([\W_]+)"),
+}
+
+
+def _offsets(folded: str, count: int) -> tuple[array[int], array[int]]:
+    """Where the first ``count`` tokens of ``folded`` start and end."""
+    pattern = _word_pattern(folded)
+    gaps = _GAPS.get(pattern)
+    if gaps is None:  # CJK or Indic: the tokens' matches, their offsets taken in C
+        found = list(islice(pattern.finditer(folded), count))
+        return array("i", map(re.Match.start, found)), array("i", map(re.Match.end, found))
+    # Split at the gaps, the text is word, gap, word, ..., word, where only the
+    # first and the last word may be empty; the running sum of the pieces'
+    # lengths gives every boundary, all in C.
+    pieces = gaps.split(folded)
+    bounds = list(accumulate(map(len, pieces), initial=0))
+    starts = bounds[0:-1:2]
+    ends = bounds[1::2]
+    if starts[-1] == ends[-1]:
+        del starts[-1], ends[-1]
+    if starts and starts[0] == ends[0]:
+        del starts[0], ends[0]
+    return array("i", starts[:count]), array("i", ends[:count])
+
+
+# Above this many characters, words are taken from the text one match at a time
+# and shared (one str per distinct word), so a huge text never holds a list of a
+# str per token beside the interned one (issue #16); below it, one ``findall``.
+_STREAMED_CHARS = 65536
+
+
 def tokenize(text: str, first_position: int = 0, limit: int | None = None) -> Tokens:
     """Split ``text`` into folded tokens with offsets into ``text``; the first ``limit`` only."""
+    folded = fold(text)
+    pattern = _word_pattern(folded)
+    found: list[str]
+    if limit is None and len(folded) <= _STREAMED_CHARS:
+        found = pattern.findall(folded)
+        # A short folding is kept for the offsets, if asked for: folding text
+        # that is not ASCII costs more than finding its words.
+        kept = None if text.isascii() else folded
+        return Tokens(found, first_position=first_position, source=text, folded=kept)
+    matches: Iterable[re.Match[str]] = pattern.finditer(folded)
+    if limit is not None:
+        matches = islice(matches, limit)
+    found = list(map(_Interner().__getitem__, map(re.Match.group, matches)))
+    return Tokens(found, first_position=first_position, source=text)
+
+
+def _scan(text: str, limit: int | None = None) -> tuple[list[str], array[int], array[int]]:
+    """The first ``limit`` tokens of ``text`` with their offsets in ``text``, a run at a time."""
     folded, offsets = _fold_mapped(text)
     words: list[str] = []
     starts = array("i")
@@ -277,7 +396,7 @@ def tokenize(text: str, first_position: int = 0, limit: int | None = None) -> To
                 original = offsets.original(number)
                 starts.append(original)
                 ends.append(original + 1)
-    return Tokens(words, starts, ends, first_position)
+    return words, starts, ends
 
 
 # An index of a field with more tokens than this keeps token numbers in arrays
@@ -287,25 +406,37 @@ _PACKED_INDEX_TOKENS = 4096
 
 
 class FieldText:
-    """The tokens of one field of one item, with lookups shared by every topic."""
+    """The tokens of one field of one item, with lookups shared by every topic.
 
-    __slots__ = ("_sorted_words", "_stem_index", "index", "name", "text", "tokens")
+    The lookups are built on first use: a field no evaluated topic searches (the
+    feed name, the tags, an item's content for title-only topics) costs only its
+    tokens.
+    """
+
+    __slots__ = ("_index", "_sorted_words", "_stem_index", "name", "text", "tokens")
 
     def __init__(self, name: str, text: str, tokens: Tokens) -> None:
         self.name = name
         self.text = text
         self.tokens = tokens
-        index: dict[str, MutableSequence[int]] = {}
-        packed = len(tokens) > _PACKED_INDEX_TOKENS
-        for number, word in enumerate(tokens.words):
-            numbers = index.get(word)
-            if numbers is None:
-                index[word] = array("i", (number,)) if packed else [number]
-            else:
-                numbers.append(number)
-        self.index = index
+        self._index: dict[str, MutableSequence[int]] | None = None
         self._stem_index: dict[str, Sequence[int]] | None = None
         self._sorted_words: list[str] | None = None
+
+    @property
+    def index(self) -> dict[str, MutableSequence[int]]:
+        """Token numbers (ascending) by word."""
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            packed = len(self.tokens) > _PACKED_INDEX_TOKENS
+            for number, word in enumerate(self.tokens.words):
+                numbers = index.get(word)
+                if numbers is None:
+                    index[word] = array("i", (number,)) if packed else [number]
+                else:
+                    numbers.append(number)
+        return index
 
     def words_starting_with(self, prefix: str) -> list[str]:
         """The field's distinct words that start with ``prefix`` (a bisect, not a scan)."""
@@ -341,21 +472,18 @@ def merged(groups: list[Sequence[int]]) -> Sequence[int]:
 
 
 def _tag_tokens(tags: list[str]) -> Tokens:
-    """The tokens of all ``tags``, ``_TAG_POSITION_GAP`` positions apart from tag to tag."""
+    """The tokens of all ``tags``, ``_TAG_POSITION_GAP`` positions apart from tag to tag.
+
+    Their offsets are those in the tags joined by newlines (the ``tag`` field's text).
+    """
     words: list[str] = []
-    starts = array("i")
-    ends = array("i")
     positions = array("q")
-    offset = 0
     for number, tag in enumerate(tags):
-        tokens = tokenize(tag)
-        words.extend(tokens.words)
-        starts.extend(start + offset for start in tokens.starts)
-        ends.extend(end + offset for end in tokens.ends)
+        found = tokenize(tag).words
+        words.extend(found)
         first = number * _TAG_POSITION_GAP
-        positions.extend(range(first, first + len(tokens)))
-        offset += len(tag) + 1
-    return Tokens(words, starts, ends, positions=positions)
+        positions.extend(range(first, first + len(found)))
+    return Tokens(words, positions=positions, source="\n".join(tags))
 
 
 def field_texts(

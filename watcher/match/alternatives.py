@@ -1,0 +1,118 @@
+"""An OR's alternatives indexed by their first words, so an item tries only those it can hold.
+
+A topic's OR of a hundred names, or a list's of 45,000 places, would otherwise
+look up every alternative in every item. ``OrIndex`` files the phrases of one OR
+node by the lookup key of their first word; ``VOCABULARY`` gathers the first
+words and wildcard starts of every indexed OR, so that an item's field is
+intersected with it once and each OR then with the few words left (issue #18).
+``search`` keeps what an item gives per field and per OR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+
+from watcher.match.query import Or, Phrase
+from watcher.match.text import FieldText
+
+
+class OrIndex:
+    """An OR's phrases by the lookup key of their first word, built once per OR node.
+
+    A topic's OR of a hundred names or places would otherwise look up every one of
+    them in every item; with the index only the phrases whose first word the item
+    contains are tried (non-phrase children are always tried), and each only in
+    the fields that contain that word.
+    """
+
+    __slots__ = ("by_first", "by_prefix", "by_stem", "node", "others", "phrases")
+
+    def __init__(self, node: Or) -> None:
+        self.node = node  # held so that the id() key below cannot be reused
+        # Phrases by their first word: those that can be looked up by it alone,
+        # and phrases of two or more plain words by their second too. A list of
+        # 45,000 places has hundreds of "new …" and "san …", and an item with
+        # "new" in it should try only those whose second word it also holds.
+        self.by_first: dict[str, tuple[list[int], dict[str, list[int]]]] = {}
+        self.by_stem: dict[str, list[int]] = {}
+        # Wildcards by their first 3 letters: a list of Cyrillic names has thousands.
+        self.by_prefix: dict[str, list[int]] = {}
+        self.others: list[int] = []
+        self.phrases: list[Phrase | None] = []
+        for number, child in enumerate(node.children):
+            if not isinstance(child, Phrase):
+                self.others.append(number)
+                self.phrases.append(None)
+                continue
+            self.phrases.append(child)
+            first = child.words[0]
+            if first.prefix:
+                self.by_prefix.setdefault(first.text[:3], []).append(number)
+            elif first.stem is not None:
+                self.by_stem.setdefault(first.stem, []).append(number)
+            else:
+                singles, pairs = self.by_first.setdefault(first.text, ([], {}))
+                second = child.words[1] if len(child.words) > 1 else None
+                if second is not None and not second.prefix and second.stem is None:
+                    pairs.setdefault(second.text, []).append(number)
+                else:
+                    singles.append(number)
+
+    def field_candidates(self, field: FieldText, firsts: Set[str], starts: Set[str]) -> set[int]:
+        """Numbers of the phrases whose first word (and second) occur in ``field``, given
+        the field's words that begin some OR's phrase (``firsts``) and its wildcard
+        starts that begin some (``starts``)."""
+        numbers: set[int] = set()
+        if not field.tokens.words:
+            return numbers
+        if self.by_first and firsts:
+            words = field.index
+            for word in self.by_first.keys() & firsts:
+                singles, pairs = self.by_first[word]
+                numbers.update(singles)
+                if pairs:
+                    for second in pairs.keys() & words.keys():
+                        numbers.update(pairs[second])
+        if self.by_prefix and starts:
+            for start in self.by_prefix.keys() & starts:
+                numbers.update(self.by_prefix[start])
+        if self.by_stem:
+            for stem in self.by_stem.keys() & field.stem_index.keys():
+                numbers.update(self.by_stem[stem])
+        return numbers
+
+
+class Vocabulary:
+    """The first words and wildcard starts of every indexed OR's phrases.
+
+    An item's field is intersected with these once, and each OR then with what
+    is left (a few words, not the field's hundred): the shipped topics look up a
+    dozen lists in three fields per item (issue #18).
+    """
+
+    __slots__ = ("firsts", "starts", "version")
+
+    def __init__(self) -> None:
+        self.firsts: set[str] = set()
+        self.starts: set[str] = set()
+        self.version = 0
+
+    def add(self, index: OrIndex) -> None:
+        # Grown before the version changes: an item that read the old version
+        # computes its words again, one that read the new one has them all.
+        self.firsts.update(index.by_first)
+        self.starts.update(index.by_prefix)
+        self.version += 1
+
+
+VOCABULARY = Vocabulary()
+_OR_INDEXES: dict[int, OrIndex] = {}
+
+
+def or_index(node: Or) -> OrIndex:
+    """The index of ``node``, built on first use and kept (by the node's identity)."""
+    index = _OR_INDEXES.get(id(node))
+    if index is None or index.node is not node:
+        index = _OR_INDEXES[id(node)] = OrIndex(node)
+        VOCABULARY.add(index)
+    return index
