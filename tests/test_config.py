@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,6 +25,7 @@ from watcher.config import (
 )
 from watcher.config.checks import known_keys
 from watcher.exceptions import ConfigError, QueryError
+from watcher.poll.cpu import AUTO_PROCESSES_MAX, worker_processes
 
 DATA = Path(__file__).parent / "data" / "config"
 EMPTY = "feeds.yaml: is empty; see feeds.yaml in the repository for an example"
@@ -638,6 +640,27 @@ def test_a_minimal_config_takes_the_defaults() -> None:
     config = load_config_text("outbox: var/mail\n", environ={})
     assert config == Config(outbox="var/mail", source="<string>")
     assert config.database == "sqlite:///var/watcher.db"
+
+
+@pytest.mark.parametrize("written", ["auto", 1, 3, 64])
+def test_worker_processes_are_auto_or_a_count(written: object) -> None:
+    config = load_config_text(f"defaults:\n  processes: {written}\n", environ={})
+    assert config.defaults.processes == written
+    assert Config(source="<string>").defaults.processes == "auto"
+
+
+@pytest.mark.parametrize("written", ["0", "65", "two", "true", "2.5"])
+def test_worker_processes_out_of_range_are_one_plain_error(written: str) -> None:
+    assert problems_in(f"defaults:\n  processes: {written}\n") == [
+        "feeds.yaml:2:14: defaults.processes: must be auto or a whole number from 1 to 64"
+    ]
+
+
+def test_auto_worker_processes_are_one_per_cpu_up_to_four() -> None:
+    cpus = len(os.sched_getaffinity(0))
+    assert worker_processes("auto") == min(cpus, AUTO_PROCESSES_MAX)
+    assert worker_processes(64) == cpus
+    assert worker_processes(1) == 1
 
 
 def test_environment_values_are_interpolated_in_any_string() -> None:

@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Protocol
+from typing import Literal, Protocol
 
 from watcher.config import ListConfig, TopicConfig
 from watcher.match import TopicIndex
@@ -109,14 +109,21 @@ def _preloaded_modules() -> list[str]:
     return [__name__, *([main] if main.startswith("watcher.") else [])]
 
 
-def worker_processes(requested: int) -> int:
-    """How many worker processes a poll of many sources uses: ``requested``, at most
-    one per CPU this process may run on."""
+# ``processes: auto`` uses one worker per CPU up to this many: each holds the topics
+# and lists (~90 MB resident), and past four the polling process, which fetches and
+# stores for them all, is the limit.
+AUTO_PROCESSES_MAX = 4
+
+
+def worker_processes(requested: int | Literal["auto"]) -> int:
+    """How many worker processes a poll of many sources uses: ``requested`` (or, for
+    "auto", up to AUTO_PROCESSES_MAX), at most one per CPU this process may run on."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(requested, cpus))
+    wanted = AUTO_PROCESSES_MAX if requested == "auto" else requested
+    return max(1, min(wanted, cpus))
 
 
 # -- in the worker process ---------------------------------------------------------
