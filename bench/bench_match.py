@@ -147,21 +147,11 @@ def report_shipped(feeds: int, rounds: int) -> None:
     import sys
 
     from watcher.config import load_config
-    from watcher.sources.feeds import parse_feed
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from farm import FeedFarm
+    from match_diff import farm_items
 
-    items: list[Item] = []
-    for feed in FeedFarm(feeds, seed=7).feeds:
-        assert feed.rendered is not None
-        parsed = parse_feed(
-            feed.rendered.body,
-            feed=f"farm{feed.number}",
-            url=f"http://127.0.0.1/feeds/{feed.number}.xml",
-            headers={"content-type": feed.rendered.content_type},
-        )
-        items.extend(parsed.items)
+    items = farm_items(feeds)
     config = load_config(Path("feeds.yaml"), environ={})
     index = TopicIndex.build(config.topics, config.lists)
     matched = sum(len(index.match(item)) for item in items)  # warm: lists, fold table
