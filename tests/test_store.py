@@ -320,6 +320,19 @@ def test_a_delivery_is_taken_by_one_sender_until_its_lease_ends(store: Store) ->
     assert not store.begin_delivery(run.id, "email", now=later + lease, lease=lease)
 
 
+def test_a_sole_daemon_at_start_gets_back_the_sources_a_killed_one_claimed(store: Store) -> None:
+    store.sync_sources(FEEDS, NOW)
+    names = sorted(source.name for source in FEEDS)
+    lease = timedelta(minutes=5)
+    assert sorted(store.claim_due_sources(NOW, lease=lease, limit=100, per_host=100)) == names
+    restart = NOW + timedelta(seconds=5)
+    assert store.claim_due_sources(restart, lease=lease, limit=100, per_host=100) == []
+    assert store.release_source_leases() == len(names)
+    assert sorted(store.claim_due_sources(restart, lease=lease, limit=100, per_host=100)) == names
+    store.release_source_leases()
+    assert store.release_source_leases() == 0
+
+
 def test_a_sole_sender_at_start_makes_taken_and_waiting_deliveries_due(store: Store) -> None:
     store.sync_sources(FEEDS, NOW)
     store.record_poll(update(), new=[MatchedItem(make_item("a"), (travel_match(),))])

@@ -108,6 +108,12 @@ def run_daemon(
             released = store.release_delivery_leases(daemon.clock())
             if released:
                 log.info("%d deliveries waiting from before the start are due now", released)
+        if lock is not None:
+            # The only poller of this SQLite file: what a killed predecessor had
+            # claimed is polled in this first round.
+            reclaimed = store.release_source_leases()
+            if reclaimed:
+                log.info("%d sources claimed before the start are due now", reclaimed)
         if stopping.is_set():  # a signal between the election and the line above
             daemon.request_stop()
         if leadership is not None:

@@ -146,6 +146,21 @@ class SourceStore(StoreBase):
         with self._session() as session:
             session.execute(update(FeedRow).where(FeedRow.name == name).values(lease_until=None))
 
+    def release_source_leases(self) -> int:
+        """Give back every claimed source; how many were claimed.
+
+        For the daemon that holds the SQLite lock, at start-up: nothing else polls
+        this database, so a claim left by a killed predecessor is polled now, not
+        when its lease (four fetch timeouts) runs out. Never for Celery's scheduler:
+        its workers may still be polling what they claimed.
+        """
+        with self._session() as session:
+            result = session.execute(
+                update(FeedRow).where(FeedRow.lease_until.is_not(None)).values(lease_until=None),
+                execution_options={"synchronize_session": False},
+            )
+            return int(getattr(result, "rowcount", 0))
+
     def source_statuses(self) -> list[SourceStatus]:
         with self._session(write=False) as session:
             counts = dict(
