@@ -295,6 +295,9 @@ def test_parsing_and_matching_in_worker_processes_store_what_one_process_stores(
         folder.mkdir()
         store, pipeline = open_pipeline(make_config(folder, feeds, processes), Clock(NOW))
         with store, pipeline:
+            # As the daemon does: a single poll of 64 sources would not expect enough
+            # work to start them (see test_a_poll_starts_worker_processes_...).
+            assert pipeline.use_processes_for(len(feeds)) == (processes > 1)
             results = pipeline.poll(pipeline.enabled_sources())
             assert (pipeline.cpu is not None) == (processes > 1)
             assert {r.result for r in results} == {"new_items"}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from watcher.cli import main
-
-# Guarded: worker processes (watcher.poll.cpu) import the main module again.
+# Guarded, import included: worker processes (watcher.poll.cpu) import the main
+# module again, and they need none of the command line.
 if __name__ == "__main__":
+    from watcher.cli import main
+
     main()

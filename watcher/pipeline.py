@@ -24,7 +24,13 @@ from watcher.outputs.deliver import Transport, make_transport
 from watcher.outputs.operators import OperatorMail
 from watcher.outputs.send import DigestSender
 from watcher.poll import PollContext, PollResult, poll_source
-from watcher.poll.cpu import PROCESS_POOL_MIN_SOURCES, ProcessCpuStages, worker_processes
+from watcher.poll.cpu import (
+    PROCESS_POOL_MIN_SOURCES,
+    AdaptiveCpuStages,
+    CpuStages,
+    ProcessCpuStages,
+    worker_processes,
+)
 from watcher.sources.articles import ArticleFetcher
 from watcher.sources.fetch import Fetcher, FetchRequest
 from watcher.sources.robots import RobotsCache
@@ -88,12 +94,28 @@ class Pipeline:
     def use_processes_for(self, source_count: int) -> bool:
         """Start worker processes for parsing and matching when ``source_count`` sources
         are polled at once, more than one process is allowed, and there are enough
-        sources to be worth it; whether polls now use them."""
-        processes = worker_processes(self.config.defaults.processes)
-        with self._cpu_lock:
-            if self.cpu is None and processes > 1 and source_count >= PROCESS_POOL_MIN_SOURCES:
-                self.cpu = ProcessCpuStages(self.config.topics, self.config.lists, processes)
+        sources to be worth it; whether polls now use them.
+
+        For the daemon, which keeps them for its lifetime; a single ``poll`` of many
+        sources starts them only when its work calls for it (``AdaptiveCpuStages``)."""
+        if not self._processes_pay_for(source_count):
             return self.cpu is not None
+        self._start_processes()
+        return True
+
+    def _processes_pay_for(self, source_count: int) -> bool:
+        processes = worker_processes(self.config.defaults.processes)
+        return processes > 1 and source_count >= PROCESS_POOL_MIN_SOURCES
+
+    def _start_processes(self) -> ProcessCpuStages:
+        with self._cpu_lock:
+            if self.cpu is None:
+                self.cpu = ProcessCpuStages(
+                    self.config.topics,
+                    self.config.lists,
+                    worker_processes(self.config.defaults.processes),
+                )
+            return self.cpu
 
     def __enter__(self) -> Pipeline:
         return self
@@ -103,10 +125,11 @@ class Pipeline:
 
     # -- polling -------------------------------------------------------------------
 
-    def poll_one(self, source: Source) -> PollResult:
+    def poll_one(self, source: Source, cpu: CpuStages | None = None) -> PollResult:
         """Poll one feed, listing page or watched page, whatever process this is.
 
-        Never raises for the source's sake (see watcher.poll.poll_source)."""
+        ``cpu``: where to parse and match (default: the worker processes when they
+        run, else here). Never raises for the source's sake (see watcher.poll.poll_source)."""
         ctx = PollContext(
             store=self.store,
             fetcher=self.fetcher,
@@ -115,7 +138,7 @@ class Pipeline:
             now=self.clock(),
             rng=self.rng,
             articles=self.articles,
-            cpu=self.cpu,
+            cpu=cpu or self.cpu,
         )
         return poll_source(source, ctx)
 
@@ -128,13 +151,17 @@ class Pipeline:
         results: list[PollResult] = []
         if not sources:
             return results
-        self.use_processes_for(len(sources))
+        adaptive = None
+        if self.cpu is None and self._processes_pay_for(len(sources)):
+            adaptive = AdaptiveCpuStages(self.matcher, len(sources), self._start_processes)
         workers = min(self.config.defaults.workers, len(sources))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
         try:
-            futures = {pool.submit(self.poll_one, source): source for source in sources}
+            futures = {pool.submit(self.poll_one, source, adaptive): source for source in sources}
             for future in as_completed(futures):
                 result = future.result()
+                if adaptive is not None:
+                    adaptive.source_done()
                 results.append(result)
                 if on_result is not None:
                     on_result(result)

@@ -18,7 +18,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Literal, Protocol
 
@@ -30,6 +32,15 @@ from watcher.sources.feeds import ParsedFeed, parse_feed
 # Below this many sources a poll stays in one process: starting workers costs
 # about a second, more than parsing a few feeds.
 PROCESS_POOL_MIN_SOURCES = 64
+# A poll starts worker processes only when it expects at least this much CPU of
+# parsing and matching still to come: starting two costs about 0.65 s of CPU (the
+# fork server's imports, each worker's topic index), and on two cores the polling
+# process keeps one busy fetching and storing, so the workers pay only for several
+# seconds of parsing. A cold poll of 1,000 feeds expects ~30 s, a warm one ~1 s.
+POOL_WORTH_CPU_SECONDS = 3.0
+# The first sources' parses carry one-off costs (lazy imports, compiled patterns):
+# the estimate counts only the sources done after these, and at least as many again.
+POOL_WARM_UP_SOURCES = 32
 
 
 class CpuStages(Protocol):
@@ -100,6 +111,82 @@ class ProcessCpuStages:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class AdaptiveCpuStages:
+    """Parse and match here until the work still to come pays for worker processes.
+
+    A poll of many sources does not know how many bodies changed: a cold poll
+    parses every source, a warm one a tenth or none. So the poll starts here and
+    measures the CPU its parses and matches take. After a warm-up, the CPU per
+    source since then times the sources left is the work to come; once that
+    reaches POOL_WORTH_CPU_SECONDS, ``start_pool`` makes the pool and every later
+    parse and match goes there. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        matcher: ItemMatcher,
+        total_sources: int,
+        start_pool: Callable[[], CpuStages],
+        cpu_clock: Callable[[], float] = time.thread_time,
+    ) -> None:
+        self._local = LocalCpuStages(matcher)
+        self._cpu_clock = cpu_clock
+        self._total = total_sources
+        self._start_pool = start_pool
+        self._pool: CpuStages | None = None
+        self._starting = False
+        self._lock = threading.Lock()
+        self._cpu_seconds = 0.0
+        self._done = 0
+        self._cpu_after_warm_up = 0.0
+
+    @property
+    def pool_started(self) -> bool:
+        return self._pool is not None
+
+    def parse(self, body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+        pool = self._pool
+        if pool is not None:
+            return pool.parse(body, feed=feed, url=url, headers=headers)
+        started = self._cpu_clock()
+        try:
+            return self._local.parse(body, feed=feed, url=url, headers=headers)
+        finally:
+            self._spent(self._cpu_clock() - started)
+
+    def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]:
+        pool = self._pool
+        if pool is not None:
+            return pool.match(items)
+        started = self._cpu_clock()
+        try:
+            return self._local.match(items)
+        finally:
+            self._spent(self._cpu_clock() - started)
+
+    def source_done(self) -> None:
+        """One more source of the poll finished (whatever it cost); may start the pool.
+
+        The pool is started outside the lock: the first worker waits for the fork
+        server's imports, and meanwhile the other threads go on parsing here."""
+        with self._lock:
+            self._done += 1
+            if self._done == POOL_WARM_UP_SOURCES:
+                self._cpu_after_warm_up = self._cpu_seconds
+            measured = self._done - POOL_WARM_UP_SOURCES
+            if self._starting or measured < POOL_WARM_UP_SOURCES:
+                return
+            per_source = (self._cpu_seconds - self._cpu_after_warm_up) / measured
+            if per_source * (self._total - self._done) < POOL_WORTH_CPU_SECONDS:
+                return
+            self._starting = True
+        self._pool = self._start_pool()
+
+    def _spent(self, seconds: float) -> None:
+        with self._lock:
+            self._cpu_seconds += seconds
 
 
 def _preloaded_modules() -> list[str]:

@@ -1,0 +1,150 @@
+"""Where a poll of many sources parses and matches: here, or in worker processes it
+starts once the work still to come pays for them (watcher.poll.cpu)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+import watcher.poll.cpu as cpu_module
+from tests.chaos_server import ChaosServer, running_chaos_server
+from tests.test_poll import NOW, Clock, make_config, open_pipeline
+from watcher.config import FeedConfig
+from watcher.models import Item, TopicMatch
+from watcher.poll.cpu import (
+    POOL_WARM_UP_SOURCES,
+    AdaptiveCpuStages,
+    CpuStages,
+)
+from watcher.sources.feeds import ParsedFeed
+
+FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+<item><title>High tide at noon</title><link>https://example.org/1</link></item>
+</channel></rss>"""
+
+
+class NoTopics:
+    def match(self, item: Item) -> list[TopicMatch]:
+        return []
+
+
+class FakeCpuClock:
+    """Thread CPU seconds: each stage measured (two readings) takes ``per_source / 2``,
+    so a source's parse and match take ``per_source``."""
+
+    def __init__(self, per_source: float) -> None:
+        self.per_source = per_source
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.per_source / 4
+        return self.now
+
+
+class CountingPool:
+    """A stand-in for the worker processes, parsing here and counting what it is given."""
+
+    def __init__(self) -> None:
+        self.parsed = 0
+        self.matched = 0
+
+    def parse(self, body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+        self.parsed += 1
+        return cpu_module.parse_feed(body, feed=feed, url=url, headers=headers)
+
+    def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]:
+        self.matched += 1
+        return [() for _ in items]
+
+
+def poll_like(stages: AdaptiveCpuStages, sources: int) -> None:
+    """What a poll does per source: parse its body, match its items, say it is done."""
+    for number in range(sources):
+        parsed = stages.parse(FEED, feed=f"f{number}", url="https://example.org/", headers={})
+        stages.match(parsed.items)
+        stages.source_done()
+
+
+def test_a_cold_poll_starts_the_workers_once_after_the_warm_up() -> None:
+    pools: list[CountingPool] = []
+
+    def start_pool() -> CpuStages:
+        pools.append(CountingPool())
+        return pools[-1]
+
+    # 30 ms of parsing and matching per source, 1,000 sources: ~28 s to come.
+    stages = AdaptiveCpuStages(NoTopics(), 1000, start_pool, cpu_clock=FakeCpuClock(0.03))
+    poll_like(stages, 2 * POOL_WARM_UP_SOURCES - 1)
+    assert not pools and not stages.pool_started  # still measuring
+    poll_like(stages, 1)
+    assert len(pools) == 1 and stages.pool_started
+    poll_like(stages, 100)
+    assert len(pools) == 1
+    assert pools[0].parsed == 100 and pools[0].matched == 100
+
+
+def test_a_warm_poll_stays_in_this_process() -> None:
+    started: list[int] = []
+
+    def start_pool() -> CpuStages:
+        started.append(1)
+        return CountingPool()
+
+    # One source in ten changed: ~1 ms a source, ~1 s for all 1,000.
+    stages = AdaptiveCpuStages(NoTopics(), 1000, start_pool, cpu_clock=FakeCpuClock(0.0005))
+    poll_like(stages, 1000)
+    assert not started
+
+
+def test_the_warm_up_sources_do_not_count_toward_the_estimate() -> None:
+    """The first sources' parses carry one-off costs; a slow start alone starts nothing."""
+    started: list[int] = []
+
+    def start_pool() -> CpuStages:
+        started.append(1)
+        return CountingPool()
+
+    clock = FakeCpuClock(0.5)  # the warm-up: half a second a source
+    stages = AdaptiveCpuStages(NoTopics(), 1000, start_pool, cpu_clock=clock)
+    poll_like(stages, POOL_WARM_UP_SOURCES)
+    clock.per_source = 0.0005
+    poll_like(stages, 1000 - POOL_WARM_UP_SOURCES)
+    assert not started
+
+
+@pytest.fixture
+def chaos() -> Iterator[ChaosServer]:
+    with running_chaos_server() as server:
+        yield server
+
+
+@pytest.mark.slow
+def test_a_poll_that_starts_workers_midway_stores_what_one_process_stores(
+    tmp_path: Path, chaos: ChaosServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sources parsed before the workers start and after: the same items and matches
+    as a poll in one process."""
+    feeds = [
+        FeedConfig(name=f"feed-{n}", url=chaos.url(f"/feeds/{n}.xml"), allow_private=True)
+        for n in range(3 * POOL_WARM_UP_SOURCES)
+    ]
+    # Any work to come is worth the workers here, so they start after the warm-up.
+    monkeypatch.setattr(cpu_module, "POOL_WORTH_CPU_SECONDS", 0.0)
+    stored: dict[int, set[tuple[str, str, tuple[str, ...]]]] = {}
+    for processes in (1, 2):
+        folder = tmp_path / f"processes-{processes}"
+        folder.mkdir()
+        store, pipeline = open_pipeline(make_config(folder, feeds, processes), Clock(NOW))
+        with store, pipeline:
+            results = pipeline.poll(pipeline.enabled_sources())
+            assert (pipeline.cpu is not None) == (processes > 1)
+            assert {r.result for r in results} == {"new_items"}
+            stored[processes] = {
+                (s.item.feed, s.item.key, tuple(sorted(m.topic for m in s.matches)))
+                for s in store.items(limit=100_000)
+            }
+    assert len(stored[1]) == len(feeds) * chaos.feeds_per_document
+    assert stored[2] == stored[1]
+    assert any(topics for _, _, topics in stored[2])
