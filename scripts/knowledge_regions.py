@@ -76,6 +76,28 @@ def subdivision_names(country: str) -> list[str]:
     return found
 
 
+# Han names of administrative units end in the unit's word (华盛顿州 is the state,
+# 台北县 the county): not the city.
+_HAN_UNIT_SUFFIXES = ("州", "省", "县", "縣", "区", "區", "区域", "市", "直辖市", "宗")
+
+
+def capital_namesakes(country: str, capital: str) -> list[str]:
+    """The translations of ``country``'s first-level region named like its capital
+    (the State of Washington, Berlin), less Han names ending in a unit's word: what
+    news in Kana or Hangul writes for the capital itself (ワシントン, 워싱턴)."""
+    found: list[str] = []
+    subdivisions = pycountry.subdivisions.get(country_code=country) or []
+    translators = _translators()
+    for subdivision in subdivisions:
+        if getattr(subdivision, "parent_code", None) or subdivision.name != capital:
+            continue
+        for translate in translators:
+            name = translate(subdivision.name).strip()
+            if name and not name.endswith(_HAN_UNIT_SUFFIXES):
+                found.append(name)
+    return sorted(set(found))
+
+
 def _translators() -> list[Callable[[str], str]]:
     found: list[Callable[[str], str]] = []
     for language in TRANSLATIONS:

@@ -47,6 +47,38 @@ def test_shipped_lists_carry_countries_in_many_scripts() -> None:
     assert "FR" in tags_of("demonyms", "French")
 
 
+def test_leaders_of_cyrillic_script_countries_go_by_the_spelling_of_english_news() -> None:
+    # The Cyrillic spelling romanised again (iuliia's Wikipedia schema): "Zelensky",
+    # beside the Factbook's "Zelenskyy".
+    assert tags_of("leaders", "Zelensky") == {"UA"}
+    assert tags_of("leaders", "Zelenskyy") == {"UA"}
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert matches(index, "Zelensky to be in Washington next week")
+    assert not matches(index, "Zelensky visits troops in Kharkiv")
+
+
+def test_short_cjk_names_of_smaller_foreign_cities_are_left_out() -> None:
+    # Two characters of a transcription turn up inside ordinary words: 万博 (Expo)
+    # is Huambo's, マン (in マンション) Man's, 서리 (frost) Surrey's.
+    places = {term.text for term in shipped_lists()["places"].terms}
+    assert not {"万博", "マン", "서리", "太平"} & places
+    # Capitals, cities of a million and the cities of CJK-writing countries keep theirs.
+    assert tags_of("places", "悉尼") == {"AU"}
+    assert tags_of("places", "北京") == {"CN"}
+    assert tags_of("places", "大阪") == {"JP"}
+    assert tags_of("places", "東京") == {"JP"}
+
+
+def test_a_capital_named_like_a_region_takes_the_regions_other_scripts() -> None:
+    # The State of Washington's Kana and Hangul names are what Japanese and Korean
+    # news write for the capital: abroad evidence, not home-only.
+    assert tags_of("capitals", "ワシントン") == {"US"}
+    assert tags_of("capitals", "워싱턴") == {"US"}
+    capitals = {term.text for term in shipped_lists()["capitals"].terms}
+    # Han names ending in a unit's word are the region's own ("华盛顿州").
+    assert "华盛顿州" not in capitals
+
+
 def test_stale_warning_after_six_months() -> None:
     made = shipped_date()
     assert stale_warning(made + timedelta(days=30)) is None

@@ -92,6 +92,26 @@ def test_a_leader_written_as_sending_someone_is_not_the_traveller(index: TopicIn
     assert matches(index, "Putin lands in Beijing and sends a message to Kyiv")
 
 
+def test_a_relative_after_the_leaders_possessive_is_the_traveller(index: TopicIndex) -> None:
+    assert not matches(index, "King Charles's son arrives in Riyadh")
+    assert not matches(index, "Putin's daughter lands in Dubai")
+    # The leader's own trip, with a relative beside them.
+    assert matches(index, "Putin lands in Dubai with his daughter")
+
+
+def test_a_country_that_acts_in_its_own_clause_is_not_where_anyone_is(
+    index: TopicIndex,
+) -> None:
+    # Domestic trips with a foreign country as the subject of the next clause.
+    assert not matches(index, "Albanese visits flooded Lismore as New Zealand sends crews")
+    assert not matches(index, "Merz besucht das Flutgebiet, Frankreich schickt Helfer")
+    assert not matches(index, "Macron dans la vallée sinistrée, l'Italie propose son aide")
+    assert not matches(index, "Sánchez visita la zona de la dana mientras Marruecos envía ayuda")
+    # A word of place before it: the leader is there, whatever the verb after.
+    assert matches(index, "Macron in Beijing says Taiwan is not Europe's fight")
+    assert matches(index, "Albanese arrives in New Zealand, pledges closer ties")
+
+
 def test_a_border_or_a_counterpart_is_not_where_the_leader_is(index: TopicIndex) -> None:
     assert not matches(index, "Modi visits troops near the China border")
     assert not matches(index, "Trump tours the Mexico border")

@@ -23,7 +23,10 @@ DEV2_FLOORS = {"leader-travel": 0.86, "parade-coverage": 0.95}
 # The project's own labelled items, one or more per class of error in each of the
 # eight languages (issue #20), written for this purpose, not taken from either set.
 # It grew from 83 to 125 items in round 2, with harder leader-no-trip items
-# (leaders who speak of a capital or of a summit at home; four still fire).
+# (leaders who speak of a capital or of a summit at home; four still fire), and to
+# 145 in round 3 (domestic trips with a foreign country acting or a short CJK city
+# name inside a word, relatives, a magnate named like a leader, Zelensky, Washington
+# in Kana and Hangul; one still fires: "Sohn von Präsident Lula reist nach ...").
 OWN_SET = Path(__file__).resolve().parent / "fixtures" / "topics-own.jsonl"
 OWN_FLOORS = {"leader-travel": 0.90, "parade-coverage": 0.95}
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
@@ -115,6 +118,8 @@ def test_shipped_topics_ignore_known_confusers(shipped: TopicIndex) -> None:
         ("Merz reist nach Washington", True),
         ("Zimbabwe's Mnangagwa jets to China for talks", True),
         ("Merz landet in Peking", True),
+        # A company head named like a leader (Lee).
+        ("Samsung chairman Lee flies to Beijing for talks on chips", False),
     ],
 )
 def test_leader_travel_officials_hosts_and_movement(

@@ -143,6 +143,15 @@ def is_host(span: PlacedSpan, field: FieldText) -> bool:
     return any(verb in following for verb in _HOST_CJK)
 
 
+# Nouns of kinship: after a leader's possessive ("King Charles's son") the relative
+# is the one who travels. Not before the leader: "the daughter of North Korea's
+# leader" is as often beside her father on his trip.
+_KIN = frozenset(
+    {
+        "son", "daughter", "wife", "husband", "brother", "sister", "heir", "widow",
+        "nephew", "niece", "grandson", "granddaughter",
+    }
+)  # fmt: skip
 # Words that, within a few words before a leader's name (titles between), make the
 # leader the one who sends someone, not the one who goes: "a message from
 # President Putin", "on behalf of Xi", "la part du président", "im Auftrag von",
@@ -164,6 +173,7 @@ _STAFF_AFTER = frozenset(
         "advisors", "spokesman", "spokeswoman", "spokesperson", "representative",
         "minister", "message", "letter", "delegation", "officials",
     }
+    | _KIN
 )  # fmt: skip
 
 
@@ -241,6 +251,41 @@ _LOCATING_BEFORE = frozenset(
         "joining", "tour", "tours", "toured", "touring",
     }
 )  # fmt: skip
+# A place right before one of these is the subject of its clause, the country or
+# government that acts ("as New Zealand sends crews", "Frankreich schickt Helfer",
+# "l'Italie propose son aide", "Marruecos envía ayuda"), not where anyone is;
+# unless a word of place comes before it ("Macron in Beijing says ..."). Ordinary
+# dictionary verbs of the topic languages in their headline forms (folded).
+_ACTING_AFTER = frozenset(
+    {
+        "sends", "sent", "offers", "offered", "pledges", "pledged", "promises", "promised",
+        "warns", "warned", "urges", "urged", "vows", "vowed", "announces", "announced",
+        "demands", "demanded", "denies", "denied", "rejects", "rejected", "condemns",
+        "condemned", "accuses", "accused", "says", "said", "must", "mourns", "responds",
+        "propose", "envoie", "offre", "promet", "annonce", "denonce", "condamne",
+        "menace", "exige", "accuse", "reclame", "affirme", "doit",
+        "schickt", "schickte", "sendet", "entsendet", "bietet", "verspricht", "kundigt",
+        "warnt", "droht", "fordert", "verurteilt", "kritisiert", "erklart", "muss",
+        "envia", "envio", "ofrece", "ofrecio", "promete", "anuncia", "advierte",
+        "amenaza", "condena", "acusa", "afirma", "debe", "rechaza",
+        "направила", "направил", "предложила", "предложил", "пообещала", "заявила",
+        "заявил", "пригрозила", "потребовала", "осудила", "отправила", "прислала",
+    }
+)  # fmt: skip
+# Words of place before a name: then the name says where, whatever follows.
+_PLACE_WORDS = _LOCATING_BEFORE | {
+    "a",
+    "au",
+    "aux",
+    "dans",
+    "en",
+    "im",
+    "nach",
+    "in",
+    "в",
+    "во",
+    "на",
+}
 # Spanish and French put "a"/"à" before whom a verb addresses ("advierte a
 # Washington", "demande à Moscou").
 _PERSONAL_A = frozenset({"a", "al"})
@@ -270,7 +315,8 @@ def _apostrophe_after(span: PlacedSpan, field: FieldText) -> bool:
 def names_a_government(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the place at ``span`` stands for its government or owns something: what
     a leader speaks to or of ("Putin says Kyiv must", "advierte a Washington"), a
-    reported clause's subject ("that Russia must"), a possessive ("Kyiv's forces").
+    reported clause's subject ("that Russia must"), a clause's acting subject ("as
+    New Zealand sends crews"), a possessive ("Kyiv's forces").
     No evidence of a trip abroad; a home place so written still says the news is
     at home ("said Britain would")."""
     tokens = field.tokens
@@ -278,6 +324,8 @@ def names_a_government(span: PlacedSpan, field: FieldText) -> bool:
     if before in _ADDRESSED_BEFORE or (
         before in _PERSONAL_A and token_at(tokens, span.first - 2) in _ADDRESSED_BEFORE
     ):
+        return True
+    if token_at(tokens, span.last + 1) in _ACTING_AFTER and before not in _PLACE_WORDS:
         return True
     return (
         token_at(tokens, span.last + 1) == "s"
