@@ -7,7 +7,7 @@ and headers it is parsed with, and the ParsedFeed expected back.
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,8 @@ import pytest
 
 from watcher.exceptions import ParseError
 from watcher.models import Item
-from watcher.sources import feeditems, feeds
+from watcher.sources import feeditems
+from watcher.sources.feedbase import StandInBase
 from watcher.sources.feeds import (
     MAX_ITEMS_PER_FEED,
     ParsedFeed,
@@ -268,11 +269,12 @@ def test_a_feed_parsed_without_a_base_reads_as_with_one(
     # Without xml:base, feedparser is given no base and we join links and ids
     # ourselves; the result must be what feedparser gives with the base.
     fast = parse_feed(body, feed="f", url="http://example.org/feeds/a.xml", headers={})
-    stand_in = feeds._StandInBase("http://example.org/feeds/a.xml")
+    stand_in = StandInBase("http://example.org/feeds/a.xml")
     assert (stand_in.feedparser_base(body) == "") is deferred
-    monkeypatch.setattr(feeds._StandInBase, "feedparser_base", lambda self, data: self.base)
+    monkeypatch.setattr(StandInBase, "feedparser_base", lambda self, data: self.base)
     slow = parse_feed(body, feed="f", url="http://example.org/feeds/a.xml", headers={})
-    assert fast == slow
+    # The entry digests differ (feedparser's entries do): the items must not.
+    assert replace(fast, entry_digests=None) == replace(slow, entry_digests=None)
     assert fast.items and all(
         item.url is None or "feed-base" not in item.url for item in fast.items
     )
@@ -426,3 +428,85 @@ def test_html_to_text_reads_simple_markup_as_html_parser_does(markup: str) -> No
 )
 def test_clean_url(url: str, base: str | None, cleaned: str) -> None:
     assert clean_url(url, base) == cleaned
+
+
+# --- skipping the entries seen last time (issue #18) ------------------------------------------
+
+
+def _entry(guid: str, title: str, text: str = "Ships came in.") -> str:
+    return (
+        f"<title>{title}</title><guid isPermaLink='false'>{guid}</guid>"
+        f"<description>&lt;p&gt;{text}&lt;/p&gt;</description>"
+        "<pubDate>Mon, 02 Mar 2026 10:00:00 GMT</pubDate>"
+    )
+
+
+def test_entries_seen_last_time_are_counted_not_normalized() -> None:
+    first = parse(rss(_entry("a", "Tide"), _entry("b", "Harbour"), channel="<ttl>5</ttl>"))
+    assert first.entry_digests is not None and len(first.entry_digests) == 2
+    # The channel changed (as lastBuildDate does on every new item), one entry was
+    # edited, one is new, one is as it was.
+    body = rss(
+        _entry("c", "Storm"),
+        _entry("a", "Tide"),
+        _entry("b", "Harbour", "Ships stayed out."),
+        channel="<ttl>10</ttl>",
+    )
+    second = parse_feed(
+        body,
+        feed="test",
+        url=FEED_URL,
+        headers={},
+        seen_entries=frozenset(first.entry_digests),
+    )
+    full = parse(body)
+    assert [item.key for item in second.items] == ["c", "b"]
+    assert second.items == tuple(item for item in full.items if item.key != "a")
+    assert second.unchanged == 1
+    assert second.unchanged_published == tuple(
+        item.published for item in full.items if item.key == "a"
+    )
+    assert second.entry_digests == full.entry_digests
+    assert first.entry_digests[0] == second.entry_digests[1]  # "a", unchanged
+
+
+def test_a_seen_entry_still_wins_its_key_over_a_later_duplicate() -> None:
+    # As when every entry is normalized: the first entry per key is the item, so an
+    # unseen later copy of a seen entry's key is dropped, not taken as an edit.
+    first = parse(rss(_entry("a", "Tide")))
+    assert first.entry_digests is not None
+    body = rss(_entry("a", "Tide"), _entry("a", "Tide, corrected"), _entry("b", "Harbour"))
+    second = parse_feed(
+        body, feed="test", url=FEED_URL, headers={}, seen_entries=frozenset(first.entry_digests)
+    )
+    assert [item.key for item in parse(body).items] == ["a", "b"]
+    assert [item.key for item in second.items] == ["b"]
+    assert second.unchanged == 1
+    assert second.entry_digests == parse(body).entry_digests
+    assert len(second.entry_digests or ()) == 2  # the dropped copy is not remembered
+
+
+def test_entry_digests_change_with_what_an_item_depends_on_besides_its_entry() -> None:
+    body = rss(_entry("a", "Tide"), "<title>Relative</title><link>/news/1</link>")
+    digests = parse(body).entry_digests
+    assert digests == parse(body).entry_digests
+    moved = parse_feed(body, feed="test", url="https://elsewhere.example/f.xml", headers={})
+    renamed = parse_feed(body, feed="other", url=FEED_URL, headers={})
+    in_german = parse(body, {"content-language": "de"})
+    for other in (moved, renamed, in_german):
+        assert other.entry_digests is not None and digests is not None
+        assert not set(other.entry_digests) & set(digests)
+
+
+def test_json_feed_items_are_never_skipped() -> None:
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "J",
+            "items": [{"id": "1", "content_text": "Tide"}],
+        }
+    ).encode()
+    parsed = parse(body)
+    assert parsed.entry_digests is None
+    again = parse_feed(body, feed="test", url=FEED_URL, headers={}, seen_entries=frozenset("x"))
+    assert again == parsed

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 import watcher.poll.cpu as poll_module
+import watcher.sources.feeds as feeds_module
 import watcher.store as store_module
 from tests.chaos_server import ChaosServer, running_chaos_server
+from tests.feed_server import FeedServer, running_feed_server
 from watcher.config import Config, Defaults, FeedConfig, TopicConfig
 from watcher.models import Item
 from watcher.pipeline import Pipeline
@@ -308,3 +310,131 @@ def test_parsing_and_matching_in_worker_processes_store_what_one_process_stores(
     assert len(stored[1]) == PROCESS_POOL_MIN_SOURCES * chaos.feeds_per_document
     assert stored[2] == stored[1]
     assert any(topics for _, _, topics in stored[2])  # the tides topic matched some
+
+
+# --- entries seen last time are skipped before normalizing (issue #18) ----------------------
+
+
+def tide_feed(*entries: tuple[str, str], built: str = "10:00") -> str:
+    """RSS whose channel changes with ``built`` (as lastBuildDate does on every change)."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Tides</title>'
+        f"<link>https://tides.example/</link><lastBuildDate>Mon, 02 Mar 2026 {built}:00 GMT"
+        "</lastBuildDate>"
+        + "".join(
+            f"<item><title>{title}</title><guid isPermaLink='false'>{guid}</guid>"
+            f"<description>&lt;p&gt;{title}: tides and ships.&lt;/p&gt;</description>"
+            "<pubDate>Mon, 02 Mar 2026 09:00:00 GMT</pubDate></item>"
+            for guid, title in entries
+        )
+        + "</channel></rss>"
+    )
+
+
+@pytest.fixture
+def tides() -> Iterator[FeedServer]:
+    with running_feed_server() as server:
+        yield server
+
+
+def normalized_keys(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys of the entries normalized into Items from now on, in order."""
+    keys: list[str] = []
+    real = feeds_module._item_from_entry
+
+    def counting(*args: object, **kwargs: object) -> Item:
+        made = real(*args, **kwargs)  # type: ignore[arg-type]
+        keys.append(made.key)
+        return made
+
+    monkeypatch.setattr(feeds_module, "_item_from_entry", counting)
+    return keys
+
+
+def test_a_changed_feed_normalizes_only_its_new_and_edited_entries(
+    tmp_path: Path, tides: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = tides.put("/tides.xml", tide_feed(("a", "High tide"), ("b", "Low tide")))
+    config = make_config(tmp_path, [FeedConfig(name="tides", url=url, allow_private=True)])
+    clock = Clock(NOW)
+    store, pipeline = open_pipeline(config, clock)
+    normalized = normalized_keys(monkeypatch)
+    with store, pipeline:
+        assert pipeline.poll_one(config.feeds[0]).new_items == 2
+        assert normalized == ["a", "b"]
+        assert len(store.source_state("tides").entry_digests) == 2
+        tides.put(
+            "/tides.xml",
+            tide_feed(
+                ("c", "Spring tide"), ("a", "High tide"), ("b", "Low tide ebbing"), built="11:00"
+            ),
+        )
+        clock.now += timedelta(hours=1)
+        second = pipeline.poll_one(config.feeds[0])
+        assert (second.new_items, second.changed_items) == (1, 1)
+        assert normalized[2:] == ["c", "b"]  # "a" was counted, not normalized
+        assert second.matched_topics == ("tides",)  # c's; b keeps the match it had
+        assert {s.item.key: s.item.title for s in store.items(feed="tides")} == {
+            "a": "High tide",
+            "b": "Low tide ebbing",
+            "c": "Spring tide",
+        }
+        assert len(store.source_state("tides").entry_digests) == 3
+        # The same entries under a new channel date: nothing normalized, nothing stored.
+        tides.put(
+            "/tides.xml",
+            tide_feed(
+                ("c", "Spring tide"), ("a", "High tide"), ("b", "Low tide ebbing"), built="12:00"
+            ),
+        )
+        third = pipeline.poll_one(config.feeds[0])
+        assert (third.result, third.new_items, third.changed_items) == ("no_new_items", 0, 0)
+        assert normalized[4:] == []
+
+
+def test_a_crash_before_the_items_are_stored_forgets_their_entries_too(
+    tmp_path: Path, tides: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = tides.put("/tides.xml", tide_feed(("a", "High tide")))
+    config = make_config(tmp_path, [FeedConfig(name="tides", url=url, allow_private=True)])
+    clock = Clock(NOW)
+    store, pipeline = open_pipeline(config, clock)
+    real_apply = records.apply_feed_update
+
+    def killed(*_args: object) -> None:
+        raise KeyboardInterrupt("killed between writing items and writing feed state")
+
+    with store, pipeline:
+        assert pipeline.poll_one(config.feeds[0]).new_items == 1
+        remembered = store.source_state("tides").entry_digests
+        tides.put("/tides.xml", tide_feed(("b", "Low tide"), ("a", "High tide"), built="11:00"))
+        monkeypatch.setattr(records, "apply_feed_update", killed)
+        with pytest.raises(KeyboardInterrupt):
+            pipeline.poll_one(config.feeds[0])
+        assert store.source_state("tides").entry_digests == remembered
+        monkeypatch.setattr(records, "apply_feed_update", real_apply)
+        after = pipeline.poll_one(config.feeds[0])
+        assert after.new_items == 1
+        assert sorted(s.item.key for s in store.items(feed="tides")) == ["a", "b"]
+
+
+def test_the_first_poll_without_entry_digests_normalizes_every_entry(
+    tmp_path: Path, tides: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after upgrading to the version that stores them: the poll works as before."""
+    url = tides.put("/tides.xml", tide_feed(("a", "High tide"), ("b", "Low tide")))
+    config = make_config(tmp_path, [FeedConfig(name="tides", url=url, allow_private=True)])
+    store, pipeline = open_pipeline(config, Clock(NOW))
+    normalized = normalized_keys(monkeypatch)
+    with store, pipeline:
+        pipeline.poll_one(config.feeds[0])
+        with store.engine.begin() as connection:
+            from sqlalchemy import update
+
+            connection.execute(update(store_module.FeedRow).values(entry_digests=None))
+        assert store.source_state("tides").entry_digests == frozenset()
+        tides.put("/tides.xml", tide_feed(("c", "Spring tide"), ("a", "High tide"), built="11:00"))
+        again = pipeline.poll_one(config.feeds[0])
+        assert (again.new_items, again.changed_items) == (1, 0)
+        assert normalized[2:] == ["c", "a"]
+        assert len(store.source_state("tides").entry_digests) == 2

@@ -99,11 +99,41 @@ def test_a_database_one_migration_behind_is_reported_as_not_migrated(database_ur
     from watcher import migrations
 
     with Store.open(database_url) as older:
-        migrations.upgrade(older.engine, "0007")
+        migrations.upgrade(older.engine, "0008")
         with pytest.raises(SchemaError, match="db upgrade"):
             older.check_schema()
         older.upgrade()
         older.check_schema()
+
+
+def test_entry_digests_arrive_empty_by_migration_and_are_kept_with_the_items(
+    database_url: str,
+) -> None:
+    from sqlalchemy import text
+
+    from watcher import migrations
+
+    with Store.open(database_url) as older:
+        migrations.upgrade(older.engine, "0008")
+        with older.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO feeds (name, configured_url, url, host, active, error_count,"
+                    " created_at) VALUES ('wire', 'http://w/', 'http://w/', 'w', true, 0,"
+                    " '2026-09-01 00:00:00')"
+                )
+            )
+        older.upgrade()
+        assert older.source_state("wire").entry_digests == frozenset()
+        older.record_poll(
+            update(entry_digests=("d1", "d2")), new=[MatchedItem(make_item("k1"), ())]
+        )
+        assert older.source_state("wire").entry_digests == {"d1", "d2"}
+        # A poll that brought no body keeps them; one that parsed a body replaces them.
+        older.record_feed_result(update(result="not_modified", replace_validators=False))
+        assert older.source_state("wire").entry_digests == {"d1", "d2"}
+        older.record_poll(update(entry_digests=None))
+        assert older.source_state("wire").entry_digests == frozenset()
 
 
 def test_checking_or_upgrading_a_current_database_does_not_import_alembic(

@@ -106,6 +106,8 @@ class SourceState:
     last_polled_at: datetime | None = None
     disabled_reason: str | None = None
     page_text: str | None = None
+    # The digests of the entries of the last stored parse (ParsedFeed.entry_digests).
+    entry_digests: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,13 @@ class CpuStages(Protocol):
     """The CPU-bound stages of a feed poll, wherever they run."""
 
     def parse(
-        self, body: bytes, *, feed: str, url: str, headers: Mapping[str, str]
+        self,
+        body: bytes,
+        *,
+        feed: str,
+        url: str,
+        headers: Mapping[str, str],
+        seen_entries: frozenset[str] = frozenset(),
     ) -> ParsedFeed: ...
 
     def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]: ...
@@ -65,8 +71,16 @@ class LocalCpuStages:
     def __init__(self, matcher: ItemMatcher) -> None:
         self.matcher = matcher
 
-    def parse(self, body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
-        return parse_feed(body, feed=feed, url=url, headers=headers)
+    def parse(
+        self,
+        body: bytes,
+        *,
+        feed: str,
+        url: str,
+        headers: Mapping[str, str],
+        seen_entries: frozenset[str] = frozenset(),
+    ) -> ParsedFeed:
+        return parse_feed(body, feed=feed, url=url, headers=headers, seen_entries=seen_entries)
 
     def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]:
         return [tuple(self.matcher.match(item)) for item in items]
@@ -101,8 +115,16 @@ class ProcessCpuStages:
         for _ in range(processes):
             self._pool.submit(os.getpid)
 
-    def parse(self, body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
-        return self._pool.submit(_parse, body, feed, url, dict(headers)).result()
+    def parse(
+        self,
+        body: bytes,
+        *,
+        feed: str,
+        url: str,
+        headers: Mapping[str, str],
+        seen_entries: frozenset[str] = frozenset(),
+    ) -> ParsedFeed:
+        return self._pool.submit(_parse, body, feed, url, dict(headers), seen_entries).result()
 
     def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]:
         if not items:
@@ -223,8 +245,10 @@ def _start_worker(topics: tuple[TopicConfig, ...], lists: dict[str, ListConfig])
     _matcher = TopicIndex.build(topics, lists)
 
 
-def _parse(body: bytes, feed: str, url: str, headers: dict[str, str]) -> ParsedFeed:
-    return parse_feed(body, feed=feed, url=url, headers=headers)
+def _parse(
+    body: bytes, feed: str, url: str, headers: dict[str, str], seen_entries: frozenset[str]
+) -> ParsedFeed:
+    return parse_feed(body, feed=feed, url=url, headers=headers, seen_entries=seen_entries)
 
 
 def _match(items: tuple[Item, ...]) -> list[tuple[TopicMatch, ...]]:

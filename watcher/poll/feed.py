@@ -38,15 +38,18 @@ class ItemTriage:
     unchanged: int
 
 
-def triage_items(items: Sequence[Item], known_hashes: Mapping[str, str]) -> ItemTriage:
-    """Split items into new (key unseen), changed (text hash differs) and unchanged."""
+def triage_items(
+    items: Sequence[Item], known_hashes: Mapping[str, str], *, unchanged: int = 0
+) -> ItemTriage:
+    """Split items into new (key unseen), changed (text hash differs) and unchanged
+    (plus ``unchanged`` the parser already set aside)."""
     new = tuple(item for item in items if item.key not in known_hashes)
     changed = tuple(
         item
         for item in items
         if item.key in known_hashes and known_hashes[item.key] != item.content_hash
     )
-    return ItemTriage(new, changed, len(items) - len(new) - len(changed))
+    return ItemTriage(new, changed, unchanged + len(items) - len(new) - len(changed))
 
 
 # Articles fetched per poll of a full-text feed; the rest keep their teaser.
@@ -76,14 +79,24 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
 
     cpu = ctx.cpu or LocalCpuStages(ctx.matcher)
     try:
-        parsed = cpu.parse(fetched.body, feed=feed.name, url=fetched.url, headers=fetched.headers)
+        parsed = cpu.parse(
+            fetched.body,
+            feed=feed.name,
+            url=fetched.url,
+            headers=fetched.headers,
+            seen_entries=state.entry_digests,
+        )
     except ParseError as exc:
         return record_failure(
             feed.name, state.error_count, "parse", str(exc), None, interval, ctx, moved_to
         )
 
+    # Entries seen in the last stored parse are neither normalized, looked up nor
+    # matched (issue #18): only new or edited ones reach parsed.items.
     triage = triage_items(
-        parsed.items, ctx.store.known_hashes(feed.name, [i.key for i in parsed.items])
+        parsed.items,
+        ctx.store.known_hashes(feed.name, [i.key for i in parsed.items]),
+        unchanged=parsed.unchanged,
     )
     fresh = list(triage.new)
     if feed.full_text and ctx.articles is not None:
@@ -102,7 +115,7 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
     adaptive = feed.adaptive if feed.adaptive is not None else ctx.defaults.adaptive
     if adaptive:
         interval = adaptive_interval(
-            [i.published for i in parsed.items if i.published],
+            [*parsed.unchanged_published, *(i.published for i in parsed.items if i.published)],
             now=ctx.now,
             fallback=interval,
             lower=ctx.defaults.min_interval,
@@ -120,6 +133,7 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
             title=parsed.title,
             bozo_reason=parsed.bozo_reason,
             replace_validators=True,
+            entry_digests=parsed.entry_digests,
         ),
         new,
         changed,

@@ -34,6 +34,13 @@ class ParsedFeed:
     bozo_reason: str | None
     ttl: timedelta | None
     update_period: timedelta | None
+    # The digest of every entry kept (one per key, document order), for the next poll
+    # to skip those it sees again (issue #18); None when the parser makes none (JSON Feed).
+    entry_digests: tuple[str, ...] | None = None
+    # Kept entries whose digest the caller had seen: not in ``items``, never normalized.
+    unchanged: int = 0
+    # Their publication dates (Item.published), for the adaptive interval.
+    unchanged_published: tuple[datetime, ...] = ()
 
 
 def item_key(guid: str | None, link: str | None, title: str, published: datetime | None) -> str:
@@ -52,6 +59,33 @@ def item_key(guid: str | None, link: str | None, title: str, published: datetime
     stamp = published.isoformat() if published else ""
     digest = hashlib.sha256(f"{title}\x00{stamp}".encode()).hexdigest()
     return f"sha256:{digest}"
+
+
+# Part of every entry digest: bump it when the same entry would be normalized into a
+# different Item (a new field, another cleaning), so a new version sees every entry anew.
+ENTRY_DIGEST_VERSION = 1
+# 96 bits: the chance that an edited entry hashes like one of its feed's last
+# thousand is about 1e-26.
+ENTRY_DIGEST_BYTES = 12
+
+
+def entry_context(*parts: str) -> bytes:
+    """The key of a feed's entry digests: whatever besides the entry its Item depends
+    on (the feed, its base URL, its language, how links are resolved)."""
+    hasher = hashlib.blake2b(str(ENTRY_DIGEST_VERSION).encode(), digest_size=32)
+    for part in parts:
+        encoded = part.encode("utf-8", "surrogatepass")
+        hasher.update(len(encoded).to_bytes(8, "big"))
+        hasher.update(encoded)
+    return hasher.digest()
+
+
+def entry_digest(context: bytes, entry: str) -> str:
+    """A short digest of one raw entry (its text as the parser gives it), keyed by
+    ``entry_context``, so a change of the feed's context changes every digest."""
+    return hashlib.blake2b(
+        entry.encode("utf-8", "surrogatepass"), digest_size=ENTRY_DIGEST_BYTES, key=context
+    ).hexdigest()
 
 
 def _bounded_key(key: str) -> str:

@@ -25,9 +25,9 @@ import io
 import re
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import feedparser
 import feedparser.encodings
@@ -36,14 +36,16 @@ import feedparser.urls
 from watcher.exceptions import ParseError
 from watcher.models import Item
 from watcher.sources.advertised import discover_feeds
+from watcher.sources.feedbase import StandInBase
 from watcher.sources.feeditems import (
     MAX_ITEMS_PER_FEED,
     ParsedFeed,
     content_hash,
+    entry_context,
+    entry_digest,
     html_to_text,
     item_key,
     one_line,
-    unique_items,
 )
 from watcher.sources.hazards import (
     MAX_ATTRIBUTES,
@@ -88,38 +90,24 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 # The content types feedparser resolves relative links in (its html_types).
 _RESOLVED_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _NOT_A_DECLARATION = re.compile(r"<!(?!DOCTYPE|--|\[)", re.IGNORECASE)
-# What makes feedparser's base change within a document, or tells it whether to
-# resolve an id (see _StandInBase.feedparser_base); matched loosely, anywhere:
-# a false alarm only keeps the base.
-_KEEP_THE_BASE = (
-    re.compile(rb"base\s*=", re.IGNORECASE),  # xml:base, base
-    # An empty link href is joined to the base (the base itself), an empty <link> not.
-    re.compile(rb"(?:href|url|uri)\s*=\s*(?:\"\"|'')", re.IGNORECASE),
-)
-_ID_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(?:guid|id)(\s[^<>]*)?>", re.IGNORECASE)
-_PERMALINK = re.compile(rb"ispermalink\s*=\s*(?:\"([^\"]*)\"|'([^']*)')", re.IGNORECASE)
-_ABOUT_ATTRIBUTE = re.compile(rb"about\s*=", re.IGNORECASE)
 
 
-def _is_permalink(attributes: bytes | None) -> bool | None:
-    """Whether feedparser joins the text of an id element with these attributes to
-    the base: unless its isPermaLink is other than "true" (feedparser compares the
-    value as written). None when that cannot be read here."""
-    if not attributes or b"ispermalink" not in attributes.lower():
-        return True
-    found = _PERMALINK.findall(attributes)
-    if len(found) != 1:
-        return None
-    value = b"".join(found[0])
-    return None if b"&" in value else value == b"true"
-
-
-def parse_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+def parse_feed(
+    body: bytes,
+    *,
+    feed: str,
+    url: str,
+    headers: Mapping[str, str],
+    seen_entries: frozenset[str] = frozenset(),
+) -> ParsedFeed:
     """Parse a fetched body into items belonging to the feed named ``feed``.
 
     ``url`` is the URL the body came from (the base for relative links);
     ``headers`` are the response headers (lower-cased keys), so a declared
     charset, Content-Location and Content-Language are honoured.
+    ``seen_entries`` are the ``entry_digests`` of the source's last stored parse:
+    an RSS or Atom entry whose digest is among them is counted as unchanged and
+    not normalized (its item is stored as it was then).
 
     Raises ParseError when the body is empty, is not a feed (an HTML page, say)
     or is a JSON document that is not a valid JSON Feed.
@@ -129,7 +117,9 @@ def parse_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) 
         raise ParseError(f"{url}: empty body, not a feed")
     if looks_like_json(body):
         return parse_json_feed(body, feed=feed, url=url)
-    return _parse_xml_feed(body, feed=feed, url=url, headers=lowered_headers)
+    return _parse_xml_feed(
+        body, feed=feed, url=url, headers=lowered_headers, seen_entries=seen_entries
+    )
 
 
 def _advertised_feed(body: bytes, url: str) -> str | None:
@@ -141,84 +131,19 @@ def _advertised_feed(body: bytes, url: str) -> str | None:
 # --- RSS and Atom (feedparser) ------------------------------------------------------------
 
 
-class _StandInBase:
-    """The feed's base URL with its origin swapped for a reserved one while parsing.
-
-    feedparser resolves every relative URI against the base, including an RSS guid
-    without ``isPermaLink="false"`` ("12345" becomes ``https://site/feed/12345``),
-    so an item's identity would change when its feed moves to https or another
-    host and every item would come back as new. Parsing against a stand-in origin
-    (``.invalid`` is reserved, RFC 2606) tells resolved-relative from absolute: a
-    relative guid or link keys the item by its path, and every stand-in URL is
-    given the real origin back for display.
-    """
-
-    ORIGIN = "https://feed-base.invalid"
-
-    def __init__(self, base: str) -> None:
-        parts = urlsplit(base)
-        self.real_origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
-        self.base = urlunsplit(("https", "feed-base.invalid", parts.path or "/", parts.query, ""))
-
-    def is_relative(self, value: str) -> bool:
-        return value.startswith(self.ORIGIN + "/")
-
-    def restore(self, value: str) -> str:
-        """``value`` with the stand-in origin replaced by the real one (anywhere in it)."""
-        return value.replace(self.ORIGIN, self.real_origin) if self.real_origin else value
-
-    def key(self, value: str) -> str:
-        """An identity that does not depend on the feed's scheme and host."""
-        return value[len(self.ORIGIN) :] if self.is_relative(value) else value
-
-    # Deferred resolution. With a base, feedparser joins it to every element's
-    # xml:base on every start tag, a quarter of its time on plain feeds. A document
-    # with no xml:base is therefore parsed without one, and the few URIs we read
-    # are joined here exactly as feedparser would have joined them: every link, and
-    # every id read from a <guid> or <id> element (feedparser treats both as a
-    # permalink, joined, unless an isPermaLink attribute says otherwise), never
-    # an RSS 1.0 rdf:about. A document where that cannot be told keeps the base.
-    links_deferred = False
-    guids_deferred = False
-
-    def feedparser_base(self, data: bytes) -> str:
-        """The base to give feedparser for ``data`` (the body as UTF-8): the stand-in,
-        or "" when this object will resolve links and ids itself."""
-        if any(pattern.search(data) for pattern in _KEEP_THE_BASE):
-            return self.base
-        # Whether feedparser joins each id element's text: all alike, or keep the base.
-        joined = {_is_permalink(tag.group(1)) for tag in _ID_ELEMENT.finditer(data)}
-        if len(joined) > 1 or None in joined or (joined and _ABOUT_ATTRIBUTE.search(data)):
-            # Mixed, unreadable, or ids also from rdf:about: the result would not tell.
-            return self.base
-        self.links_deferred = True
-        self.guids_deferred = True in joined
-        return ""
-
-    def link(self, value: str) -> str:
-        """A link (entry or channel) as feedparser, given the stand-in base, returns it."""
-        if value and self.links_deferred:
-            return str(feedparser.urls._urljoin(self.base, value))
-        return value
-
-    def guid(self, value: str) -> str:
-        """An entry id as feedparser, given the stand-in base, returns it."""
-        if value and self.guids_deferred:
-            return str(feedparser.urls._urljoin(self.base, value))
-        return value
-
-    def content_base(self, declared: str) -> str:
-        """The base of an entry's content: what feedparser recorded, or without
-        xml:base in the document, the stand-in itself."""
-        return self.base if self.links_deferred and not declared else declared
-
-
-def _parse_xml_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+def _parse_xml_feed(
+    body: bytes,
+    *,
+    feed: str,
+    url: str,
+    headers: Mapping[str, str],
+    seen_entries: frozenset[str],
+) -> ParsedFeed:
     response_headers = dict(headers)
     # feedparser takes its base URI from Content-Location (a relative one is
     # resolved against the request URL, RFC 9110 §8.7) when parsing from bytes.
     location = response_headers.get("content-location", "").strip()
-    stand_in = _StandInBase(clean_url(location, base=url) if location else url)
+    stand_in = StandInBase(clean_url(location, base=url) if location else url)
     response_headers["content-location"] = stand_in.base
     # Without a Content-Type (a local file, a careless server) feedparser flags
     # the feed bozo; application/xml means "trust the XML declaration" (RFC 7303
@@ -260,26 +185,88 @@ def _parse_xml_feed(body: bytes, *, feed: str, url: str, headers: Mapping[str, s
         )
     channel = parsed.get("feed") or {}
     feed_language = channel.get("language") or headers.get("content-language")
-    items = unique_items(
-        _item_from_entry(entry, feed=feed, base=stand_in, feed_language=feed_language)
-        for entry in entries
+    kept = _kept_entries(
+        entries, feed=feed, base=stand_in, feed_language=feed_language, seen=seen_entries
     )
     link = channel.get("link")
     link = link if isinstance(link, str) and len(link) <= MAX_URL_CHARS else None
     return ParsedFeed(
         title=_entry_text(channel, "title")[:MAX_TITLE_CHARS] or None,
         link=clean_url(stand_in.restore(stand_in.link(link)), base=url) if link else None,
-        items=items,
+        items=tuple(kept.items),
         bozo_reason=bozo_reason,
         ttl=parse_ttl(channel.get("ttl")),
         update_period=parse_syndication_period(
             channel.get("sy_updateperiod"), channel.get("sy_updatefrequency")
         ),
+        entry_digests=tuple(kept.digests),
+        unchanged=kept.unchanged,
+        unchanged_published=tuple(kept.unchanged_published),
     )
 
 
+@dataclass(slots=True)
+class _KeptEntries:
+    """A document's entries as ``unique_items`` would keep them (first per key, at most
+    MAX_ITEMS_PER_FEED): the new or edited ones as Items, the rest only counted."""
+
+    items: list[Item] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    unchanged_published: list[datetime] = field(default_factory=list)
+
+
+def _kept_entries(
+    entries: Iterable[dict[str, Any]],
+    *,
+    feed: str,
+    base: StandInBase,
+    feed_language: str | None,
+    seen: frozenset[str],
+) -> _KeptEntries:
+    """Normalize the entries whose digest is not in ``seen``; count the others.
+
+    A seen entry is one the last stored parse kept, so the store holds its item as
+    this parse would build it. Its key is still read (cheap for a guid) so that the
+    first entry per key wins exactly as when every entry is normalized.
+    """
+    # What an Item depends on besides its entry (see _item_from_entry); feedparser's
+    # entry holds the rest, its repr every value it parsed, in document order.
+    context = entry_context(
+        feed,
+        base.base,
+        base.real_origin,
+        str(base.links_deferred),
+        str(base.guids_deferred),
+        str(feed_language),
+    )
+    kept = _KeptEntries()
+    keys: set[str] = set()
+    for entry in entries:
+        if len(keys) >= MAX_ITEMS_PER_FEED:
+            break
+        digest = entry_digest(context, repr(entry))
+        if digest in seen:
+            key = _entry_key(entry, base)
+            if key in keys:
+                continue
+            kept.unchanged += 1
+            published = _utc(dict.get(entry, "published_parsed"))
+            if published is not None:
+                kept.unchanged_published.append(published)
+        else:
+            item = _item_from_entry(entry, feed=feed, base=base, feed_language=feed_language)
+            key = item.key
+            if key in keys:
+                continue
+            kept.items.append(item)
+        keys.add(key)
+        kept.digests.append(digest)
+    return kept
+
+
 def _item_from_entry(
-    entry: dict[str, Any], *, feed: str, base: _StandInBase, feed_language: str | None
+    entry: dict[str, Any], *, feed: str, base: StandInBase, feed_language: str | None
 ) -> Item:
     cutter = FieldCutter()
     title = cutter.text("title", _entry_text(entry, "title", cutter), MAX_TITLE_CHARS)
@@ -301,20 +288,8 @@ def _item_from_entry(
         html_to_text(cutter.raw("content_text", content_html, MAX_CONTENT_TEXT_CHARS)),
         MAX_CONTENT_TEXT_CHARS,
     )
-    link = base.link(entry.get("link") or "") or None
-    if link is not None and len(link) > MAX_URL_CHARS:
-        url = cutter.url("url", link)  # None, and the cut recorded
-        link_key: str | None = link  # item_key keys the item by its hash
-    elif link:
-        cleaned = clean_url(link)
-        restored = base.restore(link)
-        # An absolute link (most of them) is its own display URL: clean it once.
-        url = cleaned if restored == link else clean_url(restored)
-        link_key = base.key(cleaned)
-    else:
-        url = link_key = None
-    raw_id = entry.get("id")
-    guid = base.key(base.guid(raw_id)) if isinstance(raw_id, str) else None
+    url, link_key = _entry_link(entry, base, cutter)
+    guid = _entry_guid(entry, base)
     # dict.get: FeedParserDict.get("updated_parsed") falls back to the published
     # date with a DeprecationWarning; we want the feed's own updated date or None.
     published = _utc(dict.get(entry, "published_parsed"))
@@ -342,6 +317,41 @@ def _item_from_entry(
         content_hash=content_hash(title, summary, content_text),
         cut=cut,
     )
+
+
+def _entry_link(
+    entry: Mapping[str, Any], base: StandInBase, cutter: FieldCutter
+) -> tuple[str | None, str | None]:
+    """An entry's display URL and the link its key may come from."""
+    link = base.link(entry.get("link") or "") or None
+    if link is not None and len(link) > MAX_URL_CHARS:
+        return cutter.url("url", link), link  # no URL (the cut recorded); keyed by its hash
+    if not link:
+        return None, None
+    cleaned = clean_url(link)
+    restored = base.restore(link)
+    # An absolute link (most of them) is its own display URL: clean it once.
+    return (cleaned if restored == link else clean_url(restored)), base.key(cleaned)
+
+
+def _entry_guid(entry: Mapping[str, Any], base: StandInBase) -> str | None:
+    raw_id = entry.get("id")
+    return base.key(base.guid(raw_id)) if isinstance(raw_id, str) else None
+
+
+def _entry_key(entry: dict[str, Any], base: StandInBase) -> str:
+    """The key ``_item_from_entry`` gives an entry, reading no more of it than needed."""
+    guid = _entry_guid(entry, base)
+    if guid and guid.strip():
+        return item_key(guid, None, "", None)
+    cutter = FieldCutter()  # its cuts are not kept: the item is not built
+    _, link_key = _entry_link(entry, base, cutter)
+    if link_key and link_key.strip():
+        return item_key(None, link_key, "", None)
+    title = cutter.text("title", _entry_text(entry, "title", cutter), MAX_TITLE_CHARS)
+    published = _utc(dict.get(entry, "published_parsed"))
+    updated = _utc(dict.get(entry, "updated_parsed"))
+    return item_key(guid, link_key, title, published or updated)
 
 
 def _entry_text(node: Mapping[str, Any], name: str, cutter: FieldCutter | None = None) -> str:
@@ -380,14 +390,14 @@ def _as_html(detail: Mapping[str, Any], value: str) -> str:
     return html.escape(str(value), quote=False)
 
 
-def _richest_content(contents: Iterable[Mapping[str, Any]], base: _StandInBase) -> str:
+def _richest_content(contents: Iterable[Mapping[str, Any]], base: StandInBase) -> str:
     """The longest of an entry's content alternatives (content:encoded, atom:content),
     its relative links resolved."""
     candidates = [_as_html(content, _resolved_content(content, base)) for content in contents]
     return max(candidates, key=len, default="")
 
 
-def _resolved_content(content: Mapping[str, Any], stand_in: _StandInBase) -> str:
+def _resolved_content(content: Mapping[str, Any], stand_in: StandInBase) -> str:
     """HTML content with its relative links made absolute, as feedparser's
     ``resolve_relative_uris`` would have made them: by its resolver, against the
     base in force where the content stood (``xml:base`` included), and only in

@@ -82,6 +82,7 @@ def source_state(row: FeedRow | Row[Any]) -> SourceState:
         last_polled_at=row.last_polled_at,
         disabled_reason=row.disabled_reason,
         page_text=row.page_text,
+        entry_digests=frozenset(row.entry_digests.split()) if row.entry_digests else frozenset(),
     )
 
 
@@ -147,6 +148,7 @@ def _feed_update_statement(shape: _FeedUpdateShape) -> Update:
             last_modified=bindparam("last_modified"),
             body_hash=bindparam("body_hash"),
             bozo_reason=bindparam("bozo_reason"),
+            entry_digests=bindparam("entry_digests"),
         )
     if titled:
         title = bindparam("title", type_=columns.title.type)
@@ -182,6 +184,7 @@ def _feed_update_values(update: SourceUpdate, shape: _FeedUpdateShape) -> dict[s
             last_modified=update.last_modified,
             body_hash=update.body_hash,
             bozo_reason=update.bozo_reason,
+            entry_digests=" ".join(update.entry_digests) if update.entry_digests else None,
         )
     if titled:
         values["title"] = update.title

@@ -77,6 +77,7 @@ class SourceStore(StoreBase):
                     existing.url = feed.url
                     existing.host = host_of(feed.url)
                     existing.etag = existing.last_modified = existing.body_hash = None
+                    existing.entry_digests = None
                     existing.disabled_reason = None
                     existing.next_poll_at = now
                 if feed.title:

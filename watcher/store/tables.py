@@ -70,6 +70,9 @@ class FeedRow(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A watched page's last text (normalized), to show what changed next time.
     page_text: Mapped[str | None] = mapped_column(Text)
+    # The digests of the entries of the last stored parse, space-separated: the next
+    # parse skips those it sees again (their items are stored as they are).
+    entry_digests: Mapped[str | None] = mapped_column(Text)
     # When the current run of failures began (NULL while the feed works).
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

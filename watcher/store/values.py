@@ -42,6 +42,9 @@ class SourceUpdate:
     replace_validators: bool = False
     # A watched page's new text, when it changed (or was seen for the first time).
     page_text: str | None = None
+    # The digests of the entries parsed (ParsedFeed.entry_digests); replaced with the
+    # validators, in the transaction that stores the items they stand for.
+    entry_digests: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
