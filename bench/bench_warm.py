@@ -6,7 +6,8 @@ One feed farm (bench/farm.py); each checkout gets its own SQLite store and a col
 poll. Then each round advances 10% of the feeds and runs a warm poll of both, in
 alternating order (base, this; then this, base; ...), so both see the same change
 under the same machine load. CPU seconds (user + system of the fresh process, from
-``os.wait4``) are steadier than wall seconds on a shared machine. Nothing is asserted.
+``os.wait4``; its worker processes apart) are steadier than wall seconds on a shared
+machine. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -62,15 +63,18 @@ def main() -> None:
                 rows.append((round_number, name, result))
                 print(
                     f"round {round_number + 1} ({changed} feeds changed), {name}: "
-                    f"{result['wall']:.1f} s wall, {result['cpu']:.2f} s CPU, "
+                    f"{result['wall']:.1f} s wall, {result['cpu']:.2f} s CPU "
+                    f"+ {result['worker_cpu']:.2f} s in worker processes, "
                     f"{result['peak_rss_mb']:.0f} MB, exit {result['status']}",
                     flush=True,
                 )
     for name in checkouts:
         cpu = [result["cpu"] for _, run, result in rows if run == name]
         wall = [result["wall"] for _, run, result in rows if run == name]
+        workers = [result["worker_cpu"] for _, run, result in rows if run == name]
         print(
             f"{name}: CPU s {' / '.join(f'{c:.2f}' for c in cpu)}; "
+            f"worker CPU s {' / '.join(f'{w:.2f}' for w in workers)}; "
             f"wall s {' / '.join(f'{w:.1f}' for w in wall)}"
         )
 
