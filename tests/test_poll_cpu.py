@@ -50,9 +50,19 @@ class CountingPool:
         self.parsed = 0
         self.matched = 0
 
-    def parse(self, body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+    def parse(
+        self,
+        body: bytes,
+        *,
+        feed: str,
+        url: str,
+        headers: Mapping[str, str],
+        seen_entries: frozenset[str] = frozenset(),
+    ) -> ParsedFeed:
         self.parsed += 1
-        return cpu_module.parse_feed(body, feed=feed, url=url, headers=headers)
+        return cpu_module.parse_feed(
+            body, feed=feed, url=url, headers=headers, seen_entries=seen_entries
+        )
 
     def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]:
         self.matched += 1

@@ -168,13 +168,23 @@ class AdaptiveCpuStages:
     def pool_started(self) -> bool:
         return self._pool is not None
 
-    def parse(self, body: bytes, *, feed: str, url: str, headers: Mapping[str, str]) -> ParsedFeed:
+    def parse(
+        self,
+        body: bytes,
+        *,
+        feed: str,
+        url: str,
+        headers: Mapping[str, str],
+        seen_entries: frozenset[str] = frozenset(),
+    ) -> ParsedFeed:
         pool = self._pool
         if pool is not None:
-            return pool.parse(body, feed=feed, url=url, headers=headers)
+            return pool.parse(body, feed=feed, url=url, headers=headers, seen_entries=seen_entries)
         started = self._cpu_clock()
         try:
-            return self._local.parse(body, feed=feed, url=url, headers=headers)
+            return self._local.parse(
+                body, feed=feed, url=url, headers=headers, seen_entries=seen_entries
+            )
         finally:
             self._spent(self._cpu_clock() - started)
 
