@@ -153,9 +153,12 @@ class ItemText:
         # As plain tuples, sortable in C, in the order of the hits; a Hit is made
         # for each distinct one only.
         places = {
-            (_FIELD_ORDER[hit.field], tokens.starts[hit.first], tokens.ends[hit.last], hit.term)
+            (
+                _FIELD_ORDER[hit.field],
+                *self.fields[hit.field].tokens.span(hit.first, hit.last),
+                hit.term,
+            )
             for hit in found
-            for tokens in (self.fields[hit.field].tokens,)
         }
         return tuple(
             Hit(_FIELDS[order], start, end, term) for order, start, end, term in sorted(places)
