@@ -75,6 +75,7 @@ class ItemText:
         "_occurrences",
         "_spans",
         "_starts",
+        "_stem_words",
         "_stems",
         "_vocabulary",
         "_words",
@@ -92,6 +93,7 @@ class ItemText:
         self._vocabulary: dict[str, tuple[int, Set[str], Set[str]]] = {}
         self._words: frozenset[str] | None = None
         self._stems: frozenset[str | None] | None = None
+        self._stem_words: dict[str, list[str]] | None = None
 
     def word_starts(self, field: str) -> frozenset[str]:
         """The first three letters of every word in ``field`` (for prefix wildcards)."""
@@ -115,6 +117,19 @@ class ItemText:
             self._stems = frozenset(map(stem_token, self.distinct_words()))
         return self._stems
 
+    def words_with_stem(self, stem: str) -> list[str]:
+        """The item's distinct words whose English stem is ``stem``."""
+        by_stem = self._stem_words
+        if by_stem is None:
+            # One map for the item's words, where a field's ``stem_index`` maps all
+            # of that field's: a stemming topic looks up a few stems (issue #18).
+            by_stem = self._stem_words = {}
+            for word in self.distinct_words():
+                found = stem_token(word)
+                if found is not None:
+                    by_stem.setdefault(found, []).append(word)
+        return by_stem.get(stem, [])
+
     def may_hold(self, word: Word) -> bool:
         """False when no field holds ``word``: a cheaper test than a field's lookup."""
         if word.prefix:
@@ -127,7 +142,11 @@ class ItemText:
         """Sorted token numbers in ``field`` where ``word`` matches (exactly, by stem or prefix)."""
         text = self.fields[field]
         if word.stem is not None and not word.prefix:
-            return text.stem_index.get(word.stem, ())
+            index = text.index
+            groups: list[Sequence[int]] = [
+                index[found] for found in self.words_with_stem(word.stem) if found in index
+            ]
+            return merged(groups) if groups else ()
         if not word.prefix:
             return text.index.get(word.text, ())
         # A wildcard's tokens are merged from several words' once per item.
