@@ -29,6 +29,7 @@ from typing import NamedTuple, Protocol
 
 from watcher.match.abroad import abroad_pairs
 from watcher.match.alternatives import VOCABULARY, OrIndex, or_index
+from watcher.match.nodes import Gate
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
 from watcher.match.text import DEFAULT_FIELDS, FieldText, Tokens, field_texts, merged, stem_token
 from watcher.match.window import SpanWindow
@@ -235,10 +236,44 @@ def _field_candidates(index: OrIndex, text: ItemText, field: str) -> set[int]:
 _INDEXED_OR_CHILDREN = 8
 
 
+def _gates(node: Or) -> tuple[Gate, ...]:
+    """``node.gates``: per child, the word or the stem that it needs the item to hold."""
+    gates = node.gates
+    if gates is None:
+        made: list[Gate] = []
+        for child in node.children:
+            first = child.words[0] if isinstance(child, Phrase) else None
+            if first is None or first.prefix:
+                made.append((child, None, None))
+            else:
+                made.append(
+                    (child, first.text, None) if first.stem is None else (child, None, first.stem)
+                )
+        gates = tuple(made)
+        # A frozen node that fills in its own cache, once (as ListRef does).
+        object.__setattr__(node, "gates", gates)
+    return gates
+
+
+def _held_children(node: Or, text: ItemText) -> list[Node]:
+    """The children of a small OR but those whose first word the item lacks: the
+    check ``may_hold`` makes, without a call per child (most are absent; issue #18)."""
+    words = text.distinct_words()
+    held: list[Node] = []
+    for child, word, stem in _gates(node):
+        if word is not None:
+            if word not in words:
+                continue
+        elif stem is not None and stem not in text.stems():
+            continue
+        held.append(child)
+    return held
+
+
 def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> Sequence[Node]:
     """The children that can match ``text`` in ``fields``, in the OR's order."""
     if len(node.children) < _INDEXED_OR_CHILDREN:
-        return node.children
+        return _held_children(node, text)
     index = or_index(node)
     numbers = set(index.others)
     for field in fields:
@@ -262,7 +297,8 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
         return found
     if isinstance(node, Or):
         if len(node.children) < _INDEXED_OR_CHILDREN:
-            return [span for child in node.children for span in spans(child, text, fields)]
+            children = _held_children(node, text)
+            return [span for child in children for span in spans(child, text, fields)]
         key = (id(node), fields)
         known = text._spans.get(key)
         if known is None:
@@ -313,7 +349,7 @@ def _phrase_spans(node: Phrase, text: ItemText, field: str) -> list[Span]:
         return []
     rest = node.words[1:]
     if not rest:
-        term = describe(node)
+        term = _term(node)
         return [
             Span(field, position, position, (TokenHit(field, start, start, term),), node.tags)
             for start in starts
@@ -331,12 +367,21 @@ def _phrase_spans(node: Phrase, text: ItemText, field: str) -> list[Span]:
             text.matches_at(field, word, start + 1 + offset) for offset, word in enumerate(rest)
         ):
             # Spelled only on a hit: most phrases evaluated never match.
-            term = term or describe(node)
+            term = term or _term(node)
             hit = TokenHit(field, start, end, term)
             found.append(
                 Span(field, tokens.position(start), tokens.position(end), (hit,), node.tags)
             )
     return found
+
+
+def _term(node: Phrase) -> str:
+    """``describe(node)``, kept on the node: a term hits again in item after item."""
+    term = node.term
+    if term is None:
+        term = describe(node)
+        object.__setattr__(node, "term", term)  # a frozen node's own cache, as ListRef's
+    return term
 
 
 def _position(tokens: Tokens, number: int) -> int:
@@ -395,9 +440,22 @@ def evaluate(
     counts them); without it evaluation stops as soon as the answer is known.
     """
     if isinstance(node, Phrase):
-        if not text.may_hold(node.words[0]):
+        first = node.words[0]
+        if not text.may_hold(first):
             return None
-        found = spans(node, text, fields)
+        if len(node.words) == 1:
+            # A term's hits straight from its places, without the spans a NEAR needs.
+            hits: list[TokenHit] = []
+            for field in fields:
+                if text.fields[field].tokens.words:
+                    starts = text.occurrences(field, first)
+                    if starts:
+                        term = _term(node)
+                        hits += [TokenHit(field, start, start, term) for start in starts]
+            return tuple(hits) if hits else None
+        found = []
+        for field in fields:
+            found += _phrase_spans(node, text, field)
         return None if not found else tuple(hit for span in found for hit in span.hits)
     if isinstance(node, Near | ListRef):
         found = spans(node, text, fields)
