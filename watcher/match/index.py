@@ -41,7 +41,8 @@ from watcher.match.query import (
     Word,
     parse_query,
 )
-from watcher.match.search import ItemText, evaluate, find, score_hits
+from watcher.match.score import score_hits
+from watcher.match.search import ItemText, evaluate, find
 from watcher.models import Item, TopicMatch
 
 # ("word", folded token) | ("stem", English stem) | ("prefix", first 3 letters)

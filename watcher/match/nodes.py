@@ -1,7 +1,9 @@
 """The syntax tree of a topic query (``watcher.match.query`` parses it).
 
 Frozen values: compiled topics and the shipped lists' compiled ORs are shared by
-every item matched, across threads.
+every item matched, across threads. A few nodes keep what is worked out from
+themselves alone on first use (a list's OR, a term's spelling, an OR's gates):
+never anything of an item, and the same whichever thread fills it in.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class And:
 class Or:
     children: tuple[Node, ...]
     # Per child, the word or stem an item must hold for it to be true (None: not
-    # known), kept by watcher.match.search on first use.
+    # known), kept by watcher.match.alternatives on first use.
     gates: tuple[Gate, ...] | None = field(default=None, init=False, compare=False, repr=False)
 
 

@@ -1,43 +1,33 @@
 """Finding a parsed query in an item's tokenized text.
 
 ``ItemText`` tokenizes an item once; every topic evaluated against that item
-shares it, including the memo of where each word occurs, which alternatives of
-an OR can occur in each field, and the places an OR (a list) matches. ``find``
-says whether a query node is true and which places in the original text made it
-so.
+shares it, including the memo of where each word occurs, its words by stem,
+which alternatives of an OR can occur in each field, and the places an OR (a
+list) matches. What depends on the query alone (a small OR's gates, a term's
+spelling) is kept on the query's nodes instead. ``find`` says whether a query
+node is true and which places in the original text made it so.
 
 Inside, a hit is kept as token numbers (``TokenHit``), not as offsets into the
 original text: most evaluated nodes are false or are part of a query that is
 false, and finding the offsets of an item's tokens cost as much as finding the
 tokens (issue #18). ``ItemText.hits`` turns them into ``Hit`` values for what
-is kept: the hits of a match, of an explanation.
-
-Score: each distinct query term that hit contributes the weight of the best
-field it hit in (title 2, summary 1, tag 1, content 0.5, feed 0.5), plus 0.1 per
-further hit of the same term (at most 0.5 more). The raw sum ``r`` is squashed to
-``r / (r + 2)``, in [0, 1): one summary hit scores 0.33, one title hit 0.5, a
-title and a summary hit 0.6. Scores are rounded to 4 places, so they are stable
-across runs and platforms. Content weighs less than the summary because pages
-carry navigation and "related stories" noise.
+is kept: the hits of a match, of an explanation (``watcher.match.score`` scores them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from watcher.match.abroad import abroad_pairs
-from watcher.match.alternatives import VOCABULARY, OrIndex, or_index
-from watcher.match.nodes import Gate
+from watcher.match.alternatives import VOCABULARY, OrIndex, held_children, or_index
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
+from watcher.match.score import FIELD_WEIGHTS
 from watcher.match.text import DEFAULT_FIELDS, FieldText, Tokens, field_texts, merged, stem_token
 from watcher.match.window import SpanWindow
 from watcher.models import Hit, Item
 
-FIELD_WEIGHTS = {"title": 2.0, "summary": 1.0, "tag": 1.0, "content": 0.5, "feed": 0.5}
-_REPEAT_BONUS = 0.1
-_MAX_REPEAT_BONUS = 0.5
 _FIELD_ORDER = {name: order for order, name in enumerate(FIELD_WEIGHTS)}
 _FIELDS = tuple(FIELD_WEIGHTS)
 
@@ -236,44 +226,10 @@ def _field_candidates(index: OrIndex, text: ItemText, field: str) -> set[int]:
 _INDEXED_OR_CHILDREN = 8
 
 
-def _gates(node: Or) -> tuple[Gate, ...]:
-    """``node.gates``: per child, the word or the stem that it needs the item to hold."""
-    gates = node.gates
-    if gates is None:
-        made: list[Gate] = []
-        for child in node.children:
-            first = child.words[0] if isinstance(child, Phrase) else None
-            if first is None or first.prefix:
-                made.append((child, None, None))
-            else:
-                made.append(
-                    (child, first.text, None) if first.stem is None else (child, None, first.stem)
-                )
-        gates = tuple(made)
-        # A frozen node that fills in its own cache, once (as ListRef does).
-        object.__setattr__(node, "gates", gates)
-    return gates
-
-
-def _held_children(node: Or, text: ItemText) -> list[Node]:
-    """The children of a small OR but those whose first word the item lacks: the
-    check ``may_hold`` makes, without a call per child (most are absent; issue #18)."""
-    words = text.distinct_words()
-    held: list[Node] = []
-    for child, word, stem in _gates(node):
-        if word is not None:
-            if word not in words:
-                continue
-        elif stem is not None and stem not in text.stems():
-            continue
-        held.append(child)
-    return held
-
-
 def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> Sequence[Node]:
     """The children that can match ``text`` in ``fields``, in the OR's order."""
     if len(node.children) < _INDEXED_OR_CHILDREN:
-        return _held_children(node, text)
+        return held_children(node, text.distinct_words(), text.stems)
     index = or_index(node)
     numbers = set(index.others)
     for field in fields:
@@ -297,7 +253,7 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
         return found
     if isinstance(node, Or):
         if len(node.children) < _INDEXED_OR_CHILDREN:
-            children = _held_children(node, text)
+            children = held_children(node, text.distinct_words(), text.stems)
             return [span for child in children for span in spans(child, text, fields)]
         key = (id(node), fields)
         known = text._spans.get(key)
@@ -503,29 +459,3 @@ def find(
     """
     found = evaluate(node, text, fields, complete=complete)
     return _NOT_FOUND if found is None else Found(True, text.hits(found))
-
-
-class _ScoredHit(Protocol):
-    @property
-    def field(self) -> str: ...
-    @property
-    def term(self) -> str: ...
-
-
-def score_hits(hits: Iterable[_ScoredHit]) -> float:
-    """The score of a match from its hits (see the module docstring)."""
-    best_weight: dict[str, float] = {}
-    repeats: dict[str, int] = {}
-    for hit in hits:
-        weight = FIELD_WEIGHTS[hit.field]
-        if hit.term in best_weight:
-            repeats[hit.term] += 1
-            best_weight[hit.term] = max(best_weight[hit.term], weight)
-        else:
-            best_weight[hit.term] = weight
-            repeats[hit.term] = 0
-    raw = sum(
-        weight + min(_REPEAT_BONUS * repeats[term], _MAX_REPEAT_BONUS)
-        for term, weight in best_weight.items()
-    )
-    return round(raw / (raw + 2.0), 4)
