@@ -230,3 +230,34 @@ def test_requirements_of_queries() -> None:
     # Small ORs combine their children's clauses; "x y" needs x and y, so "x y OR z" needs
     # x or z and y or z.
     assert clauses('"x y" OR z') == [{"word:x", "word:z"}, {"word:y", "word:z"}]
+
+
+def test_what_matching_keeps_on_query_nodes_does_not_carry_over_between_items() -> None:
+    # A small OR's gates and a term's spelling are kept on the query's nodes, shared
+    # by every item; what an item holds (its stems, its places) is kept on its text
+    # only. Items matched one after another by one index, in either order, get what
+    # a fresh index gives each of them.
+    topics = [
+        topic('(kim OR putin OR "state visit") NEAR/5 (arriv* OR parade)', name="near"),
+        topic("(travel OR arrive OR summit) AND NOT cancelled", name="stems", stemming=True),
+        topic("kim OR xi", name="plain", exclude="parade OR summit"),
+    ]
+    items = [
+        make_item(key="a", title="Kim travelled to Moscow", summary="Putin arrived for a parade"),
+        make_item(key="b", title="Travels of Xi", summary="A state visit: Kim arrives, a parade"),
+        make_item(key="c", title="Nothing to see", summary="summit cancelled, travel too"),
+        make_item(key="d", title="Summit", summary="Kim"),
+    ]
+    fresh = {item.key: TopicIndex.build(topics).match(item) for item in items}
+    for order in (items, items[::-1]):
+        shared = TopicIndex.build(topics)
+        for item in order + order:
+            assert shared.match(item) == fresh[item.key], item.key
+    stemmed = {m.topic: m for m in fresh["a"]}["stems"]
+    # A stem's places are the item's words with that stem, each in its own field.
+    assert [(hit.field, hit.term) for hit in stemmed.hits] == [
+        ("title", "travel"),
+        ("summary", "arrive"),
+    ]
+    assert [m.topic for m in fresh["c"]] == []
+    assert [m.topic for m in fresh["d"]] == ["stems"]  # "plain" excluded by its "summit"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from watcher.match.fold import has_odd_chars
 from watcher.match.stem import stem_english
 from watcher.match.text import _scan, field_texts, fold, tokenize, words
 
@@ -119,3 +120,31 @@ def test_tag_tokens_have_offsets_into_the_joined_tags() -> None:
         "World", "Straße", "Süd", "阅", "兵",
     ]  # fmt: skip
     assert [token.position for token in field.tokens] == [0, 1000, 1001, 2000, 2001]
+
+
+@pytest.mark.parametrize("text", [*TOKENIZER_TEXTS, "kim met kim; Kimchi KIM", "ß kim ß kim"])
+def test_span_of_tokens_is_what_the_full_scan_finds(text: str) -> None:
+    # span searches the folding for a word that occurs once, else falls back to the
+    # offsets of every token: each pair of tokens, asked of fresh tokens (before
+    # any fallback), must agree with _scan's offsets.
+    _, starts, ends = _scan(text)
+    for last in range(len(starts)):
+        for first in range(last + 1):
+            assert tokenize(text).span(first, last) == (starts[first], ends[last]), (first, last)
+
+
+def test_span_does_not_search_a_text_whose_folding_moves_offsets() -> None:
+    # "ß" folds to "ss": the word after it is one character further on in the folding.
+    text = "Straße Kim"
+    tokens = tokenize(text)
+    assert has_odd_chars(text)
+    assert text[slice(*tokens.span(1, 1))] == "Kim"
+    plain = "Président 北京"
+    fold(plain)  # has_odd_chars answers for a text folded before
+    assert not has_odd_chars(plain)
+
+
+def test_span_of_a_tag_is_in_the_joined_tags() -> None:
+    tags = ["World", "Straße Süd"]
+    tokens = field_texts("", "", "", "", tags)["tag"].tokens
+    assert "\n".join(tags)[slice(*tokens.span(1, 2))] == "Straße Süd"

@@ -6,13 +6,17 @@ node by the lookup key of their first word; ``VOCABULARY`` gathers the first
 words and wildcard starts of every indexed OR, so that an item's field is
 intersected with it once and each OR then with the few words left (issue #18).
 ``search`` keeps what an item gives per field and per OR.
+
+An OR of fewer children is not indexed: ``held_children`` drops those whose
+first word the item lacks by the ``gates`` kept on the node, a set lookup each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Callable, Set
 
-from watcher.match.query import Or, Phrase
+from watcher.match.nodes import Gate
+from watcher.match.query import Node, Or, Phrase
 from watcher.match.text import FieldText
 
 
@@ -116,3 +120,36 @@ def or_index(node: Or) -> OrIndex:
         index = _OR_INDEXES[id(node)] = OrIndex(node)
         VOCABULARY.add(index)
     return index
+
+
+def gates(node: Or) -> tuple[Gate, ...]:
+    """``node.gates``: per child, the word or the stem that it needs the item to hold."""
+    known = node.gates
+    if known is None:
+        made: list[Gate] = []
+        for child in node.children:
+            first = child.words[0] if isinstance(child, Phrase) else None
+            if first is None or first.prefix:
+                made.append((child, None, None))
+            else:
+                made.append(
+                    (child, first.text, None) if first.stem is None else (child, None, first.stem)
+                )
+        known = tuple(made)
+        # A frozen node that fills in its own cache, once (as ListRef does).
+        object.__setattr__(node, "gates", known)
+    return known
+
+
+def held_children(node: Or, words: Set[str], stems: Callable[[], Set[str | None]]) -> list[Node]:
+    """The children of a small OR but those whose first word the item lacks: the
+    check ``may_hold`` makes, without a call per child (most are absent; issue #18)."""
+    held: list[Node] = []
+    for child, word, stem in gates(node):
+        if word is not None:
+            if word not in words:
+                continue
+        elif stem is not None and stem not in stems():
+            continue
+        held.append(child)
+    return held

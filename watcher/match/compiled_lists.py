@@ -62,7 +62,7 @@ _compiled_lists_lock = threading.Lock()
 # The modules whose code decides what a list compiles to (the cache key names them).
 _LIST_CODE = (
     "watcher.knowledge.lists", "watcher.match.compiled_lists", "watcher.match.nodes",
-    "watcher.match.text", "watcher.match.stem", "watcher.match.abroad",
+    "watcher.match.fold", "watcher.match.text", "watcher.match.stem", "watcher.match.abroad",
 )  # fmt: skip
 
 

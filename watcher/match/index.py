@@ -41,7 +41,8 @@ from watcher.match.query import (
     Word,
     parse_query,
 )
-from watcher.match.search import ItemText, evaluate, find, score_hits
+from watcher.match.score import score_hits
+from watcher.match.search import ItemText, evaluate, find
 from watcher.models import Item, TopicMatch
 
 # ("word", folded token) | ("stem", English stem) | ("prefix", first 3 letters)
@@ -250,12 +251,16 @@ class _ItemKeys(NamedTuple):
     prefixes: set[str]
 
     def satisfy(self, clauses: tuple[_ClauseCheck, ...]) -> bool:
-        return all(
-            not clause.words.isdisjoint(self.words)
-            or not clause.stems.isdisjoint(self.stems)
-            or not clause.prefixes.isdisjoint(self.prefixes)
-            for clause in clauses
-        )
+        # A loop, not all() over a generator: it runs for every topic the index
+        # picks, and most clauses are of words only (issue #18).
+        for words, stems, prefixes in clauses:
+            if (
+                words.isdisjoint(self.words)
+                and (not stems or stems.isdisjoint(self.stems))
+                and (not prefixes or prefixes.isdisjoint(self.prefixes))
+            ):
+                return False
+        return True
 
 
 class TopicIndex:
@@ -286,6 +291,8 @@ class TopicIndex:
         for (kind, text), numbers in postings.items():
             self._by_kind[kind][text] = numbers
         self._checks = tuple(tuple(map(_ClauseCheck.of, topic.requirements)) for topic in topics)
+        # Whether a topic is limited to some feeds or tags (``scope_note`` has a say).
+        self._scoped = tuple(bool(topic.config.feeds or topic.config.tags) for topic in topics)
         wildcards = set(self._by_kind["prefix"])
         wildcards.update(key for check in self._checks for c in check for key in c.prefixes)
         # Wildcard keys by length (3 to MAX_PREFIX_KEY): an item's words cut to each
@@ -367,7 +374,9 @@ class TopicIndex:
         evaluated = 0
         for number in self._candidates(keys):
             topic = self._topics[number]
-            if topic.scope_note(item) or not keys.satisfy(self._checks[number]):
+            if (self._scoped[number] and topic.scope_note(item)) or not keys.satisfy(
+                self._checks[number]
+            ):
                 continue
             evaluated += 1
             found = evaluate(topic.query.root, text)

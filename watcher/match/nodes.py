@@ -1,7 +1,9 @@
 """The syntax tree of a topic query (``watcher.match.query`` parses it).
 
 Frozen values: compiled topics and the shipped lists' compiled ORs are shared by
-every item matched, across threads.
+every item matched, across threads. A few nodes keep what is worked out from
+themselves alone on first use (a list's OR, a term's spelling, an OR's gates):
+never anything of an item, and the same whichever thread fills it in.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Phrase:
     source: str
     # Countries of the entity this phrase names (list terms only), for ABROAD.
     tags: frozenset[str] = frozenset()
+    # Its canonical spelling (a hit's term), kept by watcher.match.search on first use.
+    term: str | None = field(default=None, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,9 @@ class And:
 @dataclass(frozen=True, slots=True)
 class Or:
     children: tuple[Node, ...]
+    # Per child, the word or stem an item must hold for it to be true (None: not
+    # known), kept by watcher.match.alternatives on first use.
+    gates: tuple[Gate, ...] | None = field(default=None, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +99,5 @@ class Scoped:
 
 
 Node = Phrase | And | Or | Not | Near | Scoped | ListRef
+# An OR's child, the word and the stem of which the item must hold one (both None: no such).
+Gate = tuple[Node, str | None, str | None]

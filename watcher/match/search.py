@@ -1,42 +1,33 @@
 """Finding a parsed query in an item's tokenized text.
 
 ``ItemText`` tokenizes an item once; every topic evaluated against that item
-shares it, including the memo of where each word occurs, which alternatives of
-an OR can occur in each field, and the places an OR (a list) matches. ``find``
-says whether a query node is true and which places in the original text made it
-so.
+shares it, including the memo of where each word occurs, its words by stem,
+which alternatives of an OR can occur in each field, and the places an OR (a
+list) matches. What depends on the query alone (a small OR's gates, a term's
+spelling) is kept on the query's nodes instead. ``find`` says whether a query
+node is true and which places in the original text made it so.
 
 Inside, a hit is kept as token numbers (``TokenHit``), not as offsets into the
 original text: most evaluated nodes are false or are part of a query that is
 false, and finding the offsets of an item's tokens cost as much as finding the
 tokens (issue #18). ``ItemText.hits`` turns them into ``Hit`` values for what
-is kept: the hits of a match, of an explanation.
-
-Score: each distinct query term that hit contributes the weight of the best
-field it hit in (title 2, summary 1, tag 1, content 0.5, feed 0.5), plus 0.1 per
-further hit of the same term (at most 0.5 more). The raw sum ``r`` is squashed to
-``r / (r + 2)``, in [0, 1): one summary hit scores 0.33, one title hit 0.5, a
-title and a summary hit 0.6. Scores are rounded to 4 places, so they are stable
-across runs and platforms. Content weighs less than the summary because pages
-carry navigation and "related stories" noise.
+is kept: the hits of a match, of an explanation (``watcher.match.score`` scores them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from watcher.match.abroad import abroad_pairs
-from watcher.match.alternatives import VOCABULARY, OrIndex, or_index
+from watcher.match.alternatives import VOCABULARY, OrIndex, held_children, or_index
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
+from watcher.match.score import FIELD_WEIGHTS
 from watcher.match.text import DEFAULT_FIELDS, FieldText, Tokens, field_texts, merged, stem_token
 from watcher.match.window import SpanWindow
 from watcher.models import Hit, Item
 
-FIELD_WEIGHTS = {"title": 2.0, "summary": 1.0, "tag": 1.0, "content": 0.5, "feed": 0.5}
-_REPEAT_BONUS = 0.1
-_MAX_REPEAT_BONUS = 0.5
 _FIELD_ORDER = {name: order for order, name in enumerate(FIELD_WEIGHTS)}
 _FIELDS = tuple(FIELD_WEIGHTS)
 
@@ -75,6 +66,7 @@ class ItemText:
         "_occurrences",
         "_spans",
         "_starts",
+        "_stem_words",
         "_stems",
         "_vocabulary",
         "_words",
@@ -92,6 +84,7 @@ class ItemText:
         self._vocabulary: dict[str, tuple[int, Set[str], Set[str]]] = {}
         self._words: frozenset[str] | None = None
         self._stems: frozenset[str | None] | None = None
+        self._stem_words: dict[str, list[str]] | None = None
 
     def word_starts(self, field: str) -> frozenset[str]:
         """The first three letters of every word in ``field`` (for prefix wildcards)."""
@@ -115,6 +108,19 @@ class ItemText:
             self._stems = frozenset(map(stem_token, self.distinct_words()))
         return self._stems
 
+    def words_with_stem(self, stem: str) -> list[str]:
+        """The item's distinct words whose English stem is ``stem``."""
+        by_stem = self._stem_words
+        if by_stem is None:
+            # One map for the item's words, where a field's ``stem_index`` maps all
+            # of that field's: a stemming topic looks up a few stems (issue #18).
+            by_stem = self._stem_words = {}
+            for word in self.distinct_words():
+                found = stem_token(word)
+                if found is not None:
+                    by_stem.setdefault(found, []).append(word)
+        return by_stem.get(stem, [])
+
     def may_hold(self, word: Word) -> bool:
         """False when no field holds ``word``: a cheaper test than a field's lookup."""
         if word.prefix:
@@ -127,7 +133,11 @@ class ItemText:
         """Sorted token numbers in ``field`` where ``word`` matches (exactly, by stem or prefix)."""
         text = self.fields[field]
         if word.stem is not None and not word.prefix:
-            return text.stem_index.get(word.stem, ())
+            index = text.index
+            groups: list[Sequence[int]] = [
+                index[found] for found in self.words_with_stem(word.stem) if found in index
+            ]
+            return merged(groups) if groups else ()
         if not word.prefix:
             return text.index.get(word.text, ())
         # A wildcard's tokens are merged from several words' once per item.
@@ -153,9 +163,12 @@ class ItemText:
         # As plain tuples, sortable in C, in the order of the hits; a Hit is made
         # for each distinct one only.
         places = {
-            (_FIELD_ORDER[hit.field], tokens.starts[hit.first], tokens.ends[hit.last], hit.term)
+            (
+                _FIELD_ORDER[hit.field],
+                *self.fields[hit.field].tokens.span(hit.first, hit.last),
+                hit.term,
+            )
             for hit in found
-            for tokens in (self.fields[hit.field].tokens,)
         }
         return tuple(
             Hit(_FIELDS[order], start, end, term) for order, start, end, term in sorted(places)
@@ -216,7 +229,7 @@ _INDEXED_OR_CHILDREN = 8
 def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> Sequence[Node]:
     """The children that can match ``text`` in ``fields``, in the OR's order."""
     if len(node.children) < _INDEXED_OR_CHILDREN:
-        return node.children
+        return held_children(node, text.distinct_words(), text.stems)
     index = or_index(node)
     numbers = set(index.others)
     for field in fields:
@@ -240,7 +253,8 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
         return found
     if isinstance(node, Or):
         if len(node.children) < _INDEXED_OR_CHILDREN:
-            return [span for child in node.children for span in spans(child, text, fields)]
+            children = held_children(node, text.distinct_words(), text.stems)
+            return [span for child in children for span in spans(child, text, fields)]
         key = (id(node), fields)
         known = text._spans.get(key)
         if known is None:
@@ -291,7 +305,7 @@ def _phrase_spans(node: Phrase, text: ItemText, field: str) -> list[Span]:
         return []
     rest = node.words[1:]
     if not rest:
-        term = describe(node)
+        term = _term(node)
         return [
             Span(field, position, position, (TokenHit(field, start, start, term),), node.tags)
             for start in starts
@@ -309,12 +323,21 @@ def _phrase_spans(node: Phrase, text: ItemText, field: str) -> list[Span]:
             text.matches_at(field, word, start + 1 + offset) for offset, word in enumerate(rest)
         ):
             # Spelled only on a hit: most phrases evaluated never match.
-            term = term or describe(node)
+            term = term or _term(node)
             hit = TokenHit(field, start, end, term)
             found.append(
                 Span(field, tokens.position(start), tokens.position(end), (hit,), node.tags)
             )
     return found
+
+
+def _term(node: Phrase) -> str:
+    """``describe(node)``, kept on the node: a term hits again in item after item."""
+    term = node.term
+    if term is None:
+        term = describe(node)
+        object.__setattr__(node, "term", term)  # a frozen node's own cache, as ListRef's
+    return term
 
 
 def _position(tokens: Tokens, number: int) -> int:
@@ -373,9 +396,22 @@ def evaluate(
     counts them); without it evaluation stops as soon as the answer is known.
     """
     if isinstance(node, Phrase):
-        if not text.may_hold(node.words[0]):
+        first = node.words[0]
+        if not text.may_hold(first):
             return None
-        found = spans(node, text, fields)
+        if len(node.words) == 1:
+            # A term's hits straight from its places, without the spans a NEAR needs.
+            hits: list[TokenHit] = []
+            for field in fields:
+                if text.fields[field].tokens.words:
+                    starts = text.occurrences(field, first)
+                    if starts:
+                        term = _term(node)
+                        hits += [TokenHit(field, start, start, term) for start in starts]
+            return tuple(hits) if hits else None
+        found = []
+        for field in fields:
+            found += _phrase_spans(node, text, field)
         return None if not found else tuple(hit for span in found for hit in span.hits)
     if isinstance(node, Near | ListRef):
         found = spans(node, text, fields)
@@ -423,29 +459,3 @@ def find(
     """
     found = evaluate(node, text, fields, complete=complete)
     return _NOT_FOUND if found is None else Found(True, text.hits(found))
-
-
-class _ScoredHit(Protocol):
-    @property
-    def field(self) -> str: ...
-    @property
-    def term(self) -> str: ...
-
-
-def score_hits(hits: Iterable[_ScoredHit]) -> float:
-    """The score of a match from its hits (see the module docstring)."""
-    best_weight: dict[str, float] = {}
-    repeats: dict[str, int] = {}
-    for hit in hits:
-        weight = FIELD_WEIGHTS[hit.field]
-        if hit.term in best_weight:
-            repeats[hit.term] += 1
-            best_weight[hit.term] = max(best_weight[hit.term], weight)
-        else:
-            best_weight[hit.term] = weight
-            repeats[hit.term] = 0
-    raw = sum(
-        weight + min(_REPEAT_BONUS * repeats[term], _MAX_REPEAT_BONUS)
-        for term, weight in best_weight.items()
-    )
-    return round(raw / (raw + 2.0), 4)

@@ -1,10 +1,7 @@
-"""Folding and tokenizing text, the same way for queries and for items.
+"""Tokenizing folded text (``watcher.match.fold``), the same way for queries and for items.
 
-Folding makes matching case- and accent-insensitive: each character goes through
-Unicode NFKC (full-width letters, ligatures), casefolding (``ß`` -> ``ss``) and
-loses its combining marks (``é`` -> ``e``). The kana voicing marks are kept, so
-``が`` stays distinct from ``か``. Every folded character remembers which character
-of the original text it came from, so a hit can be highlighted in the original.
+Every token remembers where in the original text it came from, so a hit can be
+highlighted in the original.
 
 Tokens are runs of letters and digits; everything else (spaces, hyphens,
 apostrophes, punctuation) separates them, which is why "Kim Jong-Un", "Kim Jong Un"
@@ -17,7 +14,6 @@ character tokens), with or without spaces between them in the item.
 from __future__ import annotations
 
 import re
-import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, MutableSequence, Sequence
@@ -25,30 +21,20 @@ from functools import lru_cache
 from itertools import accumulate, islice
 from typing import NamedTuple
 
+from watcher.match.fold import (
+    ASCII_CHARS,
+    ASCII_WORD,
+    FOLD_TABLE,
+    PIECE,
+    PLAIN_WORD,
+    Interner,
+    fold,
+    has_odd_chars,
+    word_pattern,
+)
+from watcher.match.fold import is_cjk as is_cjk  # its home before fold.py; importers use it
 from watcher.match.stem import stem_english
 
-# Kana voicing marks distinguish words (か/が); they are not accents.
-_KEPT_MARKS = frozenset("\u3099\u309a")
-
-# Scripts written without spaces between words, plus Hangul (whose words carry
-# particles: "김정은이" should still contain "김정은").
-_CJK_RANGES = (
-    "\u1100-\u11ff"  # Hangul Jamo
-    "\u2e80-\u2fdf"  # CJK radicals
-    "\u3040-\u30ff"  # Hiragana, Katakana
-    "\u3130-\u318f"  # Hangul compatibility Jamo
-    "\u31f0-\u31ff"  # Katakana phonetic extensions
-    "\u3400-\u4dbf"  # CJK Extension A
-    "\u4e00-\u9fff"  # CJK Unified Ideographs
-    "\uac00-\ud7af"  # Hangul syllables
-    "\uf900-\ufaff"  # CJK compatibility ideographs
-    "\U00020000-\U0003134f"  # CJK Extensions B..G
-)
-# Spacing vowel signs of Indic and Thai scripts are not "alphanumeric" to Python,
-# but they are part of the word they sit in.
-_INDIC_RANGES = "\u0900-\u0dff\u0e00-\u0e7f"
-_TOKEN = re.compile(rf"[{_CJK_RANGES}]|(?:[^\W_{_CJK_RANGES}]|[{_INDIC_RANGES}])+")
-_CJK_CHAR = re.compile(rf"[{_CJK_RANGES}]")
 _ENGLISH_WORD = re.compile(r"[a-z]+")
 
 # Tokens of different tags are this many positions apart, so neither a phrase nor
@@ -57,44 +43,6 @@ _TAG_POSITION_GAP = 1000
 
 FIELDS = ("title", "summary", "content", "feed", "tag")
 DEFAULT_FIELDS = ("title", "summary", "content")
-
-
-# How many folded characters ``_FoldTable`` keeps before it starts over: a text
-# cycling through every code point must not grow it without bound.
-_FOLD_TABLE_SIZE = 65536
-
-
-def _fold_char(char: str) -> str:
-    folded = unicodedata.normalize("NFKC", char).casefold()
-    decomposed = unicodedata.normalize("NFKD", folded)
-    # Nonspacing and enclosing marks are accents and the like; spacing marks
-    # (Indic vowel signs) are letters in all but name.
-    kept = "".join(
-        char
-        for char in decomposed
-        if char in _KEPT_MARKS or unicodedata.category(char) not in ("Mn", "Me")
-    )
-    # NFKC again recomposes what NFKD split but which is no accent (Hangul
-    # syllables, voiced kana).
-    return unicodedata.normalize("NFKC", kept)
-
-
-class _FoldTable(dict[int, str]):
-    """Code point -> folded text, filled on first sight; a ``str.translate`` table.
-
-    ``translate`` folds a whole text in C, where a loop over its characters in
-    Python cost about a microsecond and two list entries per character.
-    """
-
-    def __missing__(self, code: int) -> str:
-        if len(self) >= _FOLD_TABLE_SIZE:
-            self.clear()
-        char = chr(code)
-        folded = self[code] = char.lower() if char.isascii() else _fold_char(char)
-        return folded
-
-
-_FOLD_TABLE = _FoldTable()
 
 
 class _OffsetMap:
@@ -115,7 +63,7 @@ class _OffsetMap:
         self._lengths = array("q")
         shift = 0
         for place in places:
-            length = len(_FOLD_TABLE[ord(text[place])])
+            length = len(FOLD_TABLE[ord(text[place])])
             self._folded_at.append(place + shift)
             self._lengths.append(length)
             shift += length - 1
@@ -140,52 +88,25 @@ def _places(text: str, char: str) -> list[int]:
     return places
 
 
-_ASCII_CHARS = frozenset(map(chr, range(128)))
-
-
 def _fold_mapped(text: str, folded: str | None = None) -> tuple[str, _OffsetMap | None]:
     """Fold ``text`` (unless ``folded`` is its folding); with a map of offsets unless
     every character folds to one."""
     if text.isascii():
         return folded or text.lower(), None
-    table = _FOLD_TABLE
-    # An ASCII character folds to one (its lower case): only the others are looked at.
-    odd = {char for char in set(text) - _ASCII_CHARS if len(table[ord(char)]) != 1}
+    table = FOLD_TABLE
     if folded is None:
         folded = text.translate(table)
+    if not has_odd_chars(text):  # one pattern's scan, where the set below is of all text
+        return folded, None
+    # An ASCII character folds to one (its lower case): only the others are looked at.
+    odd = {char for char in set(text) - ASCII_CHARS if len(table[ord(char)]) != 1}
     return folded, (_OffsetMap(text, odd) if odd else None)
-
-
-def fold(text: str) -> str:
-    """Fold ``text`` (see the module docstring) without keeping offsets."""
-    return text.lower() if text.isascii() else text.translate(_FOLD_TABLE)
-
-
-def is_cjk(text: str) -> bool:
-    """Whether ``text`` contains a character that is matched as a substring."""
-    return _CJK_CHAR.search(text) is not None
-
-
-# Most text has no CJK or Indic character, and most is ASCII: for those, a single
-# character class does what ``_TOKEN`` does, at a third of its cost (issue #18).
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
-_PLAIN_WORD = re.compile(r"[^\W_]+")
-_SPECIAL_CHAR = re.compile(rf"[{_CJK_RANGES}{_INDIC_RANGES}]")
-
-
-def _word_pattern(folded: str) -> re.Pattern[str]:
-    """The cheapest pattern that finds the same tokens in ``folded`` as ``_TOKEN``."""
-    if folded.isascii():
-        return _ASCII_WORD  # ``[^\W_]`` is exactly [A-Za-z0-9] on ASCII
-    if _SPECIAL_CHAR.search(folded) is None:
-        return _PLAIN_WORD  # neither alternative of ``_TOKEN`` but the word can match
-    return _TOKEN
 
 
 def words(text: str) -> list[str]:
     """The folded tokens of ``text``, in order."""
     folded = fold(text)
-    return _word_pattern(folded).findall(folded)
+    return word_pattern(folded).findall(folded)
 
 
 @lru_cache(maxsize=65536)
@@ -209,19 +130,6 @@ class Token(NamedTuple):
     position: int
 
 
-class _Interner(dict[str, str]):
-    """One str object per distinct word: a long text repeats few words many times."""
-
-    def __missing__(self, word: str) -> str:
-        self[word] = word
-        return word
-
-
-# Tokens are produced a run at a time: a run of Han, Kana or Hangul characters
-# is split into its characters in C rather than matched one by one.
-_PIECE = re.compile(rf"(?P<cjk>[{_CJK_RANGES}]+)|(?:[^\W_{_CJK_RANGES}]|[{_INDIC_RANGES}])+")
-
-
 class Tokens:
     """The folded tokens of a text, packed: ``Token`` objects are made only on access.
 
@@ -234,12 +142,13 @@ class Tokens:
 
     Made by ``tokenize``, the offsets are found on first use only: most fields
     are searched and never hit, and finding offsets cost twice what finding the
-    words did (issue #18).
+    words did (issue #18). ``span`` finds a few tokens' without the others'.
     """
 
     __slots__ = (
         "_ends",
         "_folded",
+        "_same_offsets",
         "_source",
         "_starts",
         "first_position",
@@ -267,6 +176,7 @@ class Tokens:
         self._ends = ends
         self._source = source
         self._folded = folded
+        self._same_offsets: bool | None = None  # folded offsets are the original ones
         self.first_position = first_position
         self.positions = positions
 
@@ -279,6 +189,32 @@ class Tokens:
     def ends(self) -> array[int]:
         """Where each token ends (exclusive) in the original text."""
         return self._ends if self._ends is not None else self._locate()[1]
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Where tokens ``first`` to ``last`` are in the original text: (start, end).
+
+        A token whose word occurs once in the folded text is found by searching
+        for it rather than by finding every token's offsets: a match's hits need
+        a few tokens' offsets, of a field that has tens (issue #18).
+        """
+        if self._starts is None and self._folded is not None:
+            if self._same_offsets is None:
+                assert self._source is not None
+                self._same_offsets = not has_odd_chars(self._source)
+            if self._same_offsets:
+                start = self._find(first)
+                end = start if first == last else self._find(last)
+                if start >= 0 and end >= 0:
+                    return start, end + len(self.words[last])
+        return self.starts[first], self.ends[last]
+
+    def _find(self, number: int) -> int:
+        """Where token ``number`` starts in the folded text if its word occurs there
+        once (so that occurrence is the token), else -1."""
+        assert self._folded is not None
+        word = self.words[number]
+        start = self._folded.find(word)
+        return -1 if start < 0 or self._folded.find(word, start + 1) >= 0 else start
 
     def _locate(self) -> tuple[array[int], array[int]]:
         assert self._source is not None
@@ -312,14 +248,14 @@ class Tokens:
 
 # What separates the tokens of each single-class pattern: maximal runs of the rest.
 _GAPS = {
-    _ASCII_WORD: re.compile(r"([^A-Za-z0-9]+)"),
-    _PLAIN_WORD: re.compile(r"([\W_]+)"),
+    ASCII_WORD: re.compile(r"([^A-Za-z0-9]+)"),
+    PLAIN_WORD: re.compile(r"([\W_]+)"),
 }
 
 
 def _offsets(folded: str, count: int) -> tuple[array[int], array[int]]:
     """Where the first ``count`` tokens of ``folded`` start and end."""
-    pattern = _word_pattern(folded)
+    pattern = word_pattern(folded)
     gaps = _GAPS.get(pattern)
     if gaps is None:  # CJK or Indic: the tokens' matches, their offsets taken in C
         found = list(islice(pattern.finditer(folded), count))
@@ -347,18 +283,18 @@ _STREAMED_CHARS = 65536
 def tokenize(text: str, first_position: int = 0, limit: int | None = None) -> Tokens:
     """Split ``text`` into folded tokens with offsets into ``text``; the first ``limit`` only."""
     folded = fold(text)
-    pattern = _word_pattern(folded)
+    pattern = word_pattern(folded)
     found: list[str]
     if limit is None and len(folded) <= _STREAMED_CHARS:
         found = pattern.findall(folded)
         # A short folding is kept for the offsets, if asked for: folding text
-        # that is not ASCII costs more than finding its words.
-        kept = None if text.isascii() else folded
-        return Tokens(found, first_position=first_position, source=text, folded=kept)
+        # that is not ASCII costs more than finding its words, and ``span``
+        # searches the folding.
+        return Tokens(found, first_position=first_position, source=text, folded=folded)
     matches: Iterable[re.Match[str]] = pattern.finditer(folded)
     if limit is not None:
         matches = islice(matches, limit)
-    found = list(map(_Interner().__getitem__, map(re.Match.group, matches)))
+    found = list(map(Interner().__getitem__, map(re.Match.group, matches)))
     return Tokens(found, first_position=first_position, source=text)
 
 
@@ -368,8 +304,8 @@ def _scan(text: str, limit: int | None = None) -> tuple[list[str], array[int], a
     words: list[str] = []
     starts = array("i")
     ends = array("i")
-    interned = _Interner().__getitem__
-    for found in _PIECE.finditer(folded):
+    interned = Interner().__getitem__
+    for found in PIECE.finditer(folded):
         if limit is not None and len(words) >= limit:
             break
         first, last = found.span()
