@@ -19,14 +19,16 @@ DEV_SET = SHARED / "eval" / "topics-dev.jsonl"
 # The generalisation set (issue #20): never tuned on item by item. Floors at the
 # figures measured when the shipped topics last changed, so a regression shows.
 DEV2_SET = SHARED / "eval" / "topics-dev2.jsonl"
-DEV2_FLOORS = {"leader-travel": 0.86, "parade-coverage": 0.95}
+DEV2_FLOORS = {"leader-travel": 0.87, "parade-coverage": 0.95}
 # The project's own labelled items, one or more per class of error in each of the
 # eight languages (issue #20), written for this purpose, not taken from either set.
 # It grew from 83 to 125 items in round 2, with harder leader-no-trip items
 # (leaders who speak of a capital or of a summit at home; four still fire), and to
 # 145 in round 3 (domestic trips with a foreign country acting or a short CJK city
 # name inside a word, relatives, a magnate named like a leader, Zelensky, Washington
-# in Kana and Hangul; one still fires: "Sohn von Präsident Lula reist nach ...").
+# in Kana and Hangul), and to 177 in round 4 (ministers' titles in eight languages,
+# phone calls, parade stories that only name a leader, the pope's titles, the
+# return leg, territory leaders; still firing: namesake athletes, 国务卿 beside 元首).
 OWN_SET = Path(__file__).resolve().parent / "fixtures" / "topics-own.jsonl"
 OWN_FLOORS = {"leader-travel": 0.90, "parade-coverage": 0.95}
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
