@@ -88,6 +88,21 @@ def _good_alternate(name: str) -> bool:
     return first.isupper() and len(name) >= 4 and not name.isupper() and len(name.split()) <= 3
 
 
+def _english_phrase(name: str, city: str, common_words: frozenset[str]) -> bool:
+    """Whether an alternate name is an English phrase of common words that shares no
+    word with the city's own name: a translation or a nickname ("White House" is
+    Casablanca's, "Garden City" Singapore's), which news means as something else
+    (the US president's residence). Proper names in Webster's are capitalised, so
+    "Port Elizabeth" keeps its "Elizabeth"."""
+    words = name.split()
+    own = {word.lower() for word in city.split()}
+    return (
+        len(words) >= 2
+        and all(len(word) >= 4 and word.lower() in common_words for word in words)
+        and own.isdisjoint(word.lower() for word in words)
+    )
+
+
 def _is_latin(name: str) -> bool:
     return all(unicodedata.name(char, "").startswith("LATIN") for char in name if char.isalpha())
 
@@ -393,6 +408,7 @@ def build(date: str) -> dict[str, Any]:
     factbook = _factbook()
     locales = [Locale.parse(code) for code in LOCALES]
     alternatives = _alternatives_by_country(frozenset(get_english_words_set(["web2"], lower=True)))
+    common_words = frozenset(get_english_words_set(["web2"], lower=False))
 
     result_countries: dict[str, dict[str, Any]] = {}
     for iso, country in sorted(countries.items()):
@@ -502,6 +518,7 @@ def build(date: str) -> dict[str, Any]:
             for name in city.get("alternatenames", ())
             if _good_alternate(name)
             and (is_capital or big or not _is_latin(name))
+            and not _english_phrase(name, city["name"], common_words)
             # Han, Kana and Hangul match as substrings (as regions' names do, see
             # knowledge_regions): a two-character transcription of a smaller
             # foreign city turns up inside ordinary words (万博 "Expo" is Huambo,

@@ -233,3 +233,21 @@ def test_a_monarch_represented_by_a_governor_general_travels_there_abroad() -> N
     index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
     assert matches(index, "King Charles arrives in Canberra for a royal tour")
     assert not matches(index, "King Charles arrives in Edinburgh")
+
+
+def test_city_alternates_that_are_english_phrases_are_left_out() -> None:
+    # GeoNames gives Casablanca "White House" and Singapore "Garden City": news means
+    # the US president's residence, so "Trump met Xi at the White House" was in Morocco.
+    places = {term.text for term in shipped_lists()["places"].terms}
+    assert not {"White House", "Garden City", "Windy City"} & places
+    # Exonyms and names that share a word with the city's own stay.
+    assert tags_of("places", "Casablanca") == {"MA"}
+    assert tags_of("places", "Peking") == {"CN"}
+    assert tags_of("places", "New York") == {"US"}
+
+
+def test_dependent_territories_are_a_shipped_list_tagged_with_their_sovereign() -> None:
+    assert tags_of("territories", "Hong Kong") == {"HK", "CN"}
+    assert tags_of("territories", "Greenland") == {"GL", "DK"}
+    territories = {term.text for term in shipped_lists()["territories"].terms}
+    assert "France" not in territories and "Taiwan" not in territories

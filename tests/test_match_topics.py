@@ -19,14 +19,16 @@ DEV_SET = SHARED / "eval" / "topics-dev.jsonl"
 # The generalisation set (issue #20): never tuned on item by item. Floors at the
 # figures measured when the shipped topics last changed, so a regression shows.
 DEV2_SET = SHARED / "eval" / "topics-dev2.jsonl"
-DEV2_FLOORS = {"leader-travel": 0.86, "parade-coverage": 0.95}
+DEV2_FLOORS = {"leader-travel": 0.87, "parade-coverage": 0.95}
 # The project's own labelled items, one or more per class of error in each of the
 # eight languages (issue #20), written for this purpose, not taken from either set.
 # It grew from 83 to 125 items in round 2, with harder leader-no-trip items
 # (leaders who speak of a capital or of a summit at home; four still fire), and to
 # 145 in round 3 (domestic trips with a foreign country acting or a short CJK city
 # name inside a word, relatives, a magnate named like a leader, Zelensky, Washington
-# in Kana and Hangul; one still fires: "Sohn von Präsident Lula reist nach ...").
+# in Kana and Hangul), and to 177 in round 4 (ministers' titles in eight languages,
+# phone calls, parade stories that only name a leader, the pope's titles, the
+# return leg, territory leaders; still firing: namesake athletes, 国务卿 beside 元首).
 OWN_SET = Path(__file__).resolve().parent / "fixtures" / "topics-own.jsonl"
 OWN_FLOORS = {"leader-travel": 0.90, "parade-coverage": 0.95}
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
@@ -120,6 +122,20 @@ def test_shipped_topics_ignore_known_confusers(shipped: TopicIndex) -> None:
         ("Merz landet in Peking", True),
         # A company head named like a leader (Lee).
         ("Samsung chairman Lee flies to Beijing for talks on chips", False),
+        # Round 4: ministers' titles in other languages, phone calls, ruled-out
+        # trips, titles of dependent territories, the pope's other titles.
+        ("La ministra de Defensa llega a Kiev antes de una visita de Sánchez", False),
+        ("Министра обороны России встретили в Пекине перед визитом Путина", False),
+        ("Gesundheitsministerin fliegt nach Tokio", False),
+        ("国务卿抵达首尔", False),
+        ("Macron au téléphone avec Xi Jinping avant sa visite à Pékin", False),
+        ("Starmer ruled out a visit to Beijing this year", False),
+        ("Faroe Islands premier flies to London for fishing talks", False),
+        ("La primera ministra Meloni viaja a Washington", True),
+        ("教宗抵达雅加达开始亚洲之行", True),
+        ("Le souverain pontife arrive à Lisbonne", True),
+        # "White House" was Casablanca's alternate name in the shipped data.
+        ("Trump meets Ramaphosa at the White House", False),
     ],
 )
 def test_leader_travel_officials_hosts_and_movement(
@@ -136,3 +152,21 @@ def test_own_set_f1_per_topic(shipped: TopicIndex) -> None:
     report = evaluate(shipped, rows, labels)
     for topic, floor in OWN_FLOORS.items():
         assert report.score(topic).f1 >= floor, format_report(report)
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "travels"),
+    [
+        # Our own sentences: a parade word is no word of a trip, so a parade story
+        # that names a leader near a foreign country is no trip ...
+        ("Военный парад в Минске", "Лукашенко принял парад и пригрозил Литве.", False),
+        ("平壤举行阅兵式", "朝鲜最高领导人在阅兵式上讲话，点名批评美国。", False),
+        # ... and a leader who attends one abroad is placed by where they are.
+        ("Xi Jinping à Moscou pour le défilé de la Victoire", "", True),
+    ],
+)
+def test_parade_words_are_no_trip_words(
+    shipped: TopicIndex, title: str, summary: str, travels: bool
+) -> None:
+    item = Item(feed="f", key=title, url=None, title=title, summary=summary)
+    assert ("leader-travel" in [found.topic for found in shipped.match(item)]) is travels

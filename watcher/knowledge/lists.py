@@ -10,6 +10,9 @@ Shipped lists (all terms tagged with ISO 3166 country codes):
                          Latin, Cyrillic, Han, Hangul and Kana spellings
 ``regions``              first-level regions of every country (home evidence only)
 ``places``               countries, capitals, cities and regions together
+``territories``          the names of dependent territories (Hong Kong, Greenland),
+                         tagged like ``countries``: a title they qualify is no
+                         sovereign state's leader
 ``demonyms``             nationality adjectives ("French", "North Korean")
 
 A territory's names are tagged with its own code and its sovereign's (New
@@ -40,6 +43,7 @@ SHIPPED_LIST_NAMES = (
     "regions",
     "places",
     "demonyms",
+    "territories",
 )
 # "older than 6 months" (issue #20): leaders change with elections.
 STALE_AFTER = timedelta(days=183)
@@ -225,6 +229,12 @@ def _shipped_terms() -> dict[str, tuple[EntityTerm, ...]]:
         ),
         "demonyms": _merge(
             (name, (code,)) for code, country in countries.items() for name in country["demonyms"]
+        ),
+        "territories": _merge(
+            (name, owners(code))
+            for code, country in countries.items()
+            if country.get("sovereign")
+            for name in country["names"]
         ),
     }
     for kind, name in (("capital", "capitals"), ("city", "cities"), ("region", "regions")):

@@ -29,8 +29,8 @@ nor a foreign place that stands for its government ("Putin says Kyiv must",
 Two rules about who travels: a leader written as the **host** ("Kim received
 Shoigu", "welcomed by Macron") is not the traveller, so their span is dropped;
 nor is a leader written as the one who **sends** the traveller ("a message from
-Putin", "on behalf of Xi", "Putin's envoy"). The hosting and sending words are
-:data:`HOST_VERBS` and :data:`_SENDER_BEFORE` (vocabulary, not world facts).
+Putin", "on behalf of Xi", "Putin's envoy"), or whose relative travels: see
+:mod:`watcher.match.traveller`.
 
 And one about who a title is: a bare title in the summary ("the chancellor
 arrived in Tokyo") is the leader the headline names ("Merz in Japan: ..."),
@@ -45,40 +45,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from watcher.match.press import number_at, press_country, token_at
-from watcher.match.text import FieldText
+from watcher.match.text import FieldText, Tokens
+from watcher.match.traveller import HEADLINE, is_host, is_sender
 from watcher.match.window import PlacedSpan, SpanWindow
 
 HOME_ONLY_MARK = "~"
-
-# Verbs whose subject hosts a visitor, in the active voice, as the folded token
-# right after the leader's name ("Xi hosts Putin", "Scholz empfängt Modi"), and
-# the phrases that end right before the name in the passive ("received by Kim",
-# "reçu par Macron", "von Scholz empfangen" is covered by "von" + the verb after).
-# Chosen from ordinary dictionary forms of "receive / host / welcome / greet" in
-# the topic languages (English, French, German, Spanish, Russian); the CJK verbs
-# are the ones news agencies use for a host receiving a guest (接见/会见 in
-# Chinese, 접견 in Korean, 出迎え in Japanese).
-HOST_VERBS = frozenset(
-    {
-        "receives", "received", "receiving", "hosts", "hosted", "hosting",
-        "welcomes", "welcomed", "welcoming", "greets", "greeted", "greeting",
-        "recoit", "accueille", "accueillait", "empfangt", "empfing", "begrusst",
-        "begrusste", "recibe", "recibio", "acoge", "acogio", "принял", "принимает",
-        "принимал",
-    }
-)  # fmt: skip
-_HOST_BEFORE = frozenset(
-    {
-        ("received", "by"), ("hosted", "by"), ("welcomed", "by"), ("greeted", "by"),
-        ("recu", "par"), ("accueilli", "par"), ("recue", "par"), ("accueillie", "par"),
-        ("recibido", "por"), ("recibida", "por"), ("acogido", "por"),
-    }
-)  # fmt: skip
-# After the verb: a passive's agent ("welcomed by"), or the object that makes
-# "принял" mean "took" ("принял участие": took part), not "received".
-_NOT_HOSTING_NEXT = frozenset({"by", "par", "por", "von", "участие"})
-_HOST_CJK = ("接见", "会见", "會見", "접견", "出迎え")
-_CJK_HOST_REACH = 6
 
 # A place name followed by one of these names another feature: "the Guadalupe
 # River" is in Texas, not the Mexican city; "Moscow Road" is in London. Common
@@ -125,72 +96,6 @@ def _gap(left: PlacedSpan, right: PlacedSpan) -> int:
     return max(right.first - left.last, left.first - right.last)
 
 
-def is_host(span: PlacedSpan, field: FieldText) -> bool:
-    """Whether the leader at ``span`` is written as hosting someone, not travelling."""
-    tokens = field.tokens
-    after = token_at(tokens, span.last + 1)
-    # "Modi welcomed by Macron": the same verb in the passive makes Modi the guest.
-    if after in HOST_VERBS and token_at(tokens, span.last + 2) not in _NOT_HOSTING_NEXT:
-        return True
-    before = (token_at(tokens, span.first - 2), token_at(tokens, span.first - 1))
-    if before in _HOST_BEFORE:
-        return True
-    # CJK tokens are single characters: a hosting verb within the next few
-    # ("习近平在北京会见普京": Xi, at Beijing, receives Putin).
-    following = "".join(
-        token_at(tokens, span.last + offset) for offset in range(1, _CJK_HOST_REACH + 1)
-    )
-    return any(verb in following for verb in _HOST_CJK)
-
-
-# Nouns of kinship: after a leader's possessive ("King Charles's son") the relative
-# is the one who travels. Not before the leader: "the daughter of North Korea's
-# leader" is as often beside her father on his trip.
-_KIN = frozenset(
-    {
-        "son", "daughter", "wife", "husband", "brother", "sister", "heir", "widow",
-        "nephew", "niece", "grandson", "granddaughter",
-    }
-)  # fmt: skip
-# Words that, within a few words before a leader's name (titles between), make the
-# leader the one who sends someone, not the one who goes: "a message from
-# President Putin", "on behalf of Xi", "la part du président", "im Auftrag von",
-# "en nombre del presidente", "послание Путина". Ordinary dictionary words of the
-# topic languages.
-_SENDER_BEFORE = frozenset(
-    {
-        "behalf", "message", "letter", "envoy", "emissary", "part", "lettre", "envoye",
-        "emissaire", "auftrag", "botschaft", "brief", "gesandter", "sondergesandter",
-        "nombre", "mensaje", "carta", "enviado", "послание", "письмо", "поручению",
-        "посланник", "спецпосланник",
-    }
-)  # fmt: skip
-_SENDER_REACH = 4
-# After "Putin's" (tokens "putin", "s"): the leader's staff travel, not the leader.
-_STAFF_AFTER = frozenset(
-    {
-        "envoy", "envoys", "emissary", "aide", "aides", "adviser", "advisers", "advisor",
-        "advisors", "spokesman", "spokeswoman", "spokesperson", "representative",
-        "minister", "message", "letter", "delegation", "officials",
-    }
-    | _KIN
-)  # fmt: skip
-
-
-def is_sender(span: PlacedSpan, field: FieldText) -> bool:
-    """Whether the leader at ``span`` is written as sending someone ("a message from
-    Putin", "Putin's envoy"), not as travelling."""
-    tokens = field.tokens
-    if token_at(tokens, span.last + 1) == "s" and token_at(tokens, span.last + 2) in _STAFF_AFTER:
-        return True
-    # Inside the span too: a title qualified by a country spans both ("Ukraine and a
-    # message from the president").
-    before = {
-        token_at(tokens, position) for position in range(span.first - _SENDER_REACH, span.last)
-    }
-    return not before.isdisjoint(_SENDER_BEFORE)
-
-
 # A home place right after one of these is where the trip starts, not a sign of
 # staying home ("left Harare for Beijing", "from Pyongyang to Moscow"); ordinary
 # words of departure in the topic languages.
@@ -202,16 +107,59 @@ _DEPARTURE = frozenset(
 )  # fmt: skip
 
 
+# A home place right after one of these is where a trip abroad ends ("returns to
+# London after the G7 in Canada", "zurück in Berlin"): no sign the news is at home.
+_RETURN_BEFORE = frozenset(
+    {
+        ("returns", "to"), ("returned", "to"), ("return", "to"), ("returning", "to"),
+        ("back", "to"), ("back", "in"), ("zuruck", "in"), ("zuruck", "nach"),
+        ("retour", "a"), ("rentre", "a"), ("revient", "a"), ("regresa", "a"),
+        ("regreso", "a"), ("vuelta", "a"), ("vuelve", "a"), ("вернулся", "в"),
+        ("возвращается", "в"), ("вернется", "в"),
+    }
+)  # fmt: skip
+
+
+def _only_space_between(field: FieldText, before: int, after: int) -> bool:
+    """Whether only white space (or a possessive's apostrophe) is between the tokens
+    at positions ``before`` and ``after``: "Russian Putin", not "Moscú: Putin"."""
+    tokens = field.tokens
+    first, second = number_at(tokens, before), number_at(tokens, after)
+    if first is None or second is None:
+        return True
+    between = field.text[tokens.ends[first] : tokens.starts[second]]
+    return between.strip() in ("", "'", "’", "'s", "’s")
+
+
 def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) -> bool:
     """Whether a place of the leader's own country is not where the leader is: the
-    leader's nationality ("Zimbabwe's Mnangagwa", "Russian Putin") or the start of
-    the trip ("left Harare")."""
+    leader's nationality ("Zimbabwe's Mnangagwa", "Russian Putin"), the start of
+    the trip ("left Harare") or its end ("returns to London")."""
     tokens = field.tokens
-    if right.last == left.first - 1 or (
-        right.last == left.first - 2 and token_at(tokens, right.last + 1) == "s"
-    ):
+    if (
+        right.last == left.first - 1
+        or (right.last == left.first - 2 and token_at(tokens, right.last + 1) == "s")
+    ) and _only_space_between(field, right.last, left.first):
         return True
-    return token_at(tokens, right.first - 1) in _DEPARTURE
+    before = _word_before(tokens, right.first)
+    if before in _DEPARTURE:
+        return True
+    return (token_at(tokens, right.first - 2), token_at(tokens, right.first - 1)) in _RETURN_BEFORE
+
+
+# Articles between a preposition and a country ("avec le Brésil", "mit der Ukraine",
+# "from the UK"): looked through when asking what word comes before a place.
+_ARTICLES = frozenset(
+    {"the", "le", "la", "les", "l", "der", "die", "das", "den", "dem", "el", "los", "las"}
+)
+
+
+def _word_before(tokens: Tokens, first: int) -> str:
+    """The word before position ``first``, past any article."""
+    word = token_at(tokens, first - 1)
+    if word in _ARTICLES:
+        return token_at(tokens, first - 2)
+    return word
 
 
 # A place right after one of these, or right before a word of a border, says
@@ -340,14 +288,11 @@ def names_another_feature(span: PlacedSpan, field: FieldText) -> bool:
     tokens = field.tokens
     return (
         token_at(tokens, span.last + 1) in _FEATURE_AFTER
-        or token_at(tokens, span.first - 1) in _NOT_WHERE_BEFORE
+        or _word_before(tokens, span.first) in _NOT_WHERE_BEFORE
         # "calle Madrid", "rue de Paris": the noun one or two words before.
         or token_at(tokens, span.first - 1) in _FEATURE_BEFORE
         or token_at(tokens, span.first - 2) in _FEATURE_BEFORE
     )
-
-
-HEADLINE = "title"
 
 
 def _overlaps(one: PlacedSpan, other: PlacedSpan) -> bool:
@@ -374,6 +319,29 @@ def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
     return next(iter(named)) if len(named) == 1 else frozenset()
 
 
+# "Putin says Kyiv and Moscow must ...": a place joined by one of these to a place
+# that stands for its government stands for its own.
+_AND = frozenset({"and", "or", "und", "oder", "et", "ou", "y", "o", "и", "или"})
+
+
+def _governments(rights: Sequence[TaggedSpan], fields: Mapping[str, FieldText]) -> set[int]:
+    """The ids of the places in ``rights`` that stand for their government (see
+    :func:`names_a_government`), with those coordinated after them."""
+    found: set[int] = set()
+    ends: dict[tuple[str, int], TaggedSpan] = {}
+    for right in sorted(rights, key=lambda span: (span.field, span.first)):
+        field = fields[right.field]
+        before = ends.get((right.field, right.first - 2))
+        if names_a_government(right, field) or (
+            before is not None
+            and id(before) in found
+            and token_at(field.tokens, right.first - 1) in _AND
+        ):
+            found.add(id(right))
+        ends[(right.field, right.last)] = right
+    return found
+
+
 def abroad_pairs(
     lefts: Iterable[LeftSpan],
     rights: Sequence[RightSpan],
@@ -395,6 +363,7 @@ def abroad_pairs(
         and not is_sender(left, fields[left.field])
     ]
     borrowed = headline_countries(travellers)
+    governments = _governments(rights, fields)
     named = [left for left in lefts if left.tags]
     for left in lefts:
         home = _countries(left.tags)
@@ -420,10 +389,7 @@ def abroad_pairs(
             and not names_another_feature(right, fields[right.field])
             and not (
                 home.isdisjoint(_countries(right.tags))
-                and (
-                    names_a_border(right, fields[right.field])
-                    or names_a_government(right, fields[right.field])
-                )
+                and (names_a_border(right, fields[right.field]) or id(right) in governments)
             )
             # "Vladimir" in "President Vladimir Putin" is no Russian city.
             and not any(_in_name(right, other, fields[right.field]) for other in named)

@@ -1,0 +1,135 @@
+"""Who travels: a leader written as host or sender, or whose relative or staff go.
+
+ABROAD (:mod:`watcher.match.abroad`) pairs a leader with the nearest place; these
+rules drop the leader's span when the sentence makes someone else the traveller:
+
+- the **host** ("Kim received Shoigu", "welcomed by Macron"): :func:`is_host`;
+- the one who **sends** the traveller ("a message from Putin", "on behalf of Xi",
+  "Putin's envoy"), or whose relative travels ("King Charles's son", in a headline
+  "Sohn von Präsident Lula"): :func:`is_sender`.
+
+The words are vocabulary of the topic languages, not world facts.
+"""
+
+from __future__ import annotations
+
+from watcher.match.press import token_at
+from watcher.match.text import FieldText
+from watcher.match.window import PlacedSpan
+
+HEADLINE = "title"
+
+# Verbs whose subject hosts a visitor, in the active voice, as the folded token
+# right after the leader's name ("Xi hosts Putin", "Scholz empfängt Modi"), and
+# the phrases that end right before the name in the passive ("received by Kim",
+# "reçu par Macron", "von Scholz empfangen" is covered by "von" + the verb after).
+# Chosen from ordinary dictionary forms of "receive / host / welcome / greet" in
+# the topic languages (English, French, German, Spanish, Russian); the CJK verbs
+# are the ones news agencies use for a host receiving a guest (接见/会见 in
+# Chinese, 접견 in Korean, 出迎え in Japanese).
+HOST_VERBS = frozenset(
+    {
+        "receives", "received", "receiving", "hosts", "hosted", "hosting",
+        "welcomes", "welcomed", "welcoming", "greets", "greeted", "greeting",
+        "recoit", "accueille", "accueillait", "empfangt", "empfing", "begrusst",
+        "begrusste", "recibe", "recibio", "acoge", "acogio", "принял", "принимает",
+        "принимал",
+    }
+)  # fmt: skip
+_HOST_BEFORE = frozenset(
+    {
+        ("received", "by"), ("hosted", "by"), ("welcomed", "by"), ("greeted", "by"),
+        ("recu", "par"), ("accueilli", "par"), ("recue", "par"), ("accueillie", "par"),
+        ("recibido", "por"), ("recibida", "por"), ("acogido", "por"),
+    }
+)  # fmt: skip
+# After the verb: a passive's agent ("welcomed by"), or the object that makes
+# "принял" mean "took" ("принял участие": took part), not "received".
+_NOT_HOSTING_NEXT = frozenset({"by", "par", "por", "von", "участие"})
+_HOST_CJK = ("接见", "会见", "會見", "접견", "出迎え")
+_CJK_HOST_REACH = 6
+
+
+def is_host(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the leader at ``span`` is written as hosting someone, not travelling."""
+    tokens = field.tokens
+    after = token_at(tokens, span.last + 1)
+    # "Modi welcomed by Macron": the same verb in the passive makes Modi the guest.
+    if after in HOST_VERBS and token_at(tokens, span.last + 2) not in _NOT_HOSTING_NEXT:
+        return True
+    before = (token_at(tokens, span.first - 2), token_at(tokens, span.first - 1))
+    if before in _HOST_BEFORE:
+        return True
+    # CJK tokens are single characters: a hosting verb within the next few
+    # ("习近平在北京会见普京": Xi, at Beijing, receives Putin).
+    following = "".join(
+        token_at(tokens, span.last + offset) for offset in range(1, _CJK_HOST_REACH + 1)
+    )
+    return any(verb in following for verb in _HOST_CJK)
+
+
+# Nouns of kinship: after a leader's possessive ("King Charles's son") the relative
+# is the one who travels. Not before the leader: "the daughter of North Korea's
+# leader" is as often beside her father on his trip.
+_KIN = frozenset(
+    {
+        "son", "daughter", "wife", "husband", "brother", "sister", "heir", "widow",
+        "nephew", "niece", "grandson", "granddaughter",
+    }
+)  # fmt: skip
+# Words that, within a few words before a leader's name (titles between), make the
+# leader the one who sends someone, not the one who goes: "a message from
+# President Putin", "on behalf of Xi", "la part du président", "im Auftrag von",
+# "en nombre del presidente", "послание Путина". Ordinary dictionary words of the
+# topic languages.
+_SENDER_BEFORE = frozenset(
+    {
+        "behalf", "message", "letter", "envoy", "emissary", "part", "lettre", "envoye",
+        "emissaire", "auftrag", "botschaft", "brief", "gesandter", "sondergesandter",
+        "nombre", "mensaje", "carta", "enviado", "послание", "письмо", "поручению",
+        "посланник", "спецпосланник",
+    }
+)  # fmt: skip
+_SENDER_REACH = 4
+# In a headline, a noun of kinship followed by "of" a few words before a leader's
+# name: the relative travels ("Sohn von Präsident Lula reist nach ...", "the
+# daughter of President X arrives in ..."). Russian puts the leader in the
+# genitive right after the noun ("сын президента"), so there the noun alone is
+# enough. Not in the summary: "the daughter of North Korea's leader ... behind her
+# father" is as often beside him on his trip.
+_KIN_OF = _KIN | {
+    "sohn", "tochter", "ehefrau", "ehemann", "bruder", "schwester", "fils", "fille",
+    "epouse", "epoux", "frere", "soeur", "hijo", "hija", "esposa", "esposo", "hermano",
+    "hermana",
+}  # fmt: skip
+_OF = frozenset({"of", "von", "des", "der", "de", "du", "del", "d"})
+_KIN_GENITIVE = frozenset({"сын", "дочь", "жена", "муж", "брат", "сестра", "вдова"})
+# After "Putin's" (tokens "putin", "s"): the leader's staff travel, not the leader.
+_STAFF_AFTER = frozenset(
+    {
+        "envoy", "envoys", "emissary", "aide", "aides", "adviser", "advisers", "advisor",
+        "advisors", "spokesman", "spokeswoman", "spokesperson", "representative",
+        "minister", "message", "letter", "delegation", "officials",
+    }
+    | _KIN
+)  # fmt: skip
+
+
+def is_sender(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the leader at ``span`` is written as sending someone ("a message from
+    Putin", "Putin's envoy"), not as travelling."""
+    tokens = field.tokens
+    if token_at(tokens, span.last + 1) == "s" and token_at(tokens, span.last + 2) in _STAFF_AFTER:
+        return True
+    # Inside the span too: a title qualified by a country spans both ("Ukraine and a
+    # message from the president").
+    reach = range(span.first - _SENDER_REACH, span.last)
+    before = {token_at(tokens, position) for position in reach}
+    if not before.isdisjoint(_SENDER_BEFORE):
+        return True
+    if span.field != HEADLINE:
+        return False
+    return not before.isdisjoint(_KIN_GENITIVE) or any(
+        token_at(tokens, position) in _KIN_OF and token_at(tokens, position + 1) in _OF
+        for position in range(span.first - _SENDER_REACH, span.first)
+    )
