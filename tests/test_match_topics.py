@@ -136,6 +136,13 @@ def test_shipped_topics_ignore_known_confusers(shipped: TopicIndex) -> None:
         ("Le souverain pontife arrive à Lisbonne", True),
         # "White House" was Casablanca's alternate name in the shipped data.
         ("Trump meets Ramaphosa at the White House", False),
+        # Round 5: a cabinet secretary by the bare word ("War Secretary", "Secretary
+        # Rubio") beside a leader's name; German ruled-out trips.
+        ("Health Secretary lands in Lagos as Starmer weighs Africa trip", False),
+        ("Secretary Rubio arrives in Tokyo ahead of Trump's talks", False),
+        ("Merz schließt eine Reise nach Peking aus", False),
+        ("Besuch in Moskau ausgeschlossen, sagt Merz", False),
+        ("Merz reist nach Peking", True),
     ],
 )
 def test_leader_travel_officials_hosts_and_movement(
