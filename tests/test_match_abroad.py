@@ -240,3 +240,21 @@ def test_a_relative_of_a_leader_named_in_the_headline_travels(index: TopicIndex)
         "Armoured train arrives",
         "The daughter of Vladimir Putin stepped off behind her father in Beijing.",
     )
+
+
+def test_a_country_qualifying_a_ministers_office_is_not_the_leaders() -> None:
+    qualified = "((@demonyms OR @countries) NEAR/6 @leader-titles) ABROAD/12 @places"
+    lists = {"leader-titles": ListConfig.model_validate(["president", "prime minister"])}
+    built = TopicIndex.build([TopicConfig(name="q", query=qualified)], lists)
+    # Our own sentences: "Chinese" is the foreign minister's country, not the president's.
+    assert not matches(built, "Chinese foreign minister meets French president in Paris")
+    assert not matches(built, "German ambassador greets Kenyan president in Nairobi")
+    # "British prime minister": the leader's own title.
+    assert matches(built, "British prime minister arrives in Paris")
+
+
+def test_a_leader_the_headline_places_at_home_is_home_in_the_summary(index: TopicIndex) -> None:
+    summary = "Macron held talks days after a visit to Berlin."
+    assert not matches(index, "Wang Yi meets Macron in Paris", summary)
+    # Without the headline's home place, the summary's trip counts.
+    assert matches(index, "Wang Yi meets Macron", summary)

@@ -46,7 +46,7 @@ from typing import Protocol, TypeVar
 
 from watcher.match.press import number_at, press_country, token_at
 from watcher.match.text import FieldText, Tokens
-from watcher.match.traveller import HEADLINE, is_host, is_sender
+from watcher.match.traveller import HEADLINE, is_host, is_sender, qualifies_another_office
 from watcher.match.window import PlacedSpan, SpanWindow
 
 HOME_ONLY_MARK = "~"
@@ -361,24 +361,27 @@ def abroad_pairs(
         if left.tags
         and not is_host(left, fields[left.field])
         and not is_sender(left, fields[left.field])
+        and not qualifies_another_office(left, fields[left.field])
     ]
     borrowed = headline_countries(travellers)
     governments = _governments(rights, fields)
     named = [left for left in lefts if left.tags]
-    for left in lefts:
+
+    def nearest_places(left: LeftSpan) -> tuple[frozenset[str], list[RightSpan]]:
+        """The leader's countries and the nearest places that are evidence for them."""
         home = _countries(left.tags)
         if not home:
             # A bare title ("the chancellor") is the leader the headline names, or
             # in Korean and Japanese news, South Korea's and Japan's.
             if any(_overlaps(left, other) for other in travellers):
-                continue
+                return home, []
             home = press_country(left, fields[left.field], fields) or (
                 borrowed if left.field != HEADLINE else frozenset()
             )
         if not home or (left.tags and left not in travellers):
-            continue
+            return home, []
         if is_host(left, fields[left.field]) or is_sender(left, fields[left.field]):
-            continue
+            return home, []
         near = [
             (gap, right)
             for right in map(rights.__getitem__, window.near(left, distance))
@@ -399,9 +402,27 @@ def abroad_pairs(
             )
         ]
         if not near:
-            continue
+            return home, []
         closest = min(gap for gap, _ in near)
-        nearest = [right for gap, right in near if gap == closest]
+        return home, [right for gap, right in near if gap == closest]
+
+    decided = {id(left): nearest_places(left) for left in lefts}
+    # A leader the headline places at home ("... meets French president in Paris")
+    # is at home in this news: a foreign place near them in the summary is an
+    # earlier or a later trip, or someone else's ("days after a visit to Berlin").
+    home_in_headline = [
+        home
+        for left in lefts
+        if left.field == HEADLINE
+        for home, nearest in [decided[id(left)]]
+        if nearest and not all(home.isdisjoint(_countries(right.tags)) for right in nearest)
+    ]
+    for left in lefts:
+        home, nearest = decided[id(left)]
+        if not nearest or (
+            left.field != HEADLINE and any(not home.isdisjoint(other) for other in home_in_headline)
+        ):
+            continue
         if all(home.isdisjoint(_countries(right.tags)) for right in nearest):
             found.append((left, nearest[0]))
     return found

@@ -4,6 +4,8 @@ ABROAD (:mod:`watcher.match.abroad`) pairs a leader with the nearest place; thes
 rules drop the leader's span when the sentence makes someone else the traveller:
 
 - the **host** ("Kim received Shoigu", "welcomed by Macron"): :func:`is_host`;
+- a country qualifier that qualifies another office first ("Chinese foreign
+  minister meets French president"): :func:`qualifies_another_office`;
 - the one who **sends** the traveller ("a message from Putin", "on behalf of Xi",
   "Putin's envoy"), or whose relative travels ("King Charles's son", in a headline
   "Sohn von Präsident Lula"): :func:`is_sender`.
@@ -132,4 +134,27 @@ def is_sender(span: PlacedSpan, field: FieldText) -> bool:
     return not before.isdisjoint(_KIN_GENITIVE) or any(
         token_at(tokens, position) in _KIN_OF and token_at(tokens, position + 1) in _OF
         for position in range(span.first - _SENDER_REACH, span.first)
+    )
+
+
+# Offices of ministers and envoys: inside a span of a country qualifier and a
+# leader's title ("Chinese foreign minister meets French president"), the
+# qualifier is the minister's, not the leader's. "Prime minister", "premier
+# ministre", "primer ministro", "премьер-министр" are the leader's own title.
+_OFFICE_WORDS = frozenset(
+    {
+        "minister", "ministers", "ministre", "ministro", "ministra", "министр", "secretary",
+        "envoy", "ambassador", "ambassadeur", "embajador", "botschafter", "посол",
+    }
+)  # fmt: skip
+_PRIME = frozenset({"prime", "premier", "premiere", "primer", "primera", "премьер"})
+
+
+def qualifies_another_office(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether a minister's or envoy's office lies inside the span of a country and
+    a leader's title, so the country qualifies that office, not the leader's."""
+    tokens = field.tokens
+    return any(
+        token_at(tokens, position) in _OFFICE_WORDS and token_at(tokens, position - 1) not in _PRIME
+        for position in range(span.first + 1, span.last)
     )
