@@ -258,3 +258,17 @@ def test_a_leader_the_headline_places_at_home_is_home_in_the_summary(index: Topi
     assert not matches(index, "Wang Yi meets Macron in Paris", summary)
     # Without the headline's home place, the summary's trip counts.
     assert matches(index, "Wang Yi meets Macron", summary)
+
+
+def test_a_leaders_family_name_beside_another_name_is_a_namesake(index: TopicIndex) -> None:
+    # Our own sentences: "Martin" (Ireland's Taoiseach) and "Meloni" with another
+    # given or family name are other people.
+    assert not matches(index, "Martin Hayes arrives in Boston for a folk tour")
+    assert not matches(index, "Paolo Meloni arrives in New York to open a restaurant")
+    summary = "The runner Petro Kovalenko landed in Rome on Monday."
+    assert not matches(index, "Petro Kovalenko arrives in Rome", summary)
+    # A title, an opening word or a title-cased headline beside the name changes nothing.
+    assert matches(index, "As Meloni arrives in New York, talks on tariffs begin")
+    assert matches(index, "Meloni Arrives In New York For Talks")
+    assert matches(index, "Modi arrives in Paris")
+    assert matches(index, "Mr Modi arrives in Paris")

@@ -46,7 +46,13 @@ from typing import Protocol, TypeVar
 
 from watcher.match.press import number_at, press_country, token_at
 from watcher.match.text import FieldText, Tokens
-from watcher.match.traveller import HEADLINE, is_host, is_sender, qualifies_another_office
+from watcher.match.traveller import (
+    HEADLINE,
+    is_host,
+    is_namesake,
+    is_sender,
+    qualifies_another_office,
+)
 from watcher.match.window import PlacedSpan, SpanWindow
 
 HOME_ONLY_MARK = "~"
@@ -355,6 +361,15 @@ def abroad_pairs(
     found: list[tuple[LeftSpan, RightSpan]] = []
     window = SpanWindow(rights)
     lefts = list(lefts)
+    listed: dict[str, frozenset[int]] = {
+        name: frozenset(
+            position
+            for span in [*lefts, *rights]
+            if span.field == name
+            for position in range(span.first, span.last + 1)
+        )
+        for name in fields
+    }
     travellers = [
         left
         for left in lefts
@@ -362,6 +377,7 @@ def abroad_pairs(
         and not is_host(left, fields[left.field])
         and not is_sender(left, fields[left.field])
         and not qualifies_another_office(left, fields[left.field])
+        and not is_namesake(left, fields[left.field], fields, listed[left.field])
     ]
     borrowed = headline_countries(travellers)
     governments = _governments(rights, fields)

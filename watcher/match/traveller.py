@@ -6,6 +6,8 @@ rules drop the leader's span when the sentence makes someone else the traveller:
 - the **host** ("Kim received Shoigu", "welcomed by Macron"): :func:`is_host`;
 - a country qualifier that qualifies another office first ("Chinese foreign
   minister meets French president"): :func:`qualifies_another_office`;
+- a leader's one-word name beside another capitalised name that is no list
+  term ("Martin Hayes", "Paolo Meloni"): a namesake, :func:`is_namesake`;
 - the one who **sends** the traveller ("a message from Putin", "on behalf of Xi",
   "Putin's envoy"), or whose relative travels ("King Charles's son", in a headline
   "Sohn von Präsident Lula"): :func:`is_sender`.
@@ -15,7 +17,9 @@ The words are vocabulary of the topic languages, not world facts.
 
 from __future__ import annotations
 
-from watcher.match.press import token_at
+from collections.abc import Mapping
+
+from watcher.match.press import number_at, token_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan
 
@@ -158,3 +162,78 @@ def qualifies_another_office(span: PlacedSpan, field: FieldText) -> bool:
         token_at(tokens, position) in _OFFICE_WORDS and token_at(tokens, position - 1) not in _PRIME
         for position in range(span.first + 1, span.last)
     )
+
+
+# Capitalised words that start a headline or sentence before a name and are no
+# given name ("As Trump heads to Asia", "Wie Merz ...", "Quand Macron ..."): words
+# of the topic languages' grammar.
+_OPENING_WORDS = frozenset(
+    {
+        "as", "when", "why", "how", "what", "where", "while", "after", "before", "if", "will",
+        "can", "could", "should", "would", "does", "did", "is", "was", "has", "now", "then",
+        "so", "but", "and", "today", "tonight", "yesterday", "mr", "mrs", "ms", "dr", "sir",
+        "dame", "wie", "warum", "wenn", "als", "wo", "ob", "nun", "heute", "herr",
+        "frau", "quand", "pourquoi", "comment", "comme", "si", "apres", "avant", "monsieur",
+        "madame", "mme", "cuando", "como", "porque", "donde", "tras", "antes", "hoy",
+        "senor", "senora", "don", "dona", "the", "el", "la", "le", "les", "der", "die", "das",
+    }
+)  # fmt: skip
+
+
+def _word(field: FieldText, position: int) -> str:
+    number = number_at(field.tokens, position)
+    if number is None:
+        return ""
+    return field.text[field.tokens.starts[number] : field.tokens.ends[number]]
+
+
+def _title_case(field: FieldText) -> bool:
+    """Whether every word of four letters or more is capitalised ("Albanese Drops In
+    On Troops"): then capitals say nothing of names."""
+    long = [w for w in (_word(field, p) for p in _positions(field)) if len(w) >= 4]
+    return all(w[:1].isupper() for w in long if w.isalpha())
+
+
+def _positions(field: FieldText) -> range:
+    tokens = field.tokens
+    if tokens.positions is None:
+        return range(tokens.first_position, tokens.first_position + len(tokens))
+    return range(tokens.positions[0], tokens.positions[-1] + 1) if len(tokens) else range(0)
+
+
+def is_namesake(
+    span: PlacedSpan,
+    field: FieldText,
+    fields: Mapping[str, FieldText],
+    listed: frozenset[int],
+) -> bool:
+    """Whether a leader's one-word name at ``span`` is another person's: right beside
+    a capitalised word that is in no list (``listed`` holds the positions of this
+    field's list terms) with only a space between ("Martin Hayes arrives",
+    "Paolo Meloni arrives", "runner Petro Kovalenko"). In the summary only when the
+    headline has the same two words, since a summary's capitalised nouns (German)
+    follow a name as often as a family name does."""
+    if span.first != span.last or _title_case(field):
+        return False
+    name = _word(field, span.first)
+    if not name[:1].isupper():
+        return False  # "el pontífice": a title, not a name
+    headline = fields[HEADLINE].text if HEADLINE in fields else ""
+    for position in (span.first - 1, span.last + 1):
+        other = _word(field, position)
+        if (
+            not other
+            or position in listed
+            or not (other[:1].isupper() and other.isalpha())
+            or token_at(field.tokens, position) in _OPENING_WORDS
+        ):
+            continue
+        first, second = sorted((position, span.first))
+        before, after = number_at(field.tokens, first), number_at(field.tokens, second)
+        if before is None or after is None:
+            continue
+        between = field.text[field.tokens.ends[before] : field.tokens.starts[after]]
+        pair = f"{_word(field, first)} {_word(field, second)}"
+        if between == " " and (span.field == HEADLINE or pair in headline):
+            return True
+    return False
