@@ -253,13 +253,6 @@ def test_a_country_qualifying_a_ministers_office_is_not_the_leaders() -> None:
     assert matches(built, "British prime minister arrives in Paris")
 
 
-def test_a_leader_the_headline_places_at_home_is_home_in_the_summary(index: TopicIndex) -> None:
-    summary = "Macron held talks days after a visit to Berlin."
-    assert not matches(index, "Wang Yi meets Macron in Paris", summary)
-    # Without the headline's home place, the summary's trip counts.
-    assert matches(index, "Wang Yi meets Macron", summary)
-
-
 def test_a_leaders_family_name_beside_another_name_is_a_namesake(index: TopicIndex) -> None:
     # Our own sentences: "Martin" (Ireland's Taoiseach) and "Meloni" with another
     # given or family name are other people.

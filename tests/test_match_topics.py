@@ -28,7 +28,9 @@ DEV2_FLOORS = {"leader-travel": 0.87, "parade-coverage": 0.95}
 # name inside a word, relatives, a magnate named like a leader, Zelensky, Washington
 # in Kana and Hangul), and to 177 in round 4 (ministers' titles in eight languages,
 # phone calls, parade stories that only name a leader, the pope's titles, the
-# return leg, territory leaders; still firing: namesake athletes, 国务卿 beside 元首).
+# return leg, territory leaders; still firing: namesake athletes, 国务卿 beside 元首),
+# and to 199 in round 5 (German trip forms, namesakes, cabinet secretaries, a
+# minister beside another country's president; Selenskyj and German demonyms missed).
 OWN_SET = Path(__file__).resolve().parent / "fixtures" / "topics-own.jsonl"
 OWN_FLOORS = {"leader-travel": 0.90, "parade-coverage": 0.95}
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))

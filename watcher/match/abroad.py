@@ -423,21 +423,9 @@ def abroad_pairs(
         return home, [right for gap, right in near if gap == closest]
 
     decided = {id(left): nearest_places(left) for left in lefts}
-    # A leader the headline places at home ("... meets French president in Paris")
-    # is at home in this news: a foreign place near them in the summary is an
-    # earlier or a later trip, or someone else's ("days after a visit to Berlin").
-    home_in_headline = [
-        home
-        for left in lefts
-        if left.field == HEADLINE
-        for home, nearest in [decided[id(left)]]
-        if nearest and not all(home.isdisjoint(_countries(right.tags)) for right in nearest)
-    ]
     for left in lefts:
         home, nearest = decided[id(left)]
-        if not nearest or (
-            left.field != HEADLINE and any(not home.isdisjoint(other) for other in home_in_headline)
-        ):
+        if not nearest:
             continue
         if all(home.isdisjoint(_countries(right.tags)) for right in nearest):
             found.append((left, nearest[0]))
