@@ -265,3 +265,6 @@ def test_a_leaders_family_name_beside_another_name_is_a_namesake(index: TopicInd
     assert matches(index, "Meloni Arrives In New York For Talks")
     assert matches(index, "Modi arrives in Paris")
     assert matches(index, "Mr Modi arrives in Paris")
+    # A day or a month beside the name is no second name.
+    assert matches(index, "Modi Tuesday arrives in Paris for talks")
+    assert matches(index, "Merz Montag in Peking erwartet")

@@ -177,6 +177,14 @@ _OPENING_WORDS = frozenset(
         "madame", "mme", "cuando", "como", "porque", "donde", "tras", "antes", "hoy",
         "senor", "senora", "don", "dona", "the", "el", "la", "le", "les", "der", "die", "das",
     }
+    # Days and months, capitalised in English and German: "Putin Tuesday met ...".
+    | {
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+        "january", "february", "march", "april", "may", "june", "july", "august",
+        "september", "october", "november", "december", "montag", "dienstag", "mittwoch",
+        "donnerstag", "freitag", "samstag", "sonntag", "januar", "februar", "marz", "mai",
+        "juni", "juli", "oktober", "dezember",
+    }
 )  # fmt: skip
 
 
