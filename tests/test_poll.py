@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 import watcher.poll.cpu as poll_module
 import watcher.sources.feeds as feeds_module
@@ -142,6 +143,45 @@ def test_500_feeds_twice_store_every_item_once_and_parse_nothing_the_second_time
             )
         assert total == distinct == 500 * per_feed
         assert store.source_state("feed-7").etag is not None
+
+
+def test_a_source_that_answers_304_costs_one_statement_in_a_poll_of_many(
+    tmp_path: Path, chaos: ChaosServer
+) -> None:
+    """Issue #18: the states of a poll's sources are read together (one SELECT per 500),
+    so each 304 costs one statement of its own, the UPDATE of its state."""
+    feeds = [
+        FeedConfig(name=f"feed-{n}", url=chaos.url(f"/feeds/{n}.xml"), allow_private=True)
+        for n in range(40)
+    ]
+    clock = Clock(NOW)
+    store, pipeline = open_pipeline(make_config(tmp_path, feeds), clock)
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    with store, pipeline:
+        pipeline.poll(pipeline.enabled_sources())
+        clock.now += timedelta(hours=1)
+        event.listen(store.engine, "before_cursor_execute", record)
+        try:
+            second = pipeline.poll(pipeline.enabled_sources())
+        finally:
+            event.remove(store.engine, "before_cursor_execute", record)
+    assert {r.result for r in second} == {"not_modified"}
+    assert statements.count("SELECT") == 1
+    assert statements.count("UPDATE") == len(feeds)
+    assert statements.count("INSERT") == statements.count("DELETE") == 0
+
+
+def test_source_states_reads_the_known_ones_in_chunks(tmp_path: Path) -> None:
+    feeds = [FeedConfig(name=f"feed-{n}", url=f"https://example.org/{n}.xml") for n in range(1203)]
+    store, pipeline = open_pipeline(make_config(tmp_path, feeds), Clock(NOW))
+    with store, pipeline:
+        states = store.source_states([f.name for f in feeds] + ["not-configured"])
+        assert sorted(states) == sorted(f.name for f in feeds)
+        assert states["feed-1202"] == store.source_state("feed-1202")
 
 
 @pytest.mark.parametrize(

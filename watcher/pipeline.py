@@ -20,6 +20,7 @@ from pathlib import Path
 from watcher.clock import Clock, utc_now
 from watcher.config import Config, Source
 from watcher.match import TopicIndex
+from watcher.models import SourceState
 from watcher.outputs.deliver import Transport, make_transport
 from watcher.outputs.operators import OperatorMail
 from watcher.outputs.send import DigestSender
@@ -125,11 +126,17 @@ class Pipeline:
 
     # -- polling -------------------------------------------------------------------
 
-    def poll_one(self, source: Source, cpu: CpuStages | None = None) -> PollResult:
+    def poll_one(
+        self,
+        source: Source,
+        cpu: CpuStages | None = None,
+        state: SourceState | None = None,
+    ) -> PollResult:
         """Poll one feed, listing page or watched page, whatever process this is.
 
         ``cpu``: where to parse and match (default: the worker processes when they
-        run, else here). Never raises for the source's sake (see watcher.poll.poll_source)."""
+        run, else here); ``state``: the source's stored state when the caller read
+        it already. Never raises for the source's sake (see watcher.poll.poll_source)."""
         ctx = PollContext(
             store=self.store,
             fetcher=self.fetcher,
@@ -139,6 +146,7 @@ class Pipeline:
             rng=self.rng,
             articles=self.articles,
             cpu=cpu or self.cpu,
+            known_state=state,
         )
         return poll_source(source, ctx)
 
@@ -154,10 +162,16 @@ class Pipeline:
         adaptive = None
         if self.cpu is None and self._processes_pay_for(len(sources)):
             adaptive = AdaptiveCpuStages(self.matcher, len(sources), self._start_processes)
+        # Every state in a few statements, not one read per source: a source that
+        # answers 304 then costs one statement, its update (issue #18).
+        states = self.store.source_states([source.name for source in sources])
         workers = min(self.config.defaults.workers, len(sources))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
         try:
-            futures = {pool.submit(self.poll_one, source, adaptive): source for source in sources}
+            futures = {
+                pool.submit(self.poll_one, source, adaptive, states.get(source.name)): source
+                for source in sources
+            }
             for future in as_completed(futures):
                 result = future.result()
                 if adaptive is not None:

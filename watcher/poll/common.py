@@ -68,6 +68,15 @@ class PollContext:
     # Where feeds are parsed and items matched: worker processes when many sources
     # are polled at once (see watcher.poll.cpu); None: here, with ``matcher``.
     cpu: CpuStages | None = None
+    # The source's stored state when the caller read it already (a poll of many
+    # sources reads them all in one go); None: read it now.
+    known_state: SourceState | None = None
+
+    def source_state(self, name: str) -> SourceState:
+        """The stored state of source ``name``, as the caller read it or from the store."""
+        if self.known_state is not None and self.known_state.name == name:
+            return self.known_state
+        return self.store.source_state(name)
 
 
 def stored_result(

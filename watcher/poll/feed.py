@@ -61,7 +61,7 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
 
     Raises only on the unexpected (a StoreError from the database, a bug).
     """
-    state = ctx.store.source_state(feed.name)
+    state = ctx.source_state(feed.name)
     interval = feed.interval or ctx.defaults.interval
     if state.disabled_reason is not None:
         return PollResult(feed.name, PollOutcome.DISABLED, error=state.disabled_reason)

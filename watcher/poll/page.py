@@ -37,7 +37,7 @@ DIFF_CHARS = 4000
 def _fetch_page(source: PageConfig | WatchConfig, ctx: PollContext) -> Fetched | PollResult:
     """Fetch a page source unless it is disabled, disallowed by robots.txt, failing or
     unchanged (each recorded and returned as the poll's result)."""
-    state = ctx.store.source_state(source.name)
+    state = ctx.source_state(source.name)
     interval = source.interval or ctx.defaults.interval
     if state.disabled_reason is not None:
         return PollResult(source.name, PollOutcome.DISABLED, error=state.disabled_reason)

@@ -54,6 +54,7 @@ KNOWN_HASHES = (
     )
 )
 STATE_OF_NAMED = select(_FEEDS).where(_FEEDS.c.name == bindparam("feed_name"))
+STATES_OF_NAMED = select(_FEEDS).where(_FEEDS.c.name.in_(bindparam("feed_names", expanding=True)))
 
 
 def first_line(exc: BaseException) -> str:

@@ -24,6 +24,10 @@ from watcher.store.tables import FeedNoticeRow, FeedRow, ItemRow
 from watcher.store.values import SourceStatus
 from watcher.urls import host_of
 
+# Names bound in one IN (...) of ``source_states``: within every SQLite's limit of
+# bound parameters (999 before 3.32).
+_NAMES_PER_STATEMENT = 500
+
 
 class ConfiguredSource(Protocol):
     """What the store reads of a configured source (a ``FeedConfig``, ``PageConfig`` or
@@ -93,6 +97,18 @@ class SourceStore(StoreBase):
             if row is None:
                 raise KeyError(name)
             return records.source_state(row)
+
+    def source_states(self, names: Sequence[str]) -> dict[str, SourceState]:
+        """The stored states of the sources ``names`` (those the store knows), read in a
+        few statements: a poll of many sources reads them all at once, so that a source
+        that answers 304 costs one statement, its update."""
+        states: dict[str, SourceState] = {}
+        with self._connection(write=False) as connection:
+            for start in range(0, len(names), _NAMES_PER_STATEMENT):
+                chunk = list(names[start : start + _NAMES_PER_STATEMENT])
+                for row in connection.execute(records.STATES_OF_NAMED, {"feed_names": chunk}):
+                    states[row.name] = records.source_state(row)
+        return states
 
     def count_due_sources(self, now: datetime) -> int:
         """How many feeds are due but not yet claimed by a poller."""
