@@ -17,6 +17,11 @@ Both drive ``Daemon.dispatch()`` every 50 ms instead of every DISPATCH_SECONDS, 
 figure is the executor's, not the dispatch cadence's. Throughput = feeds / (time from
 the first dispatch to the moment every feed's poll is recorded). Politeness is off
 (every farm feed is on 127.0.0.1). Nothing is asserted; the figures are printed.
+
+CPU per feed, over the same span: "here" is this process (for local, the polls and the
+dispatch; for Celery, the scheduler's dispatch only), "workers" the worker processes
+(each one's whole session: the Celery main process and its pool), read from /proc. On a
+shared machine throughput moves with the other load; CPU per feed much less.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -55,6 +61,28 @@ DATABASE = os.environ.get(
 )
 BROKER = os.environ.get("WATCHER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RUN_TIMEOUT = 600.0  # seconds; no scenario may run longer
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ScenarioFigures:
+    """One cold poll: throughput and CPU seconds spent per feed."""
+
+    feeds_per_second: float
+    here_cpu_per_feed: float
+    workers_cpu_per_feed: float
+
+
+def session_cpu_seconds(session: int) -> float:
+    """User + system CPU of every live process in ``session`` (a worker and its pool)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # Fields after the command name, which may hold spaces and parentheses.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session:  # field 6 of proc(5): session id
+                total += int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
+    return total / CLOCK_TICKS
 
 
 def write_config(path: Path, database: str, farm_process: farm.FarmProcess, feeds: int) -> None:
@@ -132,8 +160,10 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
-def run_scenario(workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: Path) -> float:
-    """Feeds per second for one cold poll; ``workers`` = 0 means the local executor."""
+def run_scenario(
+    workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: Path
+) -> ScenarioFigures:
+    """One cold poll's figures; ``workers`` = 0 means the local executor."""
     schema = Schema()
     config_path = tmp / f"feeds-{schema.name}.yaml"
     write_config(config_path, schema.url, farm_process, feeds)
@@ -153,6 +183,8 @@ def run_scenario(workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: 
             executor = CeleryPollExecutor(config)
         daemon = Daemon(config, store, executor=executor)
         store.sync_sources(config.feeds, daemon.clock())
+        workers_cpu = sum(session_cpu_seconds(p.pid) for p in processes)
+        here_cpu = time.process_time()
         started = time.perf_counter()
         while polled(store) < feeds:
             if time.perf_counter() - started > RUN_TIMEOUT:
@@ -163,9 +195,11 @@ def run_scenario(workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: 
             daemon.dispatch()
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        here_cpu = time.process_time() - here_cpu
+        workers_cpu = sum(session_cpu_seconds(p.pid) for p in processes) - workers_cpu
         daemon.executor.shutdown(30)
         daemon.pipeline.close()
-        return feeds / elapsed
+        return ScenarioFigures(feeds / elapsed, here_cpu / feeds, workers_cpu / feeds)
     finally:
         for process in processes:
             stop_worker(process)
@@ -182,30 +216,43 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="best of this many runs")
     options = parser.parse_args()
     scenarios = [0, *(int(n) for n in options.workers.split(","))]
-    best: dict[int, float] = {}
+    best: dict[int, ScenarioFigures] = {}
     with farm.FarmProcess(options.feeds, seed=7, lifetime=3600) as farm_process:
         with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
             for round_number in range(options.rounds):
                 for workers in scenarios:
-                    rate = run_scenario(workers, farm_process, options.feeds, Path(tmp))
+                    figures = run_scenario(workers, farm_process, options.feeds, Path(tmp))
                     name = f"celery ×{workers}" if workers else "local"
-                    print(f"round {round_number + 1}: {name}: {rate:.1f} feeds/s", flush=True)
-                    best[workers] = max(best.get(workers, 0.0), rate)
+                    print(f"round {round_number + 1}: {name}: {describe(figures)}", flush=True)
+                    if workers not in best or (
+                        figures.feeds_per_second > best[workers].feeds_per_second
+                    ):
+                        best[workers] = figures
         items = farm_process.info.get("items", "?")
     print(
         f"\ncold poll of {options.feeds} feeds ({items} items), best of {options.rounds}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}:"
     )
-    local = best[0]
-    for workers, rate in best.items():
+    local = best[0].feeds_per_second
+    for workers, figures in best.items():
         name = (
             f"celery, {workers} worker process{'es' if workers > 1 else ''}"
             if workers
             else ("local executor (16 threads)")
         )
-        print(f"  {name:<36} {rate:7.1f} feeds/s  ×{rate / local:.2f} of local")
+        rate = figures.feeds_per_second
+        print(f"  {name:<36} ×{rate / local:.2f} of local  {describe(figures)}")
     if 1 in best and 2 in best:
-        print(f"  2 workers / 1 worker: ×{best[2] / best[1]:.2f}")
+        ratio = best[2].feeds_per_second / best[1].feeds_per_second
+        print(f"  2 workers / 1 worker: ×{ratio:.2f}")
+
+
+def describe(figures: ScenarioFigures) -> str:
+    return (
+        f"{figures.feeds_per_second:6.1f} feeds/s, CPU per feed:"
+        f" here {figures.here_cpu_per_feed * 1000:5.1f} ms,"
+        f" workers {figures.workers_cpu_per_feed * 1000:5.1f} ms"
+    )
 
 
 if __name__ == "__main__":
