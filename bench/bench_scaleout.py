@@ -6,7 +6,7 @@ Needs PostgreSQL and Redis (WATCHER_TEST_DATABASE_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/test; WATCHER_BENCH_REDIS_URL, default
 redis://127.0.0.1:6379/14, which is flushed). Starts bench/farm.py (N pre-rendered feeds
 of 20-30 items on 127.0.0.1) and, per round and scenario, polls every feed once into a
-fresh PostgreSQL schema with the topics of the repository's feeds.yaml:
+fresh PostgreSQL schema with the topics and lists of the repository's feeds.yaml:
 
 - local: ``Daemon`` with its ``LocalPollExecutor`` (``defaults.workers`` = 16 threads)
   in this process;
@@ -104,6 +104,8 @@ def write_config(path: Path, database: str, farm_process: farm.FarmProcess, feed
             for n in range(feeds)
         ],
         "topics": shipped["topics"],
+        # The shipped topics name the shipped lists (@leader-titles).
+        "lists": shipped.get("lists", {}),
     }
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
