@@ -1,6 +1,6 @@
 """Scale-out benchmark: cold-poll throughput of the local executor against Celery workers.
 
-    python bench/bench_scaleout.py [--feeds 1000] [--workers 1,2] [--rounds 2]
+    python bench/bench_scaleout.py [--feeds 1000] [--workers 1,2] [--rounds 2] [--concurrency N]
 
 Needs PostgreSQL and Redis (WATCHER_TEST_DATABASE_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/test; WATCHER_BENCH_REDIS_URL, default
@@ -11,7 +11,11 @@ fresh PostgreSQL schema with the topics and lists of the repository's feeds.yaml
 - local: ``Daemon`` with its ``LocalPollExecutor`` (``defaults.workers`` = 16 threads)
   in this process;
 - celery ×K: ``Daemon`` with ``CeleryPollExecutor`` in this process, and K
-  ``watcher worker --concurrency 1`` processes doing the polls.
+  ``watcher worker`` processes doing the polls (each ``defaults.workers`` polls at
+  once, or ``--concurrency N``).
+
+``defaults.processes`` is 1: every scenario parses and matches in the process that
+polls, so K is the number of processes polling, each on at most one core.
 
 Both drive ``Daemon.dispatch()`` every 50 ms instead of every DISPATCH_SECONDS, so the
 figure is the executor's, not the dispatch cadence's. Throughput = feeds / (time from
@@ -96,6 +100,7 @@ def write_config(path: Path, database: str, farm_process: farm.FarmProcess, feed
             "interval": "1h",
             "timeout": "30s",
             "workers": 16,
+            "processes": 1,
             "per_host_concurrency": 10_000,
             "per_host_delay": "0.000001s",
         },
@@ -139,17 +144,25 @@ def polled(store: Store) -> int:
         )
 
 
-def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(config: Path, log: Path, concurrency: int | None) -> subprocess.Popen[bytes]:
+    options = [] if concurrency is None else ["--concurrency", str(concurrency)]
     with open(log, "wb") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "--config", str(config), "worker",
-             "--concurrency", "1"],
+            [sys.executable, "-m", "watcher", "--config", str(config), "worker", *options],
             stdout=handle,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             start_new_session=True,
         )  # fmt: skip
     return process
+
+
+def wait_ready(log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while b" ready." not in log.read_bytes():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"worker not ready after {timeout:.0f}s; see {log}")
+        time.sleep(0.1)
 
 
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
@@ -163,7 +176,11 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
 
 
 def run_scenario(
-    workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: Path
+    workers: int,
+    farm_process: farm.FarmProcess,
+    feeds: int,
+    tmp: Path,
+    concurrency: int | None = None,
 ) -> ScenarioFigures:
     """One cold poll's figures; ``workers`` = 0 means the local executor."""
     schema = Schema()
@@ -178,10 +195,12 @@ def run_scenario(
         if workers:
             redis.Redis.from_url(BROKER).flushdb()
             processes = [
-                start_worker(config_path, tmp / f"worker-{schema.name}-{n}.log")
+                start_worker(config_path, tmp / f"worker-{schema.name}-{n}.log", concurrency)
                 for n in range(workers)
             ]
-            time.sleep(4)  # the workers import and connect; not part of the measure
+            # The workers import, build their pipeline and connect: not part of the measure.
+            for n in range(workers):
+                wait_ready(tmp / f"worker-{schema.name}-{n}.log")
             executor = CeleryPollExecutor(config)
         daemon = Daemon(config, store, executor=executor)
         store.sync_sources(config.feeds, daemon.clock())
@@ -216,6 +235,9 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--workers", default="1,2", help="worker process counts for Celery")
     parser.add_argument("--rounds", type=int, default=2, help="best of this many runs")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="`watcher worker --concurrency N`"
+    )
     options = parser.parse_args()
     scenarios = [0, *(int(n) for n in options.workers.split(","))]
     best: dict[int, ScenarioFigures] = {}
@@ -223,7 +245,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
             for round_number in range(options.rounds):
                 for workers in scenarios:
-                    figures = run_scenario(workers, farm_process, options.feeds, Path(tmp))
+                    figures = run_scenario(
+                        workers, farm_process, options.feeds, Path(tmp), options.concurrency
+                    )
                     name = f"celery ×{workers}" if workers else "local"
                     print(f"round {round_number + 1}: {name}: {describe(figures)}", flush=True)
                     if workers not in best or (
