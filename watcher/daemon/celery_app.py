@@ -20,12 +20,12 @@ Two roles, both built from the same validated ``Config`` (``executor: celery``):
 
 Delivery and failure, precisely:
 
-- Tasks are acknowledged late, after the poll. A worker process that dies (or its
-  machine) leaves its tasks unacknowledged; the broker redelivers them after its
-  visibility timeout, and long before that the feeds' leases expire and the
-  scheduler claims them again. Either way a poll is done at least once. A parser
-  that crashes its process takes down a parsing worker process, not the poll: the
-  poll records the failure on its feed.
+- Tasks are acknowledged late, after the poll. A worker that dies mid-poll (killed,
+  out of memory, its machine gone) leaves its tasks unacknowledged; the broker
+  redelivers them after its visibility timeout, and long before that the feeds'
+  leases expire and the scheduler claims them again. Either way a poll is done at
+  least once. Nothing inside a dead worker starts it again: its supervisor
+  (systemd, compose's restart policy) does.
 - No feed is polled twice at once: a task polls only while holding the feed's
   lock and only while the feed is still claimed (``FeedPollLock.claimed``); a
   duplicate, a redelivery of a finished poll, or a task whose lease was taken
@@ -98,10 +98,9 @@ def make_celery(config: Config) -> Any:
         broker_connection_retry_on_startup=True,
         task_default_queue=QUEUE,
         task_queues=(_poll_queue(),),
-        # Acknowledge after the poll, and requeue when the worker process dies
-        # mid-poll: a crash costs a redelivery, not a lost poll.
+        # Acknowledge after the poll: a worker that dies mid-poll leaves the task
+        # unacknowledged, so a crash costs a redelivery, not a lost poll.
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
         # A worker reserves no task beyond those its threads run (with late acks
         # the running ones fill the prefetch count): work spreads over the workers
         # and a dying worker strands only what it was polling.
@@ -114,7 +113,6 @@ def make_celery(config: Config) -> Any:
     app.task(
         name=POLL_TASK,
         acks_late=True,
-        reject_on_worker_lost=True,
         ignore_result=True,
     )(poll_task)
     return app
