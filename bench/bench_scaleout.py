@@ -1,11 +1,13 @@
 """Scale-out benchmark: cold-poll throughput of the local executor against Celery workers.
 
     python bench/bench_scaleout.py [--feeds 1000] [--workers 1,2] [--rounds 2] [--concurrency N]
+                                   [--latency SECONDS]
 
 Needs PostgreSQL and Redis (WATCHER_TEST_DATABASE_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/test; WATCHER_BENCH_REDIS_URL, default
 redis://127.0.0.1:6379/14, which is flushed). Starts bench/farm.py (N pre-rendered feeds
-of 20-30 items on 127.0.0.1) and, per round and scenario, polls every feed once into a
+of 20-30 items on 127.0.0.1, each answer ``--latency`` seconds late, as a distant server's
+would be) and, per round and scenario, polls every feed once into a
 fresh PostgreSQL schema with the topics and lists of the repository's feeds.yaml:
 
 - local: ``Daemon`` with its ``LocalPollExecutor`` (``defaults.workers`` = 16 threads)
@@ -238,10 +240,13 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=None, help="`watcher worker --concurrency N`"
     )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per feed request")
     options = parser.parse_args()
     scenarios = [0, *(int(n) for n in options.workers.split(","))]
     best: dict[int, ScenarioFigures] = {}
-    with farm.FarmProcess(options.feeds, seed=7, lifetime=3600) as farm_process:
+    with farm.FarmProcess(
+        options.feeds, seed=7, lifetime=3600, latency=options.latency
+    ) as farm_process:
         with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
             for round_number in range(options.rounds):
                 for workers in scenarios:
@@ -256,7 +261,8 @@ def main() -> None:
                         best[workers] = figures
         items = farm_process.info.get("items", "?")
     print(
-        f"\ncold poll of {options.feeds} feeds ({items} items), best of {options.rounds}, "
+        f"\ncold poll of {options.feeds} feeds ({items} items, {options.latency:g} s latency),"
+        f" best of {options.rounds}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}:"
     )
     local = best[0].feeds_per_second
