@@ -160,6 +160,7 @@ def write_config(
     per_host: int = 1000,
     per_host_delay: str = "0.001s",
     timeout: str = "2s",
+    workers: int = 128,
     digest: bool = False,
 ) -> None:
     lines = [
@@ -168,7 +169,7 @@ def write_config(
         f"broker: '{broker}'",
         f"outbox: '{path.parent / 'outbox'}'",
         f"defaults: {{interval: {interval}, timeout: {timeout}, per_host_delay: {per_host_delay},"
-        f" per_host_concurrency: {per_host}, workers: 128}}",
+        f" per_host_concurrency: {per_host}, workers: {workers}}}",
         "feeds:",
         *(
             f"  - {{name: f{n}, url: '{chaos.url(f'/feeds/{n}.xml')}', allow_private: true}}"
@@ -371,6 +372,25 @@ def test_one_worker_polls_its_concurrency_at_once_keeping_the_host_delay(
     gaps = [later.started - earlier.started for earlier, later in itertools.pairwise(polls)]
     assert min(gaps) >= 0.3, gaps
     assert scalar(database, "SELECT count(*) FROM items") == feeds * 3
+
+
+def test_the_scheduler_refills_a_queue_its_workers_emptied_before_the_dispatch_interval(
+    tmp_path: Path,
+    database: str,
+    broker: str,
+    chaos: ChaosServer,
+    processes: Callable[..., Process],
+) -> None:
+    feeds = 120
+    config = tmp_path / "feeds.yaml"
+    # workers: 2 lets 8 tasks wait in the broker: 15 dispatches for 120 feeds, which
+    # every dispatch_interval (5 s) would take 70 s and more.
+    write_config(config, database=database, broker=broker, chaos=chaos, feeds=feeds, workers=2)
+    (worker,) = start_workers(processes, tmp_path, config, 1, concurrency=4)
+    scheduler = processes(tmp_path, config, "scheduler", "run")
+    wait_for(lambda: "watcher running" in scheduler.output(), "the scheduler", 30, [scheduler])
+    wait_for(lambda: polled_feeds(database) == feeds, "every feed polled", 35, [scheduler, worker])
+    assert all(len(chaos.requests(f"/feeds/{n}.xml")) == 1 for n in range(feeds))
 
 
 def test_a_killed_workers_feeds_are_polled_again_after_their_lease(

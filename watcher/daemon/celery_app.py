@@ -68,6 +68,11 @@ POLL_TASK = "watcher.poll"
 # Tasks waiting in the broker per unit of ``defaults.workers``: enough to keep every
 # worker busy between two dispatches, few enough to start well within a lease.
 QUEUED_PER_WORKER_SETTING = 4
+# How soon the scheduler looks again when its last dispatch filled the queue. Workers
+# report nothing back, so a filled queue is the sign that more feeds are due; waiting
+# the whole dispatch_interval (5 s) capped a scaled-out poll at max_queued per 5 s,
+# 12.8 feeds/s with 16 workers, however many workers took them (issue #18).
+BACKLOG_RECHECK_SECONDS = 0.5
 
 
 def _poll_queue() -> Queue:
@@ -125,6 +130,7 @@ class CeleryPollExecutor:
         self._app = make_celery(config)
         self.max_queued = max_queued or config.defaults.workers * QUEUED_PER_WORKER_SETTING
         self._waiting = 0
+        self._broker_failed = False
 
     def queue_depth(self) -> int:
         """Tasks sent and not yet taken by a worker (a broker round trip)."""
@@ -140,8 +146,17 @@ class CeleryPollExecutor:
             self._waiting = self.queue_depth()
         except Exception as exc:  # kombu raises each transport's own errors
             log.warning("broker unreachable, not dispatching: %s", exc)
+            self._broker_failed = True
             return 0
+        self._broker_failed = False
         return max(0, self.max_queued - self._waiting)
+
+    def dispatch_again_within(self, interval: float) -> float:
+        """Soon while the queue is full (more feeds are probably due than it took),
+        else ``interval``; also ``interval`` while the broker is unreachable."""
+        if self._broker_failed or self._waiting < self.max_queued:
+            return interval
+        return min(interval, BACKLOG_RECHECK_SECONDS)
 
     def submit(self, feed: Source) -> None:
         self._app.send_task(POLL_TASK, args=[feed.name], queue=QUEUE)
