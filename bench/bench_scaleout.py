@@ -21,8 +21,11 @@ polls, so K is the number of processes polling, each on at most one core.
 
 Both drive ``Daemon.dispatch()`` every 50 ms instead of every DISPATCH_SECONDS, so the
 figure is the executor's, not the dispatch cadence's. Throughput = feeds / (time from
-the first dispatch to the moment every feed's poll is recorded). Politeness is off
-(every farm feed is on 127.0.0.1). Nothing is asserted; the figures are printed.
+the first dispatch to the moment every feed's poll is recorded). ``--scheduler run`` runs
+the Celery scenarios with ``watcher run`` as the scheduler instead, at its own cadence
+(timed from its "watcher running" line; "here" is then that process's CPU, its start
+included). Politeness is off (every farm feed is on 127.0.0.1). Nothing is asserted;
+the figures are printed.
 
 CPU per feed, over the same span: "here" is this process (for local, the polls and the
 dispatch; for Celery, the scheduler's dispatch only), "workers" the worker processes
@@ -148,9 +151,14 @@ def polled(store: Store) -> int:
 
 def start_worker(config: Path, log: Path, concurrency: int | None) -> subprocess.Popen[bytes]:
     options = [] if concurrency is None else ["--concurrency", str(concurrency)]
+    return start_watcher(config, log, "worker", *options)
+
+
+def start_watcher(config: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
+    """`python -m watcher --config CONFIG COMMAND…` in a session of its own."""
     with open(log, "wb") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "--config", str(config), "worker", *options],
+            [sys.executable, "-m", "watcher", "--config", str(config), *command],
             stdout=handle,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -183,8 +191,10 @@ def run_scenario(
     feeds: int,
     tmp: Path,
     concurrency: int | None = None,
+    scheduler_process: bool = False,
 ) -> ScenarioFigures:
-    """One cold poll's figures; ``workers`` = 0 means the local executor."""
+    """One cold poll's figures; ``workers`` = 0 means the local executor.
+    ``scheduler_process``: Celery's scheduler is `watcher run`, not dispatch() here."""
     schema = Schema()
     config_path = tmp / f"feeds-{schema.name}.yaml"
     write_config(config_path, schema.url, farm_process, feeds)
@@ -203,6 +213,8 @@ def run_scenario(
             # The workers import, build their pipeline and connect: not part of the measure.
             for n in range(workers):
                 wait_ready(tmp / f"worker-{schema.name}-{n}.log")
+            if scheduler_process:
+                return _run_with_scheduler_process(config_path, store, processes, feeds, tmp)
             executor = CeleryPollExecutor(config)
         daemon = Daemon(config, store, executor=executor)
         store.sync_sources(config.feeds, daemon.clock())
@@ -232,6 +244,38 @@ def run_scenario(
         schema.drop()
 
 
+def _run_with_scheduler_process(
+    config_path: Path,
+    store: Store,
+    workers: list[subprocess.Popen[bytes]],
+    feeds: int,
+    tmp: Path,
+) -> ScenarioFigures:
+    log = tmp / f"scheduler-{config_path.stem}.log"
+    scheduler = start_watcher(config_path, log, "run")
+    try:
+        workers_cpu = sum(session_cpu_seconds(p.pid) for p in workers)
+        deadline = time.monotonic() + 60
+        while b"watcher running" not in log.read_bytes():
+            if time.monotonic() > deadline or scheduler.poll() is not None:
+                raise RuntimeError(f"the scheduler did not start; see {log}")
+            time.sleep(0.02)
+        started = time.perf_counter()
+        while polled(store) < feeds:
+            if time.perf_counter() - started > RUN_TIMEOUT:
+                raise RuntimeError(f"not done after {RUN_TIMEOUT:.0f}s")
+            for process in [scheduler, *workers]:
+                if process.poll() is not None:
+                    raise RuntimeError(f"a process exited ({process.returncode}); see {tmp}")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        here_cpu = session_cpu_seconds(scheduler.pid)
+        workers_cpu = sum(session_cpu_seconds(p.pid) for p in workers) - workers_cpu
+        return ScenarioFigures(feeds / elapsed, here_cpu / feeds, workers_cpu / feeds)
+    finally:
+        stop_worker(scheduler)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=1000)
@@ -241,6 +285,12 @@ def main() -> None:
         "--concurrency", type=int, default=None, help="`watcher worker --concurrency N`"
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per feed request")
+    parser.add_argument(
+        "--scheduler",
+        choices=("dispatch", "run"),
+        default="dispatch",
+        help="Celery's scheduler: dispatch() every 50 ms here, or `watcher run`",
+    )
     options = parser.parse_args()
     scenarios = [0, *(int(n) for n in options.workers.split(","))]
     best: dict[int, ScenarioFigures] = {}
@@ -251,7 +301,12 @@ def main() -> None:
             for round_number in range(options.rounds):
                 for workers in scenarios:
                     figures = run_scenario(
-                        workers, farm_process, options.feeds, Path(tmp), options.concurrency
+                        workers,
+                        farm_process,
+                        options.feeds,
+                        Path(tmp),
+                        options.concurrency,
+                        scheduler_process=options.scheduler == "run",
                     )
                     name = f"celery ×{workers}" if workers else "local"
                     print(f"round {round_number + 1}: {name}: {describe(figures)}", flush=True)
