@@ -71,7 +71,7 @@ QUEUED_PER_WORKER_SETTING = 4
 # How soon the scheduler looks again when its last dispatch filled the queue. Workers
 # report nothing back, so a filled queue is the sign that more feeds are due; waiting
 # the whole dispatch_interval (5 s) capped a scaled-out poll at max_queued per 5 s,
-# 12.8 feeds/s with 16 workers, however many workers took them (issue #18).
+# 12.8 feeds/s at the default workers: 16, however many workers took them (issue #18).
 BACKLOG_RECHECK_SECONDS = 0.5
 
 
