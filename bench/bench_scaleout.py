@@ -1,22 +1,36 @@
 """Scale-out benchmark: cold-poll throughput of the local executor against Celery workers.
 
-    python bench/bench_scaleout.py [--feeds 1000] [--workers 1,2] [--rounds 2]
+    python bench/bench_scaleout.py [--feeds 1000] [--workers 1,2] [--rounds 2] [--concurrency N]
+                                   [--latency SECONDS]
 
 Needs PostgreSQL and Redis (WATCHER_TEST_DATABASE_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/test; WATCHER_BENCH_REDIS_URL, default
 redis://127.0.0.1:6379/14, which is flushed). Starts bench/farm.py (N pre-rendered feeds
-of 20-30 items on 127.0.0.1) and, per round and scenario, polls every feed once into a
-fresh PostgreSQL schema with the topics of the repository's feeds.yaml:
+of 20-30 items on 127.0.0.1, each answer ``--latency`` seconds late, as a distant server's
+would be) and, per round and scenario, polls every feed once into a
+fresh PostgreSQL schema with the topics and lists of the repository's feeds.yaml:
 
 - local: ``Daemon`` with its ``LocalPollExecutor`` (``defaults.workers`` = 16 threads)
   in this process;
 - celery ×K: ``Daemon`` with ``CeleryPollExecutor`` in this process, and K
-  ``watcher worker --concurrency 1`` processes doing the polls.
+  ``watcher worker`` processes doing the polls (each ``defaults.workers`` polls at
+  once, or ``--concurrency N``).
+
+``defaults.processes`` is 1: every scenario parses and matches in the process that
+polls, so K is the number of processes polling, each on at most one core.
 
 Both drive ``Daemon.dispatch()`` every 50 ms instead of every DISPATCH_SECONDS, so the
 figure is the executor's, not the dispatch cadence's. Throughput = feeds / (time from
-the first dispatch to the moment every feed's poll is recorded). Politeness is off
-(every farm feed is on 127.0.0.1). Nothing is asserted; the figures are printed.
+the first dispatch to the moment every feed's poll is recorded). ``--scheduler run`` runs
+the Celery scenarios with ``watcher run`` as the scheduler instead, at its own cadence
+(timed from its "watcher running" line; "here" is then that process's CPU, its start
+included). Politeness is off (every farm feed is on 127.0.0.1). Nothing is asserted;
+the figures are printed.
+
+CPU per feed, over the same span: "here" is this process (for local, the polls and the
+dispatch; for Celery, the scheduler's dispatch only), "workers" the worker processes
+(each one's whole session: the Celery main process and its pool), read from /proc. On a
+shared machine throughput moves with the other load; CPU per feed much less.
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -55,6 +70,28 @@ DATABASE = os.environ.get(
 )
 BROKER = os.environ.get("WATCHER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 RUN_TIMEOUT = 600.0  # seconds; no scenario may run longer
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ScenarioFigures:
+    """One cold poll: throughput and CPU seconds spent per feed."""
+
+    feeds_per_second: float
+    here_cpu_per_feed: float
+    workers_cpu_per_feed: float
+
+
+def session_cpu_seconds(session: int) -> float:
+    """User + system CPU of every live process in ``session`` (a worker and its pool)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # Fields after the command name, which may hold spaces and parentheses.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == session:  # field 6 of proc(5): session id
+                total += int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
+    return total / CLOCK_TICKS
 
 
 def write_config(path: Path, database: str, farm_process: farm.FarmProcess, feeds: int) -> None:
@@ -68,6 +105,7 @@ def write_config(path: Path, database: str, farm_process: farm.FarmProcess, feed
             "interval": "1h",
             "timeout": "30s",
             "workers": 16,
+            "processes": 1,
             "per_host_concurrency": 10_000,
             "per_host_delay": "0.000001s",
         },
@@ -76,6 +114,8 @@ def write_config(path: Path, database: str, farm_process: farm.FarmProcess, feed
             for n in range(feeds)
         ],
         "topics": shipped["topics"],
+        # The shipped topics name the shipped lists (@leader-titles).
+        "lists": shipped.get("lists", {}),
     }
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
 
@@ -109,17 +149,30 @@ def polled(store: Store) -> int:
         )
 
 
-def start_worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(config: Path, log: Path, concurrency: int | None) -> subprocess.Popen[bytes]:
+    options = [] if concurrency is None else ["--concurrency", str(concurrency)]
+    return start_watcher(config, log, "worker", *options)
+
+
+def start_watcher(config: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
+    """`python -m watcher --config CONFIG COMMAND…` in a session of its own."""
     with open(log, "wb") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "--config", str(config), "worker",
-             "--concurrency", "1"],
+            [sys.executable, "-m", "watcher", "--config", str(config), *command],
             stdout=handle,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             start_new_session=True,
         )  # fmt: skip
     return process
+
+
+def wait_ready(log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while b" ready." not in log.read_bytes():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"worker not ready after {timeout:.0f}s; see {log}")
+        time.sleep(0.1)
 
 
 def stop_worker(process: subprocess.Popen[bytes]) -> None:
@@ -132,8 +185,16 @@ def stop_worker(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
-def run_scenario(workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: Path) -> float:
-    """Feeds per second for one cold poll; ``workers`` = 0 means the local executor."""
+def run_scenario(
+    workers: int,
+    farm_process: farm.FarmProcess,
+    feeds: int,
+    tmp: Path,
+    concurrency: int | None = None,
+    scheduler_process: bool = False,
+) -> ScenarioFigures:
+    """One cold poll's figures; ``workers`` = 0 means the local executor.
+    ``scheduler_process``: Celery's scheduler is `watcher run`, not dispatch() here."""
     schema = Schema()
     config_path = tmp / f"feeds-{schema.name}.yaml"
     write_config(config_path, schema.url, farm_process, feeds)
@@ -146,13 +207,19 @@ def run_scenario(workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: 
         if workers:
             redis.Redis.from_url(BROKER).flushdb()
             processes = [
-                start_worker(config_path, tmp / f"worker-{schema.name}-{n}.log")
+                start_worker(config_path, tmp / f"worker-{schema.name}-{n}.log", concurrency)
                 for n in range(workers)
             ]
-            time.sleep(4)  # the workers import and connect; not part of the measure
+            # The workers import, build their pipeline and connect: not part of the measure.
+            for n in range(workers):
+                wait_ready(tmp / f"worker-{schema.name}-{n}.log")
+            if scheduler_process:
+                return _run_with_scheduler_process(config_path, store, processes, feeds, tmp)
             executor = CeleryPollExecutor(config)
         daemon = Daemon(config, store, executor=executor)
         store.sync_sources(config.feeds, daemon.clock())
+        workers_cpu = sum(session_cpu_seconds(p.pid) for p in processes)
+        here_cpu = time.process_time()
         started = time.perf_counter()
         while polled(store) < feeds:
             if time.perf_counter() - started > RUN_TIMEOUT:
@@ -163,9 +230,11 @@ def run_scenario(workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: 
             daemon.dispatch()
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        here_cpu = time.process_time() - here_cpu
+        workers_cpu = sum(session_cpu_seconds(p.pid) for p in processes) - workers_cpu
         daemon.executor.shutdown(30)
         daemon.pipeline.close()
-        return feeds / elapsed
+        return ScenarioFigures(feeds / elapsed, here_cpu / feeds, workers_cpu / feeds)
     finally:
         for process in processes:
             stop_worker(process)
@@ -175,37 +244,102 @@ def run_scenario(workers: int, farm_process: farm.FarmProcess, feeds: int, tmp: 
         schema.drop()
 
 
+def _run_with_scheduler_process(
+    config_path: Path,
+    store: Store,
+    workers: list[subprocess.Popen[bytes]],
+    feeds: int,
+    tmp: Path,
+) -> ScenarioFigures:
+    log = tmp / f"scheduler-{config_path.stem}.log"
+    scheduler = start_watcher(config_path, log, "run")
+    try:
+        workers_cpu = sum(session_cpu_seconds(p.pid) for p in workers)
+        deadline = time.monotonic() + 60
+        while b"watcher running" not in log.read_bytes():
+            if time.monotonic() > deadline or scheduler.poll() is not None:
+                raise RuntimeError(f"the scheduler did not start; see {log}")
+            time.sleep(0.02)
+        started = time.perf_counter()
+        while polled(store) < feeds:
+            if time.perf_counter() - started > RUN_TIMEOUT:
+                raise RuntimeError(f"not done after {RUN_TIMEOUT:.0f}s")
+            for process in [scheduler, *workers]:
+                if process.poll() is not None:
+                    raise RuntimeError(f"a process exited ({process.returncode}); see {tmp}")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        here_cpu = session_cpu_seconds(scheduler.pid)
+        workers_cpu = sum(session_cpu_seconds(p.pid) for p in workers) - workers_cpu
+        return ScenarioFigures(feeds / elapsed, here_cpu / feeds, workers_cpu / feeds)
+    finally:
+        stop_worker(scheduler)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--workers", default="1,2", help="worker process counts for Celery")
     parser.add_argument("--rounds", type=int, default=2, help="best of this many runs")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="`watcher worker --concurrency N`"
+    )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per feed request")
+    parser.add_argument(
+        "--scheduler",
+        choices=("dispatch", "run"),
+        default="dispatch",
+        help="Celery's scheduler: dispatch() every 50 ms here, or `watcher run`",
+    )
     options = parser.parse_args()
     scenarios = [0, *(int(n) for n in options.workers.split(","))]
-    best: dict[int, float] = {}
-    with farm.FarmProcess(options.feeds, seed=7, lifetime=3600) as farm_process:
+    best: dict[int, ScenarioFigures] = {}
+    with farm.FarmProcess(
+        options.feeds, seed=7, lifetime=3600, latency=options.latency
+    ) as farm_process:
         with tempfile.TemporaryDirectory(prefix="bench-scaleout-") as tmp:
             for round_number in range(options.rounds):
                 for workers in scenarios:
-                    rate = run_scenario(workers, farm_process, options.feeds, Path(tmp))
+                    figures = run_scenario(
+                        workers,
+                        farm_process,
+                        options.feeds,
+                        Path(tmp),
+                        options.concurrency,
+                        scheduler_process=options.scheduler == "run",
+                    )
                     name = f"celery ×{workers}" if workers else "local"
-                    print(f"round {round_number + 1}: {name}: {rate:.1f} feeds/s", flush=True)
-                    best[workers] = max(best.get(workers, 0.0), rate)
+                    print(f"round {round_number + 1}: {name}: {describe(figures)}", flush=True)
+                    if workers not in best or (
+                        figures.feeds_per_second > best[workers].feeds_per_second
+                    ):
+                        best[workers] = figures
         items = farm_process.info.get("items", "?")
     print(
-        f"\ncold poll of {options.feeds} feeds ({items} items), best of {options.rounds}, "
+        f"\ncold poll of {options.feeds} feeds ({items} items, {options.latency:g} s latency),"
+        f" best of {options.rounds}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}:"
     )
-    local = best[0]
-    for workers, rate in best.items():
+    local = best[0].feeds_per_second
+    for workers, figures in best.items():
         name = (
             f"celery, {workers} worker process{'es' if workers > 1 else ''}"
             if workers
             else ("local executor (16 threads)")
         )
-        print(f"  {name:<36} {rate:7.1f} feeds/s  ×{rate / local:.2f} of local")
+        rate = figures.feeds_per_second
+        print(f"  {name:<36} ×{rate / local:.2f} of local  {describe(figures)}")
     if 1 in best and 2 in best:
-        print(f"  2 workers / 1 worker: ×{best[2] / best[1]:.2f}")
+        ratio = best[2].feeds_per_second / best[1].feeds_per_second
+        print(f"  2 workers / 1 worker: ×{ratio:.2f}")
+
+
+def describe(figures: ScenarioFigures) -> str:
+    return (
+        f"{figures.feeds_per_second:6.1f} feeds/s, CPU per feed:"
+        f" here {figures.here_cpu_per_feed * 1000:5.1f} ms,"
+        f" workers {figures.workers_cpu_per_feed * 1000:5.1f} ms"
+    )
 
 
 if __name__ == "__main__":

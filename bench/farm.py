@@ -1,6 +1,6 @@
 """A local feed farm for benchmarks: N pre-rendered RSS and Atom feeds on 127.0.0.1.
 
-    python bench/farm.py [--feeds N] [--seed S] [--port P] [--lifetime SECONDS]
+    python bench/farm.py [--feeds N] [--seed S] [--port P] [--lifetime SECONDS] [--latency S]
     python bench/farm.py --capacity [--feeds N]     # start a farm, measure it, stop
 
 Every feed is generated from the seed: 20-30 items of world news (titles and HTML
@@ -358,9 +358,11 @@ class FarmServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], farm: FeedFarm) -> None:
+    def __init__(self, address: tuple[str, int], farm: FeedFarm, latency: float = 0.0) -> None:
         super().__init__(address, FarmHandler)
         self.farm = farm
+        # Seconds each feed request waits before its answer, as a distant server's would.
+        self.latency = latency
         self.statuses: Counter[int] = Counter()
         self.stats_lock = threading.Lock()
 
@@ -418,6 +420,8 @@ class FarmHandler(BaseHTTPRequestHandler):
             return
         rendered = feeds[int(name)].rendered
         assert rendered is not None
+        if self.server.latency:
+            time.sleep(self.server.latency)
         validators = {"ETag": rendered.etag, "Last-Modified": rendered.last_modified}
         if not_modified(
             rendered, self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
@@ -440,9 +444,9 @@ class FarmHandler(BaseHTTPRequestHandler):
         self._send(200, json.dumps(value).encode(), {"Content-Type": "application/json"})
 
 
-def serve(farm: FeedFarm, port: int, lifetime: float) -> None:
+def serve(farm: FeedFarm, port: int, lifetime: float, latency: float = 0.0) -> None:
     """Serve until /control/stop, ``lifetime`` seconds, or the parent process is gone."""
-    server = FarmServer(("127.0.0.1", port), farm)
+    server = FarmServer(("127.0.0.1", port), farm, latency)
     parent = os.getppid()
     deadline = time.monotonic() + lifetime
 
@@ -486,10 +490,10 @@ def control(farm_url: str, method: str, path: str) -> dict[str, object]:
 class FarmProcess:
     """A farm in a child process (so it does not share the benchmark's GIL)."""
 
-    def __init__(self, feeds: int, seed: int, lifetime: float) -> None:
+    def __init__(self, feeds: int, seed: int, lifetime: float, latency: float = 0.0) -> None:
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--feeds", str(feeds), "--seed", str(seed),
-             "--lifetime", str(lifetime)],
+             "--lifetime", str(lifetime), "--latency", str(latency)],
             stdout=subprocess.PIPE,
             text=True,
         )  # fmt: skip
@@ -610,6 +614,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20250601)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--lifetime", type=float, default=1800.0, help="stop after this long")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds each feed request waits"
+    )
     parser.add_argument("--capacity", action="store_true", help="start a farm and measure it")
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=("full", "304"), default="full", help=argparse.SUPPRESS)
@@ -635,7 +642,7 @@ def main() -> None:
         started = time.perf_counter()
         farm = FeedFarm(options.feeds, options.seed)
         print(f"generated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        serve(farm, options.port, options.lifetime)
+        serve(farm, options.port, options.lifetime, options.latency)
 
 
 if __name__ == "__main__":

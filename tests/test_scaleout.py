@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
+import itertools
 import os
 import re
 import signal
@@ -157,6 +158,9 @@ def write_config(
     feeds: int,
     interval: str = "1h",
     per_host: int = 1000,
+    per_host_delay: str = "0.001s",
+    timeout: str = "2s",
+    workers: int = 128,
     digest: bool = False,
 ) -> None:
     lines = [
@@ -164,8 +168,8 @@ def write_config(
         "executor: celery",
         f"broker: '{broker}'",
         f"outbox: '{path.parent / 'outbox'}'",
-        f"defaults: {{interval: {interval}, timeout: 2s, per_host_delay: 0.001s,"
-        f" per_host_concurrency: {per_host}, workers: 128}}",
+        f"defaults: {{interval: {interval}, timeout: {timeout}, per_host_delay: {per_host_delay},"
+        f" per_host_concurrency: {per_host}, workers: {workers}}}",
         "feeds:",
         *(
             f"  - {{name: f{n}, url: '{chaos.url(f'/feeds/{n}.xml')}', allow_private: true}}"
@@ -294,10 +298,11 @@ def lease_ends(database: str) -> dict[str, float]:
 
 
 def start_workers(
-    processes: Callable[..., Process], tmp: Path, config: Path, count: int
+    processes: Callable[..., Process], tmp: Path, config: Path, count: int, concurrency: int = 2
 ) -> list[Process]:
     workers = [
-        processes(tmp, config, f"worker{n}", "worker", "--concurrency", "2") for n in range(count)
+        processes(tmp, config, f"worker{n}", "worker", "--concurrency", str(concurrency))
+        for n in range(count)
     ]
     for worker in workers:
         wait_for(lambda w=worker: " ready." in w.output(), f"{worker.name} ready", 30, workers)
@@ -332,6 +337,60 @@ def test_scheduler_and_two_workers_poll_500_feeds_each_once(
     # The work spread over both workers.
     for worker in workers:
         assert worker.output().count("succeeded in") > 50, worker.output()[-2000:]
+
+
+def test_one_worker_polls_its_concurrency_at_once_keeping_the_host_delay(
+    tmp_path: Path,
+    database: str,
+    broker: str,
+    chaos: ChaosServer,
+    processes: Callable[..., Process],
+) -> None:
+    feeds = 12
+    chaos.feed_delay = 2.0  # type: ignore[attr-defined]
+    config = tmp_path / "feeds.yaml"
+    write_config(
+        config, database=database, broker=broker, chaos=chaos, feeds=feeds,
+        per_host_delay="0.4s", timeout="5s",
+    )  # fmt: skip
+    # The worker first, so that it finds every task waiting when the first dispatch
+    # sends them, then the scheduler's migration before the database is read.
+    (worker,) = start_workers(processes, tmp_path, config, 1, concurrency=4)
+    scheduler = processes(tmp_path, config, "scheduler", "run")
+    wait_for(lambda: "watcher running" in scheduler.output(), "the scheduler", 30, [scheduler])
+    wait_for(lambda: polled_feeds(database) == feeds, "every feed polled", 60, [scheduler, worker])
+
+    polls = sorted(
+        (r for r in chaos.requests() if r.path.startswith("/feeds/")), key=lambda r: r.started
+    )
+    assert sorted(r.path for r in polls) == sorted(f"/feeds/{n}.xml" for n in range(feeds))
+    # One worker process overlaps its polls' waits, as many as --concurrency and no
+    # more: a request lasts 2 s and starts come every 0.4 s, so a fifth would overlap.
+    assert max_overlap(polls) == 4, polls
+    # And it keeps per_host_delay over all its polls (0.1 s for the server's clock
+    # reading a start later than the client's).
+    gaps = [later.started - earlier.started for earlier, later in itertools.pairwise(polls)]
+    assert min(gaps) >= 0.3, gaps
+    assert scalar(database, "SELECT count(*) FROM items") == feeds * 3
+
+
+def test_the_scheduler_refills_a_queue_its_workers_emptied_before_the_dispatch_interval(
+    tmp_path: Path,
+    database: str,
+    broker: str,
+    chaos: ChaosServer,
+    processes: Callable[..., Process],
+) -> None:
+    feeds = 120
+    config = tmp_path / "feeds.yaml"
+    # workers: 2 lets 8 tasks wait in the broker: 15 dispatches for 120 feeds, which
+    # every dispatch_interval (5 s) would take 70 s and more.
+    write_config(config, database=database, broker=broker, chaos=chaos, feeds=feeds, workers=2)
+    (worker,) = start_workers(processes, tmp_path, config, 1, concurrency=4)
+    scheduler = processes(tmp_path, config, "scheduler", "run")
+    wait_for(lambda: "watcher running" in scheduler.output(), "the scheduler", 30, [scheduler])
+    wait_for(lambda: polled_feeds(database) == feeds, "every feed polled", 35, [scheduler, worker])
+    assert all(len(chaos.requests(f"/feeds/{n}.xml")) == 1 for n in range(feeds))
 
 
 def test_a_killed_workers_feeds_are_polled_again_after_their_lease(
@@ -376,7 +435,7 @@ def test_a_killed_workers_feeds_are_polled_again_after_their_lease(
             assert second.started >= leases[f"f{n}"] - 0.1, (n, requests, leases[f"f{n}"])
             # ...the lease poll_lease() sets: claimed before the kill, LEASE_SECONDS long.
             assert leases[f"f{n}"] <= killed_at + LEASE_SECONDS + 0.1, (n, leases[f"f{n}"])
-    # The doomed worker was mid-poll (2 processes, each 0.5 s per feed).
+    # The doomed worker was mid-poll (2 polls at once, each 0.5 s per feed).
     assert repolled, "the killed worker held no feed"
     assert len(repolled) <= 4
     assert scalar(database, "SELECT count(*) FROM items") == feeds * 3

@@ -19,7 +19,7 @@ from watcher.cli.context import (
     opened_store,
     pass_context,
 )
-from watcher.exceptions import StoreError, WatcherError
+from watcher.exceptions import WatcherError
 from watcher.models import PollOutcome, SendOutcome
 
 if TYPE_CHECKING:
@@ -169,7 +169,8 @@ def _exit_without_waiting_for_polls() -> None:
     "--concurrency",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes polling at once (default: the number of CPUs).",
+    help="Feeds this worker polls at once, on threads of one process "
+    "(default: defaults.workers); parsing and matching use defaults.processes.",
 )
 @pass_context
 def worker(ctx: Context, concurrency: int | None) -> None:
@@ -179,17 +180,12 @@ def worker(ctx: Context, concurrency: int | None) -> None:
     config = ctx.config()
     if config.executor != "celery":
         fail(f"{config.source}: `watcher worker` needs 'executor: celery'", EXIT_USAGE)
-    from watcher.store import Store
-
-    # Fail now, not in every task, when the database is unreachable. The schema is
-    # the scheduler's: it migrates before it sends any task.
-    try:
-        Store.open(config.database).close()
-    except StoreError as exc:
-        fail(str(exc), EXIT_USAGE)
+    # run_worker opens the database before it takes a task, so an unreachable one
+    # fails here (a StoreError) rather than in every task. The schema is the
+    # scheduler's: it migrates before it sends any task.
     try:
         status = run_worker(
-            config, concurrency=concurrency or os.cpu_count() or 1, loglevel=ctx.log_level
+            config, concurrency=concurrency or config.defaults.workers, loglevel=ctx.log_level
         )
     except WatcherError as exc:
         fail(str(exc), EXIT_USAGE)

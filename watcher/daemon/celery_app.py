@@ -9,27 +9,32 @@ Two roles, both built from the same validated ``Config`` (``executor: celery``):
   in the broker, so a backlog never outgrows the leases. It also sends every
   digest, and whatever else must run in one place at a time (story assignment
   across feeds, when it comes) belongs there too, not in a task.
-- The workers (``watcher worker``): Celery prefork processes. Each process builds
-  one ``Pipeline`` on its first task (after the fork: engines and HTTP pools do not
-  survive one) and runs ``Pipeline.poll_one`` — the code the local executor runs.
+- The workers (``watcher worker``): one process each, running ``concurrency`` polls
+  at once on Celery's thread pool, like the local executor's threads: a poll mostly
+  waits on the network and the database, and one poll at a time per process left
+  its core idle for those waits (issue #18: a ``--concurrency 1`` prefork worker
+  did 0.64 of the local executor). The process builds one ``Pipeline`` before it
+  takes a task and every poll runs ``Pipeline.poll_one`` on it — the code the local
+  executor runs, with the same worker processes for parsing and matching
+  (``defaults.processes``) to use more cores than one.
 
 Delivery and failure, precisely:
 
-- Tasks are acknowledged late and rejected (so requeued) when their worker process
-  dies: a poll cut short by a crash is redelivered. A worker machine that dies
-  whole leaves its tasks unacknowledged; the broker redelivers them after its
-  visibility timeout, and long before that the feeds' leases expire and the
-  scheduler claims them again. Either way a poll is done at least once.
+- Tasks are acknowledged late, after the poll. A worker that dies mid-poll (killed,
+  out of memory, its machine gone) leaves its tasks unacknowledged; the broker
+  redelivers them after its visibility timeout, and long before that the feeds'
+  leases expire and the scheduler claims them again. Either way a poll is done at
+  least once. Nothing inside a dead worker starts it again: its supervisor
+  (systemd, compose's restart policy) does.
 - No feed is polled twice at once: a task polls only while holding the feed's
   lock and only while the feed is still claimed (``FeedPollLock.claimed``); a
   duplicate, a redelivery of a finished poll, or a task whose lease was taken
   over while the first poll still runs, does nothing. Items and matches are
   inserted with ON CONFLICT DO NOTHING, so a repeated poll never stores twice.
-- A task that keeps killing its worker process (a parser crash on one feed) is
-  redelivered each time; the lease bounds nothing there. Watch the worker logs.
 - Politeness: the store caps concurrent leases per host (``per_host_concurrency``)
   across all workers; the minimum delay between requests to one host
-  (``per_host_delay``) is kept per worker process, not across them.
+  (``per_host_delay``) is kept per worker process (over all its polls), not across
+  worker processes.
 - Workers read the configuration once at start: restart them (or send the worker
   SIGHUP) after changing feeds.yaml; a task for a feed a worker does not know is
   skipped with a warning, and its lease expires.
@@ -44,8 +49,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from watcher.config import Config, Source
@@ -64,6 +68,11 @@ POLL_TASK = "watcher.poll"
 # Tasks waiting in the broker per unit of ``defaults.workers``: enough to keep every
 # worker busy between two dispatches, few enough to start well within a lease.
 QUEUED_PER_WORKER_SETTING = 4
+# How soon the scheduler looks again when its last dispatch filled the queue. Workers
+# report nothing back, so a filled queue is the sign that more feeds are due; waiting
+# the whole dispatch_interval (5 s) capped a scaled-out poll at max_queued per 5 s,
+# 12.8 feeds/s at the default workers: 16, however many workers took them (issue #18).
+BACKLOG_RECHECK_SECONDS = 0.5
 
 
 def _poll_queue() -> Queue:
@@ -94,12 +103,12 @@ def make_celery(config: Config) -> Any:
         broker_connection_retry_on_startup=True,
         task_default_queue=QUEUE,
         task_queues=(_poll_queue(),),
-        # Acknowledge after the poll, and requeue when the worker process dies
-        # mid-poll: a crash costs a redelivery, not a lost poll.
+        # Acknowledge after the poll: a worker that dies mid-poll leaves the task
+        # unacknowledged, so a crash costs a redelivery, not a lost poll.
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        # Each process reserves one task beyond the one it runs, so work spreads
-        # over the workers and a dying worker strands little.
+        # A worker reserves no task beyond those its threads run (with late acks
+        # the running ones fill the prefetch count): work spreads over the workers
+        # and a dying worker strands only what it was polling.
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         # watcher's own logging stays as configured (format, level, JSON lines).
@@ -109,7 +118,6 @@ def make_celery(config: Config) -> Any:
     app.task(
         name=POLL_TASK,
         acks_late=True,
-        reject_on_worker_lost=True,
         ignore_result=True,
     )(poll_task)
     return app
@@ -122,6 +130,7 @@ class CeleryPollExecutor:
         self._app = make_celery(config)
         self.max_queued = max_queued or config.defaults.workers * QUEUED_PER_WORKER_SETTING
         self._waiting = 0
+        self._broker_failed = False
 
     def queue_depth(self) -> int:
         """Tasks sent and not yet taken by a worker (a broker round trip)."""
@@ -137,8 +146,17 @@ class CeleryPollExecutor:
             self._waiting = self.queue_depth()
         except Exception as exc:  # kombu raises each transport's own errors
             log.warning("broker unreachable, not dispatching: %s", exc)
+            self._broker_failed = True
             return 0
+        self._broker_failed = False
         return max(0, self.max_queued - self._waiting)
+
+    def dispatch_again_within(self, interval: float) -> float:
+        """Soon while the queue is full (more feeds are probably due than it took),
+        else ``interval``; also ``interval`` while the broker is unreachable."""
+        if self._broker_failed or self._waiting < self.max_queued:
+            return interval
+        return min(interval, BACKLOG_RECHECK_SECONDS)
 
     def submit(self, feed: Source) -> None:
         self._app.send_task(POLL_TASK, args=[feed.name], queue=QUEUE)
@@ -156,46 +174,26 @@ class CeleryPollExecutor:
         return []
 
 
-@dataclass
-class _WorkerProcess:
-    """What one worker process keeps between tasks."""
+@dataclass(frozen=True)
+class _WorkerParts:
+    """What the poll tasks of one worker process share: built once, before the first task."""
 
-    config: Config | None = None
-    pipeline: Pipeline | None = None
-    feed_lock: FeedPollLock | None = None
-    pid: int = 0
-    guard: threading.Lock = field(default_factory=threading.Lock)
-
-    def ready(self) -> tuple[Config, Pipeline, FeedPollLock]:
-        """This process's config, Pipeline and feed lock, built on first use."""
-        with self.guard:
-            if self.config is None:
-                raise WatcherError("the poll task runs only under `watcher worker`")
-            if self.pipeline is None or self.feed_lock is None or self.pid != os.getpid():
-                # A Pipeline inherited through fork would share its parent's sockets.
-                store = Store.open(self.config.database)
-                self.pipeline = Pipeline(self.config, store)
-                self.feed_lock = FeedPollLock(store.engine)
-                self.pid = os.getpid()
-            return self.config, self.pipeline, self.feed_lock
-
-    def close(self) -> None:
-        with self.guard:
-            if self.pipeline is not None and self.pid == os.getpid():
-                self.pipeline.close()
-                self.pipeline.store.close()
-            self.pipeline = None
-            self.feed_lock = None
+    config: Config
+    pipeline: Pipeline
+    feed_lock: FeedPollLock
 
 
-_worker = _WorkerProcess()
+_parts: _WorkerParts | None = None
 
 
 def poll_task(feed_name: str) -> str:
     """The ``watcher.poll`` task: poll one claimed feed; returns the poll's result kind,
     ``skipped`` when another poll holds or already did it, ``unknown`` for a feed
     this worker's configuration lacks."""
-    config, pipeline, feed_lock = _worker.ready()
+    parts = _parts
+    if parts is None:
+        raise WatcherError("the poll task runs only under `watcher worker`")
+    config, pipeline, feed_lock = parts.config, parts.pipeline, parts.feed_lock
     try:
         feed = config.source_named(feed_name)  # a feed, a listing page or a watched page
     except KeyError:
@@ -211,30 +209,38 @@ def poll_task(feed_name: str) -> str:
 
 
 def run_worker(config: Config, *, concurrency: int, loglevel: str) -> int:
-    """Run a Celery worker for poll tasks in the foreground; its exit status.
+    """Run a Celery worker polling ``concurrency`` feeds at once, in the foreground;
+    its exit status.
 
-    Blocks until the worker stops (SIGTERM: finish running tasks, then exit).
+    Blocks until the worker stops (SIGTERM: finish running polls, then exit).
+    Raises StoreError when the database cannot be opened.
     """
-    from celery.signals import worker_process_shutdown
-
-    _worker.config = config
+    global _parts
     app = make_celery(config)
-    worker_process_shutdown.connect(_on_process_shutdown, weak=False)
-    worker = app.Worker(
-        hostname=f"watcher-{os.getpid()}@{socket.gethostname()}",
-        concurrency=concurrency,
-        loglevel=loglevel.upper(),
-        queues=[QUEUE],
-        pool_cls="prefork",
-        # No gossip, mingle or event heartbeats: workers share nothing but the queue.
-        without_gossip=True,
-        without_mingle=True,
-        without_heartbeat=True,
-        quiet=True,
-    )
-    worker.start()
-    return int(worker.exitcode or 0)
-
-
-def _on_process_shutdown(**_kwargs: object) -> None:
-    _worker.close()
+    store = Store.open(config.database)
+    pipeline = Pipeline(config, store)
+    # Parsing and matching on worker processes, as `watcher run` does for as many
+    # sources; started before Celery's threads, from this thread.
+    pipeline.use_processes_for(len(pipeline.enabled_sources()))
+    feed_lock = FeedPollLock.for_polls(config.database, concurrency)
+    _parts = _WorkerParts(config, pipeline, feed_lock)
+    try:
+        worker = app.Worker(
+            hostname=f"watcher-{os.getpid()}@{socket.gethostname()}",
+            concurrency=concurrency,
+            loglevel=loglevel.upper(),
+            queues=[QUEUE],
+            pool_cls="threads",
+            # No gossip, mingle or event heartbeats: workers share nothing but the queue.
+            without_gossip=True,
+            without_mingle=True,
+            without_heartbeat=True,
+            quiet=True,
+        )
+        worker.start()
+        return int(worker.exitcode or 0)
+    finally:
+        _parts = None
+        feed_lock.close()
+        pipeline.close()
+        store.close()

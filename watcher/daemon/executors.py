@@ -25,6 +25,11 @@ class PollExecutor(Protocol):
 
     def running(self) -> int: ...
 
+    def dispatch_again_within(self, interval: float) -> float:
+        """Seconds until the dispatcher should look for due feeds again, when nothing
+        wakes it sooner; at most ``interval`` (``daemon.dispatch_interval``)."""
+        ...
+
     def shutdown(self, wait_seconds: float) -> list[str]:
         """Stop taking work, wait up to ``wait_seconds`` for running polls; the names of
         feeds submitted but never started (their leases are the caller's to release)."""
@@ -59,6 +64,10 @@ class LocalPollExecutor:
     def running(self) -> int:
         with self._lock:
             return sum(not f.done() for f in self._in_flight.values())
+
+    def dispatch_again_within(self, interval: float) -> float:
+        # Each poll that finishes wakes the dispatcher (``on_done``): no need to look sooner.
+        return interval
 
     def submit(self, feed: Source) -> None:
         with self._lock:

@@ -149,10 +149,28 @@ class SchedulerLeadership:
 
 
 class FeedPollLock:
-    """Mutual exclusion per feed across every worker, on the store's own engine."""
+    """Mutual exclusion per feed across every worker."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @classmethod
+    def for_polls(cls, database_url: str, polls: int) -> FeedPollLock:
+        """A lock on an engine of its own, with a connection for each of ``polls``
+        polls running at once: each poll holds its lock's connection throughout, and
+        takes store connections beside it, so sharing the store's pool with as many
+        polls as it has connections would leave them all waiting for one more."""
+        engine = create_engine(
+            database_url,
+            pool_size=polls,
+            max_overflow=0,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 10},
+        )
+        return cls(engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
 
     @contextmanager
     def claimed(self, feed: str) -> Iterator[bool]:

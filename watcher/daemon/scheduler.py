@@ -148,8 +148,8 @@ class Daemon:
         self.summary.maybe_log(self.metrics)
 
     def dispatch_loop(self) -> None:
-        """The dispatcher thread: dispatch at once, then whenever a poll finishes or
-        every ``dispatch_interval``, until the daemon stops."""
+        """The dispatcher thread: dispatch at once, then whenever a poll finishes, every
+        ``dispatch_interval``, or sooner when the executor asks, until the daemon stops."""
         interval = self.config.daemon.dispatch_interval.total_seconds()
         while not self.stopping.is_set():
             self.dispatch_wanted.clear()
@@ -159,7 +159,7 @@ class Daemon:
             except Exception as exc:  # the database; /healthz reports a lagging dispatcher
                 self._dispatch_failures.failed(exc)
                 self.stopping.wait(interval)
-            if self.dispatch_wanted.wait(interval):
+            if self.dispatch_wanted.wait(self.executor.dispatch_again_within(interval)):
                 # Polls finish in bursts: gather a burst's freed slots into one claim.
                 self.stopping.wait(DISPATCH_COALESCE_SECONDS)
 
