@@ -3,6 +3,8 @@ starts once the work still to come pays for them (watcher.poll.cpu)."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -11,12 +13,14 @@ import pytest
 import watcher.poll.cpu as cpu_module
 from tests.chaos_server import ChaosServer, running_chaos_server
 from tests.test_poll import NOW, Clock, make_config, open_pipeline
-from watcher.config import FeedConfig
+from watcher.config import FeedConfig, TopicConfig
+from watcher.exceptions import WorkerLostError
 from watcher.models import Item, TopicMatch
 from watcher.poll.cpu import (
     POOL_WARM_UP_SOURCES,
     AdaptiveCpuStages,
     CpuStages,
+    ProcessCpuStages,
 )
 from watcher.sources.feeds import ParsedFeed
 
@@ -158,3 +162,31 @@ def test_a_poll_that_starts_workers_midway_stores_what_one_process_stores(
     assert len(stored[1]) == len(feeds) * chaos.feeds_per_document
     assert stored[2] == stored[1]
     assert any(topics for _, _, topics in stored[2])
+
+
+def test_a_killed_worker_process_costs_the_calls_in_flight_not_the_pool() -> None:
+    """kill -9 of a parse-and-match worker breaks its pool: the next call fails with
+    WorkerLostError (recorded on its source like a parse failure), and the calls after
+    it parse and match in new worker processes."""
+    stages = ProcessCpuStages((TopicConfig(name="tides", query="tide*"),), {}, 2)
+    try:
+        before = stages.parse(FEED, feed="f", url="https://example.org/", headers={})
+        pids = {stages._pool.submit(os.getpid).result() for _ in range(8)}
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        outcomes: list[str] = []
+        for _ in range(20):
+            try:
+                parsed = stages.parse(FEED, feed="f", url="https://example.org/", headers={})
+            except WorkerLostError:
+                outcomes.append("lost")
+                continue
+            outcomes.append("parsed")
+            break
+        assert outcomes[-1] == "parsed", outcomes
+        assert parsed.items == before.items
+        matches = stages.match(list(parsed.items))
+        assert [m.topic for m in matches[0]] == ["tides"]
+        assert pids.isdisjoint({stages._pool.submit(os.getpid).result() for _ in range(8)})
+    finally:
+        stages.close()

@@ -10,6 +10,7 @@
      │    ├── BlockedAddressError  a refused address (sources/netguard.py)
      │    └── PostError         a webhook POST got no whole reply (sources/post.py)
      ├── ParseError             fetched bytes are not a feed we can read
+     │    └── WorkerLostError   a worker process parsing them died (poll/cpu.py)
      ├── OpmlError(ValueError)  an OPML file is malformed, too large or declares entities
      ├── RenderError            a digest template failed to render
      ├── DeliveryError          a digest could not be handed to a transport
@@ -71,6 +72,10 @@ class PostError(FetchError):
 
 class ParseError(WatcherError):
     """Fetched bytes could not be read as a feed."""
+
+
+class WorkerLostError(ParseError):
+    """A worker process died while parsing or matching for a poll; its pool was replaced."""
 
 
 class OpmlError(WatcherError, ValueError):

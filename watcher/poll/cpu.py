@@ -15,6 +15,7 @@ parse and match stages, and never touch the database or the network.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
@@ -22,12 +23,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Literal, Protocol
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from typing import Literal, Protocol, TypeVar
 
 from watcher.config import ListConfig, TopicConfig
+from watcher.exceptions import WorkerLostError
 from watcher.match import TopicIndex
 from watcher.models import Item, TopicMatch
 from watcher.sources.feeds import ParsedFeed, parse_feed
+
+log = logging.getLogger(__name__)
+_Result = TypeVar("_Result")
 
 # Below this many sources a poll stays in one process: starting workers costs
 # about a second, more than parsing a few feeds.
@@ -104,16 +111,25 @@ class ProcessCpuStages:
         # them loaded; otherwise each worker imports them (and the main module) itself,
         # seconds apiece on a busy 2-core machine (bench/RESULTS.md).
         context.set_forkserver_preload(_preloaded_modules())
-        self._pool = ProcessPoolExecutor(
+        self._new_pool = partial(
+            ProcessPoolExecutor,
             max_workers=processes,
             mp_context=context,
             initializer=_start_worker,
             initargs=(tuple(topics), dict(lists)),
         )
+        self._processes = processes
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pool = self._started_pool()
+
+    def _started_pool(self) -> ProcessPoolExecutor:
+        pool = self._new_pool()
         # Start the workers now, while the first fetches are on the wire, not at the
         # first parse.
-        for _ in range(processes):
-            self._pool.submit(os.getpid)
+        for _ in range(self._processes):
+            pool.submit(os.getpid)
+        return pool
 
     def parse(
         self,
@@ -124,15 +140,41 @@ class ProcessCpuStages:
         headers: Mapping[str, str],
         seen_entries: frozenset[str] = frozenset(),
     ) -> ParsedFeed:
-        return self._pool.submit(_parse, body, feed, url, dict(headers), seen_entries).result()
+        return self._run(_parse, body, feed, url, dict(headers), seen_entries)
 
     def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]:
         if not items:
             return []
-        return self._pool.submit(_match, tuple(items)).result()
+        return self._run(_match, tuple(items))
+
+    def _run(self, function: Callable[..., _Result], *args: object) -> _Result:
+        """``function(*args)`` in a worker. A worker that dies (killed, out of memory,
+        a crash in a C extension) breaks the whole pool: the calls in flight fail
+        with WorkerLostError and a new pool takes the next ones, so one bad document
+        costs a round of polls, never every poll after it."""
+        pool = self._pool
+        try:
+            return pool.submit(function, *args).result()
+        except BrokenProcessPool as exc:
+            self._replace(pool)
+            raise WorkerLostError(
+                "a worker process parsing and matching for this poll died (with this "
+                "document or another one in flight); new ones have started"
+            ) from exc
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is not broken or self._closed:
+                return  # another thread replaced it, or the poll is over
+            log.warning("a worker process for parsing and matching died; starting new ones")
+            self._pool = self._started_pool()
+        broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._closed = True
+            pool = self._pool
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class AdaptiveCpuStages:
