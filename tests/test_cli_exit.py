@@ -76,3 +76,16 @@ def test_the_command_line_exits_with_its_status() -> None:
     )
     assert missing.returncode == 2
     assert "/nonexistent/feeds.yaml" in missing.stderr
+
+
+def test_a_profiled_run_still_writes_its_profile(tmp_path: Path) -> None:
+    """`python -m cProfile -o FILE` writes FILE after the program returns."""
+    profile = tmp_path / "version.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "watcher", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert profile.stat().st_size > 0

@@ -179,10 +179,12 @@ def exit_without_teardown(code: str | int | None) -> NoReturn:
     written. The exit handlers still run (logging's flush, temporary files,
     multiprocessing's children, coverage's data), then the streams are flushed
     and the process ends. While a thread that is not a daemon is still running,
-    this is a plain ``sys.exit``, which waits for it.
+    or a profiler or tracer watches (``python -m cProfile`` writes its file after
+    the program returns), this is a plain ``sys.exit``.
     """
     others = [t for t in threading.enumerate() if t is not threading.main_thread()]
-    if any(thread.is_alive() and not thread.daemon for thread in others):
+    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    if watched or any(thread.is_alive() and not thread.daemon for thread in others):
         sys.exit(code)
     if isinstance(code, str):
         print(code, file=sys.stderr)
