@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from tests.test_poll import NOW, Clock, make_config, open_pipeline
 from watcher.config import FeedConfig, TopicConfig
 from watcher.exceptions import WorkerLostError
 from watcher.models import Item, TopicMatch
+from watcher.pipeline import Pipeline
 from watcher.poll.cpu import (
     POOL_WARM_UP_SOURCES,
     AdaptiveCpuStages,
@@ -135,31 +137,70 @@ def chaos() -> Iterator[ChaosServer]:
 
 
 @pytest.mark.slow
+def test_a_first_poll_of_many_starts_workers_at_once_a_later_one_measures(
+    tmp_path: Path, chaos: ChaosServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sources never fetched will all be parsed: a first poll of 64 starts the workers
+    before it polls; the next poll of the same (all 304s) only measures, and starts none."""
+    feeds = [
+        FeedConfig(name=f"feed-{n}", url=chaos.url(f"/feeds/{n}.xml"), allow_private=True)
+        for n in range(cpu_module.PROCESS_POOL_MIN_SOURCES)
+    ]
+    # No estimate of work to come ever starts them here: only the first poll's rule can.
+    monkeypatch.setattr(cpu_module, "POOL_WORTH_CPU_SECONDS", float("inf"))
+    clock = Clock(NOW)
+    config = make_config(tmp_path, feeds, processes=2)
+    store, first = open_pipeline(config, clock)
+    with store:
+        with first:
+            results = first.poll(first.enabled_sources())
+            assert first.cpu is not None
+            assert {r.result for r in results} == {"new_items"}
+        clock.now += timedelta(hours=1)
+        with Pipeline(config, store, clock=clock) as later:
+            results = later.poll(later.enabled_sources())
+            assert later.cpu is None
+            assert {r.result for r in results} == {"not_modified"}
+
+
+@pytest.mark.slow
 def test_a_poll_that_starts_workers_midway_stores_what_one_process_stores(
     tmp_path: Path, chaos: ChaosServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Sources parsed before the workers start and after: the same items and matches
-    as a poll in one process."""
+    as a poll in one process. Half the sources were polled before (so this is no first
+    poll, which would start the workers at once), half are new."""
+    count = max(cpu_module.PROCESS_POOL_MIN_SOURCES, 3 * POOL_WARM_UP_SOURCES) + 16
     feeds = [
         FeedConfig(name=f"feed-{n}", url=chaos.url(f"/feeds/{n}.xml"), allow_private=True)
-        for n in range(3 * POOL_WARM_UP_SOURCES)
+        for n in range(count)
     ]
+    known = feeds[: count // 2]
     # Any work to come is worth the workers here, so they start after the warm-up.
     monkeypatch.setattr(cpu_module, "POOL_WORTH_CPU_SECONDS", 0.0)
     stored: dict[int, set[tuple[str, str, tuple[str, ...]]]] = {}
     for processes in (1, 2):
         folder = tmp_path / f"processes-{processes}"
         folder.mkdir()
-        store, pipeline = open_pipeline(make_config(folder, feeds, processes), Clock(NOW))
-        with store, pipeline:
-            results = pipeline.poll(pipeline.enabled_sources())
-            assert (pipeline.cpu is not None) == (processes > 1)
-            assert {r.result for r in results} == {"new_items"}
+        clock = Clock(NOW)
+        store, before = open_pipeline(make_config(folder, known, 1), clock)
+        with store:
+            with before:
+                before.poll(before.enabled_sources())
+            config = make_config(folder, feeds, processes)
+            store.sync_sources(config.feeds, clock())
+            clock.now += timedelta(hours=1)
+            with Pipeline(config, store, clock=clock) as pipeline:
+                results = pipeline.poll(pipeline.enabled_sources())
+                assert (pipeline.cpu is not None) == (processes > 1)
+            assert sorted(r.result for r in results) == sorted(
+                ["not_modified"] * len(known) + ["new_items"] * (count - len(known))
+            )
             stored[processes] = {
                 (s.item.feed, s.item.key, tuple(sorted(m.topic for m in s.matches)))
                 for s in store.items(limit=100_000)
             }
-    assert len(stored[1]) == len(feeds) * chaos.feeds_per_document
+    assert len(stored[1]) == count * chaos.feeds_per_document
     assert stored[2] == stored[1]
     assert any(topics for _, _, topics in stored[2])
 

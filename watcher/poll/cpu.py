@@ -47,7 +47,7 @@ PROCESS_POOL_MIN_SOURCES = 64
 POOL_WORTH_CPU_SECONDS = 3.0
 # The first sources' parses carry one-off costs (lazy imports, compiled patterns):
 # the estimate counts only the sources done after these, and at least as many again.
-POOL_WARM_UP_SOURCES = 32
+POOL_WARM_UP_SOURCES = 16
 
 
 class CpuStages(Protocol):
