@@ -16,6 +16,7 @@ from tests.chaos_server import ChaosServer, running_chaos_server
 from tests.test_poll import NOW, Clock, make_config, open_pipeline
 from watcher.config import FeedConfig, TopicConfig
 from watcher.exceptions import WorkerLostError
+from watcher.match import TopicIndex
 from watcher.models import Item, TopicMatch
 from watcher.pipeline import Pipeline
 from watcher.poll.cpu import (
@@ -23,6 +24,7 @@ from watcher.poll.cpu import (
     AdaptiveCpuStages,
     CpuStages,
     ProcessCpuStages,
+    TopicsOnDemand,
 )
 from watcher.sources.feeds import ParsedFeed
 
@@ -130,6 +132,32 @@ def test_the_warm_up_sources_do_not_count_toward_the_estimate() -> None:
     assert not started
 
 
+def test_building_the_topic_index_on_demand_is_not_counted_as_work_to_come() -> None:
+    """The first local match builds the index (a one-off ~0.2 s); counted as the work
+    of one source it would start workers for a warm poll that needs none."""
+    clock = FakeCpuClock(0.0005)
+
+    class SlowToBuild(TopicsOnDemand):
+        def index(self) -> TopicIndex:
+            if not self.built:
+                clock.now += 10.0  # a build that costs far more than the threshold
+            return super().index()
+
+    started: list[int] = []
+
+    def start_pool() -> CpuStages:
+        started.append(1)
+        return CountingPool()
+
+    matcher = SlowToBuild((TopicConfig(name="tides", query="tide*"),), {})
+    stages = AdaptiveCpuStages(matcher, 1000, start_pool, cpu_clock=clock)
+    for _ in range(3 * POOL_WARM_UP_SOURCES):  # 304s: nothing parsed, nothing matched
+        stages.source_done()
+    poll_like(stages, 1000 - 3 * POOL_WARM_UP_SOURCES)
+    assert matcher.built
+    assert not started
+
+
 @pytest.fixture
 def chaos() -> Iterator[ChaosServer]:
     with running_chaos_server() as server:
@@ -156,6 +184,9 @@ def test_a_first_poll_of_many_starts_workers_at_once_a_later_one_measures(
             results = first.poll(first.enabled_sources())
             assert first.cpu is not None
             assert {r.result for r in results} == {"new_items"}
+            # Every item was matched in a worker: this process never built the index.
+            assert isinstance(first.matcher, TopicsOnDemand)
+            assert not first.matcher.built
         clock.now += timedelta(hours=1)
         with Pipeline(config, store, clock=clock) as later:
             results = later.poll(later.enabled_sources())
@@ -193,6 +224,10 @@ def test_a_poll_that_starts_workers_midway_stores_what_one_process_stores(
             with Pipeline(config, store, clock=clock) as pipeline:
                 results = pipeline.poll(pipeline.enabled_sources())
                 assert (pipeline.cpu is not None) == (processes > 1)
+                # Built on demand when this process matches (with workers, whether any
+                # source was parsed here before they started depends on timing).
+                assert isinstance(pipeline.matcher, TopicsOnDemand)
+                assert pipeline.matcher.built or processes > 1
             assert sorted(r.result for r in results) == sorted(
                 ["not_modified"] * len(known) + ["new_items"] * (count - len(known))
             )

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from watcher.clock import Clock, utc_now
 from watcher.config import Config, Source
-from watcher.match import TopicIndex
 from watcher.models import SourceState
 from watcher.outputs.deliver import Transport, make_transport
 from watcher.outputs.operators import OperatorMail
@@ -30,6 +29,7 @@ from watcher.poll.cpu import (
     AdaptiveCpuStages,
     CpuStages,
     ProcessCpuStages,
+    TopicsOnDemand,
     worker_processes,
 )
 from watcher.sources.articles import ArticleFetcher
@@ -60,7 +60,7 @@ class Pipeline:
         self.rng = rng or random.Random()
         defaults = config.defaults
         self.fetcher = Fetcher.from_defaults(defaults)
-        self.matcher = TopicIndex.build(config.topics, config.lists)
+        self.matcher = TopicsOnDemand(config.topics, config.lists)
         self.transport = transport or make_transport(config.smtp, Path(config.outbox))
         self.stories = StoryAssigner(store)
         self.digests = DigestSender(
