@@ -39,15 +39,17 @@ _Result = TypeVar("_Result")
 # Below this many sources a poll stays in one process: starting workers costs
 # about a second, more than parsing a few feeds.
 PROCESS_POOL_MIN_SOURCES = 64
-# A poll starts worker processes only when it expects at least this much CPU of
-# parsing and matching still to come: starting two costs about 0.65 s of CPU (the
-# fork server's imports, each worker's topic index), and on two cores the polling
-# process keeps one busy fetching and storing, so the workers pay only for several
-# seconds of parsing. A cold poll of 1,000 feeds expects ~30 s, a warm one ~1 s.
-POOL_WORTH_CPU_SECONDS = 3.0
+# A poll that is not a first one starts worker processes only when it expects at
+# least this much CPU of parsing and matching still to come: starting two costs
+# about 0.65 s of CPU (the fork server's imports, each worker's topic index), on
+# two cores the polling process keeps one busy fetching and storing, and one-off
+# costs early in a poll (the first parse, a list's index built on first use) can
+# add a second or two to the estimate. A warm poll of 1,000 feeds with a tenth
+# changed expects ~1 s; one after a long pause, with most changed, ~10 s.
+POOL_WORTH_CPU_SECONDS = 6.0
 # The first sources' parses carry one-off costs (lazy imports, compiled patterns):
 # the estimate counts only the sources done after these, and at least as many again.
-POOL_WARM_UP_SOURCES = 16
+POOL_WARM_UP_SOURCES = 32
 
 
 class CpuStages(Protocol):
