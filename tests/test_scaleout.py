@@ -393,6 +393,29 @@ def test_the_scheduler_refills_a_queue_its_workers_emptied_before_the_dispatch_i
     assert all(len(chaos.requests(f"/feeds/{n}.xml")) == 1 for n in range(feeds))
 
 
+def test_a_hosts_feeds_held_back_by_its_slots_go_out_as_slots_free(
+    tmp_path: Path,
+    database: str,
+    broker: str,
+    chaos: ChaosServer,
+    processes: Callable[..., Process],
+) -> None:
+    """Workers tell the scheduler nothing when a poll ends: feeds waiting for their
+    host's per_host_concurrency slots are claimed as the slots free, not two per
+    dispatch_interval (5 s; 12 feeds would take 30 s)."""
+    feeds = 12
+    chaos.feed_delay = 0.3  # type: ignore[attr-defined]
+    config = tmp_path / "feeds.yaml"
+    write_config(config, database=database, broker=broker, chaos=chaos, feeds=feeds, per_host=2)
+    (worker,) = start_workers(processes, tmp_path, config, 1, concurrency=4)
+    scheduler = processes(tmp_path, config, "scheduler", "run")
+    wait_for(lambda: "watcher running" in scheduler.output(), "the scheduler", 30, [scheduler])
+    wait_for(lambda: polled_feeds(database) == feeds, "every feed polled", 15, [scheduler, worker])
+    polls = [r for r in chaos.requests() if r.path.startswith("/feeds/")]
+    assert len(polls) == feeds
+    assert max_overlap(polls) <= 2, polls
+
+
 def test_a_killed_workers_feeds_are_polled_again_after_their_lease(
     tmp_path: Path,
     database: str,

@@ -68,10 +68,11 @@ POLL_TASK = "watcher.poll"
 # Tasks waiting in the broker per unit of ``defaults.workers``: enough to keep every
 # worker busy between two dispatches, few enough to start well within a lease.
 QUEUED_PER_WORKER_SETTING = 4
-# How soon the scheduler looks again when its last dispatch filled the queue. Workers
-# report nothing back, so a filled queue is the sign that more feeds are due; waiting
-# the whole dispatch_interval (5 s) capped a scaled-out poll at max_queued per 5 s,
-# 12.8 feeds/s at the default workers: 16, however many workers took them (issue #18).
+# How soon the scheduler looks again when its last dispatch filled the queue or left
+# due feeds waiting for their hosts' slots. Workers report nothing back; waiting the
+# whole dispatch_interval (5 s) capped a scaled-out poll at max_queued per 5 s, 12.8
+# feeds/s at the default workers: 16, however many workers took them (issue #18),
+# and a host's feeds at per_host_concurrency per 5 s.
 BACKLOG_RECHECK_SECONDS = 0.5
 
 
@@ -151,10 +152,11 @@ class CeleryPollExecutor:
         self._broker_failed = False
         return max(0, self.max_queued - self._waiting)
 
-    def dispatch_again_within(self, interval: float) -> float:
-        """Soon while the queue is full (more feeds are probably due than it took),
-        else ``interval``; also ``interval`` while the broker is unreachable."""
-        if self._broker_failed or self._waiting < self.max_queued:
+    def dispatch_again_within(self, interval: float, due_left: int) -> float:
+        """Soon while due feeds wait: the queue is full, or their hosts' slots are taken
+        (workers tell the scheduler nothing when a poll ends, so it looks again); else
+        ``interval``; also ``interval`` while the broker is unreachable."""
+        if self._broker_failed or (self._waiting < self.max_queued and not due_left):
             return interval
         return min(interval, BACKLOG_RECHECK_SECONDS)
 

@@ -25,9 +25,11 @@ class PollExecutor(Protocol):
 
     def running(self) -> int: ...
 
-    def dispatch_again_within(self, interval: float) -> float:
+    def dispatch_again_within(self, interval: float, due_left: int) -> float:
         """Seconds until the dispatcher should look for due feeds again, when nothing
-        wakes it sooner; at most ``interval`` (``daemon.dispatch_interval``)."""
+        wakes it sooner; at most ``interval`` (``daemon.dispatch_interval``).
+        ``due_left``: due sources the last dispatch could not hand out (their hosts'
+        ``per_host_concurrency`` slots were taken, or the executor was full)."""
         ...
 
     def shutdown(self, wait_seconds: float) -> list[str]:
@@ -65,7 +67,7 @@ class LocalPollExecutor:
         with self._lock:
             return sum(not f.done() for f in self._in_flight.values())
 
-    def dispatch_again_within(self, interval: float) -> float:
+    def dispatch_again_within(self, interval: float, due_left: int) -> float:
         # Each poll that finishes wakes the dispatcher (``on_done``): no need to look sooner.
         return interval
 

@@ -115,6 +115,7 @@ class Daemon:
         self._feed_cache: FeedCache | None = None
         # Monotonic time of the last dispatch; /healthz fails when it falls behind.
         self.last_dispatch = time.monotonic()
+        self._due_left = 0  # due sources the last dispatch could not hand out
         self.summary = _Summary()
 
     @property
@@ -143,7 +144,8 @@ class Daemon:
                 self.store.release_lease(name)
                 continue
             self.executor.submit(source)
-        self.metrics.feeds_due.set(self.store.count_due_sources(now))
+        self._due_left = self.store.count_due_sources(now)
+        self.metrics.feeds_due.set(self._due_left)
         self.metrics.in_flight.set(self.executor.running())
         self.summary.maybe_log(self.metrics)
 
@@ -159,7 +161,9 @@ class Daemon:
             except Exception as exc:  # the database; /healthz reports a lagging dispatcher
                 self._dispatch_failures.failed(exc)
                 self.stopping.wait(interval)
-            if self.dispatch_wanted.wait(self.executor.dispatch_again_within(interval)):
+            if self.dispatch_wanted.wait(
+                self.executor.dispatch_again_within(interval, self._due_left)
+            ):
                 # Polls finish in bursts: gather a burst's freed slots into one claim.
                 self.stopping.wait(DISPATCH_COALESCE_SECONDS)
 
