@@ -52,13 +52,22 @@ def item_key(guid: str | None, link: str | None, title: str, published: datetime
     guid or link longer than MAX_KEY_CHARS is keyed by its hash instead: cutting
     it could make two items one.
     """
+    key = reference_key(guid, link)
+    if key is not None:
+        return key
+    stamp = published.isoformat() if published else ""
+    digest = hashlib.sha256(f"{title}\x00{stamp}".encode()).hexdigest()
+    return f"sha256:{digest}"
+
+
+def reference_key(guid: str | None, link: str | None) -> str | None:
+    """``item_key`` of an entry with this guid or link, or None when it has neither
+    and is keyed by its title and date."""
     if guid and guid.strip():
         return _bounded_key(guid.strip())
     if link and link.strip():
         return _bounded_key(clean_url(link) if len(link) <= MAX_KEY_CHARS else link)
-    stamp = published.isoformat() if published else ""
-    digest = hashlib.sha256(f"{title}\x00{stamp}".encode()).hexdigest()
-    return f"sha256:{digest}"
+    return None
 
 
 # Part of every entry digest: bump it when the same entry would be normalized into a

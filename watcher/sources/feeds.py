@@ -46,6 +46,7 @@ from watcher.sources.feeditems import (
     html_to_text,
     item_key,
     one_line,
+    reference_key,
 )
 from watcher.sources.hazards import (
     MAX_ATTRIBUTES,
@@ -342,12 +343,14 @@ def _entry_guid(entry: Mapping[str, Any], base: StandInBase) -> str | None:
 def _entry_key(entry: dict[str, Any], base: StandInBase) -> str:
     """The key ``_item_from_entry`` gives an entry, reading no more of it than needed."""
     guid = _entry_guid(entry, base)
-    if guid and guid.strip():
-        return item_key(guid, None, "", None)
+    key = reference_key(guid, None)  # a guid: the link is not even read
+    if key is not None:
+        return key
     cutter = FieldCutter()  # its cuts are not kept: the item is not built
     _, link_key = _entry_link(entry, base, cutter)
-    if link_key and link_key.strip():
-        return item_key(None, link_key, "", None)
+    key = reference_key(None, link_key)
+    if key is not None:
+        return key
     title = cutter.text("title", _entry_text(entry, "title", cutter), MAX_TITLE_CHARS)
     published = _utc(dict.get(entry, "published_parsed"))
     updated = _utc(dict.get(entry, "updated_parsed"))
