@@ -309,6 +309,13 @@ def start_workers(
     return workers
 
 
+def start_scheduler(processes: Callable[..., Process], tmp: Path, config: Path) -> Process:
+    """`watcher run` as the scheduler, once it says it is running."""
+    scheduler = processes(tmp, config, "scheduler", "run")
+    wait_for(lambda: "watcher running" in scheduler.output(), "the scheduler", 30, [scheduler])
+    return scheduler
+
+
 def test_scheduler_and_two_workers_poll_500_feeds_each_once(
     tmp_path: Path,
     database: str,
@@ -356,8 +363,7 @@ def test_one_worker_polls_its_concurrency_at_once_keeping_the_host_delay(
     # The worker first, so that it finds every task waiting when the first dispatch
     # sends them, then the scheduler's migration before the database is read.
     (worker,) = start_workers(processes, tmp_path, config, 1, concurrency=4)
-    scheduler = processes(tmp_path, config, "scheduler", "run")
-    wait_for(lambda: "watcher running" in scheduler.output(), "the scheduler", 30, [scheduler])
+    scheduler = start_scheduler(processes, tmp_path, config)
     wait_for(lambda: polled_feeds(database) == feeds, "every feed polled", 60, [scheduler, worker])
 
     polls = sorted(
@@ -387,8 +393,7 @@ def test_the_scheduler_refills_a_queue_its_workers_emptied_before_the_dispatch_i
     # every dispatch_interval (5 s) would take 70 s and more.
     write_config(config, database=database, broker=broker, chaos=chaos, feeds=feeds, workers=2)
     (worker,) = start_workers(processes, tmp_path, config, 1, concurrency=4)
-    scheduler = processes(tmp_path, config, "scheduler", "run")
-    wait_for(lambda: "watcher running" in scheduler.output(), "the scheduler", 30, [scheduler])
+    scheduler = start_scheduler(processes, tmp_path, config)
     wait_for(lambda: polled_feeds(database) == feeds, "every feed polled", 35, [scheduler, worker])
     assert all(len(chaos.requests(f"/feeds/{n}.xml")) == 1 for n in range(feeds))
 
@@ -408,8 +413,7 @@ def test_a_hosts_feeds_held_back_by_its_slots_go_out_as_slots_free(
     config = tmp_path / "feeds.yaml"
     write_config(config, database=database, broker=broker, chaos=chaos, feeds=feeds, per_host=2)
     (worker,) = start_workers(processes, tmp_path, config, 1, concurrency=4)
-    scheduler = processes(tmp_path, config, "scheduler", "run")
-    wait_for(lambda: "watcher running" in scheduler.output(), "the scheduler", 30, [scheduler])
+    scheduler = start_scheduler(processes, tmp_path, config)
     wait_for(lambda: polled_feeds(database) == feeds, "every feed polled", 15, [scheduler, worker])
     polls = [r for r in chaos.requests() if r.path.startswith("/feeds/")]
     assert len(polls) == feeds
