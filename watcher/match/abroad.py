@@ -175,6 +175,8 @@ _NOT_WHERE_BEFORE = frozenset(
     {
         "near", "with", "against", "toward", "towards", "bordering", "pres", "avec",
         "contre", "gegen", "mit", "nahe", "cerca", "contra", "con", "против", "возле",
+        # Chinese "with" before its object, a character each ("与北京的关系").
+        "与", "同", "跟",
     }
 )  # fmt: skip
 # A capital right after a verb of speaking to, about or against someone is the
