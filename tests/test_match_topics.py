@@ -190,3 +190,24 @@ def test_parade_words_are_no_trip_words(
 ) -> None:
     item = Item(feed="f", key=title, url=None, title=title, summary=summary)
     assert ("leader-travel" in [found.topic for found in shipped.match(item)]) is travels
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "travels"),
+    [
+        # Our own sentences: two sitting leaders of different countries side by
+        # side, with no word of a trip, means one of them is abroad ...
+        ("Victory Day parade on Red Square", "The Chinese leader sat beside Putin.", True),
+        ("Lula stands next to Putin for the Victory Day parade", "", True),
+        ("普京站在习近平身旁观看阅兵", "", True),
+        # ... not two of the same country, nor the figure of speech.
+        ("Starmer beside King Charles at the Cenotaph", "", False),
+        ("Starmer vows to stand beside Zelensky", "", False),
+        ("Macron says Europe will stand alongside Zelensky", "", False),
+    ],
+)
+def test_a_leader_beside_another_countrys_leader(
+    shipped: TopicIndex, title: str, summary: str, travels: bool
+) -> None:
+    item = Item(feed="f", key=title, url=None, title=title, summary=summary)
+    assert ("leader-travel" in [found.topic for found in shipped.match(item)]) is travels
