@@ -31,6 +31,7 @@ DEV2_FLOORS = {"leader-travel": 0.87, "parade-coverage": 0.95}
 # return leg, territory leaders; still firing: namesake athletes, 国务卿 beside 元首),
 # and to 199 in round 5 (German trip forms, namesakes, cabinet secretaries, a
 # minister beside another country's president; Selenskyj and German demonyms missed).
+# Round 6 (214): titles before names, Russian names in Han and Kana, leaders side by side.
 OWN_SET = Path(__file__).resolve().parent / "fixtures" / "topics-own.jsonl"
 OWN_FLOORS = {"leader-travel": 0.90, "parade-coverage": 0.95}
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
