@@ -20,7 +20,9 @@ a maintained package; nothing is typed in here:
   romanisation put back into Cyrillic by ``cyrtranslit``'s Russian table (MIT), a
   documented rule ("Putin" -> "Путин", "Zelenskyy" -> "Зеленский"); and those
   Cyrillic spellings romanised again by ``iuliia``'s Wikipedia schema (MIT), the
-  spelling English-language news uses ("Зеленский" -> "Zelensky").
+  spelling English-language news uses ("Зеленский" -> "Zelensky"); and the
+  Cyrillic family names put into Han and Katakana by CLDR's ru-zh and ru-ja
+  transforms in ICU ("Путин" -> 普京, "Зеленский" -> ゼレンスキー).
 
 The output names its sources and the date it was made; ``watcher check`` warns
 when that date is more than six months old.
@@ -388,6 +390,29 @@ def _press_romanisations(cyrillic: list[str], known: list[str]) -> list[str]:
     return found
 
 
+# CLDR's transforms of Russian names into Chinese and Japanese, as ICU ships them:
+# the transcription the Chinese and Japanese press follows for Russian names
+# ("Путин" -> 普京, "Зеленский" -> ゼレンスキー). They carry no stress marks, so a
+# few Japanese ones come out short of the press's long vowels and match nothing.
+_CJK_TRANSFORMS = ("ru-zh", "ru-ja")
+
+
+def _cjk_variants(cyrillic: list[str]) -> list[str]:
+    """The one-word (family name) Cyrillic spellings in Han and Katakana, by CLDR's
+    Russian-to-Chinese and Russian-to-Japanese transforms. A full name is left out:
+    CLDR joins its parts with a space where the press writes a middle dot."""
+    found = []
+    for transform in _CJK_TRANSFORMS:
+        transliterator = icu.Transliterator.createInstance(transform)
+        for name in cyrillic:
+            if len(name.split()) != 1:
+                continue
+            spelled = transliterator.transliterate(name)
+            if all(_is_cjk(char) for char in spelled):
+                found.append(spelled)
+    return found
+
+
 def _writes_in_cjk(iso: str) -> bool:
     """Whether an official language of ``iso`` (CLDR) writes the country's name in
     Han, Kana or Hangul: China, Japan, the Koreas, Taiwan, Singapore."""
@@ -494,7 +519,7 @@ def build(date: str) -> dict[str, Any]:
         variants = _name_variants(name, surname_counts, title, paternal_first=iso in spanish)
         cyrillic = _cyrillic_variants(variants) if iso in cyrillic_countries else []
         romanised = _press_romanisations(cyrillic, variants)
-        names = sorted({*variants, *cyrillic, *romanised})
+        names = sorted({*variants, *cyrillic, *romanised, *_cjk_variants(cyrillic)})
         leaders.append(
             {"country": iso, "name": name, "title": title, "roles": [role], "names": names}
         )
@@ -590,6 +615,13 @@ def build(date: str) -> dict[str, Any]:
                 f" romanised again by iuliia {_version('iuliia')} (Wikipedia schema)",
                 "licence": "derived by rule; packages MIT",
                 "gives": "leaders' names in Cyrillic, and in the Latin spelling of English news",
+            },
+            {
+                "name": "Han and Katakana spellings of leaders of Cyrillic-script countries",
+                "via": f"CLDR's ru-zh and ru-ja transforms in ICU {icu.ICU_VERSION} (pyicu-wheels"
+                f" {_version('pyicu-wheels')}) over the Cyrillic family names",
+                "licence": "Unicode License v3 (ICU data); PyICU MIT",
+                "gives": "leaders' family names as the Chinese and Japanese press writes them",
             },
             {
                 "name": "ISO 3166-2 (Debian iso-codes) and the Factbook's administrative divisions",

@@ -200,6 +200,20 @@ def test_leaders_of_cyrillic_script_countries_are_shipped_in_cyrillic() -> None:
     assert not matches(index, "Мишустин посетил Казань")
 
 
+def test_leaders_of_cyrillic_script_countries_are_shipped_in_han_and_katakana() -> None:
+    # Their Cyrillic family names through CLDR's ru-zh and ru-ja transforms.
+    assert tags_of("leaders", "普京") == {"RU"}
+    assert tags_of("leaders", "泽连斯基") == {"UA"}
+    assert tags_of("leaders", "ゼレンスキー") == {"UA"}
+    assert tags_of("leaders", "托卡耶夫") == {"KZ"}
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert matches(index, "普京抵达北京进行国事访问")
+    assert matches(index, "ゼレンスキー大統領、ワシントンに到着")
+    assert not matches(index, "普京视察车臣")
+    # "with Beijing" names a counterpart, not where anyone is.
+    assert not matches(index, "普京称与北京的关系处于历史最好时期")
+
+
 def test_a_family_name_written_first_is_no_regnal_number() -> None:
     # "XI Jinping" in the Factbook: XI is a family name, not the eleventh.
     assert tags_of("leaders", "Xi") == {"CN"}

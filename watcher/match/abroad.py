@@ -175,6 +175,8 @@ _NOT_WHERE_BEFORE = frozenset(
     {
         "near", "with", "against", "toward", "towards", "bordering", "pres", "avec",
         "contre", "gegen", "mit", "nahe", "cerca", "contra", "con", "против", "возле",
+        # Chinese "with" before its object, a character each ("与北京的关系").
+        "与", "同", "跟",
     }
 )  # fmt: skip
 # A capital right after a verb of speaking to, about or against someone is the
@@ -317,6 +319,17 @@ def _in_name(place: PlacedSpan, leader: PlacedSpan, field: FieldText) -> bool:
     return field.text[tokens.ends[before] : tokens.starts[after]].isspace()
 
 
+def _is_title(left: PlacedSpan, titles: Iterable[PlacedSpan]) -> bool:
+    """Whether a leader's one-word term at ``left`` is also a bare title ("Pope",
+    "Kanzler", "Taoiseach"): the capitalised word beside it is the name the title
+    goes with ("Pope Francis", "Kanzler Scholz"), not a namesake's other name."""
+    return any(_same_place(left, title) for title in titles)
+
+
+def _same_place(one: PlacedSpan, other: PlacedSpan) -> bool:
+    return (one.field, one.first, one.last) == (other.field, other.first, other.last)
+
+
 def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
     """The countries of the one leader the headline names as travelling ("Merz in
     Japan: ..."), which a bare title later in the item ("the chancellor") refers
@@ -370,6 +383,7 @@ def abroad_pairs(
         )
         for name in fields
     }
+    titles = [left for left in lefts if not left.tags]
     travellers = [
         left
         for left in lefts
@@ -377,7 +391,10 @@ def abroad_pairs(
         and not is_host(left, fields[left.field])
         and not is_sender(left, fields[left.field])
         and not qualifies_another_office(left, fields[left.field])
-        and not is_namesake(left, fields[left.field], fields, listed[left.field])
+        and not (
+            is_namesake(left, fields[left.field], fields, listed[left.field])
+            and not _is_title(left, titles)
+        )
     ]
     borrowed = headline_countries(travellers)
     governments = _governments(rights, fields)
