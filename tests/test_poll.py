@@ -16,7 +16,7 @@ import watcher.store as store_module
 from tests.chaos_server import ChaosServer, running_chaos_server
 from tests.feed_server import FeedServer, running_feed_server
 from watcher.config import Config, Defaults, FeedConfig, TopicConfig
-from watcher.models import Item
+from watcher.models import Item, PollOutcome
 from watcher.pipeline import Pipeline
 from watcher.poll import (
     adaptive_interval,
@@ -24,9 +24,10 @@ from watcher.poll import (
     success_interval,
     triage_items,
 )
+from watcher.poll.common import NotModifiedWrites
 from watcher.poll.cpu import PROCESS_POOL_MIN_SOURCES
 from watcher.sources.hints import parse_max_age as max_age
-from watcher.store import Store, records
+from watcher.store import SourceUpdate, Store, records
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -145,11 +146,12 @@ def test_500_feeds_twice_store_every_item_once_and_parse_nothing_the_second_time
         assert store.source_state("feed-7").etag is not None
 
 
-def test_a_source_that_answers_304_costs_one_statement_in_a_poll_of_many(
+def test_sources_that_answer_304_cost_two_statements_in_a_poll_of_many(
     tmp_path: Path, chaos: ChaosServer
 ) -> None:
     """Issue #18: the states of a poll's sources are read together (one SELECT per 500),
-    so each 304 costs one statement of its own, the UPDATE of its state."""
+    and their 304s written together (one executemany UPDATE per 250), each still
+    recorded on its own source."""
     feeds = [
         FeedConfig(name=f"feed-{n}", url=chaos.url(f"/feeds/{n}.xml"), allow_private=True)
         for n in range(40)
@@ -171,8 +173,32 @@ def test_a_source_that_answers_304_costs_one_statement_in_a_poll_of_many(
             event.remove(store.engine, "before_cursor_execute", record)
     assert {r.result for r in second} == {"not_modified"}
     assert statements.count("SELECT") == 1
-    assert statements.count("UPDATE") == len(feeds)
+    assert statements.count("UPDATE") == 1
     assert statements.count("INSERT") == statements.count("DELETE") == 0
+    for feed in feeds:
+        state = store.source_state(feed.name)
+        assert (state.last_polled_at, state.error_count) == (clock.now, 0)
+
+
+def test_not_modified_writes_go_out_a_batch_at_a_time_and_at_the_end(tmp_path: Path) -> None:
+    feeds = [FeedConfig(name=f"feed-{n}", url=f"https://example.org/{n}.xml") for n in range(5)]
+    store, pipeline = open_pipeline(make_config(tmp_path, feeds), Clock(NOW))
+    later = NOW + timedelta(hours=1)
+    with store, pipeline:
+        writes = NotModifiedWrites(store, batch=2)
+        for feed in feeds:
+            writes.add(
+                SourceUpdate(
+                    name=feed.name,
+                    polled_at=later,
+                    result=PollOutcome.NOT_MODIFIED,
+                    next_poll_at=later + timedelta(hours=1),
+                )
+            )
+        # Two full batches are written; the fifth waits for the end of the poll.
+        assert [store.source_state(f.name).last_polled_at for f in feeds] == [later] * 4 + [None]
+        writes.flush()
+        assert store.source_state("feed-4").last_polled_at == later
 
 
 def test_source_states_reads_the_known_ones_in_chunks(tmp_path: Path) -> None:

@@ -417,3 +417,30 @@ def test_feed_updates_of_every_shape_write_what_they_carry(store: Store) -> None
         update(result="gone", error_count=1, last_error="gone: 410", disabled_reason="410 Gone")
     )
     assert store.source_state("wire").disabled_reason == "410 Gone"
+
+
+def test_feed_updates_written_together_each_land_on_their_own_source(store: Store) -> None:
+    # A poll of many sources writes its 304s in one executemany per shape of UPDATE.
+    store.sync_sources(FEEDS, NOW)
+    store.record_feed_result(update("daily", result="failed:timeout", error_count=3))
+    later = NOW + timedelta(hours=1)
+    store.record_feed_results(
+        [
+            update(polled_at=later, result="not_modified", replace_validators=False),
+            update(
+                "daily",
+                polled_at=later,
+                result="not_modified",
+                replace_validators=False,
+                url="https://moved.example.net/daily.xml",
+            ),
+        ]
+    )
+    wire, daily = store.source_state("wire"), store.source_state("daily")
+    assert (wire.last_polled_at, wire.url, wire.error_count) == (later, FEEDS[0].url, 0)
+    assert (daily.last_polled_at, daily.url, daily.error_count) == (
+        later,
+        "https://moved.example.net/daily.xml",
+        0,
+    )
+    store.record_feed_results([])  # nothing to write: no transaction either

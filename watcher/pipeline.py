@@ -24,6 +24,7 @@ from watcher.outputs.deliver import Transport, make_transport
 from watcher.outputs.operators import OperatorMail
 from watcher.outputs.send import DigestSender
 from watcher.poll import PollContext, PollResult, poll_source
+from watcher.poll.common import NotModifiedWrites
 from watcher.poll.cpu import (
     PROCESS_POOL_MIN_SOURCES,
     AdaptiveCpuStages,
@@ -131,12 +132,14 @@ class Pipeline:
         source: Source,
         cpu: CpuStages | None = None,
         state: SourceState | None = None,
+        not_modified: NotModifiedWrites | None = None,
     ) -> PollResult:
         """Poll one feed, listing page or watched page, whatever process this is.
 
         ``cpu``: where to parse and match (default: the worker processes when they
         run, else here); ``state``: the source's stored state when the caller read
-        it already. Never raises for the source's sake (see watcher.poll.poll_source)."""
+        it already; ``not_modified``: where a 304 is written (default: at once).
+        Never raises for the source's sake (see watcher.poll.poll_source)."""
         ctx = PollContext(
             store=self.store,
             fetcher=self.fetcher,
@@ -147,6 +150,7 @@ class Pipeline:
             articles=self.articles,
             cpu=cpu or self.cpu,
             known_state=state,
+            not_modified=not_modified,
         )
         return poll_source(source, ctx)
 
@@ -177,10 +181,13 @@ class Pipeline:
             else:
                 adaptive = AdaptiveCpuStages(self.matcher, len(sources), self._start_processes)
         workers = min(self.config.defaults.workers, len(sources))
+        not_modified = NotModifiedWrites(self.store)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poll")
         try:
             futures = {
-                pool.submit(self.poll_one, source, adaptive, states.get(source.name)): source
+                pool.submit(
+                    self.poll_one, source, adaptive, states.get(source.name), not_modified
+                ): source
                 for source in sources
             }
             for future in as_completed(futures):
@@ -195,6 +202,7 @@ class Pipeline:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
+        not_modified.flush()
         return results
 
     def enabled_sources(self, names: Iterable[str] | None = None) -> list[Source]:

@@ -8,6 +8,7 @@ happened on the source and returns it as a ``PollResult``.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -71,12 +72,47 @@ class PollContext:
     # The source's stored state when the caller read it already (a poll of many
     # sources reads them all in one go); None: read it now.
     known_state: SourceState | None = None
+    # Where a "not modified" is written: in batches when many sources are polled at
+    # once (see NotModifiedWrites); None: at once, in a transaction of its own.
+    not_modified: NotModifiedWrites | None = None
 
     def source_state(self, name: str) -> SourceState:
         """The stored state of source ``name``, as the caller read it or from the store."""
         if self.known_state is not None and self.known_state.name == name:
             return self.known_state
         return self.store.source_state(name)
+
+
+class NotModifiedWrites:
+    """The "not modified" outcomes of a poll of many sources, written in batches.
+
+    Most sources of a poll answer 304, and each outcome is one UPDATE; written
+    ``batch`` at a time in one transaction they cost a sixth as much CPU
+    (issue #18). Only these are deferred: new items, failures and their backoff are
+    written at once. What a crash loses is at most one batch of 304s: those sources
+    keep their previous poll time and validators, and the next poll asks them again.
+    Thread-safe: the poll threads add, whichever fills a batch writes it.
+    """
+
+    def __init__(self, store: Store, batch: int = 250) -> None:
+        self._store = store
+        self._batch = batch
+        self._pending: list[SourceUpdate] = []
+        self._lock = threading.Lock()
+
+    def add(self, update: SourceUpdate) -> None:
+        with self._lock:
+            self._pending.append(update)
+            if len(self._pending) < self._batch:
+                return
+            full, self._pending = self._pending, []
+        self._store.record_feed_results(full)
+
+    def flush(self) -> None:
+        """Write what is pending (the end of the poll)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        self._store.record_feed_results(pending)
 
 
 def stored_result(
@@ -143,15 +179,17 @@ def fetch_if_changed(
         )
     if isinstance(fetched, NotModified) or fetched.body_hash == state.body_hash:
         next_poll_at = ctx.now + interval
-        ctx.store.record_feed_result(
-            SourceUpdate(
-                name=name,
-                polled_at=ctx.now,
-                result=PollOutcome.NOT_MODIFIED,
-                next_poll_at=next_poll_at,
-                url=fetched.permanent_url,
-            )
+        update = SourceUpdate(
+            name=name,
+            polled_at=ctx.now,
+            result=PollOutcome.NOT_MODIFIED,
+            next_poll_at=next_poll_at,
+            url=fetched.permanent_url,
         )
+        if ctx.not_modified is not None:
+            ctx.not_modified.add(update)
+        else:
+            ctx.store.record_feed_result(update)
         return PollResult(
             name,
             PollOutcome.NOT_MODIFIED,

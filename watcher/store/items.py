@@ -105,6 +105,15 @@ class ItemStore(StoreBase):
         with self._connection() as connection:
             records.apply_feed_update(connection, update)
 
+    def record_feed_results(self, updates: Sequence[SourceUpdate]) -> None:
+        """Store many polls that brought no items, in one transaction: a statement per
+        row costs the poll of a thousand sources answering 304 a fifth of a second
+        more than one executemany (issue #18)."""
+        if not updates:
+            return
+        with self._connection() as connection:
+            records.apply_feed_updates(connection, updates)
+
     def items(
         self,
         *,

@@ -206,6 +206,16 @@ def apply_feed_update(session: Session | Connection, update: SourceUpdate) -> No
     session.execute(_feed_update_statement(shape), _feed_update_values(update, shape))
 
 
+def apply_feed_updates(connection: Connection, updates: Sequence[SourceUpdate]) -> None:
+    """Write many polls' outcomes: one executemany per shape of UPDATE."""
+    by_shape: dict[_FeedUpdateShape, list[dict[str, Any]]] = {}
+    for update in updates:
+        shape = _feed_update_shape(update)
+        by_shape.setdefault(shape, []).append(_feed_update_values(update, shape))
+    for shape, values in by_shape.items():
+        connection.execute(_feed_update_statement(shape), values)
+
+
 def item_values(item: Item) -> dict[str, Any]:
     return {
         "url": item.url,
