@@ -124,3 +124,12 @@ def test_a_place_after_a_word_of_subject_matter_is_no_trip(index: TopicIndex) ->
     # "On" alone can be where someone is; and a trip to the place stays one.
     assert matches(index, "Erdogan on Cyprus for anniversary")
     assert matches(index, "Lula arrives in Caracas for talks over the crisis")
+
+
+def test_the_place_of_an_event_or_of_a_discussion_is_no_trip(index: TopicIndex) -> None:
+    assert not matches(index, "Macron aux Antilles pour parler de la crise en Haïti")
+    assert not matches(index, "Albanese in Canberra condemns the war in Ukraine")
+    assert not matches(index, "Lula will discuss Venezuela with his ministers")
+    # A leader in the place itself is still there.
+    assert matches(index, "Macron en Haïti pour parler de la crise")
+    assert matches(index, "Albanese in Ukraine as the war goes on")

@@ -5,6 +5,10 @@ tariffs on Japan", "Merz spricht über China": a foreign place after a word of
 subject matter is what a leader talks, argues or acts about. ABROAD
 (:mod:`watcher.match.abroad`) takes such a place as no evidence of a trip.
 
+So is the object of a verb of discussion ("to discuss Ukraine", "parler de la
+Chine"), and a place after a noun of an event and a word of place ("the war in
+Ukraine", "la crise en Haïti"): the event's place, not the leader's.
+
 "On" is a word of subject matter only after a noun of policy or dispute
 ("tariffs on Japan", "sanctions on Russia", "talks on Ukraine"): "on Cyprus",
 "on Jeju" can be where someone is. Words of the topic languages, not world facts.
@@ -34,6 +38,25 @@ _POLICY_NOUNS = frozenset(
         "advice", "warning", "demands", "plan", "focus", "hardline", "tough", "soft",
     }
 )  # fmt: skip
+# Verbs whose object is a subject of talk ("to discuss Ukraine", "parler de la Chine").
+_DISCUSS = frozenset(
+    {
+        "discuss", "discusses", "discussed", "discussing", "evoquer", "evoque", "parler",
+        "besprechen", "bespricht", "discutir", "обсудить", "обсудили", "обсуждали",
+    }
+)  # fmt: skip
+# Nouns of an event, then a word of place: the place is the event's ("the war in
+# Ukraine", "la crise en Haïti", "der Krieg in der Ukraine"), not the leader's.
+_EVENT_NOUNS = frozenset(
+    {
+        "war", "conflict", "crisis", "fighting", "violence", "unrest", "situation",
+        "election", "elections", "famine", "genocide", "guerre", "conflit", "crise",
+        "violences", "krieg", "konflikt", "krise", "lage", "wahl", "wahlen",
+        "guerra", "conflicto", "situacion", "elecciones", "война", "войны",
+        "конфликт", "кризис", "ситуация", "выборы",
+    }
+)  # fmt: skip
+_EVENT_PLACE_WORDS = frozenset({"in", "en", "au", "aux", "dans", "im", "в", "на"})
 # Articles between the word and the place ("over the Philippines", "sur la Chine").
 _ARTICLES = frozenset({"the", "le", "la", "les", "l", "der", "die", "das", "den", "el", "los"})
 
@@ -48,4 +71,9 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
     word = token_at(tokens, at)
     if word in _ABOUT:
         return True
-    return word in _ON and token_at(tokens, at - 1) in _POLICY_NOUNS
+    before = token_at(tokens, at - 1)
+    if word in _EVENT_PLACE_WORDS and before in _EVENT_NOUNS:
+        return True
+    if word in _DISCUSS or (word in ("de", "du", "des") and before in _DISCUSS):
+        return True
+    return word in _ON and before in _POLICY_NOUNS
