@@ -30,8 +30,12 @@ DEV2_FLOORS = {"leader-travel": 0.87, "parade-coverage": 0.95}
 # phone calls, parade stories that only name a leader, the pope's titles, the
 # return leg, territory leaders; still firing: namesake athletes, 国务卿 beside 元首),
 # and to 199 in round 5 (German trip forms, namesakes, cabinet secretaries, a
-# minister beside another country's president; Selenskyj and German demonyms missed).
-# Round 6 (214): titles before names, Russian names in Han and Kana, leaders side by side.
+# minister beside another country's president; Selenskyj and German demonyms missed),
+# to 214 in round 6 (titles before names, Russian names in Han and Kana, leaders side
+# by side) and to 269 in round 6's other half (stories that open with a minister,
+# leaders who comment, sanction or phone, ranked athletes, regional offices, French
+# overseas trips, civic parades; still firing: a leader commenting on talks abroad,
+# a bare title that borrows the country of a leader the headline names in a possessive).
 OWN_SET = Path(__file__).resolve().parent / "fixtures" / "topics-own.jsonl"
 OWN_FLOORS = {"leader-travel": 0.90, "parade-coverage": 0.95}
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
@@ -157,6 +161,12 @@ def test_shipped_topics_ignore_known_confusers(shipped: TopicIndex) -> None:
         ("Ex-Kanzler Schröder reist nach Moskau", False),
         ("Former Taoiseach Ahern arrives in Washington", False),
         ("Martin Hayes arrives in Sydney for a concert tour", False),
+        # Round 6: a vice chancellor, a trip the leader says they will not make, an
+        # athlete by ranking beside a leader's name.
+        ("German vice chancellor Klingbeil travels to Washington for tariff talks", False),
+        ("Albanese says he will not travel to Washington this month", False),
+        ("Merz reist nicht nach Peking", False),
+        ("Albanese says he will travel to Washington this month", True),
     ],
 )
 def test_leader_travel_officials_hosts_and_movement(
@@ -212,3 +222,21 @@ def test_a_leader_beside_another_countrys_leader(
 ) -> None:
     item = Item(feed="f", key=title, url=None, title=title, summary=summary)
     assert ("leader-travel" in [found.topic for found in shipped.match(item)]) is travels
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "parade"),
+    [
+        # Our own sentences: civic holiday parades that march are no military parades ...
+        ("Governor marches in Labor Day parade", "Union members and bands marched.", False),
+        ("Town cancels Fourth of July parade", "The marching bands will stay home.", False),
+        # ... unless troops march in them; and aircraft over a parade square are a parade.
+        ("Fourth of July military parade", "Tanks and troops marched past the stand.", True),
+        ("Jets over Tiananmen", "Aircraft roared over Tiananmen Square at the close.", True),
+    ],
+)
+def test_civic_parades_and_flypasts(
+    shipped: TopicIndex, title: str, summary: str, parade: bool
+) -> None:
+    item = Item(feed="f", key=title, url=None, title=title, summary=summary)
+    assert ("parade-coverage" in [found.topic for found in shipped.match(item)]) is parade

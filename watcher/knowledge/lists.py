@@ -252,6 +252,16 @@ def _shipped_terms() -> dict[str, tuple[EntityTerm, ...]]:
     return lists
 
 
+@lru_cache(maxsize=1)
+def leader_titles() -> dict[str, frozenset[str]]:
+    """Each country's leaders' titles as the Factbook writes them, lower-cased
+    ("DE": {"president", "chancellor"}): which offices a country's leaders hold."""
+    found: dict[str, set[str]] = {}
+    for leader in _world()["leaders"]:
+        found.setdefault(leader["country"], set()).add(leader["title"].lower())
+    return {country: frozenset(titles) for country, titles in found.items()}
+
+
 def resolve_lists(configured: Mapping[str, ListConfig]) -> dict[str, EntityList]:
     """Shipped lists with the user's ``lists:`` applied: new lists, extensions, replacements."""
     resolved = dict(shipped_lists())

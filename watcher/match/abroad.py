@@ -45,6 +45,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from watcher.match.press import number_at, press_country, token_at
+from watcher.match.someone_else import is_official_story, is_someone_else
+from watcher.match.spoken_of import is_spoken_of
 from watcher.match.text import FieldText, Tokens
 from watcher.match.traveller import (
     HEADLINE,
@@ -384,6 +386,7 @@ def abroad_pairs(
         for name in fields
     }
     titles = [left for left in lefts if not left.tags]
+    official_story = is_official_story(fields, lefts)
     travellers = [
         left
         for left in lefts
@@ -395,6 +398,7 @@ def abroad_pairs(
             is_namesake(left, fields[left.field], fields, listed[left.field])
             and not _is_title(left, titles)
         )
+        and not is_someone_else(left, fields, lefts, rights, official_story)
     ]
     borrowed = headline_countries(travellers)
     governments = _governments(rights, fields)
@@ -425,7 +429,11 @@ def abroad_pairs(
             and not names_another_feature(right, fields[right.field])
             and not (
                 home.isdisjoint(_countries(right.tags))
-                and (names_a_border(right, fields[right.field]) or id(right) in governments)
+                and (
+                    names_a_border(right, fields[right.field])
+                    or id(right) in governments
+                    or is_spoken_of(right, fields[right.field])
+                )
             )
             # "Vladimir" in "President Vladimir Putin" is no Russian city.
             and not any(_in_name(right, other, fields[right.field]) for other in named)

@@ -9,8 +9,8 @@ rules drop the leader's span when the sentence makes someone else the traveller:
 - a leader's one-word name beside another capitalised name that is no list
   term ("Martin Hayes", "Paolo Meloni"): a namesake, :func:`is_namesake`;
 - the one who **sends** the traveller ("a message from Putin", "on behalf of Xi",
-  "Putin's envoy"), or whose relative travels ("King Charles's son", in a headline
-  "Sohn von Präsident Lula"): :func:`is_sender`.
+  "Putin's envoy", "Trump envoy Witkoff"), or whose relative travels ("King
+  Charles's son", in a headline "Sohn von Präsident Lula"): :func:`is_sender`.
 
 The words are vocabulary of the topic languages, not world facts.
 """
@@ -127,6 +127,9 @@ def is_sender(span: PlacedSpan, field: FieldText) -> bool:
     tokens = field.tokens
     if token_at(tokens, span.last + 1) == "s" and token_at(tokens, span.last + 2) in _STAFF_AFTER:
         return True
+    # "Putin aide Ushakov", "Trump envoy Witkoff": the name as a noun's modifier.
+    if token_at(tokens, span.last + 1) in _STAFF_AFTER and _spaced(field, span.last):
+        return True
     # Inside the span too: a title qualified by a country spans both ("Ukraine and a
     # message from the president").
     reach = range(span.first - _SENDER_REACH, span.last)
@@ -139,6 +142,15 @@ def is_sender(span: PlacedSpan, field: FieldText) -> bool:
         token_at(tokens, position) in _KIN_OF and token_at(tokens, position + 1) in _OF
         for position in range(span.first - _SENDER_REACH, span.first)
     )
+
+
+def _spaced(field: FieldText, position: int) -> bool:
+    """Whether only a space is between the token at ``position`` and the next."""
+    tokens = field.tokens
+    number = number_at(tokens, position)
+    if number is None or number + 1 >= len(tokens):
+        return False
+    return field.text[tokens.ends[number] : tokens.starts[number + 1]] == " "
 
 
 # Offices of ministers and envoys: inside a span of a country qualifier and a
