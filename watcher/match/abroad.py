@@ -386,7 +386,14 @@ def abroad_pairs(
         for name in fields
     }
     titles = [left for left in lefts if not left.tags]
-    official_story = is_official_story(fields, lefts)
+    official: list[bool] = []
+
+    def official_story() -> bool:
+        # Asked only for a leader no other rule dropped: most items have none.
+        if not official:
+            official.append(is_official_story(fields, lefts))
+        return official[0]
+
     travellers = [
         left
         for left in lefts

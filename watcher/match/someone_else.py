@@ -26,7 +26,7 @@ leaders hold comes from the shipped Factbook data (:func:`leader_titles`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from watcher.knowledge import leader_titles
@@ -115,9 +115,10 @@ def _opening_office(summary: FieldText) -> int | None:
         if at >= 0 and not (office == "大臣" and opening[:at].endswith("総理")):
             return -1
     tokens = summary.tokens
-    for position in list(_positions(summary))[:_OPENING_REACH]:
+    for position in _positions(summary)[:_OPENING_REACH]:
         number = number_at(tokens, position)
-        if number is None or tokens.starts[number] >= end:
+        # span(), not starts[]: the offsets of a few tokens, not of the whole summary.
+        if number is None or tokens.span(number, number)[0] >= end:
             return None
         if _is_office(summary, position):
             return position
@@ -127,7 +128,7 @@ def _opening_office(summary: FieldText) -> int | None:
 def _opens_with(spans: Iterable[PlacedSpan], field: FieldText) -> bool:
     """Whether one of ``spans`` is the first words of ``field`` (past one word
     such as "As" or "Mr")."""
-    positions = list(_positions(field))[:2]
+    positions = _positions(field)[:2]
     return any(span.first in positions for span in spans)
 
 
@@ -255,15 +256,16 @@ def is_someone_else(
     fields: Mapping[str, FieldText],
     lefts: Sequence[TaggedSpan],
     rights: Sequence[TaggedSpan],
-    official_story: bool,
+    official_story: Callable[[], bool],
 ) -> bool:
     """Whether the leader's span at ``span`` is not a leader who travels, by any rule
-    of this module (``official_story``: :func:`is_official_story` of the item)."""
+    of this module (``official_story``: :func:`is_official_story` of the item, asked
+    only when the span passes every other rule and then once per item)."""
     field = fields[span.field]
     return (
-        official_story
-        or holds_another_office(span, field)
+        holds_another_office(span, field)
         or is_regional_office(span, rights, field)
         or is_inside_a_place_name(span, rights)
         or is_called(span, field)
+        or official_story()
     )
