@@ -210,6 +210,16 @@ class ChaosServer(ThreadingHTTPServer):
         with self._records_lock:
             return [r for r in self._records if path is None or r.path == path]
 
+    def finished_requests(
+        self, path: str, count: int = 1, timeout: float = 5.0
+    ) -> list[RecordedRequest]:
+        """``requests(path)`` once ``count`` of them finished: a request is recorded
+        after its response is written, so the client can be done before the server."""
+        deadline = time.monotonic() + timeout
+        while len(found := self.requests(path)) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return found
+
     def stop(self) -> None:
         """Stop serving and end every handler, including idle keep-alive ones."""
         self.stopping.set()

@@ -79,13 +79,9 @@ def fetch_and_parse(fetcher: Fetcher, server: ChaosServer, path: str) -> ParsedF
 
 def wait_for_record(server: ChaosServer, path: str) -> RecordedRequest:
     """The server records a request when its handler ends, which may trail the client."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        records = server.requests(path)
-        if records:
-            return records[-1]
-        time.sleep(0.02)
-    raise AssertionError(f"the server never finished serving {path}")
+    records = server.finished_requests(path)
+    assert records, f"the server never finished serving {path}"
+    return records[-1]
 
 
 # --- deadlines ----------------------------------------------------------------------------------
@@ -247,7 +243,7 @@ def test_per_host_concurrency_and_delay(server: ChaosServer) -> None:
         )
         elapsed = time.monotonic() - started
     assert all(isinstance(result, Fetched) for result in results)
-    records = server.requests("/slow")
+    records = server.finished_requests("/slow", count=10)
     assert len(records) == 10
     assert max_overlap(records) == 2  # never more, and the limit is actually used
     starts = sorted(record.started for record in records)

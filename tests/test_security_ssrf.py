@@ -250,7 +250,7 @@ def test_public_name_passes_connecting_to_the_checked_address_once() -> None:
         )
         with make_fetcher(guard) as fetcher:
             result = fetcher.fetch(FetchRequest(f"http://rebind.example.test:{port}/feed.xml"))
-        records = chaos.requests("/feed.xml")
+        records = chaos.finished_requests("/feed.xml")
     assert isinstance(result, Fetched), result
     assert recorder.resolved == ["rebind.example.test"]
     assert recorder.connected == [("127.0.0.1", port)]
