@@ -311,7 +311,7 @@ def _preloaded_modules() -> list[str]:
     needs neither: a worker never runs a package's ``__main__``."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     main = spec.name if spec is not None else "__main__"
-    wanted = main == "__main__" or main.startswith("watcher.")
+    wanted = main == "__main__" or (main.startswith("watcher.") and not main.endswith(".__main__"))
     return [cpu_worker.__name__, *([main] if wanted else [])]
 
 
