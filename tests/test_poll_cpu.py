@@ -3,6 +3,7 @@ starts once the work still to come pays for them (watcher.poll.cpu)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from collections.abc import Iterator, Mapping, Sequence
@@ -264,5 +265,24 @@ def test_a_killed_worker_process_costs_the_calls_in_flight_not_the_pool() -> Non
         matches = stages.match(list(parsed.items))
         assert [m.topic for m in matches[0]] == ["tides"]
         assert pids.isdisjoint({stages._pool.submit(os.getpid).result() for _ in range(8)})
+    finally:
+        stages.close()
+
+
+def test_a_worker_process_holds_only_the_parse_and_match_stages() -> None:
+    """Issue #18: a worker imports neither the store, SQLAlchemy nor the poll package
+    (about 30 MB a process), and what it inherited from the fork server, and its topic
+    index, are frozen out of the cyclic collector's walks, which would copy their pages."""
+    stages = ProcessCpuStages((TopicConfig(name="tides", query="tide*"),), {}, 2)
+    heavy = ("sqlalchemy", "watcher.store", "watcher.poll")
+    try:
+        loaded = stages._pool.submit(
+            eval, f"sorted(m for m in __import__('sys').modules if m.startswith({heavy!r}))"
+        ).result()
+        assert loaded == []
+        # The index of one topic alone is some thousands of objects; the imports, more.
+        assert stages._pool.submit(gc.get_freeze_count).result() > 20_000
+        parsed = stages.parse(FEED, feed="f", url="https://example.org/", headers={})
+        assert [m.topic for m in stages.match(list(parsed.items))[0]] == ["tides"]
     finally:
         stages.close()

@@ -27,6 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Literal, Protocol, TypeVar
 
+from watcher import cpu_worker
 from watcher.config import ListConfig, TopicConfig
 from watcher.exceptions import WorkerLostError
 from watcher.match import TopicIndex
@@ -149,7 +150,7 @@ class ProcessCpuStages:
             ProcessPoolExecutor,
             max_workers=processes,
             mp_context=context,
-            initializer=_start_worker,
+            initializer=cpu_worker.start_worker,
             initargs=(tuple(topics), dict(lists)),
         )
         self._processes = processes
@@ -174,12 +175,12 @@ class ProcessCpuStages:
         headers: Mapping[str, str],
         seen_entries: frozenset[str] = frozenset(),
     ) -> ParsedFeed:
-        return self._run(_parse, body, feed, url, dict(headers), seen_entries)
+        return self._run(cpu_worker.parse, body, feed, url, dict(headers), seen_entries)
 
     def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]:
         if not items:
             return []
-        return self._run(_match, tuple(items))
+        return self._run(cpu_worker.match, tuple(items))
 
     def _run(self, function: Callable[..., _Result], *args: object) -> _Result:
         """``function(*args)`` in a worker. A worker that dies (killed, out of memory,
@@ -303,15 +304,20 @@ class AdaptiveCpuStages:
 
 
 def _preloaded_modules() -> list[str]:
-    """This module, and the main module when it is watcher's (a worker imports it again)."""
+    """What the fork server imports once for every worker: the worker's module (not
+    this one, whose package imports the store), and the main module, which each
+    worker would otherwise run again itself: "__main__" stands for a script (the
+    ``watcher`` command), a name for ``python -m watcher.x``. ``python -m watcher``
+    needs neither: a worker never runs a package's ``__main__``."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    main = spec.name if spec is not None else ""
-    return [__name__, *([main] if main.startswith("watcher.") else [])]
+    main = spec.name if spec is not None else "__main__"
+    wanted = main == "__main__" or (main.startswith("watcher.") and not main.endswith(".__main__"))
+    return [cpu_worker.__name__, *([main] if wanted else [])]
 
 
-# ``processes: auto`` uses one worker per CPU up to this many: each holds the topics
-# and lists (~90 MB resident), and past four the polling process, which fetches and
-# stores for them all, is the limit.
+# ``processes: auto`` uses one worker per CPU up to this many: each holds its own
+# topic index and lists (~45 MB of its own, ~65 MB resident), and past four the
+# polling process, which fetches and stores for them all, is the limit.
 AUTO_PROCESSES_MAX = 4
 
 
@@ -324,24 +330,3 @@ def worker_processes(requested: int | Literal["auto"]) -> int:
         cpus = os.cpu_count() or 1
     wanted = AUTO_PROCESSES_MAX if requested == "auto" else requested
     return max(1, min(wanted, cpus))
-
-
-# -- in the worker process ---------------------------------------------------------
-
-_matcher: TopicIndex | None = None
-
-
-def _start_worker(topics: tuple[TopicConfig, ...], lists: dict[str, ListConfig]) -> None:
-    global _matcher
-    _matcher = TopicIndex.build(topics, lists)
-
-
-def _parse(
-    body: bytes, feed: str, url: str, headers: dict[str, str], seen_entries: frozenset[str]
-) -> ParsedFeed:
-    return parse_feed(body, feed=feed, url=url, headers=headers, seen_entries=seen_entries)
-
-
-def _match(items: tuple[Item, ...]) -> list[tuple[TopicMatch, ...]]:
-    assert _matcher is not None, "worker started without its topics"
-    return [tuple(_matcher.match(item)) for item in items]
