@@ -6,7 +6,8 @@ from __future__ import annotations
 import gc
 import os
 import signal
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,6 +68,7 @@ class CountingPool:
         url: str,
         headers: Mapping[str, str],
         seen_entries: frozenset[str] = frozenset(),
+        match_items: bool = False,
     ) -> ParsedFeed:
         self.parsed += 1
         return cpu_module.parse_feed(
@@ -284,5 +286,38 @@ def test_a_worker_process_holds_only_the_parse_and_match_stages() -> None:
         assert stages._pool.submit(gc.get_freeze_count).result() > 20_000
         parsed = stages.parse(FEED, feed="f", url="https://example.org/", headers={})
         assert [m.topic for m in stages.match(list(parsed.items))[0]] == ["tides"]
+    finally:
+        stages.close()
+
+
+def test_items_matched_in_the_trip_of_their_parse_need_no_second_one() -> None:
+    """Issue #18: a worker that parses a feed also matches its items, so they need not
+    come back here and go out again; an item changed since its parse (a full text
+    fetched) is matched in a worker anew."""
+    stages = ProcessCpuStages((TopicConfig(name="tides", query="tide*"),), {}, 2)
+    trips: list[str] = []
+    run = stages._run
+
+    def counted(function: Callable[..., object], *args: object) -> object:
+        trips.append(function.__name__)
+        return run(function, *args)
+
+    stages._run = counted  # type: ignore[method-assign]
+    try:
+        parsed = stages.parse(
+            FEED, feed="f", url="https://example.org/", headers={}, match_items=True
+        )
+        assert [m.topic for m in stages.match(list(parsed.items))[0]] == ["tides"]
+        assert trips == ["parse_and_match"]
+        parsed = stages.parse(
+            FEED, feed="f", url="https://example.org/", headers={}, match_items=True
+        )
+        low_water = replace(parsed.items[0], title="Low water at noon")
+        assert stages.match([low_water]) == [()]
+        assert trips[-1] == "match"
+        # Without match_items a parse only parses, and match makes its own trip.
+        parsed = stages.parse(FEED, feed="f", url="https://example.org/", headers={})
+        assert [m.topic for m in stages.match(list(parsed.items))[0]] == ["tides"]
+        assert trips[-2:] == ["parse", "match"]
     finally:
         stages.close()

@@ -41,3 +41,12 @@ def parse(
 def match(items: tuple[Item, ...]) -> list[tuple[TopicMatch, ...]]:
     assert _matcher is not None, "worker started without its topics"
     return [tuple(_matcher.match(item)) for item in items]
+
+
+def parse_and_match(
+    body: bytes, feed: str, url: str, headers: dict[str, str], seen_entries: frozenset[str]
+) -> tuple[ParsedFeed, list[tuple[TopicMatch, ...]]]:
+    """``parse``, then ``match`` of every item parsed: the items need not cross back
+    here to be matched (see ``ProcessCpuStages.parse``)."""
+    parsed = parse(body, feed, url, headers, seen_entries)
+    return parsed, match(parsed.items)

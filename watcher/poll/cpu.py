@@ -48,6 +48,9 @@ PROCESS_POOL_MIN_SOURCES = 64
 # add a second or two to the estimate. A warm poll of 1,000 feeds with a tenth
 # changed expects ~1 s; one after a long pause, with most changed, ~10 s.
 POOL_WORTH_CPU_SECONDS = 6.0
+# Matches made with a parse and not (yet) asked for, kept at most: one per poll in
+# flight is enough (a poll whose items all turned out stored unchanged never asks).
+MATCHED_KEPT = 256
 # The first sources' parses carry one-off costs (lazy imports, compiled patterns):
 # the estimate counts only the sources done after these, and at least as many again.
 POOL_WARM_UP_SOURCES = 32
@@ -64,7 +67,12 @@ class CpuStages(Protocol):
         url: str,
         headers: Mapping[str, str],
         seen_entries: frozenset[str] = frozenset(),
-    ) -> ParsedFeed: ...
+        match_items: bool = False,
+    ) -> ParsedFeed:
+        """The feed in ``body``. ``match_items``: the caller will ``match`` the items
+        as parsed (most of a feed's), so stages that match elsewhere may match them
+        now, in the same trip."""
+        ...
 
     def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]: ...
 
@@ -121,7 +129,10 @@ class LocalCpuStages:
         url: str,
         headers: Mapping[str, str],
         seen_entries: frozenset[str] = frozenset(),
+        match_items: bool = False,
     ) -> ParsedFeed:
+        # Here matching costs no trip: it waits for ``match``, and only the items the
+        # store does not hold unchanged get there.
         return parse_feed(body, feed=feed, url=url, headers=headers, seen_entries=seen_entries)
 
     def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]:
@@ -156,6 +167,8 @@ class ProcessCpuStages:
         self._processes = processes
         self._lock = threading.Lock()
         self._closed = False
+        # Matches made with a parse, by feed, until that feed's ``match`` takes them.
+        self._matched: dict[str, tuple[tuple[Item, ...], list[tuple[TopicMatch, ...]]]] = {}
         self._pool = self._started_pool()
 
     def _started_pool(self) -> ProcessPoolExecutor:
@@ -174,13 +187,47 @@ class ProcessCpuStages:
         url: str,
         headers: Mapping[str, str],
         seen_entries: frozenset[str] = frozenset(),
+        match_items: bool = False,
     ) -> ParsedFeed:
-        return self._run(cpu_worker.parse, body, feed, url, dict(headers), seen_entries)
+        if not match_items:
+            return self._run(cpu_worker.parse, body, feed, url, dict(headers), seen_entries)
+        # Matched in the same trip: otherwise the items come back here, go to a worker
+        # again to be matched, and only their matches return (issue #18). The matches
+        # wait, by feed, for the ``match`` of these very items.
+        parsed, matches = self._run(
+            cpu_worker.parse_and_match, body, feed, url, dict(headers), seen_entries
+        )
+        with self._lock:
+            self._matched[feed] = (parsed.items, matches)
+            while len(self._matched) > MATCHED_KEPT:
+                del self._matched[next(iter(self._matched))]
+        return parsed
 
     def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]:
         if not items:
             return []
+        known = self._matched_with_parse(items)
+        if known is not None:
+            return known
         return self._run(cpu_worker.match, tuple(items))
+
+    def _matched_with_parse(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]] | None:
+        """The matches made at the parse of ``items``' feed, if every one of ``items``
+        is an item of that parse (the same object: one changed since, by a fetched
+        article's text, is matched again)."""
+        with self._lock:
+            kept = self._matched.pop(items[0].feed, None)
+        if kept is None:
+            return None
+        parsed, matches = kept
+        numbers = {id(item): number for number, item in enumerate(parsed)}
+        found: list[tuple[TopicMatch, ...]] = []
+        for item in items:
+            number = numbers.get(id(item))
+            if number is None or parsed[number] is not item:
+                return None
+            found.append(matches[number])
+        return found
 
     def _run(self, function: Callable[..., _Result], *args: object) -> _Result:
         """``function(*args)`` in a worker. A worker that dies (killed, out of memory,
@@ -256,10 +303,18 @@ class AdaptiveCpuStages:
         url: str,
         headers: Mapping[str, str],
         seen_entries: frozenset[str] = frozenset(),
+        match_items: bool = False,
     ) -> ParsedFeed:
         pool = self._pool
         if pool is not None:
-            return pool.parse(body, feed=feed, url=url, headers=headers, seen_entries=seen_entries)
+            return pool.parse(
+                body,
+                feed=feed,
+                url=url,
+                headers=headers,
+                seen_entries=seen_entries,
+                match_items=match_items,
+            )
         started = self._cpu_clock()
         try:
             return self._local.parse(

@@ -78,6 +78,7 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
     moved_to = fetched.permanent_url
 
     cpu = ctx.cpu or LocalCpuStages(ctx.matcher)
+    full_text = feed.full_text and ctx.articles is not None
     try:
         parsed = cpu.parse(
             fetched.body,
@@ -85,6 +86,8 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
             url=fetched.url,
             headers=fetched.headers,
             seen_entries=state.entry_digests,
+            # A full-text feed's items change (their article's text) before matching.
+            match_items=not full_text,
         )
     except ParseError as exc:
         return record_failure(
@@ -99,12 +102,14 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
         unchanged=parsed.unchanged,
     )
     fresh = list(triage.new)
-    if feed.full_text and ctx.articles is not None:
+    if full_text:
+        assert ctx.articles is not None
         fresh = [
             with_article_text(item, ctx.articles) if index < FULL_TEXT_PER_POLL else item
             for index, item in enumerate(fresh)
         ]
-    # One batch, so a worker process is asked once per poll.
+    # One batch, so a worker process is asked once per poll (or never: it matched the
+    # items when it parsed them, unless a full text changed them).
     matches = cpu.match([*fresh, *triage.changed])
     new = [MatchedItem(item, found) for item, found in zip(fresh, matches, strict=False)]
     changed = [
