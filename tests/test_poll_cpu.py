@@ -321,3 +321,28 @@ def test_items_matched_in_the_trip_of_their_parse_need_no_second_one() -> None:
         assert trips[-2:] == ["parse", "match"]
     finally:
         stages.close()
+
+
+class MatchLostPool(CountingPool):
+    """Parses here; its worker dies at every match (as a separate match trip can)."""
+
+    def match(self, items: Sequence[Item]) -> list[tuple[TopicMatch, ...]]:
+        raise WorkerLostError("a worker process parsing and matching for this poll died")
+
+
+def test_a_worker_lost_while_matching_fails_the_source_as_a_parse_does(
+    tmp_path: Path, chaos: ChaosServer
+) -> None:
+    """The source is recorded as failed (kind parse) with its backoff, nothing stored;
+    the next poll takes its items, none lost."""
+    feed = FeedConfig(name="tides", url=chaos.url("/feeds/1.xml"), allow_private=True)
+    clock = Clock(NOW)
+    store, pipeline = open_pipeline(make_config(tmp_path, [feed]), clock)
+    with store, pipeline:
+        lost = pipeline.poll_one(feed, cpu=MatchLostPool())
+        assert (lost.result, lost.error_kind) == ("failed", "parse")
+        assert store.items(limit=100) == []
+        assert store.source_state("tides").error_count == 1
+        clock.now += timedelta(hours=2)
+        again = pipeline.poll_one(feed)
+        assert again.new_items == chaos.feeds_per_document

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from watcher.config import FeedConfig
-from watcher.exceptions import ParseError
+from watcher.exceptions import ParseError, WorkerLostError
 from watcher.models import Item, PollOutcome
 from watcher.poll.common import (
     PollContext,
@@ -110,7 +110,13 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
         ]
     # One batch, so a worker process is asked once per poll (or never: it matched the
     # items when it parsed them, unless a full text changed them).
-    matches = cpu.match([*fresh, *triage.changed])
+    try:
+        matches = cpu.match([*fresh, *triage.changed])
+    except WorkerLostError as exc:
+        # As when a worker dies parsing: the source is polled again after its backoff.
+        return record_failure(
+            feed.name, state.error_count, "parse", str(exc), None, interval, ctx, moved_to
+        )
     new = [MatchedItem(item, found) for item, found in zip(fresh, matches, strict=False)]
     changed = [
         MatchedItem(item, found)
