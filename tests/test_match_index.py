@@ -261,3 +261,20 @@ def test_what_matching_keeps_on_query_nodes_does_not_carry_over_between_items() 
     ]
     assert [m.topic for m in fresh["c"]] == []
     assert [m.topic for m in fresh["d"]] == ["stems"]  # "plain" excluded by its "summit"
+
+
+def test_a_stemming_term_hits_every_word_of_its_stem_in_the_item() -> None:
+    # An item's words by stem are made in one go when no two share a stem, and
+    # word by word when some do ("leaders", "leader"): either way every place counts.
+    index = TopicIndex.build([topic("leader AND summit", stemming=True)])
+    title = "Leaders arrive; one leader speaks"
+    [found] = index.match(make_item(title=title, summary="The summits open"))
+    assert [(hit.field, title[hit.start : hit.end]) for hit in found.hits[:2]] == [
+        ("title", "Leaders"),
+        ("title", "leader"),
+    ]
+    [alone] = index.match(make_item(title="A leader speaks", summary="At the summit"))
+    assert [(hit.field, hit.start, hit.end) for hit in alone.hits] == [
+        ("title", 2, 8),
+        ("summary", 7, 13),
+    ]

@@ -148,3 +148,19 @@ def test_span_of_a_tag_is_in_the_joined_tags() -> None:
     tags = ["World", "Straße Süd"]
     tokens = field_texts("", "", "", "", tags)["tag"].tokens
     assert "\n".join(tags)[slice(*tokens.span(1, 2))] == "Straße Süd"
+
+
+def test_a_fields_places_of_a_word_are_the_same_before_and_after_its_index_is_built() -> None:
+    # A field answers its first lookups by scanning its tokens and later ones from
+    # its index (issue #18): both give every place of the word, in order.
+    title = "Kim meets Kim; KIM and Putin, then kim again. Nothing else"
+    field = field_texts(title, "", "", "desk", ()).get("title")
+    assert field is not None
+    asked = ["kim", "putin", "nothing", "xi", "kim", "and", "then", "again", "else", "kim"]
+    scanned = [list(field.positions(word)) for word in asked]
+    expected = {"kim": [0, 2, 3, 7], "and": [4], "putin": [5], "then": [6], "again": [8]}
+    expected |= {"nothing": [9], "else": [10]}
+    assert scanned == [expected.get(word, []) for word in asked]
+    assert field._index is not None  # built after the scans it allows
+    assert [list(field.positions(word)) for word in asked] == scanned
+    assert field.distinct == set(field.index)

@@ -70,12 +70,14 @@ class OrIndex:
         if not field.tokens.words:
             return numbers
         if self.by_first and firsts:
-            words = field.index
+            words = field.distinct
             for word in self.by_first.keys() & firsts:
                 singles, pairs = self.by_first[word]
                 numbers.update(singles)
                 if pairs:
-                    for second in pairs.keys() & words.keys():
+                    # ``intersection`` of a dict looks its few keys up in the
+                    # field's words (``keys() & words`` would look up every word).
+                    for second in words.intersection(pairs):
                         numbers.update(pairs[second])
         if self.by_prefix and starts:
             for start in self.by_prefix.keys() & starts:

@@ -11,7 +11,7 @@ carry navigation and "related stories" noise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Protocol
 
 FIELD_WEIGHTS = {"title": 2.0, "summary": 1.0, "tag": 1.0, "content": 0.5, "feed": 0.5}
@@ -26,8 +26,12 @@ class _ScoredHit(Protocol):
     def term(self) -> str: ...
 
 
-def score_hits(hits: Iterable[_ScoredHit]) -> float:
+def score_hits(hits: Sequence[_ScoredHit]) -> float:
     """The score of a match from its hits (see the module docstring)."""
+    if len(hits) == 1:
+        # One hit, as most matches have: the sum below is its field's weight.
+        raw = FIELD_WEIGHTS[hits[0].field]
+        return round(raw / (raw + 2.0), 4)
     best_weight: dict[str, float] = {}
     repeats: dict[str, int] = {}
     for hit in hits:

@@ -16,7 +16,7 @@ is kept: the hits of a match, of an explanation (``watcher.match.score`` scores 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -69,6 +69,7 @@ class ItemText:
         "_stem_words",
         "_stems",
         "_vocabulary",
+        "_word_stems",
         "_words",
         "fields",
     )
@@ -84,13 +85,15 @@ class ItemText:
         self._vocabulary: dict[str, tuple[int, Set[str], Set[str]]] = {}
         self._words: frozenset[str] | None = None
         self._stems: frozenset[str | None] | None = None
-        self._stem_words: dict[str, list[str]] | None = None
+        self._word_stems: tuple[list[str], list[str | None]] | None = None
+        self._stem_words: dict[str | None, Sequence[str]] | None = None
 
     def word_starts(self, field: str) -> frozenset[str]:
         """The first three letters of every word in ``field`` (for prefix wildcards)."""
         starts = self._starts.get(field)
         if starts is None:
-            starts = self._starts[field] = frozenset(word[:3] for word in self.fields[field].index)
+            distinct = self.fields[field].distinct
+            starts = self._starts[field] = frozenset(word[:3] for word in distinct)
         return starts
 
     def distinct_words(self) -> frozenset[str]:
@@ -102,24 +105,38 @@ class ItemText:
             self._words = frozenset(found)
         return self._words
 
+    def _stemmed_words(self) -> tuple[list[str], list[str | None]]:
+        """The distinct tokens and, in the same order, their English stems."""
+        if self._word_stems is None:
+            words = list(self.distinct_words())
+            self._word_stems = (words, list(map(stem_token, words)))
+        return self._word_stems
+
     def stems(self) -> frozenset[str | None]:
         """The English stem of every distinct token (None for those not stemmed)."""
         if self._stems is None:
-            self._stems = frozenset(map(stem_token, self.distinct_words()))
+            self._stems = frozenset(self._stemmed_words()[1])
         return self._stems
 
-    def words_with_stem(self, stem: str) -> list[str]:
+    def words_with_stem(self, stem: str) -> Sequence[str]:
         """The item's distinct words whose English stem is ``stem``."""
-        by_stem = self._stem_words
+        by_stem: dict[str | None, Sequence[str]] | None = self._stem_words
         if by_stem is None:
             # One map for the item's words, where a field's ``stem_index`` maps all
             # of that field's: a stemming topic looks up a few stems (issue #18).
-            by_stem = self._stem_words = {}
-            for word in self.distinct_words():
-                found = stem_token(word)
-                if found is not None:
-                    by_stem.setdefault(found, []).append(word)
-        return by_stem.get(stem, [])
+            words, stems = self._stemmed_words()
+            # Most items have no two words of one stem: then the map is made in C,
+            # each stem to a 1-tuple of its word (a loop over the words cost more
+            # than the lookups it serves).
+            by_stem = dict(zip(stems, zip(words, strict=True), strict=True))
+            if len(by_stem) - (None in by_stem) != len(words) - stems.count(None):
+                grouped: dict[str | None, list[str]] = {}
+                for word, found in zip(words, stems, strict=True):
+                    if found is not None:
+                        grouped.setdefault(found, []).append(word)
+                by_stem = dict(grouped)
+            self._stem_words = by_stem
+        return by_stem.get(stem, ())
 
     def may_hold(self, word: Word) -> bool:
         """False when no field holds ``word``: a cheaper test than a field's lookup."""
@@ -133,19 +150,20 @@ class ItemText:
         """Sorted token numbers in ``field`` where ``word`` matches (exactly, by stem or prefix)."""
         text = self.fields[field]
         if word.stem is not None and not word.prefix:
-            index = text.index
             groups: list[Sequence[int]] = [
-                index[found] for found in self.words_with_stem(word.stem) if found in index
+                numbers
+                for found in self.words_with_stem(word.stem)
+                if (numbers := text.positions(found))
             ]
             return merged(groups) if groups else ()
         if not word.prefix:
-            return text.index.get(word.text, ())
+            return text.positions(word.text)
         # A wildcard's tokens are merged from several words' once per item.
         key = (field, id(word))
         known = self._occurrences.get(key)
         if known is None:
             known = self._occurrences[key] = merged(
-                [text.index[token] for token in text.words_starting_with(word.text)]
+                [text.positions(token) for token in text.words_starting_with(word.text)]
             )
         return known
 
@@ -158,8 +176,12 @@ class ItemText:
             return stem_token(token) == word.stem
         return token == word.text
 
-    def hits(self, found: Iterable[TokenHit]) -> tuple[Hit, ...]:
+    def hits(self, found: Sequence[TokenHit]) -> tuple[Hit, ...]:
         """``found`` as hits in the original text: distinct, in field order, then by place."""
+        if len(found) == 1:
+            # Most matches have one hit (a term of an OR): nothing to sort or merge.
+            field, first, last, term = found[0]
+            return (Hit(field, *self.fields[field].tokens.span(first, last), term),)
         # As plain tuples, sortable in C, in the order of the hits; a Hit is made
         # for each distinct one only.
         places = {
@@ -202,7 +224,7 @@ def _field_vocabulary(text: ItemText, name: str) -> tuple[Set[str], Set[str]]:
     version = VOCABULARY.version
     known = text._vocabulary.get(name)
     if known is None or known[0] != version:
-        firsts = text.fields[name].index.keys() & VOCABULARY.firsts
+        firsts = text.fields[name].distinct & VOCABULARY.firsts
         starts = text.word_starts(name) & VOCABULARY.starts
         known = text._vocabulary[name] = (version, firsts, starts)
     return known[1], known[2]
@@ -395,13 +417,26 @@ def evaluate(
     With ``complete`` every true branch of an OR contributes its hits (the score
     counts them); without it evaluation stops as soon as the answer is known.
     """
+    # Phrases and ORs first: most nodes evaluated are the terms of an OR.
     if isinstance(node, Phrase):
         first = node.words[0]
-        if not text.may_hold(first):
-            return None
         if len(node.words) == 1:
             # A term's hits straight from its places, without the spans a NEAR needs.
             hits: list[TokenHit] = []
+            if not first.prefix and first.stem is None:
+                # A plain word, most terms: a field's places of it are looked up
+                # only once the item is known to hold it.
+                word = first.text
+                if word not in text.distinct_words():
+                    return None
+                for field in fields:
+                    starts = text.fields[field].positions(word)
+                    if starts:
+                        term = _term(node)
+                        hits += [TokenHit(field, start, start, term) for start in starts]
+                return tuple(hits) if hits else None
+            if not text.may_hold(first):
+                return None
             for field in fields:
                 if text.fields[field].tokens.words:
                     starts = text.occurrences(field, first)
@@ -409,10 +444,21 @@ def evaluate(
                         term = _term(node)
                         hits += [TokenHit(field, start, start, term) for start in starts]
             return tuple(hits) if hits else None
+        if not text.may_hold(first):
+            return None
         found = []
         for field in fields:
             found += _phrase_spans(node, text, field)
         return None if not found else tuple(hit for span in found for hit in span.hits)
+    if isinstance(node, Or):
+        groups: list[TokenHits] = []
+        for child in _or_candidates(node, text, fields):
+            result = evaluate(child, text, fields, complete=complete)
+            if result is not None:
+                if not complete:
+                    return result
+                groups.append(result)
+        return _union(groups) if groups else None
     if isinstance(node, Near | ListRef):
         found = spans(node, text, fields)
         if not found:
@@ -421,22 +467,13 @@ def evaluate(
             return found[0].hits
         return tuple({hit for span in found for hit in span.hits})
     if isinstance(node, And):
-        groups: list[TokenHits] = []
+        groups = []
         for child in node.children:
             result = evaluate(child, text, fields, complete=complete)
             if result is None:
                 return None
             groups.append(result)
         return _union(groups)
-    if isinstance(node, Or):
-        groups = []
-        for child in _or_candidates(node, text, fields):
-            result = evaluate(child, text, fields, complete=complete)
-            if result is not None:
-                if not complete:
-                    return result
-                groups.append(result)
-        return _union(groups) if groups else None
     if isinstance(node, Not):
         # A negated clause proves nothing about the item, so it leaves no hits.
         return None if evaluate(node.child, text, fields, complete=False) is not None else ()

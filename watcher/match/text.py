@@ -340,6 +340,13 @@ def _scan(text: str, limit: int | None = None) -> tuple[list[str], array[int], a
 # more to make for the few numbers of a short field.
 _PACKED_INDEX_TOKENS = 4096
 
+# A field answers this many lookups of a word by scanning its tokens (in C)
+# before it builds its index (a Python loop over every token): an item's title
+# and summary are looked up a handful of times per topic evaluated, and building
+# their index cost more than the rest of matching a 1,000-topic item (issue #18).
+# The scans before an index is built cost at most a fraction of building it.
+_SCANS_BEFORE_INDEX = 8
+
 
 class FieldText:
     """The tokens of one field of one item, with lookups shared by every topic.
@@ -349,13 +356,24 @@ class FieldText:
     tokens.
     """
 
-    __slots__ = ("_index", "_sorted_words", "_stem_index", "name", "text", "tokens")
+    __slots__ = (
+        "_distinct",
+        "_index",
+        "_scans",
+        "_sorted_words",
+        "_stem_index",
+        "name",
+        "text",
+        "tokens",
+    )
 
     def __init__(self, name: str, text: str, tokens: Tokens) -> None:
         self.name = name
         self.text = text
         self.tokens = tokens
         self._index: dict[str, MutableSequence[int]] | None = None
+        self._distinct: frozenset[str] | None = None
+        self._scans = 0
         self._stem_index: dict[str, Sequence[int]] | None = None
         self._sorted_words: list[str] | None = None
 
@@ -374,10 +392,37 @@ class FieldText:
                     numbers.append(number)
         return index
 
+    @property
+    def distinct(self) -> frozenset[str]:
+        """The field's distinct words (the keys of ``index``, without building it)."""
+        distinct = self._distinct
+        if distinct is None:
+            distinct = self._distinct = frozenset(self.tokens.words)
+        return distinct
+
+    def positions(self, word: str) -> Sequence[int]:
+        """Token numbers (ascending) where ``word`` is: ``index.get(word, ())``, found by
+        a scan of the tokens while the field has been asked only a few times."""
+        if self._index is not None or self._scans >= _SCANS_BEFORE_INDEX:
+            return self.index.get(word, ())
+        self._scans += 1
+        words = self.tokens.words
+        count = words.count(word)
+        if not count:
+            return ()
+        number = words.index(word)
+        if count == 1:
+            return (number,)
+        found = [number]
+        for _ in range(count - 1):
+            number = words.index(word, number + 1)
+            found.append(number)
+        return found
+
     def words_starting_with(self, prefix: str) -> list[str]:
         """The field's distinct words that start with ``prefix`` (a bisect, not a scan)."""
         if self._sorted_words is None:
-            self._sorted_words = sorted(self.index)
+            self._sorted_words = sorted(self.distinct)
         words = self._sorted_words
         found: list[str] = []
         for number in range(bisect_left(words, prefix), len(words)):
