@@ -265,3 +265,19 @@ def test_dependent_territories_are_a_shipped_list_tagged_with_their_sovereign() 
     assert tags_of("territories", "Greenland") == {"GL", "DK"}
     territories = {term.text for term in shipped_lists()["territories"].terms}
     assert "France" not in territories and "Taiwan" not in territories
+
+
+def test_leader_titles_read_only_the_leaders_of_the_shipped_data() -> None:
+    """Issue #18: a process that matches asks each country's leaders' titles; they are
+    read from world.json's "leaders" alone, not by parsing and keeping all 2 MB."""
+    from watcher.knowledge import lists
+
+    lists.leader_titles.cache_clear()
+    lists._world.cache_clear()
+    titles = lists.leader_titles()
+    assert lists._world.cache_info().currsize == 0
+    assert {"chancellor", "president"} <= titles["DE"]
+    whole: dict[str, set[str]] = {}
+    for leader in lists._world()["leaders"]:
+        whole.setdefault(leader["country"], set()).add(leader["title"].lower())
+    assert titles == {country: frozenset(found) for country, found in whole.items()}

@@ -257,9 +257,28 @@ def leader_titles() -> dict[str, frozenset[str]]:
     """Each country's leaders' titles as the Factbook writes them, lower-cased
     ("DE": {"president", "chancellor"}): which offices a country's leaders hold."""
     found: dict[str, set[str]] = {}
-    for leader in _world()["leaders"]:
+    for leader in _shipped_leaders():
         found.setdefault(leader["country"], set()).add(leader["title"].lower())
     return {country: frozenset(titles) for country, titles in found.items()}
+
+
+def _shipped_leaders() -> list[dict[str, Any]]:
+    """world.json's "leaders" (50 KB) without the rest (2 MB): matching asks this in
+    every process that matches, where the lists come compiled from their cache and
+    the whole file, parsed and kept, would cost 16 MB and 0.03-0.1 s (issue #18). A
+    key is the only place the text '"leaders":' can be, quotes in strings being
+    escaped; the value after it is read alone."""
+    if not _world.cache_info().currsize:
+        text = _world_path().read_text(encoding="utf-8")
+        found = _LEADERS_KEY.search(text)
+        if found is not None:
+            leaders, _ = json.JSONDecoder().raw_decode(text, found.end())
+            if isinstance(leaders, list):
+                return leaders
+    return list(_world()["leaders"])
+
+
+_LEADERS_KEY = re.compile(r'"leaders"\s*:\s*')
 
 
 def resolve_lists(configured: Mapping[str, ListConfig]) -> dict[str, EntityList]:
