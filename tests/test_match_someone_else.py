@@ -133,3 +133,18 @@ def test_the_place_of_an_event_or_of_a_discussion_is_no_trip(index: TopicIndex) 
     # A leader in the place itself is still there.
     assert matches(index, "Macron en Haïti pour parler de la crise")
     assert matches(index, "Albanese in Ukraine as the war goes on")
+
+
+def test_a_country_a_leader_acts_on_is_no_trip(index: TopicIndex) -> None:
+    # The object of a verb of supplying, backing, sanctioning ... is a country acted
+    # on, not where the leader is; so is the country after "support for", "aid to".
+    assert not matches(index, "Starmer says Britain will keep supplying Ukraine with arms")
+    assert not matches(index, "Albanese backs Taiwan in a speech to parliament")
+    assert not matches(index, "Carney pledges support for Ukraine at home")
+    assert not matches(index, "Sanchez announces more aid to Gaza from Madrid")
+    assert not matches(index, "Macron soutient l'Ukraine devant les députés")
+    assert not matches(index, "Merz unterstützt die Ukraine im Bundestag")
+    assert not matches(index, "Merz: Wir werden die Ukraine weiter beliefern")
+    # A leader who goes there still travels, whatever they do there.
+    assert matches(index, "Starmer in Kyiv pledges to keep supplying Ukraine")
+    assert matches(index, "Albanese arrives in Taipei to back Taiwan")

@@ -9,6 +9,10 @@ So is the object of a verb of discussion ("to discuss Ukraine", "parler de la
 Chine"), and a place after a noun of an event and a word of place ("the war in
 Ukraine", "la crise en Haïti"): the event's place, not the leader's.
 
+So is a country a leader acts on: the object of a verb of supplying, backing,
+sanctioning ("keeps supplying Ukraine", "soutient l'Ukraine", "unterstützt die
+Ukraine"), and the country after "support for" or "aid to".
+
 "On" is a word of subject matter only after a noun of policy or dispute
 ("tariffs on Japan", "sanctions on Russia", "talks on Ukraine"): "on Cyprus",
 "on Jeju" can be where someone is. Words of the topic languages, not world facts.
@@ -56,6 +60,40 @@ _EVENT_NOUNS = frozenset(
         "конфликт", "кризис", "ситуация", "выборы",
     }
 )  # fmt: skip
+# Verbs whose object is a country acted on from wherever the leader is ("supplying
+# Ukraine", "backs Taiwan", "soutient l'Ukraine", "unterstützt die Ukraine", "apoya
+# a Ucrania"): ordinary transitive verbs of the topic languages.
+_ACT_ON = frozenset(
+    {
+        "supply", "supplies", "supplied", "supplying", "arm", "arms", "armed", "arming",
+        "back", "backs", "backed", "backing", "support", "supports", "supported",
+        "supporting", "sanction", "sanctions", "sanctioned", "sanctioning", "fund",
+        "funds", "funded", "funding", "defend", "defends", "defended", "defending",
+        "soutient", "soutenir", "soutenu", "armer", "arme", "sanctionner", "sanctionne",
+        "unterstutzt", "unterstutzen", "beliefert", "beliefern", "sanktioniert",
+        "apoya", "apoyar", "apoyo", "respalda", "respaldar", "sanciona",
+        "поддерживает", "поддержать", "поддержали", "вооружает",
+    }
+)  # fmt: skip
+# German puts the verb after its object ("die Ukraine weiter beliefern"): these
+# forms a word or two after the place make it the object.
+_ACT_ON_AFTER = frozenset(
+    {
+        "beliefern", "liefern", "unterstutzen", "unterstutzt", "sanktionieren",
+        "bewaffnen", "finanzieren",
+    }
+)  # fmt: skip
+_AFTER_REACH = 2
+# Nouns of help, then the word that names who gets it ("support for Ukraine", "aid
+# to Gaza", "soutien à l'Ukraine", "Hilfe für die Ukraine").
+_HELP_TO = frozenset(
+    {
+        ("support", "for"), ("support", "to"), ("aid", "to"), ("aid", "for"),
+        ("assistance", "to"), ("assistance", "for"), ("weapons", "to"), ("arms", "to"),
+        ("soutien", "a"), ("aide", "a"), ("hilfe", "fur"), ("unterstutzung", "fur"),
+        ("ayuda", "a"), ("apoyo", "a"), ("помощь", "для"),
+    }
+)  # fmt: skip
 _EVENT_PLACE_WORDS = frozenset({"in", "en", "au", "aux", "dans", "im", "в", "на"})
 # Articles between the word and the place ("over the Philippines", "sur la Chine").
 _ARTICLES = frozenset({"the", "le", "la", "les", "l", "der", "die", "das", "den", "el", "los"})
@@ -75,5 +113,13 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
     if word in _EVENT_PLACE_WORDS and before in _EVENT_NOUNS:
         return True
     if word in _DISCUSS or (word in ("de", "du", "des") and before in _DISCUSS):
+        return True
+    if word in _ACT_ON or (before, word) in _HELP_TO:
+        return True
+    # "apoya a Ucrania": Spanish marks a country acted on with "a".
+    if word == "a" and before in _ACT_ON:
+        return True
+    reach = range(span.last + 1, span.last + 1 + _AFTER_REACH)
+    if any(token_at(tokens, position) in _ACT_ON_AFTER for position in reach):
         return True
     return word in _ON and before in _POLICY_NOUNS
