@@ -16,7 +16,7 @@ is kept: the hits of a match, of an explanation (``watcher.match.score`` scores 
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -422,28 +422,16 @@ def evaluate(
         first = node.words[0]
         if len(node.words) == 1:
             # A term's hits straight from its places, without the spans a NEAR needs.
-            hits: list[TokenHit] = []
             if not first.prefix and first.stem is None:
                 # A plain word, most terms: a field's places of it are looked up
                 # only once the item is known to hold it.
                 word = first.text
                 if word not in text.distinct_words():
                     return None
-                for field in fields:
-                    starts = text.fields[field].positions(word)
-                    if starts:
-                        term = _term(node)
-                        hits += [TokenHit(field, start, start, term) for start in starts]
-                return tuple(hits) if hits else None
+                return _term_hits(node, fields, lambda field: text.fields[field].positions(word))
             if not text.may_hold(first):
                 return None
-            for field in fields:
-                if text.fields[field].tokens.words:
-                    starts = text.occurrences(field, first)
-                    if starts:
-                        term = _term(node)
-                        hits += [TokenHit(field, start, start, term) for start in starts]
-            return tuple(hits) if hits else None
+            return _term_hits(node, fields, lambda field: text.occurrences(field, first))
         if not text.may_hold(first):
             return None
         found = []
@@ -478,6 +466,19 @@ def evaluate(
         # A negated clause proves nothing about the item, so it leaves no hits.
         return None if evaluate(node.child, text, fields, complete=False) is not None else ()
     return evaluate(node.child, text, (node.field,), complete=complete)
+
+
+def _term_hits(
+    node: Phrase, fields: tuple[str, ...], places: Callable[[str], Sequence[int]]
+) -> TokenHits | None:
+    """A one-word term's hits: its ``places`` in each field, if any."""
+    hits: list[TokenHit] = []
+    for field in fields:
+        starts = places(field)
+        if starts:
+            term = _term(node)
+            hits += [TokenHit(field, start, start, term) for start in starts]
+    return tuple(hits) if hits else None
 
 
 def _union(groups: list[TokenHits]) -> TokenHits:
