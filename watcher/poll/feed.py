@@ -78,7 +78,13 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
     moved_to = fetched.permanent_url
 
     cpu = ctx.cpu or LocalCpuStages(ctx.matcher)
-    full_text = feed.full_text and ctx.articles is not None
+    articles = ctx.articles if feed.full_text else None
+
+    def parse_failed(exc: ParseError) -> PollResult:
+        return record_failure(
+            feed.name, state.error_count, "parse", str(exc), None, interval, ctx, moved_to
+        )
+
     try:
         parsed = cpu.parse(
             fetched.body,
@@ -87,12 +93,10 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
             headers=fetched.headers,
             seen_entries=state.entry_digests,
             # A full-text feed's items change (their article's text) before matching.
-            match_items=not full_text,
+            match_items=articles is None,
         )
     except ParseError as exc:
-        return record_failure(
-            feed.name, state.error_count, "parse", str(exc), None, interval, ctx, moved_to
-        )
+        return parse_failed(exc)
 
     # Entries seen in the last stored parse are neither normalized, looked up nor
     # matched (issue #18): only new or edited ones reach parsed.items.
@@ -102,10 +106,9 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
         unchanged=parsed.unchanged,
     )
     fresh = list(triage.new)
-    if full_text:
-        assert ctx.articles is not None
+    if articles is not None:
         fresh = [
-            with_article_text(item, ctx.articles) if index < FULL_TEXT_PER_POLL else item
+            with_article_text(item, articles) if index < FULL_TEXT_PER_POLL else item
             for index, item in enumerate(fresh)
         ]
     # One batch, so a worker process is asked once per poll (or never: it matched the
@@ -114,9 +117,7 @@ def poll_feed(feed: FeedConfig, ctx: PollContext) -> PollResult:
         matches = cpu.match([*fresh, *triage.changed])
     except WorkerLostError as exc:
         # As when a worker dies parsing: the source is polled again after its backoff.
-        return record_failure(
-            feed.name, state.error_count, "parse", str(exc), None, interval, ctx, moved_to
-        )
+        return parse_failed(exc)
     new = [MatchedItem(item, found) for item, found in zip(fresh, matches, strict=False)]
     changed = [
         MatchedItem(item, found)
