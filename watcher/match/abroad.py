@@ -42,6 +42,7 @@ and Japanese news, a bare 대통령 or 총리 is South Korea's and a bare 首相
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache, partial
 from typing import Protocol, TypeVar
 
 from watcher.match.press import number_at, press_country, token_at
@@ -386,13 +387,8 @@ def abroad_pairs(
         for name in fields
     }
     titles = [left for left in lefts if not left.tags]
-    official: list[bool] = []
-
-    def official_story() -> bool:
-        # Asked only for a leader no other rule dropped: most items have none.
-        if not official:
-            official.append(is_official_story(fields, lefts))
-        return official[0]
+    # Asked only for a leader no other rule dropped (most items have none), once.
+    official_story = cache(partial(is_official_story, fields, lefts))
 
     travellers = [
         left
