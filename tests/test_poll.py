@@ -304,6 +304,11 @@ def test_truncated_feed_keeps_recovered_items_and_the_bozo_reason(
         assert bozo
 
 
+def killed_before_feed_state(*_args: object) -> None:
+    """Stands in for the feed-state write: the process dies after the items' writes."""
+    raise KeyboardInterrupt("killed between writing items and writing feed state")
+
+
 def test_a_crash_between_items_and_feed_state_leaves_both_as_before(
     tmp_path: Path, chaos: ChaosServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -314,11 +319,8 @@ def test_a_crash_between_items_and_feed_state_leaves_both_as_before(
     store, pipeline = open_pipeline(config, clock)
     real_apply = records.apply_feed_update
 
-    def killed(*_args: object) -> None:
-        raise KeyboardInterrupt("killed between writing items and writing feed state")
-
     with store, pipeline:
-        monkeypatch.setattr(records, "apply_feed_update", killed)
+        monkeypatch.setattr(records, "apply_feed_update", killed_before_feed_state)
         with pytest.raises(KeyboardInterrupt):
             pipeline.poll_one(config.feeds[0])
         assert store.items(feed="harbour") == []
@@ -467,14 +469,11 @@ def test_a_crash_before_the_items_are_stored_forgets_their_entries_too(
     store, pipeline = open_pipeline(config, clock)
     real_apply = records.apply_feed_update
 
-    def killed(*_args: object) -> None:
-        raise KeyboardInterrupt("killed between writing items and writing feed state")
-
     with store, pipeline:
         assert pipeline.poll_one(config.feeds[0]).new_items == 1
         remembered = store.source_state("tides").entry_digests
         tides.put("/tides.xml", tide_feed(("b", "Low tide"), ("a", "High tide"), built="11:00"))
-        monkeypatch.setattr(records, "apply_feed_update", killed)
+        monkeypatch.setattr(records, "apply_feed_update", killed_before_feed_state)
         with pytest.raises(KeyboardInterrupt):
             pipeline.poll_one(config.feeds[0])
         assert store.source_state("tides").entry_digests == remembered
