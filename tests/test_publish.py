@@ -111,7 +111,13 @@ def test_export_feed_writes_the_same_without_the_daemon(pipeline: Pipeline) -> N
     assert [e.link for e in parsed.entries] == ["https://northwind.example/world/aldous-verania"]
 
 
-def test_feed_cache_builds_again_only_when_the_feed_changes(pipeline: Pipeline) -> None:
+def test_feed_cache_builds_again_only_when_the_feed_changes(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An empty store's feed is dated "now": one fixed now, so the two builds
+    # compared below cannot straddle a second.
+    fixed_now = utc_now()
+    monkeypatch.setattr("watcher.outputs.publish.utc_now", lambda: fixed_now)
     cache = FeedCache(pipeline, fresh_for=0)
     url = "http://x/feeds/topics/parade-coverage.atom"
     first = cache.document("topic", "parade-coverage", url)
@@ -119,7 +125,7 @@ def test_feed_cache_builds_again_only_when_the_feed_changes(pipeline: Pipeline) 
     assert cache.document("topic", "parade-coverage", url) == first
     assert cache.builds == 1
     # Retention deletes the items: the feed shows none now, and is built again.
-    pipeline.store.delete_items_before(utc_now() + timedelta(days=1), utc_now() + timedelta(days=1))
+    pipeline.store.delete_items_before(fixed_now + timedelta(days=1), fixed_now + timedelta(days=1))
     emptied = cache.document("topic", "parade-coverage", url)
     assert cache.builds == 2
     assert emptied == topic_feed(pipeline, "parade-coverage", self_url=url) != first
