@@ -6,12 +6,14 @@ and headers it is parsed with, and the ParsedFeed expected back.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 
 from watcher.exceptions import ParseError
@@ -443,7 +445,7 @@ def _entry(guid: str, title: str, text: str = "Ships came in.") -> str:
 
 def test_entries_seen_last_time_are_counted_not_normalized() -> None:
     first = parse(rss(_entry("a", "Tide"), _entry("b", "Harbour"), channel="<ttl>5</ttl>"))
-    assert first.entry_digests is not None and len(first.entry_digests) == 2
+    assert first.entry_digests is not None and len(first.entry_digests) == 2 + 1  # and context
     # The channel changed (as lastBuildDate does on every new item), one entry was
     # edited, one is new, one is as it was.
     body = rss(
@@ -483,7 +485,7 @@ def test_a_seen_entry_still_wins_its_key_over_a_later_duplicate() -> None:
     assert [item.key for item in second.items] == ["b"]
     assert second.unchanged == 1
     assert second.entry_digests == parse(body).entry_digests
-    assert len(second.entry_digests or ()) == 2  # the dropped copy is not remembered
+    assert len(second.entry_digests or ()) == 2 + 1  # the dropped copy is not remembered
 
 
 def test_entry_digests_change_with_what_an_item_depends_on_besides_its_entry() -> None:
@@ -510,3 +512,62 @@ def test_json_feed_items_are_never_skipped() -> None:
     assert parsed.entry_digests is None
     again = parse_feed(body, feed="test", url=FEED_URL, headers={}, seen_entries=frozenset("x"))
     assert again == parsed
+
+
+def test_feedparser_never_reads_the_entries_seen_last_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = parse(rss(_entry("a", "Tide"), _entry("b", "Harbour")))
+    read: list[bytes] = []
+    real_parse = feedparser.parse
+
+    def recording(stream: io.BytesIO, **kwargs: Any) -> Any:
+        read.append(stream.getvalue())
+        return real_parse(io.BytesIO(read[-1]), **kwargs)
+
+    monkeypatch.setattr(feedparser, "parse", recording)
+    body = rss(_entry("c", "Storm"), _entry("a", "Tide"), _entry("b", "Harbour"))
+    second = parse_feed(
+        body,
+        feed="test",
+        url=FEED_URL,
+        headers={},
+        seen_entries=frozenset(first.entry_digests or ()),
+    )
+    assert [item.key for item in second.items] == ["c"]
+    assert second.unchanged == 2
+    assert len(read) == 1 and b"Storm" in read[0]
+    assert b"Tide" not in read[0] and b"Harbour" not in read[0]
+
+
+def test_a_new_feed_language_reads_every_entry_again() -> None:
+    # The channel's language is part of every item, and only parsing finds it.
+    first = parse(rss(_entry("a", "Tide"), channel="<language>en</language>"))
+    body = rss(_entry("a", "Tide"), channel="<language>de</language>")
+    second = parse_feed(
+        body,
+        feed="test",
+        url=FEED_URL,
+        headers={},
+        seen_entries=frozenset(first.entry_digests or ()),
+    )
+    assert second.unchanged == 0
+    assert [(item.key, item.language) for item in second.items] == [("a", "de")]
+    assert second.entry_digests == parse(body).entry_digests
+
+
+def test_a_malformed_feed_still_skips_normalizing_the_entries_it_saw() -> None:
+    # Expat cannot read it (a bare "&"), so no entry is cut out; feedparser reads it
+    # loosely and the entries it read as before are counted, not normalized.
+    body = rss(_entry("a", "Tide & Time"), _entry("b", "Harbour"))
+    first = parse(body)
+    assert first.bozo_reason and first.entry_digests and len(first.entry_digests) == 2
+    again = parse_feed(
+        body, feed="test", url=FEED_URL, headers={}, seen_entries=frozenset(first.entry_digests)
+    )
+    assert (again.items, again.unchanged) == ((), 2)
+
+
+def test_digests_of_an_older_version_are_read_as_nothing_seen() -> None:
+    body = rss(_entry("a", "Tide"))
+    older = frozenset({"0123456789abcdef01234567", "c.nothing", "x.y"})
+    again = parse_feed(body, feed="test", url=FEED_URL, headers={}, seen_entries=older)
+    assert again == parse(body)

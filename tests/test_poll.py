@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event
 
 import watcher.poll.cpu as poll_module
-import watcher.sources.feeds as feeds_module
+import watcher.sources.feedentries as feedentries
 import watcher.store as store_module
 from tests.chaos_server import ChaosServer, running_chaos_server
 from tests.feed_server import FeedServer, running_feed_server
@@ -408,14 +408,14 @@ def tides() -> Iterator[FeedServer]:
 def normalized_keys(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The keys of the entries normalized into Items from now on, in order."""
     keys: list[str] = []
-    real = feeds_module._item_from_entry
+    real = feedentries._item_from_entry
 
     def counting(*args: object, **kwargs: object) -> Item:
         made = real(*args, **kwargs)  # type: ignore[arg-type]
         keys.append(made.key)
         return made
 
-    monkeypatch.setattr(feeds_module, "_item_from_entry", counting)
+    monkeypatch.setattr(feedentries, "_item_from_entry", counting)
     return keys
 
 
@@ -430,7 +430,7 @@ def test_a_changed_feed_normalizes_only_its_new_and_edited_entries(
     with store, pipeline:
         assert pipeline.poll_one(config.feeds[0]).new_items == 2
         assert normalized == ["a", "b"]
-        assert len(store.source_state("tides").entry_digests) == 2
+        assert len(store.source_state("tides").entry_digests) == 2 + 1  # and the context
         tides.put(
             "/tides.xml",
             tide_feed(
@@ -447,7 +447,7 @@ def test_a_changed_feed_normalizes_only_its_new_and_edited_entries(
             "b": "Low tide ebbing",
             "c": "Spring tide",
         }
-        assert len(store.source_state("tides").entry_digests) == 3
+        assert len(store.source_state("tides").entry_digests) == 3 + 1
         # The same entries under a new channel date: nothing normalized, nothing stored.
         tides.put(
             "/tides.xml",
@@ -502,4 +502,4 @@ def test_the_first_poll_without_entry_digests_normalizes_every_entry(
         again = pipeline.poll_one(config.feeds[0])
         assert (again.new_items, again.changed_items) == (1, 0)
         assert normalized[2:] == ["c", "a"]
-        assert len(store.source_state("tides").entry_digests) == 2
+        assert len(store.source_state("tides").entry_digests) == 2 + 1  # and the context

@@ -14,39 +14,33 @@ Hostile XML is refused before feedparser sees it (watcher/sources/hazards.py);
 every item's fields are capped at parse time (watcher/sources/itemcaps.py).
 
     feeditems  ParsedFeed, item identity and hash, HTML -> text (both formats)
+    feedentries  one entry -> Item, and which entries a parse keeps
+    rawentries   entries seen at the last parse, cut out before feedparser reads them
     jsonfeed   JSON Feed;  hazards  the XML pre-scan;  hints  ttl, sy:update*
 """
 
 from __future__ import annotations
 
-import calendar
-import html
 import io
-import re
-import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import feedparser
 import feedparser.encodings
-import feedparser.urls
 
 from watcher.exceptions import ParseError
-from watcher.models import Item
 from watcher.sources.advertised import discover_feeds
 from watcher.sources.feedbase import StandInBase
+from watcher.sources.feedentries import entry_text, kept_normalized_entries, kept_raw_entries
 from watcher.sources.feeditems import (
     MAX_ITEMS_PER_FEED,
     ParsedFeed,
     content_hash,
     entry_context,
-    entry_digest,
     html_to_text,
     item_key,
     one_line,
-    reference_key,
 )
 from watcher.sources.hazards import (
     MAX_ATTRIBUTES,
@@ -57,18 +51,15 @@ from watcher.sources.hazards import (
     xml_hazard,
 )
 from watcher.sources.hints import parse_syndication_period, parse_ttl
-from watcher.sources.itemcaps import (
-    MAX_AUTHOR_CHARS,
-    MAX_CONTENT_HTML_CHARS,
-    MAX_CONTENT_TEXT_CHARS,
-    MAX_SUMMARY_CHARS,
-    MAX_TAG_CHARS,
-    MAX_TITLE_CHARS,
-    MAX_URL_CHARS,
-    FieldCutter,
-    raw_limit,
-)
+from watcher.sources.itemcaps import MAX_TITLE_CHARS, MAX_URL_CHARS
 from watcher.sources.jsonfeed import looks_like_json, parse_json_feed
+from watcher.sources.rawentries import (
+    SeenEntries,
+    context_token,
+    find_raw_entries,
+    raw_digest,
+    without_spans,
+)
 from watcher.urls import clean_url
 
 # Importable from here, where the rest of the code has always found them.
@@ -86,11 +77,6 @@ __all__ = [
     "parse_feed",
     "xml_hazard",
 ]
-
-_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
-# The content types feedparser resolves relative links in (its html_types).
-_RESOLVED_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-_NOT_A_DECLARATION = re.compile(r"<!(?!DOCTYPE|--|\[)", re.IGNORECASE)
 
 
 def parse_feed(
@@ -150,27 +136,43 @@ def _parse_xml_feed(
     # the feed bozo; application/xml means "trust the XML declaration" (RFC 7303
     # §8.5), which is what it does anyway.
     response_headers.setdefault("content-type", "application/xml")
-    hazard = xml_hazard(body, response_headers)
-    if hazard:
-        raise ParseError(f"{url}: refused to parse: {hazard}")
     converted = feedparser.encodings.convert_to_utf8(dict(response_headers), body, {})
     response_headers["content-location"] = stand_in.feedparser_base(
         converted if isinstance(converted, bytes) else body
     )
-    # Pass a stream, never bytes: feedparser treats a bytes/str argument that
-    # names an existing path as a file to open.
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=response_headers,
-        # Relative links are resolved in the content we keep as HTML only
-        # (_resolved_content): feedparser would re-parse every title and summary
-        # too, a fifth of its time, for fields we keep only as text.
-        resolve_relative_uris=False,
-        # Item.content_html keeps the feed's HTML as served; the digest
-        # sanitizes (nh3) on output, with the allow-list our templates need.
-        sanitize_html=False,
+    # What the entries' items depend on besides their own bytes, known before parsing.
+    raw = find_raw_entries(body)
+    frame = entry_context(
+        feed,
+        stand_in.base,
+        stand_in.real_origin,
+        str(stand_in.links_deferred),
+        str(stand_in.guids_deferred),
+        response_headers["content-type"],
+        str(headers.get("content-language")),
+        raw.frame if raw is not None else "",
     )
-    entries: list[Any] = parsed.get("entries") or []
+    spans = raw.spans if raw is not None else ()
+    digests = [raw_digest(frame, body[start:end]) for start, end in spans]
+    seen = SeenEntries.from_tokens(seen_entries) if raw is not None else _NOTHING_SEEN
+    if seen.context is None:
+        seen = _NOTHING_SEEN  # its entries' tokens are trusted only with their context
+    skipped = [span for span, digest in zip(spans, digests, strict=True) if digest in seen.entries]
+    # Only what feedparser will read is scanned for hazards: expat has read the
+    # entries cut out, and it is safe on them (see find_raw_entries).
+    read = _read(without_spans(body, skipped) if skipped else body, response_headers, url)
+    context = context_token(frame, read.feed_language)
+    if skipped and (
+        context != seen.context
+        or len(read.entries) != len(digests) - len(skipped)
+        or not read.parsed.get("version")
+    ):
+        # The channel changed what its entries mean (its language), or feedparser did
+        # not find the entries expat found, or told the format by an entry (CDF):
+        # read the whole document after all.
+        seen, skipped = _NOTHING_SEEN, []
+        read = _read(body, response_headers, url)
+    parsed, entries, channel = read.parsed, read.entries, read.channel
     bozo_reason = one_line(str(parsed.get("bozo_exception")))[:300] if parsed.get("bozo") else None
     if not parsed.get("version") and not entries:
         content_type = headers.get("content-type", "no content type")
@@ -184,15 +186,25 @@ def _parse_xml_feed(
         raise ParseError(
             f"{url}: not an RSS, Atom or JSON feed ({content_type}, no feed elements found{detail})"
         )
-    channel = parsed.get("feed") or {}
-    feed_language = channel.get("language") or headers.get("content-language")
-    kept = _kept_entries(
-        entries, feed=feed, base=stand_in, feed_language=feed_language, seen=seen_entries
-    )
+    language = read.feed_language
+    if raw is not None and len(entries) == len(digests) - len(skipped):
+        kept = kept_raw_entries(
+            entries,
+            digests=digests,
+            seen=seen,
+            context=context,
+            feed=feed,
+            base=stand_in,
+            feed_language=language,
+        )
+    else:  # expat could not cut it up (feedparser read it loosely), or saw it otherwise
+        kept = kept_normalized_entries(
+            entries, feed=feed, base=stand_in, feed_language=language, seen=seen_entries
+        )
     link = channel.get("link")
     link = link if isinstance(link, str) and len(link) <= MAX_URL_CHARS else None
     return ParsedFeed(
-        title=_entry_text(channel, "title")[:MAX_TITLE_CHARS] or None,
+        title=entry_text(channel, "title")[:MAX_TITLE_CHARS] or None,
         link=clean_url(stand_in.restore(stand_in.link(link)), base=url) if link else None,
         items=tuple(kept.items),
         bozo_reason=bozo_reason,
@@ -206,236 +218,40 @@ def _parse_xml_feed(
     )
 
 
-@dataclass(slots=True)
-class _KeptEntries:
-    """A document's entries as ``unique_items`` would keep them (first per key, at most
-    MAX_ITEMS_PER_FEED): the new or edited ones as Items, the rest only counted."""
-
-    items: list[Item] = field(default_factory=list)
-    digests: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    unchanged_published: list[datetime] = field(default_factory=list)
+_NOTHING_SEEN = SeenEntries(context=None, entries={})
 
 
-def _kept_entries(
-    entries: Iterable[dict[str, Any]],
-    *,
-    feed: str,
-    base: StandInBase,
-    feed_language: str | None,
-    seen: frozenset[str],
-) -> _KeptEntries:
-    """Normalize the entries whose digest is not in ``seen``; count the others.
+@dataclass(frozen=True, slots=True)
+class _Read:
+    parsed: Any  # feedparser's FeedParserDict
+    entries: list[Any]
+    channel: Any
+    feed_language: str | None
 
-    A seen entry is one the last stored parse kept, so the store holds its item as
-    this parse would build it. Its key is still read (cheap for a guid) so that the
-    first entry per key wins exactly as when every entry is normalized.
-    """
-    # What an Item depends on besides its entry (see _item_from_entry); feedparser's
-    # entry holds the rest, its repr every value it parsed, in document order.
-    context = entry_context(
-        feed,
-        base.base,
-        base.real_origin,
-        str(base.links_deferred),
-        str(base.guids_deferred),
-        str(feed_language),
+
+def _read(document: bytes, response_headers: dict[str, str], url: str) -> _Read:
+    """feedparser's reading of ``document``; ParseError when it is refused as hostile."""
+    hazard = xml_hazard(document, response_headers)
+    if hazard:
+        raise ParseError(f"{url}: refused to parse: {hazard}")
+    # Pass a stream, never bytes: feedparser treats a bytes/str argument that
+    # names an existing path as a file to open.
+    parsed = feedparser.parse(
+        io.BytesIO(document),
+        response_headers=response_headers,
+        # Relative links are resolved in the content we keep as HTML only
+        # (feedentries._resolved_content): feedparser would re-parse every title and
+        # summary too, a fifth of its time, for fields we keep only as text.
+        resolve_relative_uris=False,
+        # Item.content_html keeps the feed's HTML as served; the digest
+        # sanitizes (nh3) on output, with the allow-list our templates need.
+        sanitize_html=False,
     )
-    kept = _KeptEntries()
-    keys: set[str] = set()
-    for entry in entries:
-        if len(keys) >= MAX_ITEMS_PER_FEED:
-            break
-        digest = entry_digest(context, repr(entry))
-        if digest in seen:
-            key = _entry_key(entry, base)
-            if key in keys:
-                continue
-            kept.unchanged += 1
-            published = _utc(dict.get(entry, "published_parsed"))
-            if published is not None:
-                kept.unchanged_published.append(published)
-        else:
-            item = _item_from_entry(entry, feed=feed, base=base, feed_language=feed_language)
-            key = item.key
-            if key in keys:
-                continue
-            kept.items.append(item)
-        keys.add(key)
-        kept.digests.append(digest)
-    return kept
-
-
-def _item_from_entry(
-    entry: dict[str, Any], *, feed: str, base: StandInBase, feed_language: str | None
-) -> Item:
-    cutter = FieldCutter()
-    title = cutter.text("title", _entry_text(entry, "title", cutter), MAX_TITLE_CHARS)
-    summary_html = cutter.raw(
-        "summary",
-        _as_html(entry.get("summary_detail") or {}, entry.get("summary", "")),
-        MAX_SUMMARY_CHARS,
+    channel = parsed.get("feed") or {}
+    language = channel.get("language") or response_headers.get("content-language")
+    return _Read(
+        parsed=parsed,
+        entries=parsed.get("entries") or [],
+        channel=channel,
+        feed_language=str(language) if language else None,
     )
-    # Only real content (content:encoded, Atom content): a copy of the summary would
-    # be stored, tokenized and searched twice for nothing.
-    content_html = cutter.text(
-        "content_html",
-        base.restore(_richest_content(entry.get("content") or [], base)),
-        MAX_CONTENT_HTML_CHARS,
-    )
-    summary = cutter.text("summary", _markup_text(base.restore(summary_html)), MAX_SUMMARY_CHARS)
-    content_text = cutter.text(
-        "content_text",
-        html_to_text(cutter.raw("content_text", content_html, MAX_CONTENT_TEXT_CHARS)),
-        MAX_CONTENT_TEXT_CHARS,
-    )
-    url, link_key = _entry_link(entry, base, cutter)
-    guid = _entry_guid(entry, base)
-    # dict.get: FeedParserDict.get("updated_parsed") falls back to the published
-    # date with a DeprecationWarning; we want the feed's own updated date or None.
-    published = _utc(dict.get(entry, "published_parsed"))
-    updated = _utc(dict.get(entry, "updated_parsed"))
-    key = item_key(guid, link_key, title, published or updated)
-    author = cutter.text("author", _author(entry), MAX_AUTHOR_CHARS)
-    tags = cutter.tags(
-        one_line(str(tag.get("term") or tag.get("label") or "")[: raw_limit(MAX_TAG_CHARS)])
-        for tag in entry.get("tags") or []
-    )
-    cut = cutter.cut(feed, key)
-    return Item(
-        feed=feed,
-        key=key,
-        url=url,
-        title=title,
-        summary=summary,
-        content_html=content_html,
-        content_text=content_text,
-        author=author,
-        tags=tags,
-        published=published,
-        updated=updated,
-        language=_entry_language(entry) or feed_language,
-        content_hash=content_hash(title, summary, content_text),
-        cut=cut,
-    )
-
-
-def _entry_link(
-    entry: Mapping[str, Any], base: StandInBase, cutter: FieldCutter
-) -> tuple[str | None, str | None]:
-    """An entry's display URL and the link its key may come from."""
-    link = base.link(entry.get("link") or "") or None
-    if link is not None and len(link) > MAX_URL_CHARS:
-        return cutter.url("url", link), link  # no URL (the cut recorded); keyed by its hash
-    if not link:
-        return None, None
-    cleaned = clean_url(link)
-    restored = base.restore(link)
-    # An absolute link (most of them) is its own display URL: clean it once.
-    return (cleaned if restored == link else clean_url(restored)), base.key(cleaned)
-
-
-def _entry_guid(entry: Mapping[str, Any], base: StandInBase) -> str | None:
-    raw_id = entry.get("id")
-    return base.key(base.guid(raw_id)) if isinstance(raw_id, str) else None
-
-
-def _entry_key(entry: dict[str, Any], base: StandInBase) -> str:
-    """The key ``_item_from_entry`` gives an entry, reading no more of it than needed."""
-    guid = _entry_guid(entry, base)
-    key = reference_key(guid, None)  # a guid: the link is not even read
-    if key is not None:
-        return key
-    cutter = FieldCutter()  # its cuts are not kept: the item is not built
-    _, link_key = _entry_link(entry, base, cutter)
-    key = reference_key(None, link_key)
-    if key is not None:
-        return key
-    title = cutter.text("title", _entry_text(entry, "title", cutter), MAX_TITLE_CHARS)
-    published = _utc(dict.get(entry, "published_parsed"))
-    updated = _utc(dict.get(entry, "updated_parsed"))
-    return item_key(guid, link_key, title, published or updated)
-
-
-def _entry_text(node: Mapping[str, Any], name: str, cutter: FieldCutter | None = None) -> str:
-    """A title-like field as one line of plain text, whatever its declared type.
-
-    At most ``raw_limit(MAX_TITLE_CHARS)`` characters of it are read.
-    """
-    value = node.get(name)
-    if not value:
-        return ""
-    text = str(value)
-    limit = raw_limit(MAX_TITLE_CHARS)
-    if len(text) > limit:
-        text = cutter.raw(name, text, MAX_TITLE_CHARS) if cutter else text[:limit]
-    detail = node.get(f"{name}_detail") or {}
-    if str(detail.get("type", "")).lower() in _HTML_TYPES:
-        return one_line(_markup_text(text))
-    return one_line(text)
-
-
-def _markup_text(markup: str) -> str:
-    """The text of a title's or summary's HTML, as it read when feedparser's link
-    resolver rewrote that HTML first: a ``<!`` that opens no doctype, comment or
-    CDATA is text ("<!'"), where html.parser would drop it as a bogus comment."""
-    if "<!" in markup:
-        markup = _NOT_A_DECLARATION.sub("&lt;!", markup)
-    return html_to_text(markup)
-
-
-def _as_html(detail: Mapping[str, Any], value: str) -> str:
-    """Content as HTML: plain-text content is escaped so it reads the same as markup."""
-    if not value:
-        return ""
-    if str(detail.get("type", "text/html")).lower() in _HTML_TYPES:
-        return str(value)
-    return html.escape(str(value), quote=False)
-
-
-def _richest_content(contents: Iterable[Mapping[str, Any]], base: StandInBase) -> str:
-    """The longest of an entry's content alternatives (content:encoded, atom:content),
-    its relative links resolved."""
-    candidates = [_as_html(content, _resolved_content(content, base)) for content in contents]
-    return max(candidates, key=len, default="")
-
-
-def _resolved_content(content: Mapping[str, Any], stand_in: StandInBase) -> str:
-    """HTML content with its relative links made absolute, as feedparser's
-    ``resolve_relative_uris`` would have made them: by its resolver, against the
-    base in force where the content stood (``xml:base`` included), and only in
-    HTML or XHTML content."""
-    value = str(content.get("value") or "")
-    kind = str(content.get("type") or "")
-    if not value or kind not in _RESOLVED_TYPES:
-        return value
-    base = stand_in.content_base(str(content.get("base") or ""))
-    # feedparser parses every document as UTF-8 (it converts the bytes first).
-    return str(feedparser.urls.resolve_relative_uris(value, base, "utf-8", kind))
-
-
-def _author(entry: Mapping[str, Any]) -> str:
-    detail = entry.get("author_detail") or {}
-    name = str(detail.get("name") or entry.get("author") or "")
-    return one_line(name[: raw_limit(MAX_AUTHOR_CHARS)])
-
-
-def _entry_language(entry: Mapping[str, Any]) -> str | None:
-    for detail in (
-        *(entry.get("content") or []),
-        entry.get("summary_detail"),
-        entry.get("title_detail"),
-    ):
-        if detail and detail.get("language"):
-            return str(detail["language"])
-    return None
-
-
-def _utc(parsed: time.struct_time | None) -> datetime | None:
-    """feedparser's *_parsed values are UTC struct_times (it normalizes the offset)."""
-    if not parsed:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
