@@ -135,6 +135,29 @@ def test_the_warm_up_sources_do_not_count_toward_the_estimate() -> None:
     assert not started
 
 
+def test_a_one_off_cost_after_the_warm_up_is_not_extrapolated() -> None:
+    """A list compiled on its first use, late in a warm poll, is one slow match: it
+    counts as one dear source, not as what every source left will cost."""
+    started: list[int] = []
+
+    def start_pool() -> CpuStages:
+        started.append(1)
+        return CountingPool()
+
+    clock = FakeCpuClock(0.0005)
+    stages = AdaptiveCpuStages(NoTopics(), 1000, start_pool, cpu_clock=clock)
+    poll_like(stages, 2 * POOL_WARM_UP_SOURCES)
+    clock.per_source = 2.0  # one source's parse and match: a second each
+    poll_like(stages, 1)
+    clock.per_source = 0.0005
+    poll_like(stages, 1000 - 2 * POOL_WARM_UP_SOURCES - 1)
+    assert not started
+    # Sources that all cost that much still start the pool.
+    stages = AdaptiveCpuStages(NoTopics(), 1000, start_pool, cpu_clock=FakeCpuClock(2.0))
+    poll_like(stages, 2 * POOL_WARM_UP_SOURCES)
+    assert started == [1]
+
+
 def test_building_the_topic_index_on_demand_is_not_counted_as_work_to_come() -> None:
     """The first local match builds the index (a one-off ~0.2 s); counted as the work
     of one source it would start workers for a warm poll that needs none."""

@@ -54,6 +54,12 @@ MATCHED_KEPT = 256
 # The first sources' parses carry one-off costs (lazy imports, compiled patterns):
 # the estimate counts only the sources done after these, and at least as many again.
 POOL_WARM_UP_SOURCES = 32
+# One parse or match counts toward the estimate as at most this much CPU. One-off
+# costs that land after the warm-up (a list's alternatives compiled on its first
+# use: 0.1-0.5 s) would otherwise be extrapolated to every source left and start
+# workers for a warm poll that needs none; a feed that truly costs more (a huge
+# one) still counts this much, so a poll of many of them still starts the pool.
+POOL_CALL_CPU_COUNTED = 0.05
 
 
 class CpuStages(Protocol):
@@ -355,7 +361,7 @@ class AdaptiveCpuStages:
 
     def _spent(self, seconds: float) -> None:
         with self._lock:
-            self._cpu_seconds += seconds
+            self._cpu_seconds += min(seconds, POOL_CALL_CPU_COUNTED)
 
 
 def _preloaded_modules() -> list[str]:
