@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import feedparser
 import pytest
 
+import watcher.sources.feeds as feeds_module
 from watcher.exceptions import ParseError
 from watcher.models import Item
 from watcher.sources import feeditems
@@ -571,3 +573,27 @@ def test_digests_of_an_older_version_are_read_as_nothing_seen() -> None:
     older = frozenset({"0123456789abcdef01234567", "c.nothing", "x.y"})
     again = parse_feed(body, feed="test", url=FEED_URL, headers={}, seen_entries=older)
     assert again == parse(body)
+
+
+def test_the_hazard_scan_is_left_to_expat_only_when_both_read_utf8(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scanned: list[bytes] = []
+    real_scan = feeds_module.xml_hazard
+
+    def recording(body: bytes, headers: Mapping[str, str]) -> str | None:
+        scanned.append(body)
+        return real_scan(body, headers)
+
+    monkeypatch.setattr(feeds_module, "xml_hazard", recording)
+    body = rss(_entry("a", "Tide"))
+    parse(body)
+    parse(body, {"content-type": "application/rss+xml; charset=utf-8"})
+    assert scanned == []  # expat read it, within every limit, as feedparser will
+    # feedparser would decode these otherwise than expat did: its reading is scanned.
+    parse(body, {"content-type": "application/xml; charset=iso-8859-1"})
+    latin = body.replace(b'encoding="utf-8"', b'encoding="iso-8859-1"')
+    parse(latin)
+    malformed = rss(_entry("a", "Tide & Time"))
+    parse(malformed)
+    assert scanned == [body, latin, malformed]

@@ -136,7 +136,8 @@ def _parse_xml_feed(
     # the feed bozo; application/xml means "trust the XML declaration" (RFC 7303
     # §8.5), which is what it does anyway.
     response_headers.setdefault("content-type", "application/xml")
-    converted = feedparser.encodings.convert_to_utf8(dict(response_headers), body, {})
+    reading: dict[str, Any] = {}
+    converted = feedparser.encodings.convert_to_utf8(dict(response_headers), body, reading)
     response_headers["content-location"] = stand_in.feedparser_base(
         converted if isinstance(converted, bytes) else body
     )
@@ -159,8 +160,11 @@ def _parse_xml_feed(
         seen = _NOTHING_SEEN  # its entries' tokens are trusted only with their context
     skipped = [span for span, digest in zip(spans, digests, strict=True) if digest in seen.entries]
     # Only what feedparser will read is scanned for hazards: expat has read the
-    # entries cut out, and it is safe on them (see find_raw_entries).
-    read = _read(without_spans(body, skipped) if skipped else body, response_headers, url)
+    # entries cut out, and it is safe on them (see find_raw_entries). When both
+    # read the document as UTF-8, expat has checked it all already.
+    checked = raw is not None and raw.utf8 and reading.get("encoding") == "utf-8"
+    document = without_spans(body, skipped) if skipped else body
+    read = _read(document, response_headers, url, checked=checked)
     context = context_token(frame, read.feed_language)
     if skipped and (
         context != seen.context
@@ -171,7 +175,7 @@ def _parse_xml_feed(
         # not find the entries expat found, or told the format by an entry (CDF):
         # read the whole document after all.
         seen, skipped = _NOTHING_SEEN, []
-        read = _read(body, response_headers, url)
+        read = _read(body, response_headers, url, checked=checked)
     parsed, entries, channel = read.parsed, read.entries, read.channel
     bozo_reason = one_line(str(parsed.get("bozo_exception")))[:300] if parsed.get("bozo") else None
     if not parsed.get("version") and not entries:
@@ -229,9 +233,10 @@ class _Read:
     feed_language: str | None
 
 
-def _read(document: bytes, response_headers: dict[str, str], url: str) -> _Read:
-    """feedparser's reading of ``document``; ParseError when it is refused as hostile."""
-    hazard = xml_hazard(document, response_headers)
+def _read(document: bytes, response_headers: dict[str, str], url: str, *, checked: bool) -> _Read:
+    """feedparser's reading of ``document``; ParseError when it is refused as hostile
+    (unless ``checked``: its bytes are known to be within xml_hazard's limits)."""
+    hazard = None if checked else xml_hazard(document, response_headers)
     if hazard:
         raise ParseError(f"{url}: refused to parse: {hazard}")
     # Pass a stream, never bytes: feedparser treats a bytes/str argument that

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.parsers import expat
 
-from watcher.sources.hazards import MAX_ELEMENTS, MAX_XML_DEPTH
+from watcher.sources.hazards import MAX_ATTRIBUTES, MAX_ELEMENTS, MAX_TAG_BYTES, MAX_XML_DEPTH
 
 _ENTRY_NAMES = frozenset({"item", "entry"})
 # 96 bits, as ENTRY_DIGEST_BYTES: an edited entry hashing like an earlier one is
@@ -40,6 +40,10 @@ class RawEntries:
 
     spans: tuple[tuple[int, int], ...]
     frame: str
+    # Expat read the document as UTF-8 and found it within every limit of
+    # xml_hazard: when feedparser decodes it as UTF-8 too, it reads these very
+    # characters and that scan can only agree.
+    utf8: bool
 
 
 class _Unreadable(Exception):
@@ -50,7 +54,8 @@ def find_raw_entries(body: bytes) -> RawEntries | None:
     """The entries of an RSS or Atom document, or None when expat cannot read it
     (malformed XML, which feedparser reads loosely), it has a DOCTYPE (its
     entities could be used inside entries), an entry is an empty element, or it
-    is beyond MAX_ELEMENTS or MAX_XML_DEPTH (xml_hazard then says why).
+    is beyond a limit of xml_hazard (elements, depth, attributes, tag bytes:
+    xml_hazard then says which).
 
     Safe on hostile bytes: expat reads no DTD here, hence no entity but the five
     predefined ones, and the elements it reports are bounded as above.
@@ -61,13 +66,19 @@ def find_raw_entries(body: bytes) -> RawEntries | None:
     open_tags: list[str] = []
     frames: dict[str, None] = {}
     declaration: list[str] = []
+    declared_encoding: list[str] = []
     entry_depth = -1
     entry_start = 0
 
     def start(name: str, attributes: dict[str, str]) -> None:
         nonlocal entry_depth, entry_start, elements
         elements += 1
-        if elements > MAX_ELEMENTS or len(open_tags) >= MAX_XML_DEPTH:
+        if (
+            elements > MAX_ELEMENTS
+            or len(open_tags) >= MAX_XML_DEPTH
+            or len(attributes) > MAX_ATTRIBUTES
+            or sum(len(name) + len(value) for name, value in attributes.items()) > MAX_TAG_BYTES
+        ):
             raise _Unreadable
         if entry_depth < 0:
             if name.rpartition(":")[2].lower() in _ENTRY_NAMES:
@@ -93,6 +104,7 @@ def find_raw_entries(body: bytes) -> RawEntries | None:
 
     def xml_declaration(version: str, encoding: str | None, standalone: int) -> None:
         declaration.append(f"{version} {encoding} {standalone}")
+        declared_encoding.append((encoding or "utf-8").lower())
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
@@ -103,7 +115,9 @@ def find_raw_entries(body: bytes) -> RawEntries | None:
     except (expat.ExpatError, _Unreadable, ValueError, LookupError):
         # ValueError: a span's end tag not found; LookupError: an encoding expat lacks.
         return None
-    return RawEntries(spans=tuple(spans), frame=repr((declaration, list(frames))))
+    utf16 = body.startswith((b"\xff\xfe", b"\xfe\xff"))  # expat's only other guess
+    utf8 = not utf16 and all(encoding in ("utf-8", "utf8") for encoding in declared_encoding)
+    return RawEntries(spans=tuple(spans), frame=repr((declaration, list(frames))), utf8=utf8)
 
 
 def without_spans(body: bytes, spans: Sequence[tuple[int, int]]) -> bytes:
