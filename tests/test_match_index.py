@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,16 @@ import yaml
 
 from watcher.config import TopicConfig
 from watcher.exceptions import QueryError
-from watcher.match import TopicIndex, TopicQueryError, field_text, format_explanation, parse_query
+from watcher.match import (
+    TopicIndex,
+    TopicQueryError,
+    alternatives,
+    field_text,
+    format_explanation,
+    parse_query,
+)
 from watcher.match.index import requirements
+from watcher.match.nodes import Or, Phrase, Word
 from watcher.models import Item
 
 DATA = Path(__file__).parent / "data" / "match"
@@ -278,3 +288,27 @@ def test_a_stemming_term_hits_every_word_of_its_stem_in_the_item() -> None:
         ("title", 2, 8),
         ("summary", 7, 13),
     ]
+
+
+def test_a_lists_first_word_index_is_built_once_with_the_topic_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[int] = []
+    real_init = alternatives.OrIndex.__init__
+
+    def counting(self: alternatives.OrIndex, node: Or) -> None:
+        built.append(len(node.children))
+        time.sleep(0.01)  # long enough for every thread below to ask meanwhile
+        real_init(self, node)
+
+    monkeypatch.setattr(alternatives.OrIndex, "__init__", counting)
+    big = Or(tuple(Phrase((Word(f"w{number}"),), f"w{number}") for number in range(500)))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        indexes = list(pool.map(lambda _: alternatives.or_index(big), range(8)))
+    assert built == [500] and all(index is indexes[0] for index in indexes)
+    # A topic naming a list: its index is built by TopicIndex.build, not on a match.
+    index = TopicIndex.build([topic("@capitals AND visit")])
+    after_build = len(built)
+    assert max(built[1:after_build], default=0) > 100  # the list's
+    assert index.match(make_item(title="A visit to Paris", summary="Talks in Paris."))
+    assert all(size < 100 for size in built[after_build:])

@@ -13,6 +13,7 @@ first word the item lacks by the ``gates`` kept on the node, a set lookup each.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Set
 
 from watcher.match.nodes import Gate
@@ -113,14 +114,20 @@ class Vocabulary:
 
 VOCABULARY = Vocabulary()
 _OR_INDEXES: dict[int, OrIndex] = {}
+# Polling threads meet a list's OR for the first time together: without the lock
+# each built its own index of the same 19,000 phrases.
+_OR_INDEXES_LOCK = threading.Lock()
 
 
 def or_index(node: Or) -> OrIndex:
-    """The index of ``node``, built on first use and kept (by the node's identity)."""
+    """The index of ``node``, built on first use, once, and kept (by its identity)."""
     index = _OR_INDEXES.get(id(node))
     if index is None or index.node is not node:
-        index = _OR_INDEXES[id(node)] = OrIndex(node)
-        VOCABULARY.add(index)
+        with _OR_INDEXES_LOCK:
+            index = _OR_INDEXES.get(id(node))
+            if index is None or index.node is not node:
+                index = _OR_INDEXES[id(node)] = OrIndex(node)
+                VOCABULARY.add(index)
     return index
 
 

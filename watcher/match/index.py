@@ -28,6 +28,7 @@ from typing import Literal, NamedTuple
 from watcher.config import ListConfig, TopicConfig
 from watcher.exceptions import QueryError
 from watcher.knowledge import EntityList, resolve_lists
+from watcher.match.alternatives import or_index
 from watcher.match.explain import Explanation, explain_clause
 from watcher.match.query import (
     And,
@@ -133,6 +134,9 @@ class _KeyFinder:
         if isinstance(node, Scoped):
             return self.keys(node.child)
         if isinstance(node, ListRef):
+            # The list's first-word index is built with the topic index (a few
+            # milliseconds), not in the middle of a poll's first matches.
+            or_index(node.alternatives)
             return self.keys(node.alternatives)
         if isinstance(node, Not):
             return None
