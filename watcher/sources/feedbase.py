@@ -10,11 +10,14 @@ import feedparser.urls
 
 # What makes feedparser's base change within a document, or tells it whether to
 # resolve an id (see StandInBase.feedparser_base); matched loosely, anywhere:
-# a false alarm only keeps the base.
+# a false alarm only keeps the base. Each pattern is tried only where the literal
+# it needs occurs: a regular expression over a whole feed costs up to a
+# millisecond, the literal's search a hundredth of that.
 _KEEP_THE_BASE = (
-    re.compile(rb"base\s*=", re.IGNORECASE),  # xml:base, base
+    (b"base", re.compile(rb"base\s*=", re.IGNORECASE)),  # xml:base, base
     # An empty link href is joined to the base (the base itself), an empty <link> not.
-    re.compile(rb"(?:href|url|uri)\s*=\s*(?:\"\"|'')", re.IGNORECASE),
+    (b'""', re.compile(rb"(?:href|url|uri)\s*=\s*\"\"", re.IGNORECASE)),
+    (b"''", re.compile(rb"(?:href|url|uri)\s*=\s*''", re.IGNORECASE)),
 )
 _ID_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(?:guid|id)(\s[^<>]*)?>", re.IGNORECASE)
 _PERMALINK = re.compile(rb"ispermalink\s*=\s*(?:\"([^\"]*)\"|'([^']*)')", re.IGNORECASE)
@@ -77,11 +80,13 @@ class StandInBase:
     def feedparser_base(self, data: bytes) -> str:
         """The base to give feedparser for ``data`` (the body as UTF-8): the stand-in,
         or "" when this object will resolve links and ids itself."""
-        if any(pattern.search(data) for pattern in _KEEP_THE_BASE):
+        lowered = data.lower()
+        if any(literal in lowered and pattern.search(data) for literal, pattern in _KEEP_THE_BASE):
             return self.base
         # Whether feedparser joins each id element's text: all alike, or keep the base.
         joined = {_is_permalink(tag.group(1)) for tag in _ID_ELEMENT.finditer(data)}
-        if len(joined) > 1 or None in joined or (joined and _ABOUT_ATTRIBUTE.search(data)):
+        about = b"about" in lowered and _ABOUT_ATTRIBUTE.search(data)
+        if len(joined) > 1 or None in joined or (joined and about):
             # Mixed, unreadable, or ids also from rdf:about: the result would not tell.
             return self.base
         self.links_deferred = True
