@@ -296,10 +296,11 @@ def test_a_killed_worker_process_costs_the_calls_in_flight_not_the_pool() -> Non
 
 def test_a_worker_process_holds_only_the_parse_and_match_stages() -> None:
     """Issue #18: a worker imports neither the store, SQLAlchemy nor the poll package
-    (about 30 MB a process), and what it inherited from the fork server, and its topic
-    index, are frozen out of the cyclic collector's walks, which would copy their pages."""
+    (about 30 MB a process), nor lxml (only an HTML page needs it), and what it
+    inherited from the fork server, and its topic index, are frozen out of the
+    cyclic collector's walks, which would copy their pages."""
     stages = ProcessCpuStages((TopicConfig(name="tides", query="tide*"),), {}, 2)
-    heavy = ("sqlalchemy", "watcher.store", "watcher.poll")
+    heavy = ("sqlalchemy", "watcher.store", "watcher.poll", "lxml", "cssselect")
     try:
         loaded = stages._pool.submit(
             eval, f"sorted(m for m in __import__('sys').modules if m.startswith({heavy!r}))"

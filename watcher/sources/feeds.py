@@ -30,7 +30,6 @@ import feedparser
 import feedparser.encodings
 
 from watcher.exceptions import ParseError
-from watcher.sources.advertised import discover_feeds
 from watcher.sources.feedbase import StandInBase
 from watcher.sources.feedentries import entry_text, kept_normalized_entries, kept_raw_entries
 from watcher.sources.feeditems import (
@@ -111,6 +110,10 @@ def parse_feed(
 
 def _advertised_feed(body: bytes, url: str) -> str | None:
     """The first feed an HTML page points at (``<link rel=alternate>``, feed-like links)."""
+    # Imported here, on this error path: it brings lxml and cssselect, which no worker
+    # process parsing feeds otherwise needs (about 20 ms and 6 MB each).
+    from watcher.sources.advertised import discover_feeds
+
     found = discover_feeds(body, page_url=url)
     return found[0].url if found else None
 
