@@ -30,6 +30,7 @@ from watcher.sources.feeds import (
     item_key,
     parse_feed,
 )
+from watcher.sources.rawentries import find_raw_entries
 from watcher.urls import clean_url
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -597,3 +598,15 @@ def test_the_hazard_scan_is_left_to_expat_only_when_both_read_utf8(
     malformed = rss(_entry("a", "Tide & Time"))
     parse(malformed)
     assert scanned == [body, latin, malformed]
+
+
+def test_an_unbound_prefix_leaves_the_hazard_scan_to_run() -> None:
+    # feedparser's strict parser refuses an undeclared prefix and reads the document
+    # with its loose one, which the pre-scan guards: expat must refuse it here too.
+    body = rss(_entry("a", "Tide") + "<media:thumbnail url='https://example.org/t.jpg'/>")
+    assert find_raw_entries(body) is None
+    declared = body.replace(b'<rss version="2.0"', b'<rss version="2.0" xmlns:media="urn:m"')
+    found = find_raw_entries(declared)
+    assert found is not None and len(found.spans) == 1 and "urn:m" in found.frame
+    moved = find_raw_entries(declared.replace(b"urn:m", b"urn:other"))
+    assert moved is not None and moved.frame != found.frame  # so every entry reads anew

@@ -35,8 +35,8 @@ _CONTEXT_PREFIX = "c."
 @dataclass(frozen=True, slots=True)
 class RawEntries:
     """Where a document's entries lie (byte offsets, document order), and what frames
-    them: the XML declaration and the start tags of their ancestors (namespaces,
-    ``xml:base``, ``xml:lang``)."""
+    them: the XML declaration, the namespaces declared outside them and the start
+    tags of their ancestors (``xml:base``, ``xml:lang``)."""
 
     spans: tuple[tuple[int, int], ...]
     frame: str
@@ -58,13 +58,16 @@ def find_raw_entries(body: bytes) -> RawEntries | None:
     xml_hazard then says which).
 
     Safe on hostile bytes: expat reads no DTD here, hence no entity but the five
-    predefined ones, and the elements it reports are bounded as above.
+    predefined ones, and the elements it reports are bounded as above. It reads
+    namespaces as feedparser's strict parser does, so a document that comes
+    through here is one feedparser reads strictly too, never with its loose one.
     """
-    parser = expat.ParserCreate()
+    parser = expat.ParserCreate(namespace_separator=" ")
     elements = 0
     spans: list[tuple[int, int]] = []
     open_tags: list[str] = []
     frames: dict[str, None] = {}
+    namespaces: dict[str, None] = {}  # declared outside the entries, in order
     declaration: list[str] = []
     declared_encoding: list[str] = []
     entry_depth = -1
@@ -81,7 +84,7 @@ def find_raw_entries(body: bytes) -> RawEntries | None:
         ):
             raise _Unreadable
         if entry_depth < 0:
-            if name.rpartition(":")[2].lower() in _ENTRY_NAMES:
+            if name.rpartition(" ")[2].lower() in _ENTRY_NAMES:  # "namespace local"
                 entry_depth = len(open_tags)
                 entry_start = parser.CurrentByteIndex
                 frames.setdefault(repr(open_tags))
@@ -99,6 +102,10 @@ def find_raw_entries(body: bytes) -> RawEntries | None:
             spans.append((entry_start, body.index(b">", at) + 1))
             entry_depth = -1
 
+    def namespace(prefix: str | None, uri: str) -> None:
+        if entry_depth < 0:
+            namespaces.setdefault(f"{prefix}={uri}")
+
     def doctype(*_: object) -> None:
         raise _Unreadable
 
@@ -108,6 +115,7 @@ def find_raw_entries(body: bytes) -> RawEntries | None:
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
+    parser.StartNamespaceDeclHandler = namespace
     parser.StartDoctypeDeclHandler = doctype
     parser.XmlDeclHandler = xml_declaration
     try:
@@ -117,7 +125,8 @@ def find_raw_entries(body: bytes) -> RawEntries | None:
         return None
     utf16 = body.startswith((b"\xff\xfe", b"\xfe\xff"))  # expat's only other guess
     utf8 = not utf16 and all(encoding in ("utf-8", "utf8") for encoding in declared_encoding)
-    return RawEntries(spans=tuple(spans), frame=repr((declaration, list(frames))), utf8=utf8)
+    frame = repr((declaration, list(namespaces), list(frames)))
+    return RawEntries(spans=tuple(spans), frame=frame, utf8=utf8)
 
 
 def without_spans(body: bytes, spans: Sequence[tuple[int, int]]) -> bytes:
