@@ -93,7 +93,8 @@ def test_a_poll_once_imports_none_of_them(tmp_path: Path) -> None:
         # The modules at exit, written by an exit handler: `watcher` ends the process
         # with os._exit after running them (watcher.cli.exit_without_teardown).
         done = python(
-            "import atexit, json, sys\n"
+            "import atexit, gc, json, sys\n"
+            "atexit.register(lambda: print(gc.get_freeze_count(), file=sys.stderr))\n"
             "atexit.register(lambda: print(json.dumps(sorted(sys.modules))))\n"
             f"from watcher.cli import main\n{poll_once(config)}\nmain()\n",
             tmp_path,
@@ -103,6 +104,8 @@ def test_a_poll_once_imports_none_of_them(tmp_path: Path) -> None:
     modules = loaded(done.stdout)
     assert "watcher.pipeline" in modules  # it did poll
     assert modules.intersection(NOT_FOR_A_POLL) == set()
+    # What start-up made is frozen out of the collector's walks (watcher.cli.polling).
+    assert int(done.stderr.strip().splitlines()[-1]) > 10_000
 
 
 def test_a_sender_fails_at_construction_without_a_rendering_library(
