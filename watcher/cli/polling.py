@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -45,6 +46,10 @@ def poll(ctx: Context, once: bool, source_names: tuple[str, ...]) -> None:
     from watcher.pipeline import Pipeline
 
     config = ctx.config()
+    # What exists now (the modules, the configuration) lives as long as this process:
+    # frozen, it is left out of every later collection, whose full ones walked it all
+    # again (~0.1 s of CPU in a warm poll of 1,000 feeds, issue #18).
+    gc.freeze()
     known = {source.name for source in config.sources}
     for name in source_names:
         if name not in known:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import webbrowser
 from pathlib import Path
 
 import click
@@ -64,6 +63,8 @@ def digest_preview(
     path.write_text(rendered.html, encoding="utf-8")
     click.echo(f"{path} ({view.total} items): {rendered.subject}")
     if open_browser:
+        import webbrowser  # only for --open; every other command would pay its import
+
         webbrowser.open(path.resolve().as_uri())
 
 

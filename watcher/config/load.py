@@ -183,7 +183,6 @@ def _owner_problems(data: dict[str, object], document: MarkedDocument) -> list[L
     topic queries, cron schedules. Like the cross-checks, works on the raw values."""
     # Imported here: these modules import the schema, and importing the schema runs
     # watcher.config's __init__, which imports this module; at call time all are loaded.
-    from watcher.daemon.cron import validate_crontab
     from watcher.match.query import parse_query
     from watcher.outputs.channels import validate_channel_url
     from watcher.sources.pages import validate_selector
@@ -204,6 +203,10 @@ def _owner_problems(data: dict[str, object], document: MarkedDocument) -> list[L
             check(("digests", index, "channels", position), validate_channel_url, url)
         schedule = digest.get("schedule")
         if isinstance(schedule, str):
+            # Only for a schedule to check: it imports APScheduler, which a
+            # `poll --once` of a config without one never needs (issue #18).
+            from watcher.daemon.cron import validate_crontab
+
             check(("digests", index, "schedule"), validate_crontab, standard_weekdays(schedule))
     for section, key in (("pages", "link_selector"), ("watches", "selector")):
         for index, entry in entries(data, section):

@@ -152,6 +152,12 @@ class _KeyFinder:
     def _or_keys(self, node: Or) -> frozenset[IndexKey] | None:
         union: set[IndexKey] = set()
         for child in node.children:
+            if isinstance(child, Phrase):
+                # What ``keys`` gives a phrase, without its set and its dispatch: a
+                # list's OR holds tens of thousands of phrases, most of one word.
+                words = child.words
+                union.add(_word_key(words[0] if len(words) == 1 else max(words, key=_selectivity)))
+                continue
             keys = self.keys(child)
             if keys is None:
                 return None
@@ -238,9 +244,11 @@ class _ClauseCheck(NamedTuple):
 
     @classmethod
     def of(cls, clause: Clause) -> _ClauseCheck:
-        return cls(
-            *(frozenset(text for kind, text in clause if kind == wanted) for wanted in _KINDS)
-        )
+        # One pass over the clause, not one per kind: a list's clause has ~24,000 keys.
+        by_kind: dict[str, list[str]] = {kind: [] for kind in _KINDS}
+        for kind, text in clause:
+            by_kind[kind].append(text)
+        return cls(*(frozenset(by_kind[kind]) for kind in _KINDS))
 
 
 _KINDS = ("word", "stem", "prefix")

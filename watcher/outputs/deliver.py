@@ -20,7 +20,6 @@ import logging
 import os
 import random
 import re
-import smtplib
 import ssl
 import tempfile
 from collections.abc import Mapping
@@ -29,10 +28,13 @@ from datetime import UTC, timedelta
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from watcher.config import SmtpConfig
 from watcher.exceptions import DeliveryError, TemporaryDeliveryError
+
+if TYPE_CHECKING:
+    import smtplib
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,10 @@ class SmtpTransport:
         docstring); when only some recipients were refused, raises too,
         temporary only if every refusal was a 4xx, naming the refused addresses.
         """
+        # Imported here: a poll without SMTP configured, or one that sends nothing,
+        # never needs it (issue #18); it is the standard library's, so this cannot fail.
+        import smtplib
+
         config = self._config
         server = f"{config.host}:{config.port}"
         try:
@@ -109,6 +115,8 @@ class SmtpTransport:
         )
 
     def _send(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        import smtplib
+
         config = self._config
         timeout = config.timeout.total_seconds()
         context = self._ssl_context or ssl.create_default_context()

@@ -1,6 +1,11 @@
 """Render a digest: the templates in ``templates/`` (Jinja2, HTML and text), the
 subject, the MIME message for ``deliver`` and the JSON form. What the digest
 shows is decided in ``watcher.outputs.view``; this only renders it.
+
+Jinja2 and css_inline are imported on first render, not with this module: every
+`watcher poll --once` imports the sender, and most send nothing (issue #18).
+``check_renderer_installed`` tells a process that may send, at its start, when
+either is missing, rather than at its first digest.
 """
 
 from __future__ import annotations
@@ -12,11 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from importlib.util import find_spec
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import css_inline
-import jinja2
 
 from watcher.exceptions import RenderError
 from watcher.models import JsonValue, TopicMatch
@@ -31,6 +35,9 @@ from watcher.outputs.view import (
     highlight,
     snippet_parts,
 )
+
+if TYPE_CHECKING:
+    import jinja2
 
 SUBJECT_LIMIT = 200
 
@@ -126,6 +133,21 @@ class TopicCount:
 # (item id, topic) -> (label, URL) of each feedback link; see watcher.dashboard.links.
 FeedbackLinks = Callable[[int, str], Sequence[tuple[str, str]]]
 
+# The libraries rendering imports on first use.
+RENDER_LIBRARIES = ("jinja2", "css_inline")
+
+
+def check_renderer_installed() -> None:
+    """Raise ModuleNotFoundError if a library rendering needs is not installed.
+
+    For a process that may send digests, at its start: rendering imports them on
+    first use, which can come hours into a daemon's run or after a poll's fetches.
+    Finding a module does not import it (a fraction of a millisecond each).
+    """
+    for name in RENDER_LIBRARIES:
+        if find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
 
 def render_digest(
     view: DigestView,
@@ -177,6 +199,8 @@ def render_digest(
     environment = _environment(templates_dir)
     html_body = _render_template(environment, HTML_TEMPLATE, {**context, "subject": subject})
     text_body = _render_template(environment, TEXT_TEMPLATE, {**context, "subject": subject})
+    import css_inline
+
     try:
         inlined = css_inline.inline(html_body, load_remote_stylesheets=False)
     except css_inline.InlineError as exc:
@@ -188,6 +212,8 @@ def render_digest(
 
 def render_subject(template: str, **variables: object) -> str:
     """Render a subject template (a Jinja string) and make it safe for the Subject header."""
+    import jinja2
+
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     try:
         rendered = environment.from_string(template).render(**variables)
@@ -210,6 +236,8 @@ def shipped_templates_dir() -> Path:
 
 
 def _environment(templates_dir: Path | None) -> jinja2.Environment:
+    import jinja2
+
     search_path = [shipped_templates_dir()]
     if templates_dir is not None:
         search_path.insert(0, templates_dir)
@@ -226,6 +254,8 @@ def _environment(templates_dir: Path | None) -> jinja2.Environment:
 def _render_template(
     environment: jinja2.Environment, name: str, context: Mapping[str, object]
 ) -> str:
+    import jinja2
+
     try:
         return environment.get_template(name).render(context)
     except jinja2.TemplateError as exc:

@@ -27,7 +27,13 @@ from watcher.logs import RepeatedFailureLog
 from watcher.models import SendOutcome, StoredItem
 from watcher.outputs.channels import make_channel
 from watcher.outputs.deliver import Transport, retry_delay
-from watcher.outputs.digest import FeedbackLinks, build_message, make_message_id, render_digest
+from watcher.outputs.digest import (
+    FeedbackLinks,
+    build_message,
+    check_renderer_installed,
+    make_message_id,
+    render_digest,
+)
 from watcher.outputs.short import render_short_message
 from watcher.outputs.view import DigestView, SourceLink, build_digest_view
 from watcher.store import Delivery, DigestRun, Store
@@ -73,6 +79,9 @@ class DigestSender:
         self.stories = stories
         self.clock = clock
         self.rng = rng or random.Random()
+        # Rendering imports its libraries on first use; a missing one fails here, at
+        # the start of the command or daemon, not at its first digest.
+        check_renderer_installed()
         # One log line per kind of failure of each digest, not one per delivery round.
         self._failure_logs: dict[str, RepeatedFailureLog] = {}
 

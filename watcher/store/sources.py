@@ -54,6 +54,8 @@ class SourceStore(StoreBase):
         items stay). Re-enabling a feed clears a 410 disablement.
         """
         by_name = {feed.name: feed for feed in feeds}
+        if self._sources_in_sync(by_name):
+            return  # every start of `poll --once`, unless feeds.yaml changed
         with self._session() as session:
             rows = {row.name: row for row in session.scalars(select(FeedRow))}
             for name, row in rows.items():
@@ -89,6 +91,29 @@ class SourceStore(StoreBase):
                 if feed.enabled and not existing.active:
                     existing.next_poll_at = now
                 existing.active = feed.enabled
+
+    def _sources_in_sync(self, by_name: Mapping[str, ConfiguredSource]) -> bool:
+        """Whether ``sync_sources`` would change nothing, by one read of the four columns
+        it compares, where loading every row into the ORM session cost a poll of 1,000
+        sources ~40 ms (issue #18). When anything differs, ``sync_sources`` reads the
+        rows again in its write transaction and decides there."""
+        compared = select(FeedRow.name, FeedRow.configured_url, FeedRow.title, FeedRow.active)
+        with self._connection(write=False) as connection:
+            stored = {row.name: row for row in connection.execute(compared)}
+        if not by_name.keys() <= stored.keys():
+            return False  # a new source to add
+        for name, row in stored.items():
+            feed = by_name.get(name)
+            if feed is None:
+                if row.active:
+                    return False  # gone from the config: to make inactive
+            elif (
+                row.configured_url != feed.url
+                or row.active != feed.enabled
+                or (feed.title and row.title != feed.title)
+            ):
+                return False
+        return True
 
     def source_state(self, name: str) -> SourceState:
         """The stored state of feed ``name``; KeyError when the store does not know it."""
