@@ -91,10 +91,13 @@ def test_a_poll_once_imports_none_of_them(tmp_path: Path) -> None:
         assert first.returncode == 0, first.stderr
         server.put("/harbour.xml", RSS.replace("</channel>", SECOND_ITEM + "</channel>"))
         # The modules at exit, written by an exit handler: `watcher` ends the process
-        # with os._exit after running them (watcher.cli.exit_without_teardown).
+        # with os._exit after running them (watcher.cli.exit_without_teardown). Exit
+        # handlers run last first: stderr ends with the young threshold, then the
+        # count of frozen objects.
         done = python(
             "import atexit, gc, json, sys\n"
             "atexit.register(lambda: print(gc.get_freeze_count(), file=sys.stderr))\n"
+            "atexit.register(lambda: print(gc.get_threshold()[0], file=sys.stderr))\n"
             "atexit.register(lambda: print(json.dumps(sorted(sys.modules))))\n"
             f"from watcher.cli import main\n{poll_once(config)}\nmain()\n",
             tmp_path,
@@ -105,7 +108,10 @@ def test_a_poll_once_imports_none_of_them(tmp_path: Path) -> None:
     assert "watcher.pipeline" in modules  # it did poll
     assert modules.intersection(NOT_FOR_A_POLL) == set()
     # What start-up made is frozen out of the collector's walks (watcher.cli.polling).
-    assert int(done.stderr.strip().splitlines()[-1]) > 10_000
+    *_, young_threshold, frozen = done.stderr.strip().splitlines()
+    assert int(frozen) > 10_000
+    # And the young collections come far less often than every 700 allocations.
+    assert int(young_threshold) >= 10_000
 
 
 def test_a_sender_fails_at_construction_without_a_rendering_library(

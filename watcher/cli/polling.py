@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from watcher.poll import PollResult
 
 
+# Allocations between the collector's young collections in `poll --once` (default 700).
+_POLL_GC_THRESHOLD = 20_000
+
+
 @click.command()
 @click.option("--once", is_flag=True, required=True, help="Poll every source once, then exit.")
 @click.option(
@@ -42,6 +46,11 @@ if TYPE_CHECKING:
 @pass_context
 def poll(ctx: Context, once: bool, source_names: tuple[str, ...]) -> None:
     """Poll sources (feeds, pages, watches) once now, due or not; send immediate alerts."""
+    # A one-shot process allocates most of what it will ever hold up front (modules,
+    # the configuration, the topic index): the collector's default of a young
+    # collection every 700 allocations ran ~480 of them in a warm poll of 1,000 feeds
+    # (~0.1 s of CPU). Cyclic garbage waits longer; the process soon exits anyway.
+    gc.set_threshold(_POLL_GC_THRESHOLD, *gc.get_threshold()[1:])
     from watcher.clock import utc_now
     from watcher.pipeline import Pipeline
 
