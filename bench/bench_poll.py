@@ -518,7 +518,8 @@ def run_scale(spec: Result) -> Result:
 PROFILE_AREAS = (
     ("feedparser (XML, sgmllib, dates)", ("feedparser", "sgmllib")),
     ("watcher.sources.feeds + html.parser (item text)",
-     ("watcher/sources/feeds.py", "html/parser.py", "_markupbase.py")),
+     ("watcher/sources/feeds.py", "watcher/sources/feedentries.py",
+      "watcher/sources/rawentries.py", "html/parser.py", "_markupbase.py")),
     ("watcher.match", ("watcher/match/",)),
     ("SQLAlchemy", ("sqlalchemy",)),
     ("sqlite3 driver", ("sqlite3", "{method 'execute", "{method 'commit")),
