@@ -40,6 +40,14 @@ def corpus_files(root: Path) -> Iterator[Path]:
             yield path
 
 
+def corpus_documents(root: Path) -> Iterator[tuple[str, bytes, dict[str, str], str]]:
+    """Each corpus file: its path under ``root``, bytes, declared headers and URL."""
+    for path in corpus_files(root):
+        relative = path.relative_to(root).as_posix()
+        body = path.read_bytes()
+        yield relative, body, declared_headers(body), BASE_URL + relative
+
+
 def declared_headers(body: bytes) -> dict[str, str]:
     """The ``Header: Name: value`` lines of a corpus file's test comment, lower-cased names."""
     head = body[:4096]
@@ -91,11 +99,7 @@ def test_only_parse_error_escapes_and_wellformed_items_are_kept(corpus: Path) ->
     escaped: list[str] = []
     miscounted: list[str] = []
     parsed_count = rejected_count = checked_count = 0
-    for path in corpus_files(corpus):
-        relative = path.relative_to(corpus).as_posix()
-        body = path.read_bytes()
-        headers = declared_headers(body)
-        url = BASE_URL + relative
+    for relative, body, headers, url in corpus_documents(corpus):
         try:
             parsed: ParsedFeed | None = parse_feed(body, feed="corpus", url=url, headers=headers)
             parsed_count += 1
@@ -127,11 +131,7 @@ def test_a_parse_that_skips_seen_entries_builds_what_a_whole_parse_builds(corpus
     differing: list[str] = []
     read_whole: list[str] = []
     skipping = 0
-    for path in corpus_files(corpus):
-        relative = path.relative_to(corpus).as_posix()
-        body = path.read_bytes()
-        headers = declared_headers(body)
-        url = BASE_URL + relative
+    for relative, body, headers, url in corpus_documents(corpus):
         try:
             whole = parse_feed(body, feed="corpus", url=url, headers=headers)
         except ParseError:

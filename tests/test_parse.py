@@ -99,6 +99,12 @@ def parse(body: bytes, headers: dict[str, str] | None = None) -> ParsedFeed:
     return parse_feed(body, feed="test", url=FEED_URL, headers=headers or {})
 
 
+def parse_again(body: bytes, last: ParsedFeed) -> ParsedFeed:
+    """``body`` parsed as the next poll does, having seen ``last``'s entries."""
+    seen = frozenset(last.entry_digests or ())
+    return parse_feed(body, feed="test", url=FEED_URL, headers={}, seen_entries=seen)
+
+
 # --- not a feed ---------------------------------------------------------------------------------
 
 
@@ -528,13 +534,7 @@ def test_feedparser_never_reads_the_entries_seen_last_time(monkeypatch: pytest.M
 
     monkeypatch.setattr(feedparser, "parse", recording)
     body = rss(_entry("c", "Storm"), _entry("a", "Tide"), _entry("b", "Harbour"))
-    second = parse_feed(
-        body,
-        feed="test",
-        url=FEED_URL,
-        headers={},
-        seen_entries=frozenset(first.entry_digests or ()),
-    )
+    second = parse_again(body, first)
     assert [item.key for item in second.items] == ["c"]
     assert second.unchanged == 2
     assert len(read) == 1 and b"Storm" in read[0]
@@ -545,13 +545,7 @@ def test_a_new_feed_language_reads_every_entry_again() -> None:
     # The channel's language is part of every item, and only parsing finds it.
     first = parse(rss(_entry("a", "Tide"), channel="<language>en</language>"))
     body = rss(_entry("a", "Tide"), channel="<language>de</language>")
-    second = parse_feed(
-        body,
-        feed="test",
-        url=FEED_URL,
-        headers={},
-        seen_entries=frozenset(first.entry_digests or ()),
-    )
+    second = parse_again(body, first)
     assert second.unchanged == 0
     assert [(item.key, item.language) for item in second.items] == [("a", "de")]
     assert second.entry_digests == parse(body).entry_digests
