@@ -53,6 +53,7 @@ from watcher.sources.hints import parse_syndication_period, parse_ttl
 from watcher.sources.itemcaps import MAX_TITLE_CHARS, MAX_URL_CHARS
 from watcher.sources.jsonfeed import looks_like_json, parse_json_feed
 from watcher.sources.rawentries import (
+    NOTHING_SEEN,
     SeenEntries,
     context_token,
     find_raw_entries,
@@ -158,9 +159,7 @@ def _parse_xml_feed(
     )
     spans = raw.spans if raw is not None else ()
     digests = [raw_digest(frame, body[start:end]) for start, end in spans]
-    seen = SeenEntries.from_tokens(seen_entries) if raw is not None else _NOTHING_SEEN
-    if seen.context is None:
-        seen = _NOTHING_SEEN  # its entries' tokens are trusted only with their context
+    seen = SeenEntries.from_tokens(seen_entries) if raw is not None else NOTHING_SEEN
     skipped = [span for span, digest in zip(spans, digests, strict=True) if digest in seen.entries]
     # Only what feedparser will read is scanned for hazards: expat has read the
     # entries cut out, and it is safe on them (see find_raw_entries). When both
@@ -177,7 +176,7 @@ def _parse_xml_feed(
         # The channel changed what its entries mean (its language), or feedparser did
         # not find the entries expat found, or told the format by an entry (CDF):
         # read the whole document after all.
-        seen, skipped = _NOTHING_SEEN, []
+        seen, skipped = NOTHING_SEEN, []
         read = _read(body, response_headers, url, checked=checked)
     parsed, entries, channel = read.parsed, read.entries, read.channel
     bozo_reason = one_line(str(parsed.get("bozo_exception")))[:300] if parsed.get("bozo") else None
@@ -223,9 +222,6 @@ def _parse_xml_feed(
         unchanged=kept.unchanged,
         unchanged_published=tuple(kept.unchanged_published),
     )
-
-
-_NOTHING_SEEN = SeenEntries(context=None, entries={})
 
 
 @dataclass(frozen=True, slots=True)

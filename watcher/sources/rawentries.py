@@ -178,6 +178,8 @@ class SeenEntries:
 
     @classmethod
     def from_tokens(cls, tokens: Iterable[str]) -> SeenEntries:
+        """The entries the tokens name; none without the context token, which alone
+        says what their digests were keyed with."""
         context: str | None = None
         entries: dict[str, SeenEntry] = {}
         for token in tokens:
@@ -191,4 +193,7 @@ class SeenEntries:
             dated = stamp.lstrip("-").isdigit()
             published = datetime.fromtimestamp(int(stamp), UTC) if dated else None
             entries[digest] = SeenEntry(key=key, published=published)
-        return cls(context=context, entries=entries)
+        return cls(context=context, entries=entries) if context is not None else NOTHING_SEEN
+
+
+NOTHING_SEEN = SeenEntries(context=None, entries={})
