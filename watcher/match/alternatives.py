@@ -7,7 +7,7 @@ words and wildcard starts of every indexed OR, so that an item's field is
 intersected with it once and each OR then with the few words left (issue #18).
 ``search`` keeps what an item gives per field and per OR.
 
-An OR of fewer children is not indexed: ``held_children`` drops those whose
+An OR of fewer children is not indexed: ``held_gates`` drops those whose
 first word the item lacks by the ``gates`` kept on the node, a set lookup each.
 """
 
@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Set
 
 from watcher.match.nodes import Gate
-from watcher.match.query import Node, Or, Phrase
+from watcher.match.query import Or, Phrase
 from watcher.match.text import FieldText
 
 
@@ -139,26 +139,30 @@ def gates(node: Or) -> tuple[Gate, ...]:
         for child in node.children:
             first = child.words[0] if isinstance(child, Phrase) else None
             if first is None or first.prefix:
-                made.append((child, None, None))
+                made.append((child, None, None, False))
+                continue
+            # A term of one word, most children: looked up in place.
+            term = isinstance(child, Phrase) and len(child.words) == 1
+            if first.stem is None:
+                made.append((child, first.text, None, term))
             else:
-                made.append(
-                    (child, first.text, None) if first.stem is None else (child, None, first.stem)
-                )
+                made.append((child, None, first.stem, term))
         known = tuple(made)
         # A frozen node that fills in its own cache, once (as ListRef does).
         object.__setattr__(node, "gates", known)
     return known
 
 
-def held_children(node: Or, words: Set[str], stems: Callable[[], Set[str | None]]) -> list[Node]:
-    """The children of a small OR but those whose first word the item lacks: the
-    check ``may_hold`` makes, without a call per child (most are absent; issue #18)."""
-    held: list[Node] = []
-    for child, word, stem in gates(node):
+def held_gates(node: Or, words: Set[str], stems: Callable[[], Set[str | None]]) -> list[Gate]:
+    """The gates of a small OR's children but those whose first word the item lacks:
+    the check ``may_hold`` makes, without a call per child (most are absent; issue #18)."""
+    held: list[Gate] = []
+    for gate in gates(node):
+        word = gate[1]
         if word is not None:
             if word not in words:
                 continue
-        elif stem is not None and stem not in stems():
+        elif gate[2] is not None and gate[2] not in stems():
             continue
-        held.append(child)
+        held.append(gate)
     return held

@@ -275,6 +275,27 @@ class _ItemKeys(NamedTuple):
         return True
 
 
+class _TopicGate(NamedTuple):
+    """What ``match`` checks of a picked topic before evaluating it."""
+
+    topic: CompiledTopic
+    # Whether the topic is limited to some feeds or tags (``scope_note`` has a say).
+    scoped: bool
+    # The requirements of words only, as plain sets, and the others.
+    word_clauses: tuple[frozenset[str], ...]
+    other_checks: tuple[_ClauseCheck, ...]
+
+    @classmethod
+    def of(cls, topic: CompiledTopic, checks: tuple[_ClauseCheck, ...]) -> _TopicGate:
+        plain = tuple(check for check in checks if not check.stems and not check.prefixes)
+        return cls(
+            topic,
+            bool(topic.config.feeds or topic.config.tags),
+            tuple(check.words for check in plain),
+            tuple(check for check in checks if check not in plain),
+        )
+
+
 class TopicIndex:
     """Topics compiled once, matched against many items.
 
@@ -303,8 +324,7 @@ class TopicIndex:
         for (kind, text), numbers in postings.items():
             self._by_kind[kind][text] = numbers
         self._checks = tuple(tuple(map(_ClauseCheck.of, topic.requirements)) for topic in topics)
-        # Whether a topic is limited to some feeds or tags (``scope_note`` has a say).
-        self._scoped = tuple(bool(topic.config.feeds or topic.config.tags) for topic in topics)
+        self._gates = tuple(map(_TopicGate.of, topics, self._checks))
         wildcards = set(self._by_kind["prefix"])
         wildcards.update(key for check in self._checks for c in check for key in c.prefixes)
         # Wildcard keys by length (3 to MAX_PREFIX_KEY): an item's words cut to each
@@ -369,10 +389,9 @@ class TopicIndex:
             self._by_kind["prefix"],
             self._by_kind["stem"],
         )
-        for word in keys.words & by_word.keys():
-            found.update(by_word[word])
-        for prefix in keys.prefixes & by_prefix.keys():
-            found.update(by_prefix[prefix])
+        # One update of many postings: the loop is in C.
+        found.update(*map(by_word.__getitem__, keys.words & by_word.keys()))
+        found.update(*map(by_prefix.__getitem__, keys.prefixes & by_prefix.keys()))
         for stem in by_stem.keys() & keys.stems:
             if stem is not None:
                 found.update(by_stem[stem])
@@ -384,11 +403,20 @@ class TopicIndex:
         keys = self._item_keys(text)
         matches: list[TopicMatch] = []
         evaluated = 0
+        words = keys.words
+        gates = self._gates
         for number in self._candidates(keys):
-            topic = self._topics[number]
-            if (self._scoped[number] and topic.scope_note(item)) or not keys.satisfy(
-                self._checks[number]
-            ):
+            topic, scoped, word_clauses, other_checks = gates[number]
+            if scoped and topic.scope_note(item):
+                continue
+            # The clauses of words only, most of them, checked inline: this runs
+            # for every topic the index picks (issue #18).
+            held = True
+            for clause in word_clauses:
+                if clause.isdisjoint(words):
+                    held = False
+                    break
+            if not held or (other_checks and not keys.satisfy(other_checks)):
                 continue
             evaluated += 1
             found = evaluate(topic.query.root, text)

@@ -99,5 +99,6 @@ class Scoped:
 
 
 Node = Phrase | And | Or | Not | Near | Scoped | ListRef
-# An OR's child, the word and the stem of which the item must hold one (both None: no such).
-Gate = tuple[Node, str | None, str | None]
+# An OR's child, the word and the stem of which the item must hold one (both None: no
+# such), and whether the child is a term of that one word (or of a word of that stem).
+Gate = tuple[Node, str | None, str | None, bool]

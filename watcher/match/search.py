@@ -16,12 +16,12 @@ is kept: the hits of a match, of an explanation (``watcher.match.score`` scores 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from watcher.match.abroad import abroad_pairs
-from watcher.match.alternatives import VOCABULARY, OrIndex, held_children, or_index
+from watcher.match.alternatives import VOCABULARY, OrIndex, held_gates, or_index
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
 from watcher.match.score import FIELD_WEIGHTS
 from watcher.match.text import DEFAULT_FIELDS, FieldText, Tokens, field_texts, merged, stem_token
@@ -249,9 +249,7 @@ _INDEXED_OR_CHILDREN = 8
 
 
 def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> Sequence[Node]:
-    """The children that can match ``text`` in ``fields``, in the OR's order."""
-    if len(node.children) < _INDEXED_OR_CHILDREN:
-        return held_children(node, text.distinct_words(), text.stems)
+    """The children of an indexed OR that can match ``text`` in ``fields``, in its order."""
     index = or_index(node)
     numbers = set(index.others)
     for field in fields:
@@ -275,8 +273,7 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
         return found
     if isinstance(node, Or):
         if len(node.children) < _INDEXED_OR_CHILDREN:
-            children = held_children(node, text.distinct_words(), text.stems)
-            return [span for child in children for span in spans(child, text, fields)]
+            return _small_or_spans(node, text, fields)
         key = (id(node), fields)
         known = text._spans.get(key)
         if known is None:
@@ -289,6 +286,34 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
     if isinstance(node, ListRef):
         return spans(node.alternatives, text, fields)
     raise TypeError(f"{describe(node)} has no positions")  # the parser prevents this
+
+
+def _small_or_spans(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
+    """The spans of a small OR's children, in its order, a term of one exact word
+    spanned in place (most children; issue #18)."""
+    found: list[Span] = []
+    for child, word, _, one_word in held_gates(node, text.distinct_words(), text.stems):
+        if one_word and word is not None:
+            assert isinstance(child, Phrase)
+            for field in fields:
+                starts = text.fields[field].positions(word)
+                if starts:
+                    tokens = text.fields[field].tokens
+                    spelled = _term(child)
+                    found += [
+                        Span(
+                            field,
+                            place,
+                            place,
+                            (TokenHit(field, start, start, spelled),),
+                            child.tags,
+                        )
+                        for start in starts
+                        for place in (_position(tokens, start),)
+                    ]
+        else:
+            found += spans(child, text, fields)
+    return found
 
 
 def _or_spans(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
@@ -425,13 +450,18 @@ def evaluate(
             if not first.prefix and first.stem is None:
                 # A plain word, most terms: a field's places of it are looked up
                 # only once the item is known to hold it.
-                word = first.text
-                if word not in text.distinct_words():
+                if first.text not in text.distinct_words():
                     return None
-                return _term_hits(node, fields, lambda field: text.fields[field].positions(word))
-            if not text.may_hold(first):
-                return None
-            return _term_hits(node, fields, lambda field: text.occurrences(field, first))
+                return _word_hits(node, first.text, text, fields)
+            if first.stem is not None and not first.prefix:
+                return _stem_hits(node, first.stem, text, fields)
+            hits: list[TokenHit] = []
+            for field in fields:
+                starts = text.occurrences(field, first)  # a wildcard's, merged once per item
+                if starts:
+                    term = _term(node)
+                    hits += [TokenHit(field, start, start, term) for start in starts]
+            return tuple(hits) if hits else None
         if not text.may_hold(first):
             return None
         found = []
@@ -440,6 +470,24 @@ def evaluate(
         return None if not found else tuple(hit for span in found for hit in span.hits)
     if isinstance(node, Or):
         groups: list[TokenHits] = []
+        if len(node.children) < _INDEXED_OR_CHILDREN:
+            # A term of one word, most children of most ORs, is looked up in place
+            # (issue #18).
+            for child, word, stem, one_word in held_gates(node, text.distinct_words(), text.stems):
+                if one_word:
+                    assert isinstance(child, Phrase)
+                    if word is not None:
+                        result = _word_hits(child, word, text, fields)
+                    else:
+                        assert stem is not None
+                        result = _stem_hits(child, stem, text, fields)
+                else:
+                    result = evaluate(child, text, fields, complete=complete)
+                if result is not None:
+                    if not complete:
+                        return result
+                    groups.append(result)
+            return _union(groups) if groups else None
         for child in _or_candidates(node, text, fields):
             result = evaluate(child, text, fields, complete=complete)
             if result is not None:
@@ -468,13 +516,33 @@ def evaluate(
     return evaluate(node.child, text, (node.field,), complete=complete)
 
 
-def _term_hits(
-    node: Phrase, fields: tuple[str, ...], places: Callable[[str], Sequence[int]]
+def _word_hits(
+    node: Phrase, word: str, text: ItemText, fields: tuple[str, ...]
 ) -> TokenHits | None:
-    """A one-word term's hits: its ``places`` in each field, if any."""
+    """The hits of ``node``, a term of the one exact ``word``, if any."""
     hits: list[TokenHit] = []
     for field in fields:
-        starts = places(field)
+        starts = text.fields[field].positions(word)
+        if starts:
+            term = _term(node)
+            hits += [TokenHit(field, start, start, term) for start in starts]
+    return tuple(hits) if hits else None
+
+
+def _stem_hits(
+    node: Phrase, stem: str, text: ItemText, fields: tuple[str, ...]
+) -> TokenHits | None:
+    """The hits of ``node``, a term of one word matched by its English ``stem``, if any."""
+    words = text.words_with_stem(stem)
+    if not words:
+        return None
+    hits: list[TokenHit] = []
+    for field in fields:
+        found = text.fields[field]
+        if len(words) == 1:
+            starts = found.positions(words[0])
+        else:
+            starts = merged([numbers for word in words if (numbers := found.positions(word))])
         if starts:
             term = _term(node)
             hits += [TokenHit(field, start, start, term) for start in starts]
