@@ -119,7 +119,7 @@ def report_big_items(size: int) -> None:
     """Memory (tracemalloc peak per character) and time of one item of ``size`` characters,
     Latin and CJK, made of ../shared/eval's texts, against the topics of ./feeds.yaml."""
     from watcher.config import load_config
-    from watcher.match.search import ItemText
+    from watcher.match.item_text import ItemText
 
     rows = [json.loads(line) for line in EVAL.read_text(encoding="utf-8").splitlines()]
     config = load_config(Path("feeds.yaml"), environ={})

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from tests.feed_server import serving
 from watcher.cluster import StoryIndex, fingerprint
-from watcher.match.search import ItemText
+from watcher.match.item_text import ItemText
 from watcher.models import Item
 from watcher.store import ItemRow, Store
 

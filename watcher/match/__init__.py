@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from watcher.match.explain import ClauseResult, Explanation, format_explanation
 from watcher.match.index import TopicIndex, TopicQueryError
+from watcher.match.item_text import field_text
 from watcher.match.query import Query, parse_query
-from watcher.match.search import field_text
 
 __all__ = [
     "ClauseResult",

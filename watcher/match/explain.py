@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from watcher.match.item_text import ItemText, field_text
 from watcher.match.query import And, Near, Node, Not, Or, Phrase, Scoped, describe
-from watcher.match.search import ItemText, field_text, find
+from watcher.match.search import find
 from watcher.match.text import DEFAULT_FIELDS
 from watcher.models import Hit, Item
 

@@ -30,6 +30,7 @@ from watcher.exceptions import QueryError
 from watcher.knowledge import EntityList, resolve_lists
 from watcher.match.alternatives import or_index
 from watcher.match.explain import Explanation, explain_clause
+from watcher.match.item_text import ItemText
 from watcher.match.query import (
     And,
     ListRef,
@@ -43,7 +44,7 @@ from watcher.match.query import (
     parse_query,
 )
 from watcher.match.score import score_hits
-from watcher.match.search import ItemText, evaluate, find
+from watcher.match.search import evaluate, find
 from watcher.models import Item, TopicMatch
 
 # ("word", folded token) | ("stem", English stem) | ("prefix", first 3 letters)

@@ -1,211 +1,24 @@
-"""Finding a parsed query in an item's tokenized text.
+"""Finding a parsed query in an item's tokenized text (``watcher.match.item_text``).
 
-``ItemText`` tokenizes an item once; every topic evaluated against that item
-shares it, including the memo of where each word occurs, its words by stem,
-which alternatives of an OR can occur in each field, and the places an OR (a
-list) matches. What depends on the query alone (a small OR's gates, a term's
-spelling) is kept on the query's nodes instead. ``find`` says whether a query
-node is true and which places in the original text made it so.
-
-Inside, a hit is kept as token numbers (``TokenHit``), not as offsets into the
-original text: most evaluated nodes are false or are part of a query that is
-false, and finding the offsets of an item's tokens cost as much as finding the
-tokens (issue #18). ``ItemText.hits`` turns them into ``Hit`` values for what
-is kept: the hits of a match, of an explanation (``watcher.match.score`` scores them).
+What depends on the query alone (a small OR's gates, a term's spelling) is kept
+on the query's nodes; what depends on the item, on its ``ItemText``. ``find``
+says whether a query node is true and which places in the original text made it
+so; ``evaluate`` says it in token numbers, which ``ItemText.hits`` turns into
+offsets for what is kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from watcher.match.abroad import abroad_pairs
 from watcher.match.alternatives import VOCABULARY, OrIndex, held_gates, or_index
-from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word, describe
-from watcher.match.score import FIELD_WEIGHTS
-from watcher.match.text import DEFAULT_FIELDS, FieldText, Tokens, field_texts, merged, stem_token
+from watcher.match.item_text import ItemText, Span, TokenHit
+from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, describe
+from watcher.match.text import DEFAULT_FIELDS, Tokens, merged
 from watcher.match.window import SpanWindow
-from watcher.models import Hit, Item
-
-_FIELD_ORDER = {name: order for order, name in enumerate(FIELD_WEIGHTS)}
-_FIELDS = tuple(FIELD_WEIGHTS)
-
-
-def field_text(item: Item, field: str) -> str:
-    """The original text of ``field`` that hit offsets index (tags joined by newlines)."""
-    if field == "tag":
-        return "\n".join(item.tags)
-    if field == "content":
-        return item.content_text
-    value = getattr(item, field)
-    assert isinstance(value, str)
-    return value
-
-
-class TokenHit(NamedTuple):
-    """A hit in token numbers: tokens ``first..last`` of ``field`` spell ``term``."""
-
-    field: str
-    first: int
-    last: int
-    term: str
-
-
-class ItemText:
-    """An item's fields tokenized once, with memos shared by every topic evaluated on it.
-
-    The memos are keyed by the identity of query nodes, which belong to compiled
-    topics that outlive this item (hashing a dataclass per lookup was the hot spot);
-    ``_spans`` holds each node beside its spans, so that no key's node can be
-    collected and its id reused while this item is matched.
-    """
-
-    __slots__ = (
-        "_field_candidates",
-        "_occurrences",
-        "_spans",
-        "_starts",
-        "_stem_words",
-        "_stems",
-        "_vocabulary",
-        "_word_stems",
-        "_words",
-        "fields",
-    )
-
-    def __init__(self, item: Item) -> None:
-        self.fields: dict[str, FieldText] = field_texts(
-            item.title, item.summary, item.content_text, item.feed, item.tags
-        )
-        self._occurrences: dict[tuple[str, int], Sequence[int]] = {}
-        self._starts: dict[str, frozenset[str]] = {}
-        self._field_candidates: dict[tuple[int, str], set[int]] = {}
-        self._spans: dict[tuple[int, tuple[str, ...]], tuple[Node, list[Span]]] = {}
-        self._vocabulary: dict[str, tuple[int, Set[str], Set[str]]] = {}
-        self._words: frozenset[str] | None = None
-        self._stems: frozenset[str | None] | None = None
-        self._word_stems: tuple[list[str], list[str | None]] | None = None
-        self._stem_words: dict[str | None, Sequence[str]] | None = None
-
-    def word_starts(self, field: str) -> frozenset[str]:
-        """The first three letters of every word in ``field`` (for prefix wildcards)."""
-        starts = self._starts.get(field)
-        if starts is None:
-            distinct = self.fields[field].distinct
-            starts = self._starts[field] = frozenset(word[:3] for word in distinct)
-        return starts
-
-    def distinct_words(self) -> frozenset[str]:
-        """Every distinct token in any field."""
-        if self._words is None:
-            found: set[str] = set()
-            for field in self.fields.values():
-                found.update(field.tokens.words)
-            self._words = frozenset(found)
-        return self._words
-
-    def _stemmed_words(self) -> tuple[list[str], list[str | None]]:
-        """The distinct tokens and, in the same order, their English stems."""
-        if self._word_stems is None:
-            words = list(self.distinct_words())
-            self._word_stems = (words, list(map(stem_token, words)))
-        return self._word_stems
-
-    def stems(self) -> frozenset[str | None]:
-        """The English stem of every distinct token (None for those not stemmed)."""
-        if self._stems is None:
-            self._stems = frozenset(self._stemmed_words()[1])
-        return self._stems
-
-    def words_with_stem(self, stem: str) -> Sequence[str]:
-        """The item's distinct words whose English stem is ``stem``."""
-        by_stem: dict[str | None, Sequence[str]] | None = self._stem_words
-        if by_stem is None:
-            # One map for the item's words, where a field's ``stem_index`` maps all
-            # of that field's: a stemming topic looks up a few stems (issue #18).
-            words, stems = self._stemmed_words()
-            # Most items have no two words of one stem: then the map is made in C,
-            # each stem to a 1-tuple of its word (a loop over the words cost more
-            # than the lookups it serves).
-            by_stem = dict(zip(stems, zip(words, strict=True), strict=True))
-            if len(by_stem) - (None in by_stem) != len(words) - stems.count(None):
-                grouped: dict[str | None, list[str]] = {}
-                for word, found in zip(words, stems, strict=True):
-                    if found is not None:
-                        grouped.setdefault(found, []).append(word)
-                by_stem = dict(grouped)
-            self._stem_words = by_stem
-        return by_stem.get(stem, ())
-
-    def may_hold(self, word: Word) -> bool:
-        """False when no field holds ``word``: a cheaper test than a field's lookup."""
-        if word.prefix:
-            return True
-        if word.stem is not None:
-            return word.stem in self.stems()
-        return word.text in self.distinct_words()
-
-    def occurrences(self, field: str, word: Word) -> Sequence[int]:
-        """Sorted token numbers in ``field`` where ``word`` matches (exactly, by stem or prefix)."""
-        text = self.fields[field]
-        if word.stem is not None and not word.prefix:
-            groups: list[Sequence[int]] = [
-                numbers
-                for found in self.words_with_stem(word.stem)
-                if (numbers := text.positions(found))
-            ]
-            return merged(groups) if groups else ()
-        if not word.prefix:
-            return text.positions(word.text)
-        # A wildcard's tokens are merged from several words' once per item.
-        key = (field, id(word))
-        known = self._occurrences.get(key)
-        if known is None:
-            known = self._occurrences[key] = merged(
-                [text.positions(token) for token in text.words_starting_with(word.text)]
-            )
-        return known
-
-    def matches_at(self, field: str, word: Word, number: int) -> bool:
-        """Whether token ``number`` of ``field`` is ``word`` (what ``occurrences`` lists)."""
-        token = self.fields[field].tokens.words[number]
-        if word.prefix:
-            return token.startswith(word.text)
-        if word.stem is not None:
-            return stem_token(token) == word.stem
-        return token == word.text
-
-    def hits(self, found: Sequence[TokenHit]) -> tuple[Hit, ...]:
-        """``found`` as hits in the original text: distinct, in field order, then by place."""
-        if len(found) == 1:
-            # Most matches have one hit (a term of an OR): nothing to sort or merge.
-            field, first, last, term = found[0]
-            return (Hit(field, *self.fields[field].tokens.span(first, last), term),)
-        # As plain tuples, sortable in C, in the order of the hits; a Hit is made
-        # for each distinct one only.
-        places = {
-            (
-                _FIELD_ORDER[hit.field],
-                *self.fields[hit.field].tokens.span(hit.first, hit.last),
-                hit.term,
-            )
-            for hit in found
-        }
-        return tuple(
-            Hit(_FIELDS[order], start, end, term) for order, start, end, term in sorted(places)
-        )
-
-
-class Span(NamedTuple):
-    """Where a positional node matched: positions ``first..last`` of ``field``."""
-
-    field: str
-    first: int
-    last: int
-    hits: tuple[TokenHit, ...]
-    # Countries of the list terms that make up the span (for ABROAD).
-    tags: frozenset[str] = frozenset()
+from watcher.models import Hit
 
 
 @dataclass(frozen=True, slots=True)
