@@ -420,12 +420,12 @@ class TopicIndex:
             if not held or (other_checks and not keys.satisfy(other_checks)):
                 continue
             evaluated += 1
-            found = evaluate(topic.query.root, text)
+            found = evaluate(topic.query.root, text, text.searched)
             if found is None:
                 continue
             if (
                 topic.exclude is not None
-                and evaluate(topic.exclude.root, text, complete=False) is not None
+                and evaluate(topic.exclude.root, text, text.searched, complete=False) is not None
             ):
                 continue
             hits = text.hits(found)

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from watcher.match.query import Node, Word
 from watcher.match.score import FIELD_WEIGHTS
-from watcher.match.text import FieldText, field_texts, merged, stem_token
+from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts, merged, stem_token
 from watcher.models import Hit, Item
 
 _FIELD_ORDER = {name: order for order, name in enumerate(FIELD_WEIGHTS)}
@@ -57,6 +57,7 @@ class ItemText:
     __slots__ = (
         "_field_candidates",
         "_occurrences",
+        "_searched",
         "_spans",
         "_starts",
         "_stem_words",
@@ -71,6 +72,7 @@ class ItemText:
         self.fields: dict[str, FieldText] = field_texts(
             item.title, item.summary, item.content_text, item.feed, item.tags
         )
+        self._searched: tuple[str, ...] | None = None
         self._occurrences: dict[tuple[str, int], Sequence[int]] = {}
         self._starts: dict[str, frozenset[str]] = {}
         self._field_candidates: dict[tuple[int, str], set[int]] = {}
@@ -80,6 +82,18 @@ class ItemText:
         self._stems: frozenset[str | None] | None = None
         self._word_stems: tuple[list[str], list[str | None]] | None = None
         self._stem_words: dict[str | None, Sequence[str]] | None = None
+
+    @property
+    def searched(self) -> tuple[str, ...]:
+        """The default fields that hold a token: an empty one holds no term, and most
+        feed items have no content text (a term is looked up field by field)."""
+        searched = self._searched
+        if searched is None:
+            fields = self.fields
+            searched = self._searched = tuple(
+                name for name in DEFAULT_FIELDS if fields[name].tokens.words
+            )
+        return searched
 
     def word_starts(self, field: str) -> frozenset[str]:
         """The first three letters of every word in ``field`` (for prefix wildcards)."""
