@@ -281,3 +281,15 @@ def test_leader_titles_read_only_the_leaders_of_the_shipped_data() -> None:
     for leader in lists._world()["leaders"]:
         whole.setdefault(leader["country"], set()).add(leader["title"].lower())
     assert titles == {country: frozenset(found) for country, found in whole.items()}
+
+
+def test_entity_spellings_leave_the_parsed_world_file_behind() -> None:
+    """Issue #18: the polling process needs only the spellings; world.json parsed and
+    kept for them held ~16 MB for the process's lifetime."""
+    from watcher.knowledge import lists
+
+    lists._world.cache_clear()
+    lists.entity_spellings.cache_clear()
+    spellings = lists.entity_spellings()
+    assert spellings[("北", "京")] == spellings[("beijing",)] == "@place:CN:Beijing"
+    assert lists._world.cache_info().currsize == 0

@@ -10,6 +10,7 @@ loaded; the topic index is built in each worker by ``start_worker``.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 from watcher.config import ListConfig, TopicConfig
 from watcher.match import TopicIndex
@@ -17,11 +18,34 @@ from watcher.models import Item, TopicMatch
 from watcher.sources.feeds import ParsedFeed, parse_feed
 
 _matcher: TopicIndex | None = None
+_release_freed_memory: Callable[[], object] = lambda: None  # noqa: E731 - set by start_worker
+
+
+def freed_memory_releaser() -> Callable[[], object]:
+    """What hands the C heap's free pages back to the system: glibc's ``malloc_trim``,
+    or a no-op where there is none (another C library, another system).
+
+    A body, feedparser's strings and the pickles of a result are C-heap blocks
+    (too big for Python's own allocator); once freed, glibc keeps their pages for
+    reuse, and a worker's resident memory settles at its largest feed's high-water
+    mark plus fragmentation. Trimming after each call costs ~0.05 ms against
+    ~10 ms of parsing, and took 14 MB off the peak of two workers (issue #18).
+    """
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return lambda: None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
 
 
 def start_worker(topics: tuple[TopicConfig, ...], lists: dict[str, ListConfig]) -> None:
     """The pool's initializer: build the topic index this worker matches with."""
-    global _matcher
+    global _matcher, _release_freed_memory
+    _release_freed_memory = freed_memory_releaser()
     # What the worker inherited from the fork server (its imports) goes to the
     # collector's permanent generation before anything is collected here: a
     # collection writes to every object it walks, so the first full one copied
@@ -35,12 +59,15 @@ def start_worker(topics: tuple[TopicConfig, ...], lists: dict[str, ListConfig]) 
 def parse(
     body: bytes, feed: str, url: str, headers: dict[str, str], seen_entries: frozenset[str]
 ) -> ParsedFeed:
-    return parse_feed(body, feed=feed, url=url, headers=headers, seen_entries=seen_entries)
+    parsed = parse_feed(body, feed=feed, url=url, headers=headers, seen_entries=seen_entries)
+    _release_freed_memory()
+    return parsed
 
 
 def match(items: tuple[Item, ...]) -> list[tuple[TopicMatch, ...]]:
-    assert _matcher is not None, "worker started without its topics"
-    return [tuple(_matcher.match(item)) for item in items]
+    matches = _matches(items)
+    _release_freed_memory()
+    return matches
 
 
 def parse_and_match(
@@ -48,5 +75,12 @@ def parse_and_match(
 ) -> tuple[ParsedFeed, list[tuple[TopicMatch, ...]]]:
     """``parse``, then ``match`` of every item parsed: the items need not cross back
     here to be matched (see ``ProcessCpuStages.parse``)."""
-    parsed = parse(body, feed, url, headers, seen_entries)
-    return parsed, match(parsed.items)
+    parsed = parse_feed(body, feed=feed, url=url, headers=headers, seen_entries=seen_entries)
+    matches = _matches(parsed.items)
+    _release_freed_memory()
+    return parsed, matches
+
+
+def _matches(items: tuple[Item, ...]) -> list[tuple[TopicMatch, ...]]:
+    assert _matcher is not None, "worker started without its topics"
+    return [tuple(_matcher.match(item)) for item in items]

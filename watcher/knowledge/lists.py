@@ -99,6 +99,10 @@ def _world_path() -> Any:
 
 @lru_cache(maxsize=1)
 def _world() -> dict[str, Any]:
+    return _read_world()
+
+
+def _read_world() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(_world_path().read_text(encoding="utf-8"))
     return loaded
 
@@ -329,14 +333,19 @@ def entity_spellings() -> dict[tuple[str, ...], str]:
     """
     from watcher.match.text import words
 
-    world = _world()
+    # Read for this alone, not kept: the polling process needs only the spellings
+    # (the lists are compiled from their cache, in workers), and the parsed file
+    # held ~16 MB for the process's lifetime (issue #18).
+    world = _world() if _world.cache_info().currsize else _read_world()
     found: dict[tuple[str, ...], str] = {}
+    # One string per entity and per token, however many spellings share it.
+    shared: dict[str, str] = {}
 
     def add(spelling: str, entity: str, *, single_ok: bool = True) -> None:
-        tokens = tuple(words(spelling))
+        tokens = tuple(shared.setdefault(token, token) for token in words(spelling))
         if not tokens or (len(tokens) == 1 and not single_ok):
             return
-        found.setdefault(tokens, entity)
+        found.setdefault(tokens, shared.setdefault(entity, entity))
 
     for leader in world["leaders"]:
         for name in leader["names"]:
