@@ -35,7 +35,11 @@ DEV2_FLOORS = {"leader-travel": 0.87, "parade-coverage": 0.95}
 # by side) and to 269 in round 6's other half (stories that open with a minister,
 # leaders who comment, sanction or phone, ranked athletes, regional offices, French
 # overseas trips, civic parades; still firing: a leader commenting on talks abroad,
-# a bare title that borrows the country of a leader the headline names in a possessive).
+# a bare title that borrows the country of a leader the headline names in a possessive),
+# and to 277 in round 7 (a leader's trip whose headline also names a minister, still
+# missed: the ministers' exclusion cannot tell "Modi arrives, joined by his foreign
+# minister" from "the foreign minister arrives ahead of Modi's visit", word order
+# being beyond a query; a company head and a minister travelling alone).
 OWN_SET = Path(__file__).resolve().parent / "fixtures" / "topics-own.jsonl"
 OWN_FLOORS = {"leader-travel": 0.90, "parade-coverage": 0.95}
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))
