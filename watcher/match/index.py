@@ -288,12 +288,11 @@ class _TopicGate(NamedTuple):
 
     @classmethod
     def of(cls, topic: CompiledTopic, checks: tuple[_ClauseCheck, ...]) -> _TopicGate:
-        plain = tuple(check for check in checks if not check.stems and not check.prefixes)
         return cls(
             topic,
             bool(topic.config.feeds or topic.config.tags),
-            tuple(check.words for check in plain),
-            tuple(check for check in checks if check not in plain),
+            tuple(check.words for check in checks if not check.stems and not check.prefixes),
+            tuple(check for check in checks if check.stems or check.prefixes),
         )
 
 

@@ -282,27 +282,22 @@ def evaluate(
             found += _phrase_spans(node, text, field)
         return None if not found else tuple(hit for span in found for hit in span.hits)
     if isinstance(node, Or):
-        groups: list[TokenHits] = []
         if len(node.children) < _INDEXED_OR_CHILDREN:
-            # A term of one word, most children of most ORs, is looked up in place
-            # (issue #18).
-            for child, word, stem, one_word in held_gates(node, text.distinct_words(), text.stems):
-                if one_word:
-                    assert isinstance(child, Phrase)
-                    if word is not None:
-                        result = _word_hits(child, word, text, fields)
-                    else:
-                        assert stem is not None
-                        result = _stem_hits(child, stem, text, fields)
-                else:
-                    result = evaluate(child, text, fields, complete=complete)
-                if result is not None:
-                    if not complete:
-                        return result
-                    groups.append(result)
-            return _union(groups) if groups else None
-        for child in _or_candidates(node, text, fields):
-            result = evaluate(child, text, fields, complete=complete)
+            held = held_gates(node, text.distinct_words(), text.stems)
+        else:
+            held = [(child, None, None, False) for child in _or_candidates(node, text, fields)]
+        groups: list[TokenHits] = []
+        for child, word, stem, one_word in held:
+            # A term of one word, most children of most small ORs, is looked up in
+            # place, not evaluated (issue #18).
+            if not one_word:
+                result = evaluate(child, text, fields, complete=complete)
+            elif word is not None:
+                assert isinstance(child, Phrase)
+                result = _word_hits(child, word, text, fields)
+            else:
+                assert isinstance(child, Phrase) and stem is not None
+                result = _stem_hits(child, stem, text, fields)
             if result is not None:
                 if not complete:
                     return result
