@@ -158,11 +158,11 @@ def held_gates(node: Or, words: Set[str], stems: Callable[[], Set[str | None]]) 
     the check ``may_hold`` makes, without a call per child (most are absent; issue #18)."""
     held: list[Gate] = []
     for gate in gates(node):
-        word = gate[1]
+        _, word, stem, _ = gate
         if word is not None:
             if word not in words:
                 continue
-        elif gate[2] is not None and gate[2] not in stems():
+        elif stem is not None and stem not in stems():
             continue
         held.append(gate)
     return held

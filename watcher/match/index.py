@@ -323,10 +323,10 @@ class TopicIndex:
         }
         for (kind, text), numbers in postings.items():
             self._by_kind[kind][text] = numbers
-        self._checks = tuple(tuple(map(_ClauseCheck.of, topic.requirements)) for topic in topics)
-        self._gates = tuple(map(_TopicGate.of, topics, self._checks))
+        checks = tuple(tuple(map(_ClauseCheck.of, topic.requirements)) for topic in topics)
+        self._gates = tuple(map(_TopicGate.of, topics, checks))
         wildcards = set(self._by_kind["prefix"])
-        wildcards.update(key for check in self._checks for c in check for key in c.prefixes)
+        wildcards.update(key for check in checks for c in check for key in c.prefixes)
         # Wildcard keys by length (3 to MAX_PREFIX_KEY): an item's words cut to each
         # length are intersected with the keys of that length.
         by_length: dict[int, set[str]] = {}
@@ -337,7 +337,7 @@ class TopicIndex:
             for length, keys in sorted(by_length.items())
         )
         self._uses_stems = bool(self._by_kind["stem"]) or any(
-            clause.stems for check in self._checks for clause in check
+            clause.stems for check in checks for clause in check
         )
         self.last_evaluated = 0
 
@@ -409,14 +409,11 @@ class TopicIndex:
             topic, scoped, word_clauses, other_checks = gates[number]
             if scoped and topic.scope_note(item):
                 continue
-            # The clauses of words only, most of them, checked inline: this runs
-            # for every topic the index picks (issue #18).
-            held = True
-            for clause in word_clauses:
-                if clause.isdisjoint(words):
-                    held = False
-                    break
-            if not held or (other_checks and not keys.satisfy(other_checks)):
+            # The clauses of words only, most of them, checked in C: this runs for
+            # every topic the index picks (issue #18).
+            if any(map(words.isdisjoint, word_clauses)) or (
+                other_checks and not keys.satisfy(other_checks)
+            ):
                 continue
             evaluated += 1
             found = evaluate(topic.query.root, text, text.searched)

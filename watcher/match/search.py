@@ -16,7 +16,7 @@ from watcher.match.abroad import abroad_pairs
 from watcher.match.alternatives import VOCABULARY, OrIndex, held_gates, or_index
 from watcher.match.item_text import ItemText, Span, TokenHit
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, describe
-from watcher.match.text import DEFAULT_FIELDS, Tokens, merged
+from watcher.match.text import DEFAULT_FIELDS, Tokens
 from watcher.match.window import SpanWindow
 from watcher.models import Hit
 
@@ -111,19 +111,7 @@ def _small_or_spans(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[S
             for field in fields:
                 starts = text.fields[field].positions(word)
                 if starts:
-                    tokens = text.fields[field].tokens
-                    spelled = _term(child)
-                    found += [
-                        Span(
-                            field,
-                            place,
-                            place,
-                            (TokenHit(field, start, start, spelled),),
-                            child.tags,
-                        )
-                        for start in starts
-                        for place in (_position(tokens, start),)
-                    ]
+                    found += _term_spans(child, text, field, starts)
         else:
             found += spans(child, text, fields)
     return found
@@ -165,12 +153,7 @@ def _phrase_spans(node: Phrase, text: ItemText, field: str) -> list[Span]:
         return []
     rest = node.words[1:]
     if not rest:
-        term = _term(node)
-        return [
-            Span(field, position, position, (TokenHit(field, start, start, term),), node.tags)
-            for start in starts
-            for position in (_position(tokens, start),)
-        ]
+        return _term_spans(node, text, field, starts)
     if any(not text.occurrences(field, word) for word in rest):
         return []
     found: list[Span] = []
@@ -189,6 +172,17 @@ def _phrase_spans(node: Phrase, text: ItemText, field: str) -> list[Span]:
                 Span(field, tokens.position(start), tokens.position(end), (hit,), node.tags)
             )
     return found
+
+
+def _term_spans(node: Phrase, text: ItemText, field: str, starts: Sequence[int]) -> list[Span]:
+    """The spans of ``node``, a one-word term, at token numbers ``starts`` of ``field``."""
+    tokens = text.fields[field].tokens
+    term = _term(node)
+    return [
+        Span(field, position, position, (TokenHit(field, start, start, term),), node.tags)
+        for start in starts
+        for position in (_position(tokens, start),)
+    ]
 
 
 def _term(node: Phrase) -> str:
@@ -266,15 +260,9 @@ def evaluate(
                 if first.text not in text.distinct_words():
                     return None
                 return _word_hits(node, first.text, text, fields)
-            if first.stem is not None and not first.prefix:
-                return _stem_hits(node, first.stem, text, fields)
-            hits: list[TokenHit] = []
-            for field in fields:
-                starts = text.occurrences(field, first)  # a wildcard's, merged once per item
-                if starts:
-                    term = _term(node)
-                    hits += [TokenHit(field, start, start, term) for start in starts]
-            return tuple(hits) if hits else None
+            if not text.may_hold(first):
+                return None
+            return _term_hits(node, text, fields)
         if not text.may_hold(first):
             return None
         found = []
@@ -287,7 +275,7 @@ def evaluate(
         else:
             held = [(child, None, None, False) for child in _or_candidates(node, text, fields)]
         groups: list[TokenHits] = []
-        for child, word, stem, one_word in held:
+        for child, word, _, one_word in held:
             # A term of one word, most children of most small ORs, is looked up in
             # place, not evaluated (issue #18).
             if not one_word:
@@ -295,9 +283,9 @@ def evaluate(
             elif word is not None:
                 assert isinstance(child, Phrase)
                 result = _word_hits(child, word, text, fields)
-            else:
-                assert isinstance(child, Phrase) and stem is not None
-                result = _stem_hits(child, stem, text, fields)
+            else:  # a term matched by stem, which the item holds
+                assert isinstance(child, Phrase)
+                result = _term_hits(child, text, fields)
             if result is not None:
                 if not complete:
                     return result
@@ -337,20 +325,12 @@ def _word_hits(
     return tuple(hits) if hits else None
 
 
-def _stem_hits(
-    node: Phrase, stem: str, text: ItemText, fields: tuple[str, ...]
-) -> TokenHits | None:
-    """The hits of ``node``, a term of one word matched by its English ``stem``, if any."""
-    words = text.words_with_stem(stem)
-    if not words:
-        return None
+def _term_hits(node: Phrase, text: ItemText, fields: tuple[str, ...]) -> TokenHits | None:
+    """The hits of ``node``, a one-word term matched by stem or as a wildcard, if any."""
+    first = node.words[0]
     hits: list[TokenHit] = []
     for field in fields:
-        found = text.fields[field]
-        if len(words) == 1:
-            starts = found.positions(words[0])
-        else:
-            starts = merged([numbers for word in words if (numbers := found.positions(word))])
+        starts = text.occurrences(field, first)
         if starts:
             term = _term(node)
             hits += [TokenHit(field, start, start, term) for start in starts]
