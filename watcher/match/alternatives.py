@@ -30,18 +30,21 @@ class OrIndex:
     the fields that contain that word.
     """
 
-    __slots__ = ("by_first", "by_prefix", "by_stem", "node", "others", "phrases")
+    __slots__ = ("by_first", "by_pair", "by_prefix", "by_stem", "node", "others", "phrases")
 
     def __init__(self, node: Or) -> None:
         self.node = node  # held so that the id() key below cannot be reused
-        # Phrases by their first word: those that can be looked up by it alone,
-        # and phrases of two or more plain words by their second too. A list of
-        # 45,000 places has hundreds of "new …" and "san …", and an item with
-        # "new" in it should try only those whose second word it also holds.
-        self.by_first: dict[str, tuple[list[int], dict[str, list[int]]]] = {}
-        self.by_stem: dict[str, list[int]] = {}
+        # Phrases by their first word: those that can be looked up by it alone
+        # (``by_first``), and phrases of two or more plain words by their second too
+        # (``by_pair``). A list of 45,000 places has hundreds of "new …" and
+        # "san …", and an item with "new" in it should try only those whose second
+        # word it also holds. Tuples, not lists in a tuple beside a dict for every
+        # first word: a list's index is a fifth of the topic index's memory.
+        singles: dict[str, list[int]] = {}
+        pairs: dict[str, dict[str, list[int]]] = {}
+        by_stem: dict[str, list[int]] = {}
         # Wildcards by their first 3 letters: a list of Cyrillic names has thousands.
-        self.by_prefix: dict[str, list[int]] = {}
+        by_prefix: dict[str, list[int]] = {}
         self.others: list[int] = []
         self.phrases: list[Phrase | None] = []
         for number, child in enumerate(node.children):
@@ -52,16 +55,19 @@ class OrIndex:
             self.phrases.append(child)
             first = child.words[0]
             if first.prefix:
-                self.by_prefix.setdefault(first.text[:3], []).append(number)
+                by_prefix.setdefault(first.text[:3], []).append(number)
             elif first.stem is not None:
-                self.by_stem.setdefault(first.stem, []).append(number)
+                by_stem.setdefault(first.stem, []).append(number)
             else:
-                singles, pairs = self.by_first.setdefault(first.text, ([], {}))
                 second = child.words[1] if len(child.words) > 1 else None
                 if second is not None and not second.prefix and second.stem is None:
-                    pairs.setdefault(second.text, []).append(number)
+                    pairs.setdefault(first.text, {}).setdefault(second.text, []).append(number)
                 else:
-                    singles.append(number)
+                    singles.setdefault(first.text, []).append(number)
+        self.by_first = _frozen(singles)
+        self.by_pair = {first: _frozen(seconds) for first, seconds in pairs.items()}
+        self.by_stem = _frozen(by_stem)
+        self.by_prefix = _frozen(by_prefix)
 
     def field_candidates(self, field: FieldText, firsts: Set[str], starts: Set[str]) -> set[int]:
         """Numbers of the phrases whose first word (and second) occur in ``field``, given
@@ -70,12 +76,13 @@ class OrIndex:
         numbers: set[int] = set()
         if not field.tokens.words:
             return numbers
-        if self.by_first and firsts:
-            words = field.distinct
-            for word in self.by_first.keys() & firsts:
-                singles, pairs = self.by_first[word]
-                numbers.update(singles)
-                if pairs:
+        if firsts:
+            if self.by_first:
+                numbers.update(*map(self.by_first.__getitem__, self.by_first.keys() & firsts))
+            if self.by_pair:
+                words = field.distinct
+                for word in self.by_pair.keys() & firsts:
+                    pairs = self.by_pair[word]
                     # ``intersection`` of a dict looks its few keys up in the
                     # field's words (``keys() & words`` would look up every word).
                     for second in words.intersection(pairs):
@@ -87,6 +94,10 @@ class OrIndex:
             for stem in self.by_stem.keys() & field.stem_index.keys():
                 numbers.update(self.by_stem[stem])
         return numbers
+
+
+def _frozen(numbers: dict[str, list[int]]) -> dict[str, tuple[int, ...]]:
+    return {key: tuple(found) for key, found in numbers.items()}
 
 
 class Vocabulary:
@@ -108,6 +119,7 @@ class Vocabulary:
         # Grown before the version changes: an item that read the old version
         # computes its words again, one that read the new one has them all.
         self.firsts.update(index.by_first)
+        self.firsts.update(index.by_pair)
         self.starts.update(index.by_prefix)
         self.version += 1
 

@@ -66,8 +66,9 @@ class CompiledTopic:
     query: Query
     exclude: Query | None
     keys: frozenset[IndexKey] | None  # None: evaluate for every item
-    # The query's other clauses (``requirements``), checked before evaluating it.
-    requirements: tuple[Clause, ...] = ()
+    # The query's other clauses (``requirements``), checked before evaluating it; kept
+    # split by kind only: the clauses themselves, unions of lists' keys, are ~4 MB.
+    requirements: tuple[RequirementCheck, ...] = ()
 
     def scope_note(self, item: Item) -> str:
         """Why the topic's feed/tag scoping rules ``item`` out; "" when it does not."""
@@ -114,6 +115,25 @@ Clause = frozenset[IndexKey]
 # An OR's clauses are the unions of one clause of each child, every combination:
 # at most this many, else the one union of each child's smallest (``index_keys``).
 MAX_OR_CLAUSES = 16
+
+
+class RequirementCheck(NamedTuple):
+    """A requirement clause split by kind of key, to be checked against an item's keys."""
+
+    words: frozenset[str]
+    stems: frozenset[str]
+    prefixes: frozenset[str]
+
+    @classmethod
+    def of(cls, clause: Clause) -> RequirementCheck:
+        # One pass over the clause, not one per kind: a list's clause has ~24,000 keys.
+        by_kind: dict[str, list[str]] = {kind: [] for kind in _KINDS}
+        for kind, text in clause:
+            by_kind[kind].append(text)
+        return cls(*(frozenset(by_kind[kind]) for kind in _KINDS))
+
+
+_KINDS = ("word", "stem", "prefix")
 
 
 def requirements(node: Node) -> tuple[Clause, ...]:
@@ -233,26 +253,7 @@ def compile_topic(
     finder = finder or _KeyFinder()
     keys = finder.keys(query.root)
     others = tuple(clause for clause in finder.requirements(query.root) if clause != keys)
-    return CompiledTopic(config, query, exclude, keys, others)
-
-
-class _ClauseCheck(NamedTuple):
-    """A clause split by kind of key, to be checked against an item's ``_ItemKeys``."""
-
-    words: frozenset[str]
-    stems: frozenset[str]
-    prefixes: frozenset[str]
-
-    @classmethod
-    def of(cls, clause: Clause) -> _ClauseCheck:
-        # One pass over the clause, not one per kind: a list's clause has ~24,000 keys.
-        by_kind: dict[str, list[str]] = {kind: [] for kind in _KINDS}
-        for kind, text in clause:
-            by_kind[kind].append(text)
-        return cls(*(frozenset(by_kind[kind]) for kind in _KINDS))
-
-
-_KINDS = ("word", "stem", "prefix")
+    return CompiledTopic(config, query, exclude, keys, tuple(map(RequirementCheck.of, others)))
 
 
 class _ItemKeys(NamedTuple):
@@ -263,7 +264,7 @@ class _ItemKeys(NamedTuple):
     stems: frozenset[str | None]
     prefixes: set[str]
 
-    def satisfy(self, clauses: tuple[_ClauseCheck, ...]) -> bool:
+    def satisfy(self, clauses: tuple[RequirementCheck, ...]) -> bool:
         # A loop, not all() over a generator: it runs for every topic the index
         # picks, and most clauses are of words only (issue #18).
         for words, stems, prefixes in clauses:
@@ -284,10 +285,10 @@ class _TopicGate(NamedTuple):
     scoped: bool
     # The requirements of words only, as plain sets, and the others.
     word_clauses: tuple[frozenset[str], ...]
-    other_checks: tuple[_ClauseCheck, ...]
+    other_checks: tuple[RequirementCheck, ...]
 
     @classmethod
-    def of(cls, topic: CompiledTopic, checks: tuple[_ClauseCheck, ...]) -> _TopicGate:
+    def of(cls, topic: CompiledTopic, checks: tuple[RequirementCheck, ...]) -> _TopicGate:
         return cls(
             topic,
             bool(topic.config.feeds or topic.config.tags),
@@ -323,7 +324,7 @@ class TopicIndex:
         }
         for (kind, text), numbers in postings.items():
             self._by_kind[kind][text] = numbers
-        checks = tuple(tuple(map(_ClauseCheck.of, topic.requirements)) for topic in topics)
+        checks = tuple(topic.requirements for topic in topics)
         self._gates = tuple(map(_TopicGate.of, topics, checks))
         wildcards = set(self._by_kind["prefix"])
         wildcards.update(key for check in checks for c in check for key in c.prefixes)
