@@ -13,7 +13,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 from watcher.match.abroad import abroad_pairs
-from watcher.match.alternatives import VOCABULARY, OrIndex, held_gates, or_index
+from watcher.match.alternatives import VOCABULARY, OrIndex, gates, held_gates, or_index
 from watcher.match.item_text import ItemText, Span, TokenHit
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, describe
 from watcher.match.text import DEFAULT_FIELDS, Tokens
@@ -270,22 +270,38 @@ def evaluate(
             found += _phrase_spans(node, text, field)
         return None if not found else tuple(hit for span in found for hit in span.hits)
     if isinstance(node, Or):
-        if len(node.children) < _INDEXED_OR_CHILDREN:
-            held = held_gates(node, text.distinct_words(), text.stems)
-        else:
-            held = [(child, None, None, False) for child in _or_candidates(node, text, fields)]
         groups: list[TokenHits] = []
-        for child, word, _, one_word in held:
-            # A term of one word, most children of most small ORs, is looked up in
-            # place, not evaluated (issue #18).
-            if not one_word:
+        if len(node.children) >= _INDEXED_OR_CHILDREN:
+            for child in _or_candidates(node, text, fields):
                 result = evaluate(child, text, fields, complete=complete)
-            elif word is not None:
-                assert isinstance(child, Phrase)
-                result = _word_hits(child, word, text, fields)
-            else:  # a term matched by stem, which the item holds
-                assert isinstance(child, Phrase)
-                result = _term_hits(child, text, fields)
+                if result is not None:
+                    if not complete:
+                        return result
+                    groups.append(result)
+            return _union(groups) if groups else None
+        # A small OR: each child behind its gate, the word or stem the item must hold
+        # (most are absent: a set lookup each), and a term of one word, most
+        # children of most small ORs, looked up in place, not evaluated (issue #18).
+        words = text.distinct_words()
+        for child, word, stem, one_word in node.gates or gates(node):
+            if word is not None:
+                if word not in words:
+                    continue
+                if one_word:
+                    assert isinstance(child, Phrase)
+                    result = _word_hits(child, word, text, fields)
+                else:
+                    result = evaluate(child, text, fields, complete=complete)
+            elif stem is not None:
+                if stem not in text.stems():
+                    continue
+                if one_word:
+                    assert isinstance(child, Phrase)
+                    result = _term_hits(child, text, fields)
+                else:
+                    result = evaluate(child, text, fields, complete=complete)
+            else:
+                result = evaluate(child, text, fields, complete=complete)
             if result is not None:
                 if not complete:
                     return result
