@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -65,7 +66,8 @@ class FeedRow(Base):
     # commit clears it, and a dead poller's claim simply expires.
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The host of ``url``, for per-host politeness across workers.
-    host: Mapped[str] = mapped_column(String(255), default="", index=True)
+    # The server default is the one migration 0002 gave the column for existing rows.
+    host: Mapped[str] = mapped_column(String(255), default="", server_default="", index=True)
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A watched page's last text (normalized), to show what changed next time.
@@ -178,7 +180,8 @@ class DigestClaimRow(Base):
     digest: Mapped[str] = mapped_column(String(64))
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
     # Claimed but not shown: an alert for the item's story went out already.
-    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The server default is the one migration 0003 gave the column for existing rows.
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LabelRow(Base):
