@@ -30,16 +30,16 @@ class OrIndex:
     the fields that contain that word.
     """
 
-    __slots__ = ("by_first", "by_pair", "by_prefix", "by_stem", "node", "others", "phrases")
+    __slots__ = ("by_first", "by_prefix", "by_stem", "node", "others", "phrases")
 
     def __init__(self, node: Or) -> None:
         self.node = node  # held so that the id() key below cannot be reused
-        # Phrases by their first word: those that can be looked up by it alone
-        # (``by_first``), and phrases of two or more plain words by their second too
-        # (``by_pair``). A list of 45,000 places has hundreds of "new …" and
-        # "san …", and an item with "new" in it should try only those whose second
-        # word it also holds. Tuples, not lists in a tuple beside a dict for every
-        # first word: a list's index is a fifth of the topic index's memory.
+        # Phrases by their first word. Those of two or more plain words are filed by
+        # their second word too (``SecondWords``): a list of 45,000 places has
+        # hundreds of "new …" and "san …", and an item with "new" in it should try
+        # only those whose second word it also holds. Most first words begin one
+        # phrase or a few, filed as a tuple: a list and a dict for every first word
+        # were a fifth of the topic index's memory.
         singles: dict[str, list[int]] = {}
         pairs: dict[str, dict[str, list[int]]] = {}
         by_stem: dict[str, list[int]] = {}
@@ -64,8 +64,10 @@ class OrIndex:
                     pairs.setdefault(first.text, {}).setdefault(second.text, []).append(number)
                 else:
                     singles.setdefault(first.text, []).append(number)
-        self.by_first = _frozen(singles)
-        self.by_pair = {first: _frozen(seconds) for first, seconds in pairs.items()}
+        alone = _frozen(singles)
+        self.by_first: dict[str, tuple[int, ...] | SecondWords] = dict(alone)
+        for word, seconds in pairs.items():
+            self.by_first[word] = SecondWords(_frozen(seconds), alone.get(word, ()))
         self.by_stem = _frozen(by_stem)
         self.by_prefix = _frozen(by_prefix)
 
@@ -76,17 +78,18 @@ class OrIndex:
         numbers: set[int] = set()
         if not field.tokens.words:
             return numbers
-        if firsts:
-            if self.by_first:
-                numbers.update(*map(self.by_first.__getitem__, self.by_first.keys() & firsts))
-            if self.by_pair:
-                words = field.distinct
-                for word in self.by_pair.keys() & firsts:
-                    pairs = self.by_pair[word]
-                    # ``intersection`` of a dict looks its few keys up in the
-                    # field's words (``keys() & words`` would look up every word).
-                    for second in words.intersection(pairs):
-                        numbers.update(pairs[second])
+        if self.by_first and firsts:
+            for word in self.by_first.keys() & firsts:
+                found = self.by_first[word]
+                if type(found) is tuple:
+                    numbers.update(found)
+                    continue
+                assert isinstance(found, SecondWords)
+                numbers.update(found.singles)
+                # ``intersection`` of a dict looks its few keys up in the field's
+                # words (``keys() & words`` would look up every word).
+                for second in field.distinct.intersection(found):
+                    numbers.update(found[second])
         if self.by_prefix and starts:
             for start in self.by_prefix.keys() & starts:
                 numbers.update(self.by_prefix[start])
@@ -94,6 +97,18 @@ class OrIndex:
             for stem in self.by_stem.keys() & field.stem_index.keys():
                 numbers.update(self.by_stem[stem])
         return numbers
+
+
+class SecondWords(dict[str, tuple[int, ...]]):
+    """The phrases of one first word by their second word, and in ``singles`` those
+    looked up by the first word alone (a one-word phrase, or one whose second word
+    is a wildcard or a stem)."""
+
+    __slots__ = ("singles",)
+
+    def __init__(self, by_second: dict[str, tuple[int, ...]], singles: tuple[int, ...]) -> None:
+        super().__init__(by_second)
+        self.singles = singles
 
 
 def _frozen(numbers: dict[str, list[int]]) -> dict[str, tuple[int, ...]]:
@@ -119,7 +134,6 @@ class Vocabulary:
         # Grown before the version changes: an item that read the old version
         # computes its words again, one that read the new one has them all.
         self.firsts.update(index.by_first)
-        self.firsts.update(index.by_pair)
         self.starts.update(index.by_prefix)
         self.version += 1
 
