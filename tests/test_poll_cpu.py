@@ -18,7 +18,7 @@ import pytest
 import watcher.poll.cpu as cpu_module
 from tests.chaos_server import ChaosServer, running_chaos_server
 from tests.test_poll import NOW, Clock, make_config, open_pipeline
-from watcher.config import FeedConfig, TopicConfig
+from watcher.config import FeedConfig, ListConfig, TopicConfig
 from watcher.exceptions import WorkerLostError
 from watcher.match import TopicIndex
 from watcher.models import Item, TopicMatch
@@ -298,11 +298,20 @@ def test_a_killed_worker_process_costs_the_calls_in_flight_not_the_pool() -> Non
 
 def test_a_worker_process_holds_only_the_parse_and_match_stages() -> None:
     """Issue #18: a worker imports neither the store, SQLAlchemy nor the poll package
-    (about 30 MB a process), nor lxml (only an HTML page needs it), and what it
-    inherited from the fork server, and its topic index, are frozen out of the
-    cyclic collector's walks, which would copy their pages."""
-    stages = ProcessCpuStages((TopicConfig(name="tides", query="tide*"),), {}, 2)
-    heavy = ("sqlalchemy", "watcher.store", "watcher.poll", "lxml", "cssselect")
+    (about 30 MB a process), nor lxml (only an HTML page needs it), nor the
+    configuration with pydantic and YAML (~11 MB: its topics and lists come as plain
+    values), and what it inherited from the fork server, and its topic index, are
+    frozen out of the cyclic collector's walks, which would copy their pages."""
+    topics = (
+        TopicConfig(name="tides", query="tide*", tags=(), min_score=0.1),
+        TopicConfig(name="noon", query="@hours", exclude="midnight", stemming=True),
+    )
+    lists = {"hours": ListConfig(terms=("noon", "dusk"), tagged={"GB": ("teatime",)})}
+    stages = ProcessCpuStages(topics, lists, 2)
+    heavy = (
+        "sqlalchemy", "watcher.store", "watcher.poll", "lxml", "cssselect",
+        "watcher.config", "pydantic", "yaml",
+    )  # fmt: skip
     try:
         loaded = stages._pool.submit(
             eval, f"sorted(m for m in __import__('sys').modules if m.startswith({heavy!r}))"
@@ -311,7 +320,10 @@ def test_a_worker_process_holds_only_the_parse_and_match_stages() -> None:
         # The index of one topic alone is some thousands of objects; the imports, more.
         assert stages._pool.submit(gc.get_freeze_count).result() > 20_000
         parsed = stages.parse(FEED, feed="f", url="https://example.org/", headers={})
-        assert [m.topic for m in stages.match(list(parsed.items))[0]] == ["tides"]
+        in_worker = stages.match(list(parsed.items))[0]
+        # As this process's own index of the same configuration matches.
+        assert list(in_worker) == TopicIndex.build(topics, lists).match(parsed.items[0])
+        assert [m.topic for m in in_worker] == ["tides", "noon"]
     finally:
         stages.close()
 

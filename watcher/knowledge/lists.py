@@ -24,14 +24,26 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache, partial
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
-from watcher.config import ListConfig
+
+class ListSpec(Protocol):
+    """A ``lists:`` entry as ``resolve_lists`` reads it: the configuration's
+    ``ListConfig``, or the plain copy a worker process is handed (``watcher.cpu_worker``),
+    which spares the worker the configuration's pydantic models."""
+
+    @property
+    def terms(self) -> Sequence[str]: ...
+    @property
+    def tagged(self) -> Mapping[str, Sequence[str]]: ...
+    @property
+    def replace(self) -> bool: ...
+
 
 SHIPPED_LIST_NAMES = (
     "leaders",
@@ -285,7 +297,7 @@ def _shipped_leaders() -> list[dict[str, Any]]:
 _LEADERS_KEY = re.compile(r'"leaders"\s*:\s*')
 
 
-def resolve_lists(configured: Mapping[str, ListConfig]) -> dict[str, EntityList]:
+def resolve_lists(configured: Mapping[str, ListSpec]) -> dict[str, EntityList]:
     """Shipped lists with the user's ``lists:`` applied: new lists, extensions, replacements."""
     resolved = dict(shipped_lists())
     for name, config in configured.items():
@@ -305,7 +317,7 @@ def resolve_lists(configured: Mapping[str, ListConfig]) -> dict[str, EntityList]
     return resolved
 
 
-def _configured_terms(config: ListConfig, extended: EntityList | None) -> tuple[EntityTerm, ...]:
+def _configured_terms(config: ListSpec, extended: EntityList | None) -> tuple[EntityTerm, ...]:
     """A ``lists:`` entry's terms, after those of the shipped list it extends (if any)."""
     pairs: list[tuple[str, Iterable[str]]] = [(term, ()) for term in config.terms]
     pairs += [(term, (tag,)) for tag, terms in config.tagged.items() for term in terms]

@@ -23,11 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from operator import itemgetter
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
-from watcher.config import ListConfig, TopicConfig
 from watcher.exceptions import QueryError
-from watcher.knowledge import EntityList, resolve_lists
+from watcher.knowledge import EntityList, ListSpec, resolve_lists
 from watcher.match.alternatives import or_index
 from watcher.match.explain import Explanation, explain_clause
 from watcher.match.item_text import ItemText
@@ -51,6 +50,27 @@ from watcher.models import Item, TopicMatch
 IndexKey = tuple[str, str]
 
 
+class TopicSpec(Protocol):
+    """A topic as the index reads it: the configuration's ``TopicConfig``, or the plain
+    copy a worker process is handed (``watcher.cpu_worker``), which spares the worker
+    the configuration's pydantic models."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def query(self) -> str: ...
+    @property
+    def exclude(self) -> str | None: ...
+    @property
+    def feeds(self) -> Sequence[str]: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
+    def min_score(self) -> float: ...
+    @property
+    def stemming(self) -> bool: ...
+
+
 class TopicQueryError(QueryError):
     """A topic's ``query`` or ``exclude`` does not parse; says which topic and which field."""
 
@@ -62,7 +82,7 @@ class TopicQueryError(QueryError):
 
 @dataclass(frozen=True, slots=True)
 class CompiledTopic:
-    config: TopicConfig
+    config: TopicSpec
     query: Query
     exclude: Query | None
     keys: frozenset[IndexKey] | None  # None: evaluate for every item
@@ -231,7 +251,7 @@ def _simplified(clauses: list[Clause]) -> tuple[Clause, ...]:
 
 
 def compile_topic(
-    config: TopicConfig,
+    config: TopicSpec,
     lists: Mapping[str, EntityList] | None = None,
     finder: _KeyFinder | None = None,
 ) -> CompiledTopic:
@@ -344,7 +364,7 @@ class TopicIndex:
 
     @classmethod
     def build(
-        cls, topics: Sequence[TopicConfig], lists: Mapping[str, ListConfig] | None = None
+        cls, topics: Sequence[TopicSpec], lists: Mapping[str, ListSpec] | None = None
     ) -> TopicIndex:
         """Compile ``topics``; raise ``TopicQueryError`` for the first one that does not parse.
 
@@ -370,7 +390,7 @@ class TopicIndex:
         )
 
     @property
-    def topics(self) -> tuple[TopicConfig, ...]:
+    def topics(self) -> tuple[TopicSpec, ...]:
         return tuple(topic.config for topic in self._topics)
 
     def _item_keys(self, text: ItemText) -> _ItemKeys:

@@ -168,7 +168,10 @@ class ProcessCpuStages:
             max_workers=processes,
             mp_context=context,
             initializer=cpu_worker.start_worker,
-            initargs=(tuple(topics), dict(lists)),
+            initargs=(
+                tuple(map(cpu_worker.WorkerTopic.of, topics)),
+                {name: cpu_worker.WorkerList.of(entry) for name, entry in lists.items()},
+            ),
         )
         self._processes = processes
         self._lock = threading.Lock()
