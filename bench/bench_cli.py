@@ -540,7 +540,7 @@ def render(report: Result, command: str) -> str:
         "## CLI start-up (median of 3, fresh processes)",
         "",
         f"- `watcher --version`: {startup['version']:.2f} s",
-        f"- `watcher poll --once` of one farm feed, new database (migrations included): "
+        f"- `watcher poll --once` of one farm feed, new database (its schema created included): "
         f"{startup['poll_one_new_db']:.2f} s",
         f"- the same again (database exists, 304): {startup['poll_one_again']:.2f} s",
         "",

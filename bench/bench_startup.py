@@ -11,7 +11,7 @@ runs in a fresh process; medians of wall and CPU seconds (user + system, from
 - ``watcher check`` of a feeds.yaml of ``--feeds`` farm feeds with the shipped
   topics and lists;
 - ``watcher poll --once --feed farm-00007`` on it: into a new database (a cold
-  poll of one feed, migrations included), then again (a 304);
+  poll of one feed, the schema created included), then again (a 304);
 - the same 304 poll with an empty compiled-list cache (``WATCHER_CACHE_DIR``),
   the first start after an upgrade or a change of ``lists:``;
 - ``watcher poll --once`` of every feed into a new database (a cold poll), then
