@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from watcher.match.abroad import abroad_pairs
 from watcher.match.alternatives import VOCABULARY, OrIndex, gates, held_gates, or_index
 from watcher.match.item_text import ItemText, Span, TokenHit
+from watcher.match.nodes import Gate
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, describe
 from watcher.match.text import DEFAULT_FIELDS, Tokens
 from watcher.match.window import SpanWindow
@@ -270,20 +271,18 @@ def evaluate(
             found += _phrase_spans(node, text, field)
         return None if not found else tuple(hit for span in found for hit in span.hits)
     if isinstance(node, Or):
+        # Each child behind its gate, the word or stem the item must hold (most are
+        # absent: a set lookup each), and a term of one word, most children of most
+        # small ORs, looked up in place, not evaluated (issue #18). A big OR's
+        # candidates, found by its index, have no gate left to check.
+        held: Sequence[Gate] = (
+            [(child, None, None, False) for child in _or_candidates(node, text, fields)]
+            if len(node.children) >= _INDEXED_OR_CHILDREN
+            else node.gates or gates(node)
+        )
         groups: list[TokenHits] = []
-        if len(node.children) >= _INDEXED_OR_CHILDREN:
-            for child in _or_candidates(node, text, fields):
-                result = evaluate(child, text, fields, complete=complete)
-                if result is not None:
-                    if not complete:
-                        return result
-                    groups.append(result)
-            return _union(groups) if groups else None
-        # A small OR: each child behind its gate, the word or stem the item must hold
-        # (most are absent: a set lookup each), and a term of one word, most
-        # children of most small ORs, looked up in place, not evaluated (issue #18).
         words = text.distinct_words()
-        for child, word, stem, one_word in node.gates or gates(node):
+        for child, word, stem, one_word in held:
             if word is not None:
                 if word not in words:
                     continue
