@@ -136,9 +136,8 @@ def test_a_new_database_is_created_with_the_schema_the_migrations_make(
         assert len(created) == len(Base.metadata.tables) + 1  # and alembic_version
 
 
-def test_two_stores_creating_one_new_database_at_once_create_it_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'new.db'}"
-    stores = [Store.open(url) for _ in range(4)]
+def test_four_stores_creating_one_new_database_at_once_create_it_once(database_url: str) -> None:
+    stores = [Store.open(database_url) for _ in range(4)]
     try:
         with ThreadPoolExecutor(len(stores)) as pool:
             list(pool.map(Store.upgrade, stores))

@@ -34,6 +34,9 @@ from watcher.store.tables import Base
 # schema check compares the stored revision with it without loading alembic.
 HEAD_REVISION = "0009"
 _STORED_REVISIONS = text("SELECT version_num FROM alembic_version")
+# Held by the transaction that creates a new PostgreSQL database's schema; the key
+# is arbitrary and watcher's own ("watcher" in ASCII).
+_SCHEMA_LOCK = text("SELECT pg_advisory_xact_lock(33602674740454770)")
 # Alembic's own table, as Alembic creates it: a database created from the models is
 # stamped at HEAD_REVISION in it, so that later migrations start from there.
 _VERSION_TABLE = Table(
@@ -196,7 +199,8 @@ class StoreBase:
         created its database (a daemon's first start). tests/test_store.py holds
         the created schema equal to the migrated one, on SQLite and PostgreSQL.
         """
-        if self.is_current() or self._created_if_empty():
+        # Current again after a failed creation: another process created it meanwhile.
+        if self.is_current() or self._created_if_empty() or self.is_current():
             return
         from watcher import migrations
 
@@ -208,9 +212,12 @@ class StoreBase:
     def _created_if_empty(self) -> bool:
         """Create this version's schema in a database that holds no table; whether it did.
 
-        In one write transaction, so that two processes starting on a new database
-        together create it once: the second finds the first one's tables."""
+        In one write transaction that processes take in turn (SQLite's write lock,
+        a PostgreSQL advisory lock), so that several starting on a new database
+        together create it once: the others find its tables."""
         with self._connection() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(_SCHEMA_LOCK)
             if inspect(connection).get_table_names():
                 return False
             Base.metadata.create_all(connection)
