@@ -69,6 +69,13 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def _at_head(connection: Connection) -> bool:
+    """Whether ``connection``'s database records HEAD_REVISION, and only it."""
+    if not inspect(connection).has_table("alembic_version"):
+        return False
+    return list(connection.execute(_STORED_REVISIONS).scalars()) == [HEAD_REVISION]
+
+
 def sqlite_path(database_url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other databases and :memory:."""
     url = make_url(database_url)
@@ -199,8 +206,7 @@ class StoreBase:
         created its database (a daemon's first start). tests/test_store.py holds
         the created schema equal to the migrated one, on SQLite and PostgreSQL.
         """
-        # Current again after a failed creation: another process created it meanwhile.
-        if self.is_current() or self._created_if_empty() or self.is_current():
+        if self.is_current() or self._created_or_current():
             return
         from watcher import migrations
 
@@ -209,17 +215,18 @@ class StoreBase:
         except SQLAlchemyError as exc:
             raise StoreError(f"database migration failed: {records.first_line(exc)}") from exc
 
-    def _created_if_empty(self) -> bool:
-        """Create this version's schema in a database that holds no table; whether it did.
+    def _created_or_current(self) -> bool:
+        """Create this version's schema in a database that holds no table; whether the
+        database is now at HEAD_REVISION (created here, or by another process meanwhile).
 
         In one write transaction that processes take in turn (SQLite's write lock,
         a PostgreSQL advisory lock), so that several starting on a new database
-        together create it once: the others find its tables."""
+        together create it once: the others find it created."""
         with self._connection() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(_SCHEMA_LOCK)
             if inspect(connection).get_table_names():
-                return False
+                return _at_head(connection)
             Base.metadata.create_all(connection)
             _VERSION_TABLE.create(connection)
             connection.execute(insert(_VERSION_TABLE).values(version_num=HEAD_REVISION))
@@ -231,11 +238,8 @@ class StoreBase:
         Reads alembic_version with SQLAlchemy: importing alembic costs 0.1-0.3 s of
         every command's start-up.
         """
-        current: list[str] = []
         with self._connection(write=False) as connection:
-            if inspect(connection).has_table("alembic_version"):
-                current = list(connection.execute(_STORED_REVISIONS).scalars())
-        return current == [HEAD_REVISION]
+            return _at_head(connection)
 
     def check_schema(self) -> None:
         """Raise SchemaError unless the database is at this version's schema."""
