@@ -105,6 +105,39 @@ def test_sends_user_agent_accept_and_conditional_headers(
     assert sent["Accept"].startswith("application/rss+xml, application/atom+xml")
 
 
+def test_sends_exactly_these_headers(fetcher: Fetcher, mocked: responses.RequestsMock) -> None:
+    # What requests' Session.get sent before the fetcher bypassed the session, no more.
+    mocked.get(FEED_URL, body=BODY)
+    fetch(fetcher, etag='"v1"')
+    sent = mocked.calls[0].request.headers
+    assert sorted(sent) == [
+        "Accept", "Accept-Encoding", "Connection", "If-None-Match", "User-Agent",
+    ]  # fmt: skip
+    assert sent["Connection"] == "keep-alive"
+
+
+def test_cookies_set_by_a_feed_are_never_sent(
+    fetcher: Fetcher, mocked: responses.RequestsMock
+) -> None:
+    other = "https://feeds.example.org/other.xml"
+    mocked.get(FEED_URL, body=BODY, headers={"Set-Cookie": "tracker=abc; Path=/"})
+    mocked.get(other, body=BODY)
+    fetch(fetcher)
+    assert isinstance(fetcher.fetch(FetchRequest(url=other)), Fetched)
+    assert isinstance(fetch(fetcher), Fetched)
+    assert [call.request.headers.get("Cookie") for call in mocked.calls] == [None, None, None]
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(
+    fetcher: Fetcher, mocked: responses.RequestsMock
+) -> None:
+    private = FEED_URL.replace("https://", "https://reader:s%40cret@")
+    mocked.get(private, body=BODY)
+    assert isinstance(fetcher.fetch(FetchRequest(url=private)), Fetched)
+    sent = mocked.calls[0].request.headers
+    assert sent["Authorization"] == "Basic cmVhZGVyOnNAY3JldA=="  # reader:s@cret
+
+
 def test_no_conditional_headers_without_validators(
     fetcher: Fetcher, mocked: responses.RequestsMock
 ) -> None:
