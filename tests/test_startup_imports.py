@@ -29,8 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Imported by a poll only when it needs them: rendering a digest (Jinja2, css_inline),
 # a PostgreSQL database, an SMTP send, a digest schedule to check (APScheduler),
-# `digest preview --open` (webbrowser).
+# `digest preview --open` (webbrowser), a listing or watched page or an article to
+# read (lxml and cssselect: these configs have feeds only).
 NOT_FOR_A_POLL = (
+    "lxml",
+    "cssselect",
     "jinja2",
     "css_inline",
     "sqlalchemy.dialects.postgresql",

@@ -185,7 +185,6 @@ def _owner_problems(data: dict[str, object], document: MarkedDocument) -> list[L
     # watcher.config's __init__, which imports this module; at call time all are loaded.
     from watcher.match.query import parse_query
     from watcher.outputs.channels import validate_channel_url
-    from watcher.sources.pages import validate_selector
 
     problems: list[LocatedProblem] = []
 
@@ -212,6 +211,10 @@ def _owner_problems(data: dict[str, object], document: MarkedDocument) -> list[L
         for index, entry in entries(data, section):
             selector = entry.get(key)
             if isinstance(selector, str):
+                # Only for a selector to check: it imports lxml and cssselect, which a
+                # config of feeds alone never needs (issue #18).
+                from watcher.sources.pages import validate_selector
+
                 check((section, index, key), validate_selector, selector)
     lists = _query_lists(data.get("lists"))
     for index, topic in entries(data, "topics"):

@@ -22,7 +22,6 @@ from watcher.models import PollOutcome
 from watcher.poll.common import PollContext, PollResult, record_failure
 from watcher.poll.cpu import ItemMatcher
 from watcher.poll.feed import ItemTriage, poll_feed, triage_items, with_article_text
-from watcher.poll.page import poll_page, poll_watch
 from watcher.poll.schedule import (
     MAX_HINTED_INTERVAL,
     adaptive_interval,
@@ -43,9 +42,13 @@ def poll_source(source: Source, ctx: PollContext) -> PollResult:
     so it is polled again soon.
     """
     try:
-        if isinstance(source, PageConfig):
-            return poll_page(source, ctx)
-        if isinstance(source, WatchConfig):
+        if isinstance(source, PageConfig | WatchConfig):
+            # Imported on first use: pages need lxml and their selectors, which a
+            # poll of feeds alone never loads (~20 ms of every start-up, issue #18).
+            from watcher.poll.page import poll_page, poll_watch
+
+            if isinstance(source, PageConfig):
+                return poll_page(source, ctx)
             return poll_watch(source, ctx)
         return poll_feed(source, ctx)
     except Exception as exc:
@@ -67,6 +70,15 @@ def _record_unexpected(source: Source, ctx: PollContext, kind: str, exc: Excepti
     except Exception as record_exc:  # the database is down too: say so, the lease expires
         log.error("%s: poll failure not recorded: %s", source.name, record_exc)
         return PollResult(source.name, PollOutcome.FAILED, error_kind=kind, error=message)
+
+
+def __getattr__(name: str) -> object:
+    # ``from watcher.poll import poll_page`` still works, importing the page stage then.
+    if name in ("poll_page", "poll_watch"):
+        from watcher.poll import page
+
+        return getattr(page, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from watcher.sources.extract import Article, extract_article
 from watcher.sources.fetch import Fetched, Fetcher, FetchFailed, FetchRequest
 from watcher.sources.itemcaps import (
     MAX_AUTHOR_CHARS,
@@ -21,6 +21,9 @@ from watcher.sources.itemcaps import (
 )
 from watcher.sources.robots import RobotsCache
 from watcher.urls import host_of
+
+if TYPE_CHECKING:
+    from watcher.sources.extract import Article
 
 # Failures worth trying again at the next poll; any other leaves the link as it is.
 TEMPORARY_FAILURES = frozenset(
@@ -62,6 +65,10 @@ class ArticleFetcher:
             )
         if not isinstance(result, Fetched):  # a 304 for an unconditional GET: nothing new
             return ArticleResult(None, "not modified")
+        # Imported at the first article: extraction needs lxml, which a poll of feeds
+        # that never fetches one does not load (issue #18).
+        from watcher.sources.extract import extract_article
+
         article = extract_article(result.body, url=result.url)
         if article is None:
             return ArticleResult(None, "no article text found")
