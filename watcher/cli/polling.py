@@ -131,7 +131,11 @@ def _poll_summary(results: list[PollResult], sent: list[DigestOutcome]) -> str:
 
 
 def _log_poll_result(result: PollResult) -> None:
-    log.log(logging.WARNING if result.failed else logging.INFO, "%s", result.describe())
+    level = logging.WARNING if result.failed else logging.INFO
+    # Asked first: a poll of 1,000 sources at the default level would otherwise
+    # format a line for each only for logging to drop it.
+    if log.isEnabledFor(level):
+        log.log(level, "%s", result.describe())
 
 
 @click.command()
