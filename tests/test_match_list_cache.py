@@ -14,6 +14,10 @@ from watcher.config import ListConfig, TopicConfig
 from watcher.knowledge import SHIPPED_LIST_NAMES, resolve_lists, shipped_lists
 from watcher.knowledge import lists as knowledge_lists
 from watcher.match import TopicIndex, compiled_lists, list_cache
+from watcher.match.alternatives import OrIndex, SecondWords
+from watcher.match.index import index_keys, requirements
+from watcher.match.list_phrases import ListPhrases
+from watcher.match.nodes import Or
 from watcher.match.query import ListRef, parse_query
 from watcher.models import Item
 
@@ -124,8 +128,11 @@ def test_a_damaged_cache_file_is_ignored_and_written_again(cache: Path) -> None:
         signed({**document, "phrase_words": [[True]] * len(document["sources"])}),
         signed({**document, "phrase_words": [[]] * len(document["sources"])}),
         signed({**document, "sources": document["sources"][1:]}),
+        signed({**document, "key_words": [len(document["words"])]}),
+        signed({**document, "key_words": "0"}),
         signed([document]),
         signed({key: value for key, value in document.items() if key != "prefixes"}),
+        signed({key: value for key, value in document.items() if key != "key_words"}),
     ]
     for number, content in enumerate(damaged):
         path.write_bytes(content)
@@ -189,3 +196,38 @@ def test_old_files_are_pruned(cache: Path, monkeypatch: pytest.MonkeyPatch) -> N
         list_cache.save(cache, f"key{number}", compact)
     assert len(cache_files(cache)) == 3
     assert list_cache.load(cache, "key4") == compact
+
+
+def test_a_lists_phrases_are_made_on_first_use_and_equal_the_folded_ones(cache: Path) -> None:
+    """A list read back keeps its columns and makes a phrase when one is asked for;
+    indexing it from the columns gives what indexing the folded phrases gives."""
+    entities = resolve_lists(CONFIGURED)["leaders"]
+    folded = compiled_lists._fold_list(entities)
+    compiled_lists.list_alternatives(entities)  # folds and writes
+    compiled_lists._compiled_lists.clear()
+    read = compiled_lists.list_alternatives(entities)
+    phrases = read.children
+    assert isinstance(phrases, ListPhrases)
+    count = len(folded.children)
+    assert len(phrases) == count
+    assert phrases[-1] == folded.children[-1] and phrases[0] == folded.children[0]
+    assert phrases[0] is phrases[0]  # made once
+    assert phrases[2:5] == tuple(folded.children[2:5])
+    with pytest.raises(IndexError):
+        phrases[count]
+    assert list(phrases) == list(folded.children)
+    assert phrases == tuple(folded.children) and tuple(folded.children) == phrases
+    assert phrases != tuple(folded.children[1:])
+    assert hash(phrases) == hash(tuple(folded.children))
+    from_columns, from_phrases = OrIndex(read), OrIndex(Or(tuple(folded.children)))
+    # Every way of filing a phrase is there: wildcards (Cyrillic stems), pairs, singles.
+    assert from_phrases.by_prefix
+    assert any(isinstance(found, SecondWords) for found in from_phrases.by_first.values())
+    for name in ("by_first", "by_prefix", "by_stem", "others"):
+        assert getattr(from_columns, name) == getattr(from_phrases, name), name
+    assert all(  # SecondWords compare as dicts: their singles too
+        getattr(from_columns.by_first[word], "singles", None) == getattr(found, "singles", None)
+        for word, found in from_phrases.by_first.items()
+    )
+    assert index_keys(read) == index_keys(Or(tuple(folded.children)))
+    assert requirements(read) == requirements(Or(tuple(folded.children)))

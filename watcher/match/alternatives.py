@@ -14,8 +14,9 @@ first word the item lacks by the ``gates`` kept on the node, a set lookup each.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Set
+from collections.abc import Callable, Sequence, Set
 
+from watcher.match.list_phrases import ListPhrases
 from watcher.match.nodes import Gate
 from watcher.match.query import Or, Phrase
 from watcher.match.text import FieldText
@@ -40,19 +41,38 @@ class OrIndex:
         # only those whose second word it also holds. Most first words begin one
         # phrase or a few, filed as a tuple: a list and a dict for every first word
         # were a fifth of the topic index's memory.
+        self.others: list[int] = []
+        self.phrases: Sequence[Phrase | None]
+        by_stem: dict[str, list[int]] = {}
+        if isinstance(node.children, ListPhrases):
+            # A named list: filed from its columns, its phrases made only as an item
+            # needs them (watcher.match.list_phrases).
+            self.phrases = node.children
+            singles, pairs, by_prefix = node.children.by_first_word()
+        else:
+            singles, pairs, by_prefix = self._file(node, by_stem)
+        self.by_first: dict[str, PhraseNumbers | SecondWords] = dict(_compact(singles))
+        for word, seconds in pairs.items():
+            self.by_first[word] = SecondWords(_compact(seconds), tuple(singles.get(word, ())))
+        self.by_stem = _frozen(by_stem)
+        self.by_prefix = _frozen(by_prefix)
+
+    def _file(
+        self, node: Or, by_stem: dict[str, list[int]]
+    ) -> tuple[dict[str, list[int]], dict[str, dict[str, list[int]]], dict[str, list[int]]]:
+        """File ``node``'s phrases (see ``ListPhrases.by_first_word``, which files a
+        list's the same way); its other children go to ``others``."""
         singles: dict[str, list[int]] = {}
         pairs: dict[str, dict[str, list[int]]] = {}
-        by_stem: dict[str, list[int]] = {}
         # Wildcards by their first 3 letters: a list of Cyrillic names has thousands.
         by_prefix: dict[str, list[int]] = {}
-        self.others: list[int] = []
-        self.phrases: list[Phrase | None] = []
+        phrases: list[Phrase | None] = []
         for number, child in enumerate(node.children):
             if not isinstance(child, Phrase):
                 self.others.append(number)
-                self.phrases.append(None)
+                phrases.append(None)
                 continue
-            self.phrases.append(child)
+            phrases.append(child)
             first = child.words[0]
             if first.prefix:
                 by_prefix.setdefault(first.text[:3], []).append(number)
@@ -64,11 +84,8 @@ class OrIndex:
                     pairs.setdefault(first.text, {}).setdefault(second.text, []).append(number)
                 else:
                     singles.setdefault(first.text, []).append(number)
-        self.by_first: dict[str, PhraseNumbers | SecondWords] = dict(_compact(singles))
-        for word, seconds in pairs.items():
-            self.by_first[word] = SecondWords(_compact(seconds), tuple(singles.get(word, ())))
-        self.by_stem = _frozen(by_stem)
-        self.by_prefix = _frozen(by_prefix)
+        self.phrases = phrases
+        return singles, pairs, by_prefix
 
     def field_candidates(self, field: FieldText, firsts: Set[str], starts: Set[str]) -> set[int]:
         """Numbers of the phrases whose first word (and second) occur in ``field``, given

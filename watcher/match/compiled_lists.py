@@ -27,7 +27,8 @@ from functools import lru_cache
 from watcher.knowledge import EntityList
 from watcher.match import list_cache
 from watcher.match.abroad import home_only_tag
-from watcher.match.nodes import Or, Phrase, Word
+from watcher.match.list_phrases import ListPhrases
+from watcher.match.nodes import Or, Phrase, Word, key_word
 from watcher.match.stem import snowball
 from watcher.match.text import words
 
@@ -79,12 +80,12 @@ def list_alternatives(entities: EntityList) -> Or:
     key = list_cache.cache_key(entities.fingerprint, [sys.modules[name] for name in _LIST_CODE])
     with _collector_paused():
         compact = list_cache.load(folder, key) if folder is not None else None
-        if compact is not None:
-            alternatives = _or_from_compact(compact)
-        else:
-            alternatives = _fold_list(entities)
+        if compact is None:
+            # Folded, then kept as the cache keeps it: one form for every process.
+            compact = _compact_from_or(_fold_list(entities))
             if folder is not None:
-                list_cache.save(folder, key, _compact_from_or(alternatives))
+                list_cache.save(folder, key, compact)
+        alternatives = _or_from_compact(compact)
     with _compiled_lists_lock:
         _compiled_lists[entities.fingerprint] = alternatives
         while len(_compiled_lists) > _COMPILED_LISTS_KEPT:
@@ -129,6 +130,7 @@ def _compact_from_or(alternatives: Or) -> list_cache.CompactList:
     sources: list[str] = []
     phrase_tags: list[int] = []
     phrase_words: list[list[int]] = []
+    key_words: set[int] = set()
     for phrase in alternatives.children:
         assert isinstance(phrase, Phrase), "a folded list is an OR of phrases"
         sources.append(phrase.source)
@@ -136,6 +138,8 @@ def _compact_from_or(alternatives: Or) -> list_cache.CompactList:
         phrase_words.append(
             [words.setdefault((word.text, word.prefix), len(words)) for word in phrase.words]
         )
+        chosen = key_word(phrase.words)
+        key_words.add(words[(chosen.text, chosen.prefix)])
     return list_cache.CompactList(
         words=[text for text, _ in words],
         prefixes=[number for (_, prefix), number in words.items() if prefix],
@@ -143,19 +147,11 @@ def _compact_from_or(alternatives: Or) -> list_cache.CompactList:
         sources=sources,
         phrase_tags=phrase_tags,
         phrase_words=phrase_words,
+        key_words=sorted(key_words),
     )
 
 
 def _or_from_compact(compact: list_cache.CompactList) -> Or:
-    """The OR that ``_compact_from_or`` was given, rebuilt (equal phrase for phrase)."""
-    prefixes = set(compact.prefixes)
-    words = [Word(text, prefix=number in prefixes) for number, text in enumerate(compact.words)]
-    tag_sets = [frozenset(tags) for tags in compact.tag_sets]
-    return Or(
-        tuple(
-            Phrase(tuple([words[number] for number in numbers]), source, tag_sets[tags])
-            for source, tags, numbers in zip(
-                compact.sources, compact.phrase_tags, compact.phrase_words, strict=True
-            )
-        )
-    )
+    """The OR that ``_compact_from_or`` was given (equal phrase for phrase), its
+    phrases made as they are first needed."""
+    return Or(ListPhrases(compact))

@@ -30,6 +30,8 @@ from watcher.knowledge import EntityList, ListSpec, resolve_lists
 from watcher.match.alternatives import or_index
 from watcher.match.explain import Explanation, explain_clause
 from watcher.match.item_text import ItemText
+from watcher.match.list_phrases import ListPhrases
+from watcher.match.nodes import IndexKey, key_word, word_key
 from watcher.match.query import (
     And,
     ListRef,
@@ -39,15 +41,11 @@ from watcher.match.query import (
     Phrase,
     Query,
     Scoped,
-    Word,
     parse_query,
 )
 from watcher.match.score import score_hits
 from watcher.match.search import evaluate, find
 from watcher.models import Item, TopicMatch
-
-# ("word", folded token) | ("stem", English stem) | ("prefix", first 3 letters)
-IndexKey = tuple[str, str]
 
 
 class TopicSpec(Protocol):
@@ -101,26 +99,6 @@ class CompiledTopic:
         return ""
 
 
-# A wildcard is indexed under its first 3 to 6 letters (as many as it has), and an
-# item's word is looked up under each of its own first 3..6 letters: "arriv*" sits
-# in the "arriv" bucket, which "arrived" reaches and "arrears" does not.
-MAX_PREFIX_KEY = 6
-
-
-def _word_key(word: Word) -> IndexKey:
-    if word.prefix:
-        return ("prefix", word.text[:MAX_PREFIX_KEY])
-    if word.stem is not None:
-        return ("stem", word.stem)
-    return ("word", word.text)
-
-
-def _selectivity(word: Word) -> tuple[bool, int]:
-    # An exact word is more selective than a prefix bucket; a longer word more
-    # than a shorter one ("jong" rather than "un").
-    return (not word.prefix, len(word.text))
-
-
 def index_keys(node: Node) -> frozenset[IndexKey] | None:
     """Keys of which an item must contain one for ``node`` to be true; None if there are none."""
     return _KeyFinder().keys(node)
@@ -171,7 +149,7 @@ class _KeyFinder:
 
     def keys(self, node: Node) -> frozenset[IndexKey] | None:
         if isinstance(node, Phrase):
-            return frozenset({_word_key(max(node.words, key=_selectivity))})
+            return frozenset({word_key(key_word(node.words))})
         if isinstance(node, Scoped):
             return self.keys(node.child)
         if isinstance(node, ListRef):
@@ -191,13 +169,16 @@ class _KeyFinder:
         return min(candidates, key=len) if candidates else None
 
     def _or_keys(self, node: Or) -> frozenset[IndexKey] | None:
+        if isinstance(node.children, ListPhrases):
+            # A list's key words, recorded when it was compiled: its phrases need
+            # not be made (issue #18).
+            return frozenset(map(word_key, node.children.key_words()))
         union: set[IndexKey] = set()
         for child in node.children:
             if isinstance(child, Phrase):
                 # What ``keys`` gives a phrase, without its set and its dispatch: a
                 # list's OR holds tens of thousands of phrases, most of one word.
-                words = child.words
-                union.add(_word_key(words[0] if len(words) == 1 else max(words, key=_selectivity)))
+                union.add(word_key(key_word(child.words)))
                 continue
             keys = self.keys(child)
             if keys is None:
@@ -209,9 +190,9 @@ class _KeyFinder:
         """Clauses of which an item must satisfy every one for ``node`` to be true."""
         if isinstance(node, Phrase):
             # Every word of a phrase occurs in the item; the one ``keys`` picks first.
-            chosen = _word_key(max(node.words, key=_selectivity))
+            chosen = word_key(key_word(node.words))
             return tuple(
-                dict.fromkeys(frozenset({key}) for key in (chosen, *map(_word_key, node.words)))
+                dict.fromkeys(frozenset({key}) for key in (chosen, *map(word_key, node.words)))
             )
         if isinstance(node, Scoped):
             return self.requirements(node.child)
@@ -348,7 +329,7 @@ class TopicIndex:
         self._gates = tuple(map(_TopicGate.of, topics, checks))
         wildcards = set(self._by_kind["prefix"])
         wildcards.update(key for check in checks for c in check for key in c.prefixes)
-        # Wildcard keys by length (3 to MAX_PREFIX_KEY): an item's words cut to each
+        # Wildcard keys by length (3 to nodes.MAX_PREFIX_KEY): an item's words cut to each
         # length are intersected with the keys of that length.
         by_length: dict[int, set[str]] = {}
         for prefix in wildcards:

@@ -44,8 +44,8 @@ from typing import cast
 
 log = logging.getLogger(__name__)
 
-# Bump when the file's layout changes.
-FORMAT = 1
+# Bump when the file's layout changes (2: ``key_words``).
+FORMAT = 2
 # Files kept in the folder; older ones are removed when a new one is written.
 MAX_FILES = 64
 
@@ -103,8 +103,9 @@ def _module_digest(module: ModuleType) -> str:
 @dataclass(frozen=True, slots=True)
 class CompactList:
     """A compiled list as plain values, column by column: its distinct words (and
-    which of them are prefixes), its distinct tag sets, and per phrase, in the OR's
-    order, its source text, the number of its tag set and the numbers of its words."""
+    which of them are prefixes), its distinct tag sets, per phrase, in the OR's
+    order, its source text, the number of its tag set and the numbers of its words,
+    and the numbers of the words its phrases are indexed by (``nodes.key_word``)."""
 
     words: list[str]
     prefixes: list[int]
@@ -112,6 +113,7 @@ class CompactList:
     sources: list[str]
     phrase_tags: list[int]
     phrase_words: list[list[int]]
+    key_words: list[int]
 
 
 def load(folder: Path, key: str) -> CompactList | None:
@@ -143,7 +145,7 @@ def _from_json(document: object, key: str) -> CompactList:
         raise ValueError("another key")
     compact = CompactList(**{name: document[name] for name in _COLUMNS})
     _all_of(list, [compact.words, compact.prefixes, compact.tag_sets, compact.sources,
-                   compact.phrase_tags, compact.phrase_words])  # fmt: skip
+                   compact.phrase_tags, compact.phrase_words, compact.key_words])  # fmt: skip
     _all_of(str, compact.words)
     _numbers(compact.prefixes, len(compact.words))
     _all_of(list, compact.tag_sets)
@@ -152,6 +154,7 @@ def _from_json(document: object, key: str) -> CompactList:
     _numbers(compact.phrase_tags, len(compact.tag_sets))
     _all_of(list, compact.phrase_words)
     _numbers(chain.from_iterable(compact.phrase_words), len(compact.words))
+    _numbers(compact.key_words, len(compact.words))
     phrases = len(compact.sources)
     if not phrases == len(compact.phrase_tags) == len(compact.phrase_words):
         raise ValueError("the phrase columns differ in length")
@@ -160,7 +163,9 @@ def _from_json(document: object, key: str) -> CompactList:
     return compact
 
 
-_COLUMNS = ("words", "prefixes", "tag_sets", "sources", "phrase_tags", "phrase_words")
+_COLUMNS = (
+    "words", "prefixes", "tag_sets", "sources", "phrase_tags", "phrase_words", "key_words",
+)  # fmt: skip
 
 
 def _all_of(kind: type, values: Iterable[object]) -> None:

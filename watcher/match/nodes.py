@@ -8,7 +8,7 @@ never anything of an item, and the same whichever thread fills it in.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from watcher.knowledge import EntityList
@@ -42,7 +42,8 @@ class And:
 
 @dataclass(frozen=True, slots=True)
 class Or:
-    children: tuple[Node, ...]
+    # A tuple, or for a named list its phrases made on first use (``ListPhrases``).
+    children: Sequence[Node]
     # Per child, the word or stem an item must hold for it to be true (None: not
     # known), kept by watcher.match.alternatives on first use.
     gates: tuple[Gate, ...] | None = field(default=None, init=False, compare=False, repr=False)
@@ -99,6 +100,37 @@ class Scoped:
 
 
 Node = Phrase | And | Or | Not | Near | Scoped | ListRef
+
+# ("word", folded token) | ("stem", English stem) | ("prefix", first letters): what
+# the topic index files a phrase under (watcher.match.index), and a list's cached
+# form records for each of its phrases (watcher.match.compiled_lists).
+IndexKey = tuple[str, str]
+# A wildcard is indexed under its first 3 to 6 letters (as many as it has), and an
+# item's word is looked up under each of its own first 3..6 letters: "arriv*" sits
+# in the "arriv" bucket, which "arrived" reaches and "arrears" does not.
+MAX_PREFIX_KEY = 6
+
+
+def word_key(word: Word) -> IndexKey:
+    """The index key of one word."""
+    if word.prefix:
+        return ("prefix", word.text[:MAX_PREFIX_KEY])
+    if word.stem is not None:
+        return ("stem", word.stem)
+    return ("word", word.text)
+
+
+def key_word(words: tuple[Word, ...]) -> Word:
+    """The word a phrase is indexed by: its most selective, the first of equals."""
+    return words[0] if len(words) == 1 else max(words, key=_selectivity)
+
+
+def _selectivity(word: Word) -> tuple[bool, int]:
+    # An exact word is more selective than a prefix bucket; a longer word more
+    # than a shorter one ("jong" rather than "un").
+    return (not word.prefix, len(word.text))
+
+
 # An OR's child, the word and the stem of which the item must hold one (both None: no
 # such), and whether the child is a term of that one word (or of a word of that stem).
 Gate = tuple[Node, str | None, str | None, bool]
