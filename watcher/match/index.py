@@ -172,7 +172,7 @@ class _KeyFinder:
         if isinstance(node.children, ListPhrases):
             # A list's key words, recorded when it was compiled: its phrases need
             # not be made (issue #18).
-            return frozenset(map(word_key, node.children.key_words()))
+            return node.children.index_keys()
         union: set[IndexKey] = set()
         for child in node.children:
             if isinstance(child, Phrase):

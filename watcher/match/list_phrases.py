@@ -24,7 +24,7 @@ from itertools import accumulate, chain, pairwise
 from typing import overload
 
 from watcher.match.list_cache import CompactList
-from watcher.match.nodes import Phrase, Word
+from watcher.match.nodes import IndexKey, Phrase, Word, text_key
 
 
 class ListPhrases(Sequence[Phrase]):
@@ -108,10 +108,13 @@ class ListPhrases(Sequence[Phrase]):
     def __repr__(self) -> str:
         return f"ListPhrases({len(self)} phrases)"
 
-    def key_words(self) -> list[Word]:
-        """The distinct words the list's phrases are indexed by (``nodes.key_word`` of
-        each phrase), as recorded when the list was compiled."""
-        return list(map(self.word, self._key_words))
+    def index_keys(self) -> frozenset[IndexKey]:
+        """The keys of the distinct words the list's phrases are indexed by
+        (``nodes.key_word`` of each phrase, recorded when the list was compiled)."""
+        texts, prefixes = self._texts, self._prefixes
+        return frozenset(
+            [text_key(texts[number], prefix=number in prefixes) for number in self._key_words]
+        )
 
     def by_first_word(
         self,

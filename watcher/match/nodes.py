@@ -113,11 +113,14 @@ MAX_PREFIX_KEY = 6
 
 def word_key(word: Word) -> IndexKey:
     """The index key of one word."""
-    if word.prefix:
-        return ("prefix", word.text[:MAX_PREFIX_KEY])
-    if word.stem is not None:
+    if word.stem is not None and not word.prefix:
         return ("stem", word.stem)
-    return ("word", word.text)
+    return text_key(word.text, prefix=word.prefix)
+
+
+def text_key(text: str, *, prefix: bool) -> IndexKey:
+    """The index key of a word that matches as written or as a prefix (never by stem)."""
+    return ("prefix", text[:MAX_PREFIX_KEY]) if prefix else ("word", text)
 
 
 def key_word(words: tuple[Word, ...]) -> Word:
