@@ -94,8 +94,9 @@ class TopicsOnDemand:
 
     A process whose matching all happens in worker processes (a first poll of many
     sources, the daemon with workers) never builds it: with the shipped topics and
-    lists, about 32 MB resident and 0.15 s of start-up saved. ``load_config`` has parsed every query already, so a
-    late build fails no more than an early one would. Thread-safe.
+    lists, about 32 MB resident and 0.15 s of start-up saved. ``load_config`` has
+    parsed every query already, so a late build fails no more than an early one
+    would. Thread-safe.
     """
 
     def __init__(self, topics: Sequence[TopicConfig], lists: Mapping[str, ListConfig]) -> None:
