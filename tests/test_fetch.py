@@ -138,6 +138,24 @@ def test_credentials_in_the_url_are_sent_as_basic_auth(
     assert sent["Authorization"] == "Basic cmVhZGVyOnNAY3JldA=="  # reader:s@cret
 
 
+def test_netrc_credentials_are_never_sent(
+    fetcher: Fetcher,
+    mocked: responses.RequestsMock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # requests reads ~/.netrc (or $NETRC) for a session that trusts its environment:
+    # a feed that redirects anywhere must never receive the operator's credentials.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine feeds.example.org login operator password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert requests.utils.get_netrc_auth(FEED_URL) == ("operator", "secret")
+    mocked.get(FEED_URL, body=BODY)
+    fetch(fetcher)
+    assert "Authorization" not in mocked.calls[0].request.headers
+
+
 def test_no_conditional_headers_without_validators(
     fetcher: Fetcher, mocked: responses.RequestsMock
 ) -> None:
