@@ -3,14 +3,14 @@
 The shipped lists compile to ~80,000 phrases. Making every one as a ``Phrase``
 (and its words) when a list is read back from the cache was half of the topic
 index's build, about 60 ms of every ``watcher poll --once`` and of every worker
-process, and ~10 MB each held, though a poll looks at a few hundred of them: the
-ones whose first word an item holds (issue #18). ``ListPhrases`` keeps the
+process, and ~5 MB resident in each, though a poll looks at a few hundred of
+them: the ones whose first word an item holds (issue #18). ``ListPhrases`` keeps the
 columns of ``list_cache.CompactList`` and makes a phrase, and its words, when it
 is first asked for; what it gives is equal, phrase for phrase, to the tuple
 folding gives. What building the index needs of every phrase is read off the
 columns: the first words that ``OrIndex`` files the phrases by
-(``by_first_word``) and the words the topic index keys the list by, recorded
-when the list was compiled (``key_words``).
+(``by_first_word``) and the keys the topic index files the list under, of the
+words recorded when the list was compiled (``index_keys``).
 
 Thread-safe: two threads making the same phrase at once make equal phrases, and
 one of them is kept.
