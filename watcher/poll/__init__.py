@@ -72,15 +72,6 @@ def _record_unexpected(source: Source, ctx: PollContext, kind: str, exc: Excepti
         return PollResult(source.name, PollOutcome.FAILED, error_kind=kind, error=message)
 
 
-def __getattr__(name: str) -> object:
-    # ``from watcher.poll import poll_page`` still works, importing the page stage then.
-    if name in ("poll_page", "poll_watch"):
-        from watcher.poll import page
-
-        return getattr(page, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "MAX_HINTED_INTERVAL",
     "ItemMatcher",
@@ -90,9 +81,7 @@ __all__ = [
     "adaptive_interval",
     "backoff_delay",
     "poll_feed",
-    "poll_page",
     "poll_source",
-    "poll_watch",
     "success_interval",
     "triage_items",
     "with_article_text",
