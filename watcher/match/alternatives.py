@@ -14,9 +14,9 @@ first word the item lacks by the ``gates`` kept on the node, a set lookup each.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Iterable, Sequence, Set
 
-from watcher.match.list_phrases import ListPhrases
+from watcher.match.list_phrases import ListPhrases, PhraseHead
 from watcher.match.nodes import Gate
 from watcher.match.query import Or, Phrase
 from watcher.match.text import FieldText
@@ -41,51 +41,37 @@ class OrIndex:
         # only those whose second word it also holds. Most first words begin one
         # phrase or a few, filed as a tuple: a list and a dict for every first word
         # were a fifth of the topic index's memory.
-        self.others: list[int] = []
-        self.phrases: Sequence[Phrase | None]
-        by_stem: dict[str, list[int]] = {}
+        heads: Iterable[PhraseHead | None]
         if isinstance(node.children, ListPhrases):
-            # A named list: filed from its columns, its phrases made only as an item
+            # A named list: read off its columns, its phrases made only as an item
             # needs them (watcher.match.list_phrases).
-            self.phrases = node.children
-            singles, pairs, by_prefix = node.children.by_first_word()
+            self.phrases: Sequence[Phrase | None] = node.children
+            self.others: list[int] = []
+            heads = node.children.heads()
         else:
-            singles, pairs, by_prefix = self._file(node, by_stem)
+            phrases = [child if isinstance(child, Phrase) else None for child in node.children]
+            self.phrases = phrases
+            self.others = [number for number, phrase in enumerate(phrases) if phrase is None]
+            heads = map(_head, range(len(phrases)), phrases)
+        singles: dict[str, list[int]] = {}
+        pairs: dict[str, dict[str, list[int]]] = {}
+        by_stem: dict[str, list[int]] = {}
+        # Wildcards by their first 3 letters: a list of Cyrillic names has thousands.
+        by_prefix: dict[str, list[int]] = {}
+        for number, first, prefix, stem, second in filter(None, heads):
+            if prefix:
+                by_prefix.setdefault(first[:3], []).append(number)
+            elif stem is not None:
+                by_stem.setdefault(stem, []).append(number)
+            elif second is not None:
+                pairs.setdefault(first, {}).setdefault(second, []).append(number)
+            else:
+                singles.setdefault(first, []).append(number)
         self.by_first: dict[str, PhraseNumbers | SecondWords] = dict(_compact(singles))
         for word, seconds in pairs.items():
             self.by_first[word] = SecondWords(_compact(seconds), tuple(singles.get(word, ())))
         self.by_stem = _frozen(by_stem)
         self.by_prefix = _frozen(by_prefix)
-
-    def _file(
-        self, node: Or, by_stem: dict[str, list[int]]
-    ) -> tuple[dict[str, list[int]], dict[str, dict[str, list[int]]], dict[str, list[int]]]:
-        """File ``node``'s phrases (see ``ListPhrases.by_first_word``, which files a
-        list's the same way); its other children go to ``others``."""
-        singles: dict[str, list[int]] = {}
-        pairs: dict[str, dict[str, list[int]]] = {}
-        # Wildcards by their first 3 letters: a list of Cyrillic names has thousands.
-        by_prefix: dict[str, list[int]] = {}
-        phrases: list[Phrase | None] = []
-        for number, child in enumerate(node.children):
-            if not isinstance(child, Phrase):
-                self.others.append(number)
-                phrases.append(None)
-                continue
-            phrases.append(child)
-            first = child.words[0]
-            if first.prefix:
-                by_prefix.setdefault(first.text[:3], []).append(number)
-            elif first.stem is not None:
-                by_stem.setdefault(first.stem, []).append(number)
-            else:
-                second = child.words[1] if len(child.words) > 1 else None
-                if second is not None and not second.prefix and second.stem is None:
-                    pairs.setdefault(first.text, {}).setdefault(second.text, []).append(number)
-                else:
-                    singles.setdefault(first.text, []).append(number)
-        self.phrases = phrases
-        return singles, pairs, by_prefix
 
     def field_candidates(self, field: FieldText, firsts: Set[str], starts: Set[str]) -> set[int]:
         """Numbers of the phrases whose first word (and second) occur in ``field``, given
@@ -136,6 +122,17 @@ class SecondWords(dict[str, PhraseNumbers]):
     def __init__(self, by_second: dict[str, PhraseNumbers], singles: tuple[int, ...]) -> None:
         super().__init__(by_second)
         self.singles = singles
+
+
+def _head(number: int, phrase: Phrase | None) -> PhraseHead | None:
+    """What ``OrIndex`` files phrase ``number`` by (None: not a phrase)."""
+    if phrase is None:
+        return None
+    first = phrase.words[0]
+    second = phrase.words[1] if len(phrase.words) > 1 else None
+    if second is None or second.prefix or second.stem is not None:
+        return (number, first.text, first.prefix, first.stem, None)
+    return (number, first.text, first.prefix, first.stem, second.text)
 
 
 def _frozen(numbers: dict[str, list[int]]) -> dict[str, tuple[int, ...]]:

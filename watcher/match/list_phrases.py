@@ -8,9 +8,9 @@ them: the ones whose first word an item holds (issue #18). ``ListPhrases`` keeps
 columns of ``list_cache.CompactList`` and makes a phrase, and its words, when it
 is first asked for; what it gives is equal, phrase for phrase, to the tuple
 folding gives. What building the index needs of every phrase is read off the
-columns: the first words that ``OrIndex`` files the phrases by
-(``by_first_word``) and the keys the topic index files the list under, of the
-words recorded when the list was compiled (``index_keys``).
+columns: the first words that ``OrIndex`` files the phrases by (``heads``), and
+the keys the topic index files the list under, of the words recorded when the
+list was compiled (``index_keys``).
 
 Thread-safe: two threads making the same phrase at once make equal phrases, and
 one of them is kept.
@@ -25,6 +25,11 @@ from typing import overload
 
 from watcher.match.list_cache import CompactList
 from watcher.match.nodes import IndexKey, Phrase, Word, text_key
+
+# What ``OrIndex`` files a phrase by: its number, its first word's text, whether
+# that word is a wildcard, its stem (None: matched as written), and the text of its
+# second word when that one is matched as written (else None).
+PhraseHead = tuple[int, str, bool, str | None, str | None]
 
 
 class ListPhrases(Sequence[Phrase]):
@@ -50,7 +55,7 @@ class ListPhrases(Sequence[Phrase]):
         self._words: list[Word | None] = [None] * len(columns.words)
         self._made: list[Phrase | None] = [None] * len(columns.sources)
 
-    def word(self, number: int) -> Word:
+    def _word(self, number: int) -> Word:
         """Word ``number`` of the columns, made once."""
         made = self._words[number]
         if made is None:
@@ -63,7 +68,7 @@ class ListPhrases(Sequence[Phrase]):
         if made is None:
             numbers = self._word_numbers[self._starts[number] : self._starts[number + 1]]
             made = Phrase(
-                tuple(map(self.word, numbers)),
+                tuple(map(self._word, numbers)),
                 self._sources[number],
                 self._tag_sets[self._tags[number]],
             )
@@ -116,26 +121,12 @@ class ListPhrases(Sequence[Phrase]):
             [text_key(texts[number], prefix=number in prefixes) for number in self._key_words]
         )
 
-    def by_first_word(
-        self,
-    ) -> tuple[dict[str, list[int]], dict[str, dict[str, list[int]]], dict[str, list[int]]]:
-        """The phrase numbers filed as ``OrIndex`` files a list's phrases (a list word
-        is exact or a wildcard, never a stem): by the first word alone (``singles``),
-        by the first and second word when both are exact (``pairs``), and a wildcard
-        first word by its first 3 letters (``by_prefix``)."""
-        words = self._texts
-        prefixes = self._prefixes
-        numbers = self._word_numbers
-        singles: dict[str, list[int]] = {}
-        pairs: dict[str, dict[str, list[int]]] = {}
-        by_prefix: dict[str, list[int]] = {}
+    def heads(self) -> Iterator[PhraseHead]:
+        """What ``OrIndex`` files each phrase by, read off the columns (a list word is
+        exact or a wildcard, never a stem)."""
+        texts, prefixes, numbers = self._texts, self._prefixes, self._word_numbers
         for number, (start, end) in enumerate(pairwise(self._starts)):
             first = numbers[start]
-            if first in prefixes:
-                by_prefix.setdefault(words[first][:3], []).append(number)
-            elif end - start > 1 and numbers[start + 1] not in prefixes:
-                second = words[numbers[start + 1]]
-                pairs.setdefault(words[first], {}).setdefault(second, []).append(number)
-            else:
-                singles.setdefault(words[first], []).append(number)
-        return singles, pairs, by_prefix
+            plain = end - start > 1 and numbers[start + 1] not in prefixes
+            second = texts[numbers[start + 1]] if plain else None
+            yield (number, texts[first], first in prefixes, None, second)
