@@ -290,6 +290,36 @@ def test_a_stemming_term_hits_every_word_of_its_stem_in_the_item() -> None:
     ]
 
 
+def test_a_wildcard_hits_every_word_it_starts_in_the_fields_searched() -> None:
+    # A wildcard's words are looked up once for the item, in all its fields; its hits
+    # are their places in the fields the query searches, whether it starts one word
+    # of the item, several or none.
+    index = TopicIndex.build(
+        [topic("arriv* OR zzz", name="any"), topic("title:arriv* AND parade", name="title")]
+    )
+    title = "Arrival of Kim; Xi arrives"
+    summary = "They arrived for a parade. Arrears."
+    [first, second] = index.match(make_item(title=title, summary=summary))
+    assert first.topic == "any"
+    fields = {"title": title, "summary": summary}
+    assert [(hit.field, fields[hit.field][hit.start : hit.end]) for hit in first.hits] == [
+        ("title", "Arrival"),
+        ("title", "arrives"),
+        ("summary", "arrived"),
+    ]
+    assert second.topic == "title"
+    assert [fields[hit.field][hit.start : hit.end] for hit in second.hits] == [
+        "Arrival",
+        "arrives",
+        "parade",
+    ]
+    # One word that starts it, only in a field the second topic does not search.
+    assert [m.topic for m in index.match(make_item(title="Kim", summary="arrived: parade"))] == [
+        "any"
+    ]
+    assert index.match(make_item(title="Arrears", summary="a parade")) == []
+
+
 def test_a_lists_first_word_index_is_built_once_with_the_topic_index(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

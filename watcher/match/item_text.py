@@ -13,6 +13,7 @@ is kept: the hits of a match, of an explanation (``watcher.match.score`` scores 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence, Set
 from typing import NamedTuple
 
@@ -58,6 +59,7 @@ class ItemText:
         "_field_candidates",
         "_occurrences",
         "_searched",
+        "_sorted_words",
         "_spans",
         "_starts",
         "_stem_words",
@@ -79,6 +81,7 @@ class ItemText:
         self._spans: dict[tuple[int, tuple[str, ...]], tuple[Node, list[Span]]] = {}
         self._vocabulary: dict[str, tuple[int, Set[str], Set[str]]] = {}
         self._words: frozenset[str] | None = None
+        self._sorted_words: list[str] | None = None
         self._stems: frozenset[str | None] | None = None
         self._word_stems: tuple[list[str], list[str | None]] | None = None
         self._stem_words: dict[str | None, Sequence[str]] | None = None
@@ -111,6 +114,23 @@ class ItemText:
                 found.update(field.tokens.words)
             self._words = frozenset(found)
         return self._words
+
+    def words_starting_with(self, prefix: str) -> list[str]:
+        """The item's distinct words that start with ``prefix`` (a wildcard's words).
+
+        One sorted list for the item, not one per field: most wildcards a topic
+        tries start no word of the item, which a bisect tells (issue #18).
+        """
+        ordered = self._sorted_words
+        if ordered is None:
+            ordered = self._sorted_words = sorted(self.distinct_words())
+        found: list[str] = []
+        for number in range(bisect_left(ordered, prefix), len(ordered)):
+            word = ordered[number]
+            if not word.startswith(prefix):
+                break
+            found.append(word)
+        return found
 
     def _stemmed_words(self) -> tuple[list[str], list[str | None]]:
         """The distinct tokens and, in the same order, their English stems."""
@@ -148,7 +168,7 @@ class ItemText:
     def may_hold(self, word: Word) -> bool:
         """False when no field holds ``word``: a cheaper test than a field's lookup."""
         if word.prefix:
-            return True
+            return bool(self.words_starting_with(word.text))
         if word.stem is not None:
             return word.stem in self.stems()
         return word.text in self.distinct_words()
@@ -169,9 +189,12 @@ class ItemText:
         key = (field, id(word))
         known = self._occurrences.get(key)
         if known is None:
-            known = self._occurrences[key] = merged(
-                [text.positions(token) for token in text.words_starting_with(word.text)]
-            )
+            groups = [
+                numbers
+                for found in self.words_starting_with(word.text)
+                if (numbers := text.positions(found))
+            ]
+            known = self._occurrences[key] = merged(groups) if groups else ()
         return known
 
     def matches_at(self, field: str, word: Word, number: int) -> bool:

@@ -261,8 +261,6 @@ def evaluate(
                 if first.text not in text.distinct_words():
                     return None
                 return _word_hits(node, first.text, text, fields)
-            if not text.may_hold(first):
-                return None
             return _term_hits(node, text, fields)
         if not text.may_hold(first):
             return None
@@ -343,6 +341,16 @@ def _word_hits(
 def _term_hits(node: Phrase, text: ItemText, fields: tuple[str, ...]) -> TokenHits | None:
     """The hits of ``node``, a one-word term matched by stem or as a wildcard, if any."""
     first = node.words[0]
+    words: Sequence[str]
+    if first.prefix:
+        words = text.words_starting_with(first.text)
+    else:
+        assert first.stem is not None  # callers pass a term by stem or a wildcard
+        words = text.words_with_stem(first.stem)
+    if len(words) <= 1:
+        # Most such terms stand for one word of the item, or none: its places are
+        # those of the word (issue #18).
+        return _word_hits(node, words[0], text, fields) if words else None
     hits: list[TokenHit] = []
     for field in fields:
         starts = text.occurrences(field, first)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from functools import lru_cache
 from itertools import accumulate, islice
@@ -360,7 +360,6 @@ class FieldText:
         "_distinct",
         "_index",
         "_scans",
-        "_sorted_words",
         "_stem_index",
         "name",
         "text",
@@ -375,7 +374,6 @@ class FieldText:
         self._distinct: frozenset[str] | None = None
         self._scans = 0
         self._stem_index: dict[str, Sequence[int]] | None = None
-        self._sorted_words: list[str] | None = None
 
     @property
     def index(self) -> dict[str, MutableSequence[int]]:
@@ -417,18 +415,6 @@ class FieldText:
         for _ in range(count - 1):
             number = words.index(word, number + 1)
             found.append(number)
-        return found
-
-    def words_starting_with(self, prefix: str) -> list[str]:
-        """The field's distinct words that start with ``prefix`` (a bisect, not a scan)."""
-        if self._sorted_words is None:
-            self._sorted_words = sorted(self.distinct)
-        words = self._sorted_words
-        found: list[str] = []
-        for number in range(bisect_left(words, prefix), len(words)):
-            if not words[number].startswith(prefix):
-                break
-            found.append(words[number])
         return found
 
     @property
