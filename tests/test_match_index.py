@@ -21,7 +21,9 @@ from watcher.match import (
     parse_query,
 )
 from watcher.match.index import requirements
+from watcher.match.item_text import ItemText
 from watcher.match.nodes import Or, Phrase, Word
+from watcher.match.search import find
 from watcher.models import Item
 
 DATA = Path(__file__).parent / "data" / "match"
@@ -318,6 +320,36 @@ def test_a_wildcard_hits_every_word_it_starts_in_the_fields_searched() -> None:
         "any"
     ]
     assert index.match(make_item(title="Arrears", summary="a parade")) == []
+
+
+def test_an_ors_near_and_and_children_are_skipped_when_the_item_lacks_their_words() -> None:
+    query = "kim OR (putin NEAR/3 (arrives OR lands)) OR (xi AND summit*) OR title:(modi visit)"
+    index = TopicIndex.build([topic(query)])
+    [compiled] = index._topics
+    assert isinstance(compiled.query.root, Or)
+    needs = {type(gate[0]).__name__: set(gate[4]) for gate in compiled.query.root.gates or ()}
+    # The sets of words a child needs one of each, as the index's requirements; a
+    # wildcard's clause is not of words, and a term has its own gate.
+    assert needs == {
+        "Phrase": set(),
+        "Near": {frozenset({"putin"}), frozenset({"arrives", "lands"})},
+        "And": {frozenset({"xi"})},
+        "Scoped": {frozenset({"modi"}), frozenset({"visit"})},
+    }
+    for title, summary, matched in [
+        ("Putin lands in Ankara", "", True),
+        ("Putin speaks", "Nobody arrives", False),  # "arrives" too far from "Putin"
+        ("Putin speaks", "", False),
+        ("Xi at the summits", "", True),
+        ("Xi speaks", "", False),
+        ("Modi on a visit", "", True),
+        ("Modi speaks", "a visit", False),  # title only
+        ("Kim", "", True),
+    ]:
+        item = make_item(title=title, summary=summary)
+        assert bool(index.match(item)) is matched, title
+        # The same answer from the query parsed anew, whose gates need nothing.
+        assert find(parse_query(query).root, ItemText(item)).matched is matched, title
 
 
 def test_a_lists_first_word_index_is_built_once_with_the_topic_index(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence, Set
 
 from watcher.match.list_phrases import ListPhrases, PhraseHead
 from watcher.match.nodes import Gate
-from watcher.match.query import Or, Phrase
+from watcher.match.query import Node, Or, Phrase
 from watcher.match.text import FieldText
 
 
@@ -185,22 +185,33 @@ def or_index(node: Or) -> OrIndex:
     return index
 
 
-def gates(node: Or) -> tuple[Gate, ...]:
-    """``node.gates``: per child, the word or the stem that it needs the item to hold."""
+# What a child of several terms needs (``Gate``'s last part): the topic index's
+# requirement clauses of words, when it fills in the gates of the ORs it compiles.
+NeededWords = Callable[[Node], tuple[frozenset[str], ...]]
+
+
+def gates(node: Or, needed_words: NeededWords | None = None) -> tuple[Gate, ...]:
+    """``node.gates``: per child, the word or the stem that it needs the item to hold,
+    and for a child of several terms the words ``needed_words`` says it needs (none
+    when the gates are made on first use, without it)."""
     known = node.gates
     if known is None:
         made: list[Gate] = []
         for child in node.children:
             first = child.words[0] if isinstance(child, Phrase) else None
-            if first is None or first.prefix:
-                made.append((child, None, None, False))
+            if first is None:
+                needs = needed_words(child) if needed_words is not None else ()
+                made.append((child, None, None, False, needs))
+                continue
+            if first.prefix:
+                made.append((child, None, None, False, ()))
                 continue
             # A term of one word, most children: looked up in place.
             term = isinstance(child, Phrase) and len(child.words) == 1
             if first.stem is None:
-                made.append((child, first.text, None, term))
+                made.append((child, first.text, None, term, ()))
             else:
-                made.append((child, None, first.stem, term))
+                made.append((child, None, first.stem, term, ()))
         known = tuple(made)
         # A frozen node that fills in its own cache, once (as ListRef does).
         object.__setattr__(node, "gates", known)
@@ -212,11 +223,14 @@ def held_gates(node: Or, words: Set[str], stems: Callable[[], Set[str | None]]) 
     the check ``may_hold`` makes, without a call per child (most are absent; issue #18)."""
     held: list[Gate] = []
     for gate in gates(node):
-        _, word, stem, _ = gate
+        _, word, stem, _, needs = gate
         if word is not None:
             if word not in words:
                 continue
-        elif stem is not None and stem not in stems():
+        elif stem is not None:
+            if stem not in stems():
+                continue
+        elif needs and any(map(words.isdisjoint, needs)):
             continue
         held.append(gate)
     return held

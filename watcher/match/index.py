@@ -19,7 +19,7 @@ lookups where an evaluation costs a walk of the query.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from operator import itemgetter
@@ -27,14 +27,15 @@ from typing import Literal, NamedTuple, Protocol
 
 from watcher.exceptions import QueryError
 from watcher.knowledge import EntityList, ListSpec, resolve_lists
-from watcher.match.alternatives import or_index
+from watcher.match.alternatives import gates, or_index
 from watcher.match.explain import Explanation, explain_clause
 from watcher.match.item_text import ItemText
 from watcher.match.list_phrases import ListPhrases
-from watcher.match.nodes import IndexKey, key_word, word_key
+from watcher.match.nodes import IndexKey, key_word, text_key, word_key
 from watcher.match.query import (
     And,
     ListRef,
+    Near,
     Node,
     Not,
     Or,
@@ -44,7 +45,7 @@ from watcher.match.query import (
     parse_query,
 )
 from watcher.match.score import score_hits
-from watcher.match.search import evaluate, find
+from watcher.match.search import INDEXED_OR_CHILDREN, evaluate, find
 from watcher.models import Item, TopicMatch
 
 
@@ -113,6 +114,9 @@ Clause = frozenset[IndexKey]
 # An OR's clauses are the unions of one clause of each child, every combination:
 # at most this many, else the one union of each child's smallest (``index_keys``).
 MAX_OR_CLAUSES = 16
+# An OR's child of several terms is checked against clauses of at most this many
+# words before it is evaluated; a list's clause, of thousands, is left to evaluation.
+MAX_GATE_WORDS = 64
 
 
 class RequirementCheck(NamedTuple):
@@ -186,6 +190,16 @@ class _KeyFinder:
             union |= keys
         return frozenset(union)
 
+    def needed_words(self, node: Node) -> tuple[frozenset[str], ...]:
+        """``node``'s requirement clauses of words only, as sets of words, but those
+        of more than ``MAX_GATE_WORDS`` (a list's): an OR's gate for a child that is
+        a NEAR or an AND (``alternatives.gates``)."""
+        return tuple(
+            frozenset(text for _, text in clause)
+            for clause in self.requirements(node)
+            if len(clause) <= MAX_GATE_WORDS and all(kind == "word" for kind, _ in clause)
+        )
+
     def requirements(self, node: Node) -> tuple[Clause, ...]:
         """Clauses of which an item must satisfy every one for ``node`` to be true."""
         if isinstance(node, Phrase):
@@ -254,7 +268,33 @@ def compile_topic(
     finder = finder or _KeyFinder()
     keys = finder.keys(query.root)
     others = tuple(clause for clause in finder.requirements(query.root) if clause != keys)
+    for parsed in (query, exclude):
+        for node in _own_nodes(parsed.root) if parsed is not None else ():
+            if isinstance(node, Or) and len(node.children) < INDEXED_OR_CHILDREN:
+                # A small OR's gates now, with what its NEARs and ANDs need.
+                gates(node, finder.needed_words)
     return CompiledTopic(config, query, exclude, keys, tuple(map(RequirementCheck.of, others)))
+
+
+def _own_nodes(node: Node) -> Iterator[Node]:
+    """``node`` and the nodes under it but a list's (a named list is compiled once
+    for every topic and has its own index)."""
+    yield node
+    if isinstance(node, And | Or):
+        for child in node.children:
+            yield from _own_nodes(child)
+    elif isinstance(node, Not | Scoped):
+        yield from _own_nodes(node.child)
+    elif isinstance(node, Near):
+        yield from _own_nodes(node.left)
+        yield from _own_nodes(node.right)
+
+
+def _wildcard_keys(query: Query) -> Iterator[str]:
+    """The keys of the wildcards a query spells (its lists' have their own index)."""
+    for node in _own_nodes(query.root):
+        if isinstance(node, Phrase):
+            yield from (text_key(word.text, prefix=True)[1] for word in node.words if word.prefix)
 
 
 class _ItemKeys(NamedTuple):
@@ -329,6 +369,13 @@ class TopicIndex:
         self._gates = tuple(map(_TopicGate.of, topics, checks))
         wildcards = set(self._by_kind["prefix"])
         wildcards.update(key for check in checks for c in check for key in c.prefixes)
+        # Every wildcard the topics spell: the item's words are looked up under their
+        # keys once, and a wildcard whose key none starts is false without a search.
+        for topic in topics:
+            wildcards.update(_wildcard_keys(topic.query))
+            if topic.exclude is not None:
+                wildcards.update(_wildcard_keys(topic.exclude))
+        self._wildcards = frozenset(wildcards)
         # Wildcard keys by length (3 to nodes.MAX_PREFIX_KEY): an item's words cut to each
         # length are intersected with the keys of that length.
         by_length: dict[int, set[str]] = {}
@@ -403,6 +450,7 @@ class TopicIndex:
         """The topics ``item`` matches, in configuration order, with hits and scores."""
         text = ItemText(item)
         keys = self._item_keys(text)
+        text.know_prefix_keys(self._wildcards, keys.prefixes)
         matches: list[TopicMatch] = []
         evaluated = 0
         words = keys.words

@@ -17,6 +17,7 @@ from bisect import bisect_left
 from collections.abc import Sequence, Set
 from typing import NamedTuple
 
+from watcher.match.nodes import MAX_PREFIX_KEY
 from watcher.match.query import Node, Word
 from watcher.match.score import FIELD_WEIGHTS
 from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts, merged, stem_token
@@ -58,6 +59,7 @@ class ItemText:
     __slots__ = (
         "_field_candidates",
         "_occurrences",
+        "_prefix_keys",
         "_searched",
         "_sorted_words",
         "_spans",
@@ -82,6 +84,7 @@ class ItemText:
         self._vocabulary: dict[str, tuple[int, Set[str], Set[str]]] = {}
         self._words: frozenset[str] | None = None
         self._sorted_words: list[str] | None = None
+        self._prefix_keys: tuple[Set[str], Set[str]] | None = None
         self._stems: frozenset[str | None] | None = None
         self._word_stems: tuple[list[str], list[str | None]] | None = None
         self._stem_words: dict[str | None, Sequence[str]] | None = None
@@ -115,12 +118,23 @@ class ItemText:
             self._words = frozenset(found)
         return self._words
 
+    def know_prefix_keys(self, looked_for: Set[str], held: Set[str]) -> None:
+        """Wildcard keys (``nodes.text_key``) the topic index ``looked_for`` in the
+        item's words, and those it found (``held``): a wildcard whose key was looked
+        for and not found starts no word, told without the item's words sorted."""
+        self._prefix_keys = (looked_for, held)
+
     def words_starting_with(self, prefix: str) -> list[str]:
         """The item's distinct words that start with ``prefix`` (a wildcard's words).
 
         One sorted list for the item, not one per field: most wildcards a topic
         tries start no word of the item, which a bisect tells (issue #18).
         """
+        known = self._prefix_keys
+        if known is not None:
+            key = prefix[:MAX_PREFIX_KEY]
+            if key in known[0] and key not in known[1]:
+                return []
         ordered = self._sorted_words
         if ordered is None:
             ordered = self._sorted_words = sorted(self.distinct_words())

@@ -59,7 +59,7 @@ def _field_candidates(index: OrIndex, text: ItemText, field: str) -> set[int]:
 # An OR of fewer children is tried child by child: looking its phrases' first
 # words up costs about what looking up their candidacy does, and such an OR is
 # seldom met twice in one item.
-_INDEXED_OR_CHILDREN = 8
+INDEXED_OR_CHILDREN = 8
 
 
 def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> Sequence[Node]:
@@ -86,7 +86,7 @@ def spans(node: Node, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
             found += _phrase_spans(node, text, field)
         return found
     if isinstance(node, Or):
-        if len(node.children) < _INDEXED_OR_CHILDREN:
+        if len(node.children) < INDEXED_OR_CHILDREN:
             return _small_or_spans(node, text, fields)
         key = (id(node), fields)
         known = text._spans.get(key)
@@ -106,7 +106,7 @@ def _small_or_spans(node: Or, text: ItemText, fields: tuple[str, ...]) -> list[S
     """The spans of a small OR's children, in its order, a term of one exact word
     spanned in place (most children; issue #18)."""
     found: list[Span] = []
-    for child, word, _, one_word in held_gates(node, text.distinct_words(), text.stems):
+    for child, word, _, one_word, _ in held_gates(node, text.distinct_words(), text.stems):
         if one_word and word is not None:
             assert isinstance(child, Phrase)
             for field in fields:
@@ -274,13 +274,13 @@ def evaluate(
         # small ORs, looked up in place, not evaluated (issue #18). A big OR's
         # candidates, found by its index, have no gate left to check.
         held: Sequence[Gate] = (
-            [(child, None, None, False) for child in _or_candidates(node, text, fields)]
-            if len(node.children) >= _INDEXED_OR_CHILDREN
+            [(child, None, None, False, ()) for child in _or_candidates(node, text, fields)]
+            if len(node.children) >= INDEXED_OR_CHILDREN
             else node.gates or gates(node)
         )
         groups: list[TokenHits] = []
         words = text.distinct_words()
-        for child, word, stem, one_word in held:
+        for child, word, stem, one_word, needs in held:
             if word is not None:
                 if word not in words:
                     continue
@@ -297,6 +297,10 @@ def evaluate(
                     result = _term_hits(child, text, fields)
                 else:
                     result = evaluate(child, text, fields, complete=complete)
+            elif needs and any(map(words.isdisjoint, needs)):
+                # A NEAR or an AND whose terms the item lacks: most such children,
+                # false without a walk (issue #18).
+                continue
             else:
                 result = evaluate(child, text, fields, complete=complete)
             if result is not None:
