@@ -455,6 +455,7 @@ class TopicIndex:
         evaluated = 0
         words = keys.words
         gates = self._gates
+        searched: tuple[str, ...] | None = None
         for number in self._candidates(keys):
             topic, scoped, word_clauses, other_checks = gates[number]
             if scoped and topic.scope_note(item):
@@ -466,12 +467,14 @@ class TopicIndex:
             ):
                 continue
             evaluated += 1
-            found = evaluate(topic.query.root, text, text.searched)
+            if searched is None:
+                searched = text.searched
+            found = evaluate(topic.query.root, text, searched)
             if found is None:
                 continue
             if (
                 topic.exclude is not None
-                and evaluate(topic.exclude.root, text, text.searched, complete=False) is not None
+                and evaluate(topic.exclude.root, text, searched, complete=False) is not None
             ):
                 continue
             hits = text.hits(found)

@@ -17,6 +17,8 @@ from typing import Protocol
 FIELD_WEIGHTS = {"title": 2.0, "summary": 1.0, "tag": 1.0, "content": 0.5, "feed": 0.5}
 _REPEAT_BONUS = 0.1
 _MAX_REPEAT_BONUS = 0.5
+# The score of a match of one hit, by field: nearly every match of a big set of topics.
+_ONE_HIT_SCORES = {field: round(raw / (raw + 2.0), 4) for field, raw in FIELD_WEIGHTS.items()}
 
 
 class _ScoredHit(Protocol):
@@ -30,8 +32,7 @@ def score_hits(hits: Sequence[_ScoredHit]) -> float:
     """The score of a match from its hits (see the module docstring)."""
     if len(hits) == 1:
         # One hit, as most matches have: the sum below is its field's weight.
-        raw = FIELD_WEIGHTS[hits[0].field]
-        return round(raw / (raw + 2.0), 4)
+        return _ONE_HIT_SCORES[hits[0].field]
     best_weight: dict[str, float] = {}
     repeats: dict[str, int] = {}
     for hit in hits:
