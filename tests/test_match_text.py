@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from watcher.match import text
 from watcher.match.fold import has_odd_chars
 from watcher.match.stem import stem_english
-from watcher.match.text import _scan, field_texts, fold, tokenize, words
+from watcher.match.text import _scan, field_texts, fold, stem_token, tokenize, words
 
 
 @pytest.mark.parametrize(
@@ -75,6 +76,26 @@ def test_token_offsets_point_into_original() -> None:
 )
 def test_porter2_stem(word: str, stem: str) -> None:
     assert stem_english(word) == stem
+
+
+def test_token_stems_are_kept_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    memo = stem_token.__self__  # type: ignore[attr-defined]
+    monkeypatch.setattr(text, "_MAX_STEMS", 3)
+    memo.clear()
+    tokens = ["travelling", "arrives", "2024", "visits", "путин", "leaders", "travelling"]
+    # Latin letters only are stemmed; a token already seen is answered from the memo.
+    assert [stem_token(token) for token in tokens] == [
+        "travel",
+        "arriv",
+        None,
+        "visit",
+        None,
+        "leader",
+        "travel",
+    ]
+    # Full at three, it started again: it never holds more.
+    assert 1 <= len(memo) <= 3
+    memo.clear()
 
 
 # Texts that take each path of the tokenizer: ASCII, accents and letters that fold

@@ -16,8 +16,7 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, MutableSequence, Sequence
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
 from itertools import accumulate, islice
 from typing import NamedTuple
 
@@ -109,16 +108,28 @@ def words(text: str) -> list[str]:
     return word_pattern(folded).findall(folded)
 
 
-@lru_cache(maxsize=65536)
-def stem_token(token: str) -> str | None:
-    """The English stem of a folded token, or None for a token we do not stem.
+class _Stems(dict[str, str | None]):
+    """Folded tokens' English stems, worked out once (``stem_token``).
 
-    Only tokens of plain latin letters are stemmed: the stemmer knows English
-    suffixes and would mangle other languages' words or numbers.
+    A plain dict, not an LRU cache: every item's words are stemmed, and keeping
+    an LRU order wrote to a cache entry and its neighbours on every lookup, which
+    a big topic index's working set evicted from the CPU's caches (issue #18).
+    It holds at most ``_MAX_STEMS`` tokens: when full it starts again, empty.
     """
-    if _ENGLISH_WORD.fullmatch(token) is None:
-        return None
-    return stem_english(token)
+
+    def __missing__(self, token: str) -> str | None:
+        # Only tokens of plain latin letters are stemmed: the stemmer knows English
+        # suffixes and would mangle other languages' words or numbers.
+        stem = None if _ENGLISH_WORD.fullmatch(token) is None else stem_english(token)
+        if len(self) >= _MAX_STEMS:
+            self.clear()
+        self[token] = stem
+        return stem
+
+
+_MAX_STEMS = 65536
+# The English stem of a folded token, or None for a token we do not stem.
+stem_token: Callable[[str], str | None] = _Stems().__getitem__
 
 
 class Token(NamedTuple):
