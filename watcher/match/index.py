@@ -327,6 +327,13 @@ class _TopicGate(NamedTuple):
     # The requirements of words only, as plain sets, and the others.
     word_clauses: tuple[frozenset[str], ...]
     other_checks: tuple[RequirementCheck, ...]
+    # What matching reads of the topic, here rather than a few objects away: this
+    # runs for every topic the index picks, whose objects are seldom in the CPU's
+    # caches when a thousand topics are configured (issue #18).
+    query: Node
+    exclude: Node | None
+    name: str
+    min_score: float
 
     @classmethod
     def of(cls, topic: CompiledTopic, checks: tuple[RequirementCheck, ...]) -> _TopicGate:
@@ -335,6 +342,10 @@ class _TopicGate(NamedTuple):
             bool(topic.config.feeds or topic.config.tags),
             tuple(check.words for check in checks if not check.stems and not check.prefixes),
             tuple(check for check in checks if check.stems or check.prefixes),
+            topic.query.root,
+            None if topic.exclude is None else topic.exclude.root,
+            topic.config.name,
+            topic.config.min_score,
         )
 
 
@@ -457,7 +468,9 @@ class TopicIndex:
         gates = self._gates
         searched: tuple[str, ...] | None = None
         for number in self._candidates(keys):
-            topic, scoped, word_clauses, other_checks = gates[number]
+            topic, scoped, word_clauses, other_checks, query, exclude, name, min_score = gates[
+                number
+            ]
             if scoped and topic.scope_note(item):
                 continue
             # The clauses of words only, most of them, checked in C: this runs for
@@ -469,18 +482,18 @@ class TopicIndex:
             evaluated += 1
             if searched is None:
                 searched = text.searched
-            found = evaluate(topic.query.root, text, searched)
+            found = evaluate(query, text, searched)
             if found is None:
                 continue
             if (
-                topic.exclude is not None
-                and evaluate(topic.exclude.root, text, searched, complete=False) is not None
+                exclude is not None
+                and evaluate(exclude, text, searched, complete=False) is not None
             ):
                 continue
             hits = text.hits(found)
             score = score_hits(hits)
-            if score >= topic.config.min_score:
-                matches.append(TopicMatch(topic.config.name, score, hits))
+            if score >= min_score:
+                matches.append(TopicMatch(name, score, hits))
         self.last_evaluated = evaluated
         return matches
 
