@@ -20,9 +20,9 @@ from watcher.match import (
     format_explanation,
     parse_query,
 )
-from watcher.match.index import requirements
 from watcher.match.item_text import ItemText
 from watcher.match.nodes import Or, Phrase, Word
+from watcher.match.requirements import requirements
 from watcher.match.search import find
 from watcher.models import Item
 

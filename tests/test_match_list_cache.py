@@ -15,10 +15,10 @@ from watcher.knowledge import SHIPPED_LIST_NAMES, resolve_lists, shipped_lists
 from watcher.knowledge import lists as knowledge_lists
 from watcher.match import TopicIndex, compiled_lists, list_cache
 from watcher.match.alternatives import OrIndex, SecondWords
-from watcher.match.index import index_keys, requirements
 from watcher.match.list_phrases import ListPhrases
 from watcher.match.nodes import Or
 from watcher.match.query import ListRef, parse_query
+from watcher.match.requirements import index_keys, requirements
 from watcher.models import Item
 
 CONFIGURED = {
