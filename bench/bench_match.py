@@ -217,7 +217,7 @@ def main() -> None:
         seconds[count] = min(runs)
         print(
             f"{count:5d} topics: {len(items) / seconds[count]:9.0f} items/s "
-            f"({seconds[count]:.2f} s), {evaluated / len(items):6.2f} topics evaluated "
+            f"({seconds[count]:.3f} s), {evaluated / len(items):6.2f} topics evaluated "
             f"and {matched / len(items):5.2f} matched per item"
         )
     base = seconds[TOPIC_COUNTS[0]]
