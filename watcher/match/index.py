@@ -40,10 +40,7 @@ from watcher.match.query import (
     Scoped,
     parse_query,
 )
-from watcher.match.requirements import (
-    KeyFinder,
-    RequirementCheck,
-)
+from watcher.match.requirements import KeyFinder, RequirementCheck
 from watcher.match.score import score_hits
 from watcher.match.search import INDEXED_OR_CHILDREN, evaluate, find
 from watcher.models import Item, TopicMatch
