@@ -28,6 +28,13 @@ SMTP_TIMEOUT = 5.0
 DELIVER_WITHIN = 60.0  # the bound, from a fault clearing to the alert delivered
 STOP_WITHIN = SHUTDOWN_WAIT + 5.0  # the bound for SIGTERM
 DB_FAULT_SECONDS = 20.0
+FETCH_TIMEOUT = 5.0
+POLL_INTERVAL = 3.0
+# A source that a killed daemon had claimed is polled again once its claim's lease
+# ends (four fetch timeouts, watcher.daemon.scheduler.poll_lease): on PostgreSQL
+# nothing releases it at a start, as another daemon may poll the same database.
+# What is not stored by then, a poll interval and a poll later never will be.
+STORED_WITHIN = 4 * FETCH_TIMEOUT + POLL_INTERVAL + 10.0
 DIGESTS = ("alerts", "minutely")
 
 # -- the timeline --------------------------------------------------------------------
@@ -182,7 +189,8 @@ outbox: {path.parent}/outbox
 smtp: {{host: 127.0.0.1, port: {smtp_port}, sender: watcher@example.org,
         timeout: {SMTP_TIMEOUT:.0f}s}}
 daemon: {{dispatch_interval: 1s, shutdown_wait: {SHUTDOWN_WAIT:.0f}s}}
-defaults: {{interval: 3s, timeout: 5s, per_host_delay: 0.01s, per_host_concurrency: 4,
+defaults: {{interval: {POLL_INTERVAL:.0f}s, timeout: {FETCH_TIMEOUT:.0f}s, per_host_delay: 0.01s,
+            per_host_concurrency: 4,
             workers: 4}}
 feeds:
   - {{name: wire, url: "{base}/feed.xml", allow_private: true}}

@@ -50,6 +50,7 @@ from tests.fault_timeline import (
     DELIVER_WITHIN,
     SMTP_TIMEOUT,
     STOP_WITHIN,
+    STORED_WITHIN,
     Batch,
     Row,
     Timeline,
@@ -109,7 +110,7 @@ class Runner:
             # What was never stored cannot be alerted: stop waiting for it after a while
             # (it is reported as not stored, and as lost at the end). Nor can a match
             # whose alerts claim is settled (sent, or held back) without it in a message.
-            late = time.monotonic() - cleared > 20
+            late = time.monotonic() - cleared > STORED_WITHIN
             return late and not missing & (self.t.stored_match_keys() - self.t.settled("alerts"))
 
         wait_until(settled, DELIVER_WITHIN, 0.2)
