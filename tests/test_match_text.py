@@ -143,15 +143,37 @@ def test_tag_tokens_have_offsets_into_the_joined_tags() -> None:
     assert [token.position for token in field.tokens] == [0, 1000, 1001, 2000, 2001]
 
 
-@pytest.mark.parametrize("text", [*TOKENIZER_TEXTS, "kim met kim; Kimchi KIM", "ß kim ß kim"])
+# Words that recur, whole and inside others, at either end, beside digits and
+# underscores (which split words), in texts that fold in place and one that does not.
+REPEATING_TEXTS = [
+    "kim met kim; Kimchi KIM",
+    "ß kim ß kim",
+    "ba baba ab ba_ba ba 1ba ba1 ba",
+    "Élan élan éla élan",
+    "阅兵 阅 兵阅 阅",
+]
+
+
+@pytest.mark.parametrize("text", [*TOKENIZER_TEXTS, *REPEATING_TEXTS])
 def test_span_of_tokens_is_what_the_full_scan_finds(text: str) -> None:
-    # span searches the folding for a word that occurs once, else falls back to the
-    # offsets of every token: each pair of tokens, asked of fresh tokens (before
-    # any fallback), must agree with _scan's offsets.
+    # span searches the folding for a token's word (its right occurrence when the
+    # word recurs), else falls back to the offsets of every token: each pair of
+    # tokens, asked of fresh tokens (before any fallback), must agree with _scan's
+    # offsets.
     _, starts, ends = _scan(text)
     for last in range(len(starts)):
         for first in range(last + 1):
             assert tokenize(text).span(first, last) == (starts[first], ends[last]), (first, last)
+
+
+def test_span_finds_a_recurring_word_without_every_tokens_offsets() -> None:
+    text = "Ba baba ab, ba_ba ba! 1ba ba1 BA"
+    tokens = tokenize(text)
+    # Tokens 0, 3, 4, 5 and 8 are "ba"; the others hold it inside them.
+    assert [text[slice(*tokens.span(n, n))] for n in (0, 3, 4, 5, 8)] == [
+        "Ba", "ba", "ba", "ba", "BA",
+    ]  # fmt: skip
+    assert tokens._starts is None  # found by searching, not by a scan of every token
 
 
 def test_span_does_not_search_a_text_whose_folding_moves_offsets() -> None:
