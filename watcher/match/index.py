@@ -228,6 +228,12 @@ class TopicIndex:
         }
         for (kind, text), numbers in postings.items():
             self._by_kind[kind][text] = numbers
+        # The same keys as sets, which an item's words are intersected with: a set
+        # keeps each key's hash beside it, where a dict of strings reads it from the
+        # key, a cache miss for every probe that meets a key once the index is big
+        # (issue #18).
+        self._word_keys = frozenset(self._by_kind["word"])
+        self._stem_keys = frozenset(self._by_kind["stem"])
         checks = tuple(topic.requirements for topic in topics)
         self._gates = tuple(map(_TopicGate.of, topics, checks))
         wildcards = set(self._by_kind["prefix"])
@@ -302,11 +308,9 @@ class TopicIndex:
             self._by_kind["stem"],
         )
         # One update of many postings: the loop is in C.
-        found.update(*map(by_word.__getitem__, keys.words & by_word.keys()))
+        found.update(*map(by_word.__getitem__, keys.words & self._word_keys))
         found.update(*map(by_prefix.__getitem__, keys.prefixes & by_prefix.keys()))
-        for stem in by_stem.keys() & keys.stems:
-            if stem is not None:
-                found.update(by_stem[stem])
+        found.update(*map(by_stem.__getitem__, self._stem_keys.intersection(keys.stems)))
         return sorted(found)
 
     def match(self, item: Item) -> list[TopicMatch]:
@@ -320,23 +324,25 @@ class TopicIndex:
         gates = self._gates
         searched: tuple[str, ...] | None = None
         for number in self._candidates(keys):
-            topic, scoped, word_clauses, other_checks, query, exclude, name, min_score = gates[
-                number
-            ]
-            if scoped and topic.scope_note(item):
-                continue
+            # The gate's parts read one by one, as needed: unpacking it would touch
+            # every object it holds, seldom in the CPU's caches (issue #18).
+            gate = gates[number]
             # The clauses of words only, most of them, checked in C: this runs for
-            # every topic the index picks (issue #18).
-            if any(map(words.isdisjoint, word_clauses)) or (
-                other_checks and not keys.satisfy(other_checks)
-            ):
+            # every topic the index picks.
+            if any(map(words.isdisjoint, gate.word_clauses)):
+                continue
+            other_checks = gate.other_checks
+            if other_checks and not keys.satisfy(other_checks):
+                continue
+            if gate.scoped and gate.topic.scope_note(item):
                 continue
             evaluated += 1
             if searched is None:
                 searched = text.searched
-            found = evaluate(query, text, searched)
+            found = evaluate(gate.query, text, searched)
             if found is None:
                 continue
+            exclude = gate.exclude
             if (
                 exclude is not None
                 and evaluate(exclude, text, searched, complete=False) is not None
@@ -344,8 +350,8 @@ class TopicIndex:
                 continue
             hits = text.hits(found)
             score = score_hits(hits)
-            if score >= min_score:
-                matches.append(TopicMatch(name, score, hits))
+            if score >= gate.min_score:
+                matches.append(TopicMatch(gate.name, score, hits))
         self.last_evaluated = evaluated
         return matches
 
