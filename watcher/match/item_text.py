@@ -14,7 +14,8 @@ is kept: the hits of a match, of an explanation (``watcher.match.score`` scores 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
+from functools import partial
 from typing import NamedTuple
 
 from watcher.match.nodes import MAX_PREFIX_KEY
@@ -47,6 +48,11 @@ class TokenHit(NamedTuple):
     term: str
 
 
+# ``TokenHit`` made in C: a NamedTuple's own constructor is a Python function, and
+# matching makes one for every hit of every topic it evaluates (issue #18).
+token_hit: Callable[[tuple[str, int, int, str]], TokenHit] = partial(tuple.__new__, TokenHit)
+
+
 class ItemText:
     """An item's fields tokenized once, with memos shared by every topic evaluated on it.
 
@@ -64,7 +70,6 @@ class ItemText:
         "_sorted_words",
         "_spans",
         "_starts",
-        "_stem_words",
         "_stems",
         "_vocabulary",
         "_word_stems",
@@ -87,7 +92,6 @@ class ItemText:
         self._prefix_keys: tuple[Set[str], Set[str]] | None = None
         self._stems: frozenset[str | None] | None = None
         self._word_stems: tuple[list[str], list[str | None]] | None = None
-        self._stem_words: dict[str | None, Sequence[str]] | None = None
 
     @property
     def searched(self) -> tuple[str, ...]:
@@ -160,24 +164,19 @@ class ItemText:
         return self._stems
 
     def words_with_stem(self, stem: str) -> Sequence[str]:
-        """The item's distinct words whose English stem is ``stem``."""
-        by_stem: dict[str | None, Sequence[str]] | None = self._stem_words
-        if by_stem is None:
-            # One map for the item's words, where a field's ``stem_index`` maps all
-            # of that field's: a stemming topic looks up a few stems (issue #18).
-            words, stems = self._stemmed_words()
-            # Most items have no two words of one stem: then the map is made in C,
-            # each stem to a 1-tuple of its word (a loop over the words cost more
-            # than the lookups it serves).
-            by_stem = dict(zip(stems, zip(words, strict=True), strict=True))
-            if len(by_stem) - (None in by_stem) != len(words) - stems.count(None):
-                grouped: dict[str | None, list[str]] = {}
-                for word, found in zip(words, stems, strict=True):
-                    if found is not None:
-                        grouped.setdefault(found, []).append(word)
-                by_stem = dict(grouped)
-            self._stem_words = by_stem
-        return by_stem.get(stem, ())
+        """The item's distinct words whose English stem is ``stem``.
+
+        Found by scanning the item's stems in C, not through a map of them: a
+        stemming topic looks up a stem or two per item it is evaluated for, and
+        making the map cost more than those scans (issue #18).
+        """
+        words, stems = self._stemmed_words()
+        count = stems.count(stem)
+        if count == 1:
+            return (words[stems.index(stem)],)
+        if not count:
+            return ()
+        return [word for word, found in zip(words, stems, strict=True) if found == stem]
 
     def may_hold(self, word: Word) -> bool:
         """False when no field holds ``word``: a cheaper test than a field's lookup."""

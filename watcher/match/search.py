@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from watcher.match.abroad import abroad_pairs
 from watcher.match.alternatives import VOCABULARY, OrIndex, gates, held_gates, or_index
-from watcher.match.item_text import ItemText, Span, TokenHit
+from watcher.match.item_text import ItemText, Span, TokenHit, token_hit
 from watcher.match.nodes import Gate
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, describe
 from watcher.match.text import DEFAULT_FIELDS, Tokens
@@ -180,7 +180,7 @@ def _term_spans(node: Phrase, text: ItemText, field: str, starts: Sequence[int])
     tokens = text.fields[field].tokens
     term = _term(node)
     return [
-        Span(field, position, position, (TokenHit(field, start, start, term),), node.tags)
+        Span(field, position, position, (token_hit((field, start, start, term)),), node.tags)
         for start in starts
         for position in (_position(tokens, start),)
     ]
@@ -338,7 +338,7 @@ def _word_hits(
         starts = text.fields[field].positions(word)
         if starts:
             term = _term(node)
-            hits += [TokenHit(field, start, start, term) for start in starts]
+            hits += [token_hit((field, start, start, term)) for start in starts]
     return tuple(hits) if hits else None
 
 
@@ -360,7 +360,7 @@ def _term_hits(node: Phrase, text: ItemText, fields: tuple[str, ...]) -> TokenHi
         starts = text.occurrences(field, first)
         if starts:
             term = _term(node)
-            hits += [TokenHit(field, start, start, term) for start in starts]
+            hits += [token_hit((field, start, start, term)) for start in starts]
     return tuple(hits) if hits else None
 
 
