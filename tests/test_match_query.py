@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from watcher.exceptions import QueryError
-from watcher.match.query import And, Near, Phrase, Word, describe, parse_query
+from watcher.match.query import And, Near, Or, Phrase, Word, describe, parse_query
 
 DATA = Path(__file__).parent / "data" / "match"
 
@@ -65,6 +65,19 @@ def test_near_keeps_distance_and_sides() -> None:
     assert root.distance == 7
     assert describe(root.left) == '"xi jinping"'
     assert describe(root.right) == "moscow"
+
+
+def test_an_or_of_ors_is_one_or_while_it_stays_small() -> None:
+    root = parse_query("(kim OR putin) OR (xi NEAR/3 parade) OR (modi OR lula)").root
+    assert isinstance(root, Or)
+    assert [describe(child) for child in root.children] == [
+        "kim", "putin", "xi NEAR/3 parade", "modi", "lula",
+    ]  # fmt: skip
+    # Eight alternatives or more make an OR that is indexed (watcher.match.search):
+    # the groups are kept, each a small OR of its own.
+    big = parse_query("(a OR b OR c OR d) OR (e OR f OR g OR h)").root
+    assert isinstance(big, Or)
+    assert [describe(child) for child in big.children] == ["a OR b OR c OR d", "e OR f OR g OR h"]
 
 
 def test_deep_nesting_is_refused() -> None:

@@ -28,7 +28,7 @@ from watcher.knowledge import EntityList, ListSpec, resolve_lists
 from watcher.match.alternatives import gates
 from watcher.match.explain import Explanation, explain_clause
 from watcher.match.item_text import ItemText
-from watcher.match.nodes import IndexKey, text_key
+from watcher.match.nodes import INDEXED_OR_CHILDREN, IndexKey, text_key
 from watcher.match.query import (
     And,
     Near,
@@ -42,7 +42,7 @@ from watcher.match.query import (
 )
 from watcher.match.requirements import KeyFinder, RequirementCheck
 from watcher.match.score import score_hits
-from watcher.match.search import INDEXED_OR_CHILDREN, evaluate, find
+from watcher.match.search import evaluate, find
 from watcher.models import Item, TopicMatch
 
 
@@ -160,11 +160,12 @@ class _ItemKeys(NamedTuple):
     def satisfy(self, clauses: tuple[RequirementCheck, ...]) -> bool:
         # A loop, not all() over a generator: it runs for every topic the index
         # picks, and most clauses are of words only (issue #18).
+        held_words, held_stems, held_prefixes = self
         for words, stems, prefixes in clauses:
             if (
-                words.isdisjoint(self.words)
-                and (not stems or stems.isdisjoint(self.stems))
-                and (not prefixes or prefixes.isdisjoint(self.prefixes))
+                words.isdisjoint(held_words)
+                and (not stems or stems.isdisjoint(held_stems))
+                and (not prefixes or prefixes.isdisjoint(held_prefixes))
             ):
                 return False
         return True

@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 
 from watcher.knowledge import EntityList
 
+# An OR of fewer children is tried child by child (watcher.match.search): looking
+# its phrases' first words up costs about what looking up their candidacy does,
+# and such an OR is seldom met twice in one item.
+INDEXED_OR_CHILDREN = 8
+
 
 @dataclass(frozen=True, slots=True)
 class Word:

@@ -43,7 +43,18 @@ from dataclasses import dataclass
 from watcher.exceptions import QueryError
 from watcher.knowledge import EntityList, shipped_lists
 from watcher.match.compiled_lists import list_alternatives
-from watcher.match.nodes import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, Word
+from watcher.match.nodes import (
+    INDEXED_OR_CHILDREN,
+    And,
+    ListRef,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Scoped,
+    Word,
+)
 from watcher.match.text import FIELDS, is_cjk, stem_token, words
 
 __all__ = [
@@ -256,7 +267,13 @@ class _Parser:
         while (lexeme := self.peek()) is not None and lexeme.kind == "OR":
             self.advance()
             children.append(self.parse_and())
-        return children[0] if len(children) == 1 else Or(tuple(children))
+        if len(children) == 1:
+            return children[0]
+        flat = [alternative for child in children for alternative in _alternatives(child)]
+        # "(a OR b) OR c" is the OR of a, b and c: tried in one loop, not one per
+        # group, unless that would make it an OR big enough to be indexed, which
+        # pays for itself only with tens of alternatives (issue #18).
+        return Or(tuple(flat if len(flat) < INDEXED_OR_CHILDREN else children))
 
     def parse_and(self) -> Node:
         children = [self.parse_not()]
@@ -369,3 +386,8 @@ def parse_query(
     ``@name`` refers to ``lists`` (the shipped lists when None).
     """
     return Query(_Parser(text, stemming, lists).parse(), text, stemming)
+
+
+def _alternatives(node: Node) -> tuple[Node, ...]:
+    """What ``node`` stands for as an OR's child: an OR's children, else itself."""
+    return tuple(node.children) if isinstance(node, Or) else (node,)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from watcher.match.abroad import abroad_pairs
 from watcher.match.alternatives import VOCABULARY, OrIndex, gates, held_gates, or_index
 from watcher.match.item_text import ItemText, Span, TokenHit, token_hit
-from watcher.match.nodes import Gate
+from watcher.match.nodes import INDEXED_OR_CHILDREN, Gate
 from watcher.match.query import And, ListRef, Near, Node, Not, Or, Phrase, Scoped, describe
 from watcher.match.text import DEFAULT_FIELDS, Tokens
 from watcher.match.window import SpanWindow
@@ -54,12 +54,6 @@ def _field_candidates(index: OrIndex, text: ItemText, field: str) -> set[int]:
             text.fields[field], firsts, starts
         )
     return known
-
-
-# An OR of fewer children is tried child by child: looking its phrases' first
-# words up costs about what looking up their candidacy does, and such an OR is
-# seldom met twice in one item.
-INDEXED_OR_CHILDREN = 8
 
 
 def _or_candidates(node: Or, text: ItemText, fields: tuple[str, ...]) -> Sequence[Node]:
