@@ -151,6 +151,8 @@ REPEATING_TEXTS = [
     "ba baba ab ba_ba ba 1ba ba1 ba",
     "Élan élan éla élan",
     "阅兵 阅 兵阅 阅",
+    "G20峰会 g20 峰 g20峰 G20",
+    "नमस्ते नम नमस्ते नम",
 ]
 
 
@@ -174,6 +176,12 @@ def test_span_finds_a_recurring_word_without_every_tokens_offsets() -> None:
         "Ba", "ba", "ba", "ba", "BA",
     ]  # fmt: skip
     assert tokens._starts is None  # found by searching, not by a scan of every token
+    # A CJK character is a token wherever it is; a word beside one is a token too.
+    mixed = "G20峰会 g20 峰 g20峰"
+    tokens = tokenize(mixed)
+    assert tokens.words == ["g20", "峰", "会", "g20", "峰", "g20", "峰"]
+    assert [mixed[slice(*tokens.span(n, n))] for n in (3, 4, 5, 6)] == ["g20", "峰", "g20", "峰"]
+    assert tokens._starts is None
 
 
 def test_span_does_not_search_a_text_whose_folding_moves_offsets() -> None:

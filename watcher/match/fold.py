@@ -35,6 +35,8 @@ _CJK_RANGES = (
 # but they are part of the word they sit in.
 _INDIC_RANGES = "\u0900-\u0dff\u0e00-\u0e7f"
 TOKEN = re.compile(rf"[{_CJK_RANGES}]|(?:[^\W_{_CJK_RANGES}]|[{_INDIC_RANGES}])+")
+# A character of TOKEN's runs (any token but a CJK character, a token of its own).
+RUN_CHAR = re.compile(rf"[^\W_{_CJK_RANGES}]|[{_INDIC_RANGES}]")
 _CJK_CHAR = re.compile(rf"[{_CJK_RANGES}]")
 
 
