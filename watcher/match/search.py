@@ -331,8 +331,12 @@ def _word_hits(
     for field in fields:
         starts = text.fields[field].positions(word)
         if starts:
-            term = _term(node)
-            hits += [token_hit((field, start, start, term)) for start in starts]
+            term = node.term or _term(node)
+            if len(starts) == 1:
+                # Most terms hit once: no comprehension (a call of its own in 3.11).
+                hits.append(token_hit((field, starts[0], starts[0], term)))
+            else:
+                hits += [token_hit((field, start, start, term)) for start in starts]
     return tuple(hits) if hits else None
 
 
