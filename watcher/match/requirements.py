@@ -53,10 +53,14 @@ class RequirementCheck(NamedTuple):
         by_kind: dict[str, list[str]] = {kind: [] for kind in _KINDS}
         for kind, text in clause:
             by_kind[kind].append(text)
-        return cls(*(frozenset(by_kind[kind]) for kind in _KINDS))
+        return cls(*(frozenset(by_kind[kind]) if by_kind[kind] else _NONE for kind in _KINDS))
 
 
 _KINDS = ("word", "stem", "prefix")
+# The one empty set of a kind a clause has no key of (most clauses have one kind):
+# an empty frozenset is an object of 200 bytes of its own, and the checks read
+# each (issue #18).
+_NONE: frozenset[str] = frozenset()
 
 
 def requirements(node: Node) -> tuple[Clause, ...]:
