@@ -122,6 +122,10 @@ class _Stems(dict[str, str | None]):
         # Only tokens of plain latin letters are stemmed: the stemmer knows English
         # suffixes and would mangle other languages' words or numbers.
         stem = None if _ENGLISH_WORD.fullmatch(token) is None else stem_english(token)
+        if stem == token:
+            # A word that is its own stem (most) keeps one str for both: the lookup
+            # has just read it, where another would be one more object to read.
+            stem = token
         if len(self) >= _MAX_STEMS:
             self.clear()
         self[token] = stem
