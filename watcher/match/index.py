@@ -330,7 +330,8 @@ class TopicIndex:
             gate = gates[number]
             # The clauses of words only, most of them, checked in C: this runs for
             # every topic the index picks.
-            if any(map(words.isdisjoint, gate.word_clauses)):
+            word_clauses = gate.word_clauses
+            if word_clauses and any(map(words.isdisjoint, word_clauses)):
                 continue
             other_checks = gate.other_checks
             if other_checks and not keys.satisfy(other_checks):
