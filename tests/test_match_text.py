@@ -184,6 +184,16 @@ def test_span_finds_a_recurring_word_without_every_tokens_offsets() -> None:
     assert tokens._starts is None
 
 
+def test_span_of_a_word_that_recurs_often_falls_back_to_every_tokens_offsets() -> None:
+    # Twenty "a"s before the last: more than a span looks at, so the offsets of
+    # every token are found once, and serve the spans after.
+    text = " ".join(["a"] * 20 + ["aa", "a"])
+    tokens = tokenize(text)
+    assert tokens.span(21, 21) == (len(text) - 1, len(text))
+    assert tokens._starts is not None
+    assert tokens.span(0, 0) == (0, 1)
+
+
 def test_span_does_not_search_a_text_whose_folding_moves_offsets() -> None:
     # "ß" folds to "ss": the word after it is one character further on in the folding.
     text = "Straße Kim"

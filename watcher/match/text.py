@@ -243,7 +243,13 @@ class Tokens:
         before = self.words[:number].count(word)
         anywhere = len(word) == 1 and is_cjk(word)
         length = len(folded)
-        while start >= 0:
+        # At most this many occurrences are looked at: a word that recurs more
+        # often (a long field, a short word) leaves it to the scan, whose offsets
+        # then serve every later span, so no field costs more than the scan and
+        # a few searches.
+        for _ in range(_SEARCHED_OCCURRENCES):
+            if start < 0:
+                break
             after = start + len(word)
             if anywhere or (
                 (start == 0 or RUN_CHAR.match(folded, start - 1) is None)
@@ -283,6 +289,10 @@ class Tokens:
         if self.positions is None:
             return self.first_position + number
         return self.positions[number]
+
+
+# How many occurrences of a recurring word ``Tokens.span`` looks at for its token.
+_SEARCHED_OCCURRENCES = 16
 
 
 # What separates the tokens of each single-class pattern: maximal runs of the rest.
