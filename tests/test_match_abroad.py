@@ -268,3 +268,19 @@ def test_a_leaders_family_name_beside_another_name_is_a_namesake(index: TopicInd
     # A day or a month beside the name is no second name.
     assert matches(index, "Modi Tuesday arrives in Paris for talks")
     assert matches(index, "Merz Montag in Peking erwartet")
+
+
+def test_a_long_item_is_judged_by_its_first_leaders_and_places(index: TopicIndex) -> None:
+    # Each span of a leader is compared with the others and with the places: an
+    # item dense with names is judged by the first MAX_ABROAD_LEFTS leaders and
+    # MAX_ABROAD_RIGHTS places of its fields, so its cost is bounded (issue #16).
+    from watcher.match.abroad import MAX_ABROAD_LEFTS, MAX_ABROAD_RIGHTS
+
+    home = "Putin spoke in Moscow on Tuesday about the economy and the harvest. "
+    trip = "Putin arrived in Paris for talks. "
+    assert matches(index, "Economy", home * 3 + trip)
+    assert not matches(index, "Economy", home * MAX_ABROAD_LEFTS + trip)
+    # Places beyond the bound are not looked at either.
+    places = "Moscow, Kazan and Sochi are cities. " * (MAX_ABROAD_RIGHTS // 3 + 1)
+    assert matches(index, "Economy", trip + places)
+    assert not matches(index, "Economy", places + trip)

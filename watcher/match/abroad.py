@@ -55,6 +55,7 @@ from watcher.match.traveller import (
     is_namesake,
     is_sender,
     qualifies_another_office,
+    title_case,
 )
 from watcher.match.window import PlacedSpan, SpanWindow
 
@@ -364,6 +365,25 @@ def _governments(rights: Sequence[TaggedSpan], fields: Mapping[str, FieldText]) 
     return found
 
 
+# What ABROAD judges of an item (``abroad_pairs``): at most so many leaders' and
+# places' spans, those nearest their field's start. An article says who went where
+# in its first paragraphs; the bounds keep an item's cost fixed however many names
+# a long one holds.
+MAX_ABROAD_LEFTS = 64
+MAX_ABROAD_RIGHTS = 512
+
+_Span = TypeVar("_Span", bound=PlacedSpan)
+
+
+def _first_spans(spans: Iterable[_Span], most: int) -> list[_Span]:
+    """At most ``most`` of ``spans``, those nearest their field's start (in their
+    own order when there are no more)."""
+    found = list(spans)
+    if len(found) <= most:
+        return found
+    return sorted(found, key=lambda span: span.first)[:most]
+
+
 def abroad_pairs(
     lefts: Iterable[LeftSpan],
     rights: Sequence[RightSpan],
@@ -375,8 +395,13 @@ def abroad_pairs(
     the Gulf of Finland" is at home, "Kim, who left Pyongyang, arrived in Beijing"
     abroad when Beijing is the nearer."""
     found: list[tuple[LeftSpan, RightSpan]] = []
+    # The rules below compare leaders with leaders and places with places: an
+    # item of 200,000 characters dense with names took 24 s. What ABROAD judges
+    # is bounded instead (issue #16): at most MAX_ABROAD_LEFTS leaders' spans and
+    # MAX_ABROAD_RIGHTS places', the first in their fields.
+    lefts = _first_spans(lefts, MAX_ABROAD_LEFTS)
+    rights = _first_spans(rights, MAX_ABROAD_RIGHTS)
     window = SpanWindow(rights)
-    lefts = list(lefts)
     listed: dict[str, frozenset[int]] = {
         name: frozenset(
             position
@@ -387,6 +412,7 @@ def abroad_pairs(
         for name in fields
     }
     titles = [left for left in lefts if not left.tags]
+    title_cased = cache(title_case)  # a field's, once: it reads all of the field
     # Asked only for a leader no other rule dropped (most items have none), once.
     official_story = cache(partial(is_official_story, fields, lefts))
 
@@ -398,7 +424,7 @@ def abroad_pairs(
         and not is_sender(left, fields[left.field])
         and not qualifies_another_office(left, fields[left.field])
         and not (
-            is_namesake(left, fields[left.field], fields, listed[left.field])
+            is_namesake(left, fields[left.field], fields, listed[left.field], title_cased)
             and not _is_title(left, titles)
         )
         and not is_someone_else(left, fields, lefts, rights, official_story)

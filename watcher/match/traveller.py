@@ -17,7 +17,7 @@ The words are vocabulary of the topic languages, not world facts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from watcher.match.press import number_at, token_at
 from watcher.match.text import FieldText
@@ -207,7 +207,7 @@ def _word(field: FieldText, position: int) -> str:
     return field.text[field.tokens.starts[number] : field.tokens.ends[number]]
 
 
-def _title_case(field: FieldText) -> bool:
+def title_case(field: FieldText) -> bool:
     """Whether every word of four letters or more is capitalised ("Albanese Drops In
     On Troops"): then capitals say nothing of names."""
     long = [w for w in (_word(field, p) for p in _positions(field)) if len(w) >= 4]
@@ -226,14 +226,16 @@ def is_namesake(
     field: FieldText,
     fields: Mapping[str, FieldText],
     listed: frozenset[int],
+    title_cased: Callable[[FieldText], bool] = title_case,
 ) -> bool:
     """Whether a leader's one-word name at ``span`` is another person's: right beside
     a capitalised word that is in no list (``listed`` holds the positions of this
     field's list terms) with only a space between ("Martin Hayes arrives",
     "Paolo Meloni arrives", "runner Petro Kovalenko"). In the summary only when the
     headline has the same two words, since a summary's capitalised nouns (German)
-    follow a name as often as a family name does."""
-    if span.first != span.last or _title_case(field):
+    follow a name as often as a family name does. ``title_cased`` is
+    :func:`title_case`, or a caller's memo of it (it reads the whole field)."""
+    if span.first != span.last or title_cased(field):
         return False
     name = _word(field, span.first)
     if not name[:1].isupper():
