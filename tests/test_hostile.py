@@ -182,8 +182,13 @@ def cli_rows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Cli
     """Every row polled once through the CLI, side by side, each in its own folder."""
     latin_title(), cjk_title()  # built once, before the server's threads want them
 
+    # The folders made here, not in the rows' threads: pytest's temporary folders
+    # are not made safely by threads at once (the first mkdir of the session's own
+    # folder raced, when this module ran first in a worker).
+    folders = {feed.name: tmp_path_factory.mktemp(feed.name) for feed in HOSTILE_FEEDS}
+
     def poll_row(feed: HostileFeed, server: HostileServer) -> tuple[Path, Measured]:
-        folder = tmp_path_factory.mktemp(feed.name)
+        folder = folders[feed.name]
         config = feeds_yaml(folder, server, [feed])
         measured = run_measured(
             watcher_command(config, "poll", "--once", "--feed", feed.name),
