@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.match import text
+from watcher.match import stem
 from watcher.match.fold import has_odd_chars
-from watcher.match.stem import stem_english
-from watcher.match.text import _scan, field_texts, fold, stem_token, tokenize, words
+from watcher.match.stem import stem_english, stem_token
+from watcher.match.text import _scan, field_texts, fold, tokenize, words
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_porter2_stem(word: str, stem: str) -> None:
 
 def test_token_stems_are_kept_up_to_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     memo = stem_token.__self__  # type: ignore[attr-defined]
-    monkeypatch.setattr(text, "_MAX_STEMS", 3)
+    monkeypatch.setattr(stem, "_MAX_STEMS", 3)
     memo.clear()
     tokens = ["travelling", "arrives", "2024", "visits", "путин", "leaders", "travelling"]
     # Latin letters only are stemmed; a token already seen is answered from the memo.

@@ -36,7 +36,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from watcher.knowledge import entity_spellings
-from watcher.match.text import Tokens, is_cjk, stem_token, tokenize
+from watcher.match.stem import stem_token
+from watcher.match.text import Tokens, is_cjk, tokenize
 
 # 2: Snowball Porter2 stems replaced the hand-written Porter ones, and entity
 # terms joined the weighted terms (issue #20).

@@ -21,7 +21,8 @@ from typing import NamedTuple
 from watcher.match.nodes import MAX_PREFIX_KEY
 from watcher.match.query import Node, Word
 from watcher.match.score import FIELD_WEIGHTS
-from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts, merged, stem_token
+from watcher.match.stem import stem_token
+from watcher.match.text import DEFAULT_FIELDS, FieldText, field_texts, merged
 from watcher.models import Hit, Item
 
 _FIELD_ORDER = {name: order for order, name in enumerate(FIELD_WEIGHTS)}

@@ -55,7 +55,8 @@ from watcher.match.nodes import (
     Scoped,
     Word,
 )
-from watcher.match.text import FIELDS, is_cjk, stem_token, words
+from watcher.match.stem import stem_token
+from watcher.match.text import FIELDS, is_cjk, words
 
 __all__ = [
     "And", "ListRef", "Near", "Node", "Not", "Or", "Phrase", "Query", "Scoped", "Word",

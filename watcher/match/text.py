@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, MutableSequence, Sequence
+from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from itertools import accumulate, islice
 from typing import NamedTuple
 
@@ -33,9 +33,7 @@ from watcher.match.fold import (
     word_pattern,
 )
 from watcher.match.fold import is_cjk as is_cjk  # its home before fold.py; importers use it
-from watcher.match.stem import stem_english
-
-_ENGLISH_WORD = re.compile(r"[a-z]+")
+from watcher.match.stem import stem_token
 
 # Tokens of different tags are this many positions apart, so neither a phrase nor
 # a NEAR can run from one tag into the next.
@@ -107,34 +105,6 @@ def words(text: str) -> list[str]:
     """The folded tokens of ``text``, in order."""
     folded = fold(text)
     return word_pattern(folded).findall(folded)
-
-
-class _Stems(dict[str, str | None]):
-    """Folded tokens' English stems, worked out once (``stem_token``).
-
-    A plain dict, not an LRU cache: every item's words are stemmed, and keeping
-    an LRU order wrote to a cache entry and its neighbours on every lookup, which
-    a big topic index's working set evicted from the CPU's caches (issue #18).
-    It holds at most ``_MAX_STEMS`` tokens: when full it starts again, empty.
-    """
-
-    def __missing__(self, token: str) -> str | None:
-        # Only tokens of plain latin letters are stemmed: the stemmer knows English
-        # suffixes and would mangle other languages' words or numbers.
-        stem = None if _ENGLISH_WORD.fullmatch(token) is None else stem_english(token)
-        if stem == token:
-            # A word that is its own stem (most) keeps one str for both: the lookup
-            # has just read it, where another would be one more object to read.
-            stem = token
-        if len(self) >= _MAX_STEMS:
-            self.clear()
-        self[token] = stem
-        return stem
-
-
-_MAX_STEMS = 65536
-# The English stem of a folded token, or None for a token we do not stem.
-stem_token: Callable[[str], str | None] = _Stems().__getitem__
 
 
 class Token(NamedTuple):
