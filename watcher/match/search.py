@@ -162,7 +162,7 @@ def _phrase_spans(node: Phrase, text: ItemText, field: str) -> list[Span]:
         ):
             # Spelled only on a hit: most phrases evaluated never match.
             term = term or _term(node)
-            hit = TokenHit(field, start, end, term)
+            hit = token_hit((field, start, end, term))
             found.append(
                 Span(field, tokens.position(start), tokens.position(end), (hit,), node.tags)
             )
