@@ -117,6 +117,38 @@ def test_a_poll_once_imports_none_of_them(tmp_path: Path) -> None:
     assert int(young_threshold) >= 10_000
 
 
+def test_the_command_line_imports_with_the_collector_off_and_runs_commands_with_it_on(
+    tmp_path: Path,
+) -> None:
+    """`watcher` (watcher/__main__.py) imports the command line with the collector off,
+    which walked the ~200,000 objects of start-up hundreds of times; the command runs
+    with it on."""
+    config = tmp_path / "feeds.yaml"
+    config.write_text("topics:\n  - name: ferries\n    query: ferry OR timetable\n")
+    done = python(
+        "import atexit, gc, sys\n"
+        "during_imports = []\n"
+        "def count(phase, info):\n"
+        "    # watcher.cli defines main last: until then it is being imported.\n"
+        "    cli = sys.modules.get('watcher.cli')\n"
+        "    if phase == 'start' and cli is not None and not hasattr(cli, 'main'):\n"
+        "        during_imports.append(info['generation'])\n"
+        "gc.callbacks.append(count)\n"
+        "atexit.register(lambda: print(len(during_imports), gc.isenabled(), file=sys.stderr))\n"
+        f"sys.argv = ['watcher', '--config', {str(config)!r}, 'check']\n"
+        "from watcher.__main__ import main\n"
+        "main()\n",
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ok — 0 feeds" in done.stdout
+    collections, enabled = done.stderr.strip().splitlines()[-1].split()
+    assert (int(collections), enabled) == (0, "True")
+    # The console script is that same entry point.
+    scripts = (ROOT / "pyproject.toml").read_text()
+    assert 'watcher = "watcher.__main__:main"' in scripts
+
+
 def test_a_sender_fails_at_construction_without_a_rendering_library(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_store: Store
 ) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import os
 import sys
 import threading
@@ -94,6 +95,8 @@ def hoist_global_options(args: list[str]) -> list[str]:
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, log_level: str, log_format: str) -> None:
     """Watch RSS/Atom feeds for your topics and mail digests of what matched."""
+    # `watcher` imports with the collector off (watcher/__main__.py): on for the command.
+    gc.enable()
     configure_logging(log_level, log_format)
     ctx.obj = Context(config_path, log_level, log_format)
 
