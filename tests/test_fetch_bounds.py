@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import sys
 import threading
@@ -286,6 +287,39 @@ def test_a_deadline_never_cuts_a_socket_it_let_go(forget: str) -> None:
         deadline.expire()
         writer.sendall(b"x")
         assert reader.recv(1) == b"x"
+
+
+def test_a_socket_watched_again_holds_one_duplicate() -> None:
+    """A new connection is registered as it connects and again as it sends."""
+    reader, writer = socket.socketpair()
+    with reader, writer:
+        deadline = FetchDeadline(60)
+        before = len(os.listdir("/proc/self/fd"))
+        deadline.watch(reader)
+        deadline.watch(reader)
+        assert len(os.listdir("/proc/self/fd")) == before + 1
+        deadline.close()
+        assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_new_socket_on_a_closed_ones_descriptor_number_is_watched_too() -> None:
+    """A fetch whose first connection closed may get its descriptor number again
+    for the next (a redirect): that is another socket, and it is cut as well."""
+    first, first_peer = socket.socketpair()
+    deadline = FetchDeadline(60)
+    with first_peer:
+        deadline.watch(first)
+        number = first.fileno()
+        first.close()
+        second, second_peer = socket.socketpair()
+        with second, second_peer:
+            assert number in (second.fileno(), second_peer.fileno())
+            deadline.watch(second)
+            deadline.watch(second_peer)
+            deadline.expire()
+            second.settimeout(30)
+            assert second.recv(1) == b""  # cut, not left waiting 30 s
+    deadline.close()
 
 
 def test_name_resolution_is_given_up_at_the_deadline() -> None:

@@ -44,7 +44,9 @@ class FetchDeadline:
         self._monotonic = monotonic
         self.at = monotonic() + seconds
         self._lock = threading.Lock()
-        self._descriptors: dict[tuple[int, int], int] = {}  # (device, inode) -> duplicate fd
+        # Each watched socket (the object, held so that its identity stays its own)
+        # and our duplicate of its descriptor.
+        self._descriptors: dict[socket.socket, int] = {}
         self._closed = False
         self.expired = False
 
@@ -53,18 +55,25 @@ class FetchDeadline:
         return self.at - self._monotonic()
 
     def watch(self, sock: socket.socket) -> None:
-        """Cut ``sock`` when the deadline passes (until ``close``)."""
+        """Cut ``sock`` when the deadline passes (until ``close``).
+
+        A socket watched already (a new connection's is registered as it connects
+        and again as it sends) costs no system call: each call lets the other
+        polling threads take the interpreter lock, and the switch of threads costs
+        more than the call (issue #18).
+        """
+        with self._lock:
+            if self._closed or sock in self._descriptors:
+                return
         try:
             duplicate = os.dup(sock.fileno())
         except OSError:
             return  # already closed: nothing to cut
-        stat = os.fstat(duplicate)
-        key = (stat.st_dev, stat.st_ino)
         with self._lock:
-            if self._closed or key in self._descriptors:
+            if self._closed or sock in self._descriptors:
                 os.close(duplicate)
                 return
-            self._descriptors[key] = duplicate
+            self._descriptors[sock] = duplicate
             expired = self.expired
         if expired:
             self.expire()

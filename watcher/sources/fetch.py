@@ -468,7 +468,10 @@ class Fetcher:
             remaining = deadline.remaining()
             if remaining <= 0:
                 return
-            _set_read_timeout(response, min(remaining, self._timeout_seconds))
+            if not no_body:
+                # A 304 or an empty body is read without touching the socket (and
+                # every settimeout is a system call that lets the other threads run).
+                _set_read_timeout(response, min(remaining, self._timeout_seconds))
             while response.raw.read1(_READ_CHUNK_BYTES, decode_content=False):
                 pass
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
