@@ -60,9 +60,12 @@ class ItemStore(StoreBase):
         """
         now = update.polled_at
         changed_items = 0
-        with self._session() as session:
-            feed_id = records.feed_id(session, update.name)
-            ids = records.insert_items(session, feed_id, [matched.item for matched in new], now)
+        # A Core connection, not an ORM session: every statement here is Core, and
+        # the session's bookkeeping (and its bulk UPDATE by primary key) was half of
+        # the CPU of storing a changed feed (bench/bench_store.py, issue #18).
+        with self._connection() as connection:
+            feed_id = records.feed_id(connection, update.name)
+            ids = records.insert_items(connection, feed_id, [matched.item for matched in new], now)
             new_items = len(ids)
             pending = [
                 (ids[matched.item.key], match)
@@ -76,12 +79,12 @@ class ItemStore(StoreBase):
                 keys = [matched.item.key for matched in changed]
                 stored: dict[str, tuple[int, str]] = {}
                 for start in range(0, len(keys), 500):
-                    query = select(ItemRow.id, ItemRow.key, ItemRow.content_hash).where(
-                        ItemRow.feed_id == feed_id, ItemRow.key.in_(keys[start : start + 500])
+                    found_rows = connection.execute(
+                        records.STORED_OF_KEYS,
+                        {"feed_id": feed_id, "keys": keys[start : start + 500]},
                     )
                     stored.update(
-                        (key, (item_id, stored_hash))
-                        for item_id, key, stored_hash in session.execute(query)
+                        (key, (item_id, stored_hash)) for item_id, key, stored_hash in found_rows
                     )
                 updates = []
                 for matched in changed:
@@ -90,14 +93,18 @@ class ItemStore(StoreBase):
                         continue
                     item_id = found[0]
                     updates.append(
-                        {"id": item_id, "changed_at": now, **records.item_values(matched.item)}
+                        {
+                            "item_id": item_id,
+                            "changed_at": now,
+                            **records.item_values(matched.item),
+                        }
                     )
                     pending += [(item_id, match) for match in matched.matches]
                 if updates:
-                    session.execute(update_statement(ItemRow), updates)
+                    connection.execute(records.UPDATE_ITEM, updates)
                 changed_items = len(updates)
-            topics = records.insert_matches(session, pending, now)
-            records.apply_feed_update(session, update)
+            topics = records.insert_matches(connection, pending, now)
+            records.apply_feed_update(connection, update)
         return IngestCounts(new_items, changed_items, tuple(topics))
 
     def record_feed_result(self, update: SourceUpdate) -> None:

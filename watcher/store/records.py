@@ -52,6 +52,13 @@ KNOWN_HASHES = (
         _FEEDS.c.name == bindparam("feed_name"), _ITEMS.c.key.in_(bindparam("keys", expanding=True))
     )
 )
+# A poll's changed items: their ids and stored hashes, then one UPDATE each by id
+# (the bind parameter is not named "id": a Core UPDATE sets every column whose
+# name is a key of the values, so a column's name would set it, not find the row).
+STORED_OF_KEYS = select(_ITEMS.c.id, _ITEMS.c.key, _ITEMS.c.content_hash).where(
+    _ITEMS.c.feed_id == bindparam("feed_id"), _ITEMS.c.key.in_(bindparam("keys", expanding=True))
+)
+UPDATE_ITEM = update_statement(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
 STATE_OF_NAMED = select(_FEEDS).where(_FEEDS.c.name == bindparam("feed_name"))
 STATES_OF_NAMED = select(_FEEDS).where(_FEEDS.c.name.in_(bindparam("feed_names", expanding=True)))
 
@@ -61,8 +68,8 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def feed_id(session: Session, name: str) -> int:
-    feed_id = session.scalar(_FEED_ID_OF_NAMED, {"feed_name": name})
+def feed_id(connection: Connection, name: str) -> int:
+    feed_id = connection.scalar(_FEED_ID_OF_NAMED, {"feed_name": name})
     if feed_id is None:
         raise KeyError(name)
     return int(feed_id)
@@ -242,7 +249,7 @@ _UPSERT_DIALECTS = frozenset({"sqlite", "postgresql"})
 
 
 def insert_ignoring_conflicts(
-    session: Session,
+    connection: Connection,
     table: type[Base],
     rows: list[dict[str, Any]],
     conflict_columns: list[str],
@@ -255,7 +262,7 @@ def insert_ignoring_conflicts(
     """
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
+    dialect = connection.dialect.name
     if dialect not in _UPSERT_DIALECTS:
         raise StoreError(f"database: the {dialect} backend is not supported")
     # By name: the engine loaded its dialect's package when it was made, and a
@@ -267,11 +274,11 @@ def insert_ignoring_conflicts(
         .on_conflict_do_nothing(index_elements=conflict_columns)
         .returning(*returning)
     )
-    return list(session.execute(statement, rows))
+    return list(connection.execute(statement, rows))
 
 
 def insert_items(
-    session: Session, feed_id: int, items: Sequence[Item], now: datetime
+    connection: Connection, feed_id: int, items: Sequence[Item], now: datetime
 ) -> dict[str, int]:
     """Insert items; the ids of those inserted, by key (already-stored keys are absent)."""
     rows = [
@@ -279,13 +286,13 @@ def insert_items(
         for item in items
     ]
     inserted = insert_ignoring_conflicts(
-        session, ItemRow, rows, ["feed_id", "key"], (ItemRow.id, ItemRow.key)
+        connection, ItemRow, rows, ["feed_id", "key"], (ItemRow.id, ItemRow.key)
     )
     return {key: item_id for item_id, key in inserted}
 
 
 def insert_matches(
-    session: Session, matches: Sequence[tuple[int, TopicMatch]], now: datetime
+    connection: Connection, matches: Sequence[tuple[int, TopicMatch]], now: datetime
 ) -> list[str]:
     """Add (item id, match) pairs for topics an item has not matched before; their topics."""
     rows = [
@@ -299,7 +306,7 @@ def insert_matches(
         for item_id, match in matches
     ]
     inserted = insert_ignoring_conflicts(
-        session, MatchRow, rows, ["item_id", "topic"], (MatchRow.topic,)
+        connection, MatchRow, rows, ["item_id", "topic"], (MatchRow.topic,)
     )
     return [topic for (topic,) in inserted]
 
