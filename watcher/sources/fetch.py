@@ -119,7 +119,8 @@ def _prepared_get(url: str, headers: Mapping[str, str]) -> requests.PreparedRequ
     prepared.prepare_url(url, None)
     prepared.prepare_headers(headers)
     prepared.prepare_body(None, None)
-    prepared.prepare_auth(None, url)
+    if "@" in str(prepared.url):  # only then can it hold user:password@
+        prepared.prepare_auth(None, url)
     return prepared
 
 

@@ -27,7 +27,7 @@ import ipaddress
 import re
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ import requests
 import urllib3.connection
 import urllib3.connectionpool
 import urllib3.exceptions
+from requests import PreparedRequest
 from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
 from urllib3.poolmanager import PoolManager
 
@@ -364,6 +365,12 @@ class GuardedAdapter(HTTPAdapter):
         self.poolmanager = _GuardedPoolManager(
             self._guard, num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
         )
+
+    def request_url(self, request: PreparedRequest, proxies: Mapping[str, str] | None) -> str:
+        """The request target: the URL's path and query, as requests sends it to a
+        server directly. Never a proxy's full URL (see the class): requests' own
+        version parsed the URL twice looking for a proxy (3% of a 304's CPU)."""
+        return request.path_url
 
 
 def closed_session(adapter: HTTPAdapter) -> requests.Session:
