@@ -14,6 +14,7 @@ import pytest
 import requests
 import responses
 import urllib3.exceptions
+from feed_server import running_feed_server
 
 from watcher.sources.fetch import (
     Fetched,
@@ -519,6 +520,17 @@ def test_connection_refused_on_a_real_socket(fetcher: Fetcher) -> None:
     result = failed(fetch(fetcher, f"http://127.0.0.1:{port}/feed.xml", allow_private=True))
     assert result.kind == FetchFailureKind.CONNECTION
     assert "refused" in result.message.lower()
+
+
+def test_a_real_server_is_sent_the_path_and_query_only(fetcher: Fetcher) -> None:
+    """The request target, as the guarded adapter writes it: path and query as the
+    URL spells them, never the fragment, the scheme or the host."""
+    with running_feed_server() as server:
+        path = "/feeds/world.xml?edition=intl&q=caf%C3%A9"
+        server.put(path, BODY)
+        url = server.url(path) + "#latest"
+        assert isinstance(fetcher.fetch(FetchRequest(url=url, allow_private=True)), Fetched)
+    assert [target for target, _ in server.requests] == [path]
 
 
 # --- deadline and politeness (injected clock) ---------------------------------------------------
