@@ -42,6 +42,7 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -383,28 +384,24 @@ def _cyrillic_variants(names: list[str]) -> list[str]:
 def _press_romanisations(cyrillic: list[str], known: list[str]) -> list[str]:
     """The Cyrillic spellings romanised by ``iuliia``'s Wikipedia schema, the one
     English-language news follows ("Зеленский" -> "Zelensky", where the Factbook
-    writes Ukraine's own romanisation, "Zelenskyy"); only new spellings, and a
-    single word only when it is no ordinary English word."""
-    found = []
-    for name in cyrillic:
-        latin = iuliia.WIKIPEDIA.translate(name)
-        if latin in known or not _is_latin(latin):
-            continue
-        if len(latin.split()) == 1 and latin.lower() in _ORDINARY_WORDS:
-            continue
-        found.append(latin)
-    return found
+    writes Ukraine's own romanisation, "Zelenskyy")."""
+    return _new_spellings(map(iuliia.WIKIPEDIA.translate, cyrillic), known)
 
 
 def _german_transcriptions(cyrillic: list[str], known: list[str]) -> list[str]:
     """The Cyrillic spellings of a Ukrainian leader in the German transcription of
     Ukrainian (``translitua``'s table), the one German-language news follows
-    ("Зеленский" -> "Selenskyj", where English news writes "Zelensky"); only new
-    spellings, and a single word only when it is no ordinary English word. A letter
-    the table does not know (a Russian-only one) leaves the spelling out."""
+    ("Зеленский" -> "Selenskyj", where English news writes "Zelensky"). A letter
+    the table does not know (a Russian-only one) stays Cyrillic, and the spelling out."""
+    german = (translitua.translit(name, translitua.UkrainianGerman) for name in cyrillic)
+    return _new_spellings(german, known)
+
+
+def _new_spellings(spellings: Iterable[str], known: list[str]) -> list[str]:
+    """The Latin ``spellings`` not ``known`` yet, a single word only when it is no
+    ordinary English word."""
     found = []
-    for name in cyrillic:
-        latin = translitua.translit(name, translitua.UkrainianGerman)
+    for latin in spellings:
         if latin in known or not _is_latin(latin):
             continue
         if len(latin.split()) == 1 and latin.lower() in _ORDINARY_WORDS:
