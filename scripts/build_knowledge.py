@@ -410,10 +410,6 @@ def _new_spellings(spellings: Iterable[str], known: list[str]) -> list[str]:
     return found
 
 
-def _speaks_ukrainian(iso: str) -> bool:
-    return "uk" in get_official_languages(iso, de_facto=True)
-
-
 # CLDR's transforms of Russian names into Chinese and Japanese, as ICU ships them:
 # the transcription the Chinese and Japanese press follows for Russian names
 # ("Путин" -> 普京, "Зеленский" -> ゼレンスキー). They carry no stress marks, so a
@@ -533,6 +529,9 @@ def build(date: str) -> dict[str, Any]:
     spanish = {iso for iso in sovereigns if "es" in get_official_languages(iso, de_facto=True)}
     seen: set[tuple[str, str]] = set()
     cyrillic_countries = {iso for iso in sovereigns if _writes_in_cyrillic(iso)}
+    ukrainian_countries = {
+        iso for iso in cyrillic_countries if "uk" in get_official_languages(iso, de_facto=True)
+    }
     for iso, role, title, name in people:
         if (iso, name) in seen:
             for leader in leaders:
@@ -543,7 +542,7 @@ def build(date: str) -> dict[str, Any]:
         variants = _name_variants(name, surname_counts, title, paternal_first=iso in spanish)
         cyrillic = _cyrillic_variants(variants) if iso in cyrillic_countries else []
         romanised = _press_romanisations(cyrillic, variants)
-        german = _german_transcriptions(cyrillic, variants) if _speaks_ukrainian(iso) else []
+        german = _german_transcriptions(cyrillic, variants) if iso in ukrainian_countries else []
         names = sorted({*variants, *cyrillic, *romanised, *german, *_cjk_variants(cyrillic)})
         leaders.append(
             {"country": iso, "name": name, "title": title, "roles": [role], "names": names}
