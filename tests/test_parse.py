@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import sys
+import types
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
@@ -604,3 +606,28 @@ def test_an_unbound_prefix_leaves_the_hazard_scan_to_run() -> None:
     assert found is not None and len(found.spans) == 1 and "urn:m" in found.frame
     moved = find_raw_entries(declared.replace(b"urn:m", b"urn:other"))
     assert moved is not None and moved.frame != found.frame  # so every entry reads anew
+
+
+def test_feeds_are_read_by_expat_even_where_libxml2s_sax_driver_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # feedparser prefers libxml2's SAX driver where the machine has one; the hazard
+    # checks and the entries cut out before feedparser reads are made for expat.
+    asked: list[str] = []
+
+    def libxml2_parser() -> None:
+        asked.append("drv_libxml2")
+        raise AssertionError("libxml2's driver must not read feeds")
+
+    driver = types.ModuleType("drv_libxml2")
+    driver.create_parser = libxml2_parser  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "drv_libxml2", driver)
+    body = (
+        b"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>T</title>"
+        b"<item><title>One</title><link>https://example.org/1</link></item></channel></rss>"
+    )
+    parsed = parse_feed(
+        body, feed="f", url=FEED_URL, headers={"content-type": "application/rss+xml"}
+    )
+    assert [item.title for item in parsed.items] == ["One"]
+    assert asked == []
