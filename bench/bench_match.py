@@ -8,7 +8,8 @@ as news text does; topic queries draw their terms from the middle and the tail
 (names, places, subject words), mixing terms, phrases, prefix wildcards, NEAR,
 AND, OR and NOT, with some accented and CJK terms. The term index should keep
 the cost of 1,000 topics within 2x the cost of 10 (issue #18). Each topic count is
-matched ``--repeat`` times (3) and the fastest run is reported.
+matched ``--repeat`` times (5), the counts taking turns, and the fastest run of each
+is reported.
 
 ``--big 5000000`` instead measures one item of 5 MB, Latin and CJK (issue #16).
 ``--shipped 400`` instead matches the items of a 400-feed bench farm (bench/farm.py,
@@ -182,7 +183,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per topic count; the fastest is reported"
+        "--repeat", type=int, default=5, help="runs per topic count; the fastest is reported"
     )
     options = parser.parse_args()
     if options.shipped:
@@ -199,26 +200,32 @@ def main() -> None:
     warm_index = TopicIndex.build(make_topics(random.Random(options.seed), vocabulary, 10))
     for item in items:
         warm_index.match(item)
-    seconds: dict[int, float] = {}
-    for count in TOPIC_COUNTS:
-        index = TopicIndex.build(
-            make_topics(random.Random(options.seed + count), vocabulary, count)
-        )
-        # The fastest of a few runs: on a shared machine a run is only ever slowed
-        # down by other work, so the minimum is the closest to what matching costs.
-        runs = []
-        for _ in range(options.repeat):
+    indexes = {
+        count: TopicIndex.build(make_topics(random.Random(options.seed + count), vocabulary, count))
+        for count in TOPIC_COUNTS
+    }
+    # The runs of each topic count take turns (10, 100, 1,000, 10, ...), so that a
+    # busy minute on a shared machine slows every count alike and not only the one
+    # it falls on; the ratio is of the fastest run of each: a run is only ever
+    # slowed down by other work, so the minimum is the closest to what matching costs.
+    runs: dict[int, list[float]] = {count: [] for count in TOPIC_COUNTS}
+    per_item: dict[int, tuple[float, float]] = {}
+    for _ in range(options.repeat):
+        for count, index in indexes.items():
             matched = evaluated = 0
             started = time.perf_counter()
             for item in items:
                 matched += len(index.match(item))
                 evaluated += index.last_evaluated
-            runs.append(time.perf_counter() - started)
-        seconds[count] = min(runs)
+            runs[count].append(time.perf_counter() - started)
+            per_item[count] = (evaluated / len(items), matched / len(items))
+    seconds = {count: min(times) for count, times in runs.items()}
+    for count in TOPIC_COUNTS:
+        evaluated_per_item, matched_per_item = per_item[count]
         print(
             f"{count:5d} topics: {len(items) / seconds[count]:9.0f} items/s "
-            f"({seconds[count]:.3f} s), {evaluated / len(items):6.2f} topics evaluated "
-            f"and {matched / len(items):5.2f} matched per item"
+            f"({seconds[count]:.3f} s), {evaluated_per_item:6.2f} topics evaluated "
+            f"and {matched_per_item:5.2f} matched per item"
         )
     base = seconds[TOPIC_COUNTS[0]]
     print(f"ratio 100/10:  {seconds[100] / base:.2f}")
