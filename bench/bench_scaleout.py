@@ -1,7 +1,7 @@
 """Scale-out benchmark: cold-poll throughput of the local executor against Celery workers.
 
     python bench/bench_scaleout.py [--feeds 1000] [--workers 1,2] [--rounds 2] [--concurrency N]
-                                   [--latency SECONDS]
+                                   [--latency SECONDS] [--worker-cpu FRACTION]
 
 Needs PostgreSQL and Redis (WATCHER_TEST_DATABASE_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/test; WATCHER_BENCH_REDIS_URL, default
@@ -26,6 +26,13 @@ the Celery scenarios with ``watcher run`` as the scheduler instead, at its own c
 (timed from its "watcher running" line; "here" is then that process's CPU, its start
 included). Politeness is off (every farm feed is on 127.0.0.1). Nothing is asserted;
 the figures are printed.
+
+``--worker-cpu 0.4`` holds each worker process (with its pool) to that fraction of one
+CPU, in a cgroup of its own (Linux, root: the cpu controller of cgroup v1 or v2): on a
+machine of few cores, where the workers, PostgreSQL, Redis and the feed server share
+them, that stands for workers on machines of their own, each the same size, and
+leaves the shared parts room; "2 workers / 1 worker" then measures what a worker
+costs the others (the scheduler, the database, the queue), not the cores' sharing.
 
 CPU per feed, over the same span: "here" is this process (for local, the polls and the
 dispatch; for Celery, the scheduler's dispatch only), "workers" the worker processes
@@ -149,16 +156,61 @@ def polled(store: Store) -> int:
         )
 
 
-def start_worker(config: Path, log: Path, concurrency: int | None) -> subprocess.Popen[bytes]:
+class CpuCap:
+    """A cgroup whose processes get at most ``fraction`` of one CPU between them.
+
+    cgroup v1's cpu controller (``/sys/fs/cgroup/cpu``) or v2's (``cpu.max``);
+    RuntimeError when neither can be written (not Linux, not root)."""
+
+    PERIOD_US = 100_000
+
+    def __init__(self, fraction: float) -> None:
+        quota = max(1_000, round(fraction * self.PERIOD_US))
+        name = f"watcher-bench-{uuid.uuid4().hex[:8]}"
+        version_1 = Path("/sys/fs/cgroup/cpu")
+        version_2 = Path("/sys/fs/cgroup")
+        try:
+            if (version_1 / "cpu.cfs_quota_us").exists():
+                self.path = version_1 / name
+                self.path.mkdir()
+                (self.path / "cpu.cfs_period_us").write_text(str(self.PERIOD_US))
+                (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+            elif "cpu" in (version_2 / "cgroup.controllers").read_text().split():
+                self.path = version_2 / name
+                self.path.mkdir()
+                (self.path / "cpu.max").write_text(f"{quota} {self.PERIOD_US}")
+            else:
+                raise OSError("no cgroup cpu controller")
+        except OSError as error:
+            raise RuntimeError(
+                f"--worker-cpu needs a writable cgroup cpu controller: {error}"
+            ) from error
+
+    def command(self, argv: list[str]) -> list[str]:
+        """``argv`` run from inside the cgroup (the shell joins it, then execs)."""
+        procs = self.path / "cgroup.procs"
+        return ["/bin/sh", "-c", f'echo $$ > "{procs}" && exec "$@"', "sh", *argv]
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+def start_worker(
+    config: Path, log: Path, concurrency: int | None, cap: CpuCap | None = None
+) -> subprocess.Popen[bytes]:
     options = [] if concurrency is None else ["--concurrency", str(concurrency)]
-    return start_watcher(config, log, "worker", *options)
+    return start_watcher(config, log, "worker", *options, cap=cap)
 
 
-def start_watcher(config: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
+def start_watcher(
+    config: Path, log: Path, *command: str, cap: CpuCap | None = None
+) -> subprocess.Popen[bytes]:
     """`python -m watcher --config CONFIG COMMAND…` in a session of its own."""
+    argv = [sys.executable, "-m", "watcher", "--config", str(config), *command]
     with open(log, "wb") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "--config", str(config), *command],
+            cap.command(argv) if cap is not None else argv,
             stdout=handle,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -192,6 +244,7 @@ def run_scenario(
     tmp: Path,
     concurrency: int | None = None,
     scheduler_process: bool = False,
+    worker_cpu: float | None = None,
 ) -> ScenarioFigures:
     """One cold poll's figures; ``workers`` = 0 means the local executor.
     ``scheduler_process``: Celery's scheduler is `watcher run`, not dispatch() here."""
@@ -202,12 +255,20 @@ def run_scenario(
     store = Store.open(config.database)
     store.upgrade()
     processes: list[subprocess.Popen[bytes]] = []
+    caps: list[CpuCap] = []
     try:
         executor: PollExecutor | None = None
         if workers:
             redis.Redis.from_url(BROKER).flushdb()
+            if worker_cpu is not None:
+                caps = [CpuCap(worker_cpu) for _ in range(workers)]
             processes = [
-                start_worker(config_path, tmp / f"worker-{schema.name}-{n}.log", concurrency)
+                start_worker(
+                    config_path,
+                    tmp / f"worker-{schema.name}-{n}.log",
+                    concurrency,
+                    caps[n] if caps else None,
+                )
                 for n in range(workers)
             ]
             # The workers import, build their pipeline and connect: not part of the measure.
@@ -238,6 +299,8 @@ def run_scenario(
     finally:
         for process in processes:
             stop_worker(process)
+        for cap in caps:
+            cap.remove()
         if workers:
             redis.Redis.from_url(BROKER).flushdb()  # the queue's bindings and leftovers
         store.close()
@@ -286,6 +349,13 @@ def main() -> None:
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per feed request")
     parser.add_argument(
+        "--worker-cpu",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="hold each worker process to this fraction of one CPU (a cgroup each)",
+    )
+    parser.add_argument(
         "--scheduler",
         choices=("dispatch", "run"),
         default="dispatch",
@@ -307,6 +377,7 @@ def main() -> None:
                         Path(tmp),
                         options.concurrency,
                         scheduler_process=options.scheduler == "run",
+                        worker_cpu=options.worker_cpu,
                     )
                     name = f"celery ×{workers}" if workers else "local"
                     print(f"round {round_number + 1}: {name}: {describe(figures)}", flush=True)
@@ -318,7 +389,12 @@ def main() -> None:
     print(
         f"\ncold poll of {options.feeds} feeds ({items} items, {options.latency:g} s latency),"
         f" best of {options.rounds}, "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}:"
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+        + (
+            f", each worker held to {options.worker_cpu:g} of a CPU:"
+            if options.worker_cpu is not None
+            else ":"
+        )
     )
     local = best[0].feeds_per_second
     for workers, figures in best.items():
