@@ -20,7 +20,7 @@ install: $(RUN_STAMP)
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist; see pyproject.toml);
 # TEST_WORKERS=0 runs it in this process, as a plain `pytest` does.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 PYTEST_ARGS := -q -n $(TEST_WORKERS) --dist loadgroup
 PYTEST := $(BIN)/pytest $(PYTEST_ARGS)
 
