@@ -556,13 +556,15 @@ def render(report: Result, command: str) -> str:
         "",
         f"Stored items: a cold poll of {full['feeds']} farm feeds (16 threads, in-process "
         "Pipeline.poll) into a SQLite store holding synthetic items bulk-inserted "
-        "beforehand (bench_poll.py `scale`):",
+        "beforehand (bench_poll.py `scale`); three rounds, each into a fresh copy of the "
+        "filled store, the round of median wall time shown:",
         "",
-        "| stored items | DB MB | wall s | CPU s | store CPU s | new items |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| stored items | DB MB | wall s | CPU s | store CPU s | new items | rounds, wall s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
         *(
             f"| {r['stored']:,} | {r['database_mb']:.0f} | {r['wall']:.1f} | {r['cpu']:.1f} | "
-            f"{r['stage_cpu'].get('store', 0):.2f} | {r['new_items']:,} |"
+            f"{r['stage_cpu'].get('store', 0):.2f} | {r['new_items']:,} | "
+            f"{', '.join(f'{wall:.1f}' for wall in r.get('rounds_wall', [r['wall']]))} |"
             for r in stored
         ),
         "",
