@@ -256,18 +256,9 @@ def run_watcher(spec: Result) -> Result:
     store.upgrade()
     store.sync_sources(config.feeds, datetime.now(UTC))
     feeds = list(config.feeds)
-    finished: list[Any] = []
-    error = None
     with Pipeline(config, store) as pipeline:
         rss_before = current_rss_mb()
-        cpu_before = cpu_seconds()
-        started = time.perf_counter()
-        try:
-            pipeline.poll(feeds, on_result=finished.append)
-        except Exception as exc:  # the failure is the figure
-            error = f"{type(exc).__name__}: {exc}"
-        wall = time.perf_counter() - started
-        cpu = cpu_seconds() - cpu_before
+        finished, error, wall, cpu = timed_poll(pipeline, feeds)
     store.close()
     kinds = Counter(result.result for result in finished)
     failures = [f"{r.feed}: {r.error_kind}: {r.error}" for r in finished if r.result == "failed"]
@@ -458,6 +449,20 @@ def bulk_load(database: Path, count: int, seed: int) -> None:
     connection.close()
 
 
+def timed_poll(pipeline: Any, sources: list[Any]) -> tuple[list[Any], str | None, float, float]:
+    """``pipeline.poll(sources)``: its results, the error that ended it (the failure is
+    the figure), and its wall and CPU seconds."""
+    finished: list[Any] = []
+    error = None
+    cpu_before = cpu_seconds()
+    started = time.perf_counter()
+    try:
+        pipeline.poll(sources, on_result=finished.append)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return finished, error, time.perf_counter() - started, cpu_seconds() - cpu_before
+
+
 def run_scale(spec: Result) -> Result:
     """A cold poll of ``scale_feeds`` farm feeds into a store already holding N items."""
     from watcher.pipeline import Pipeline
@@ -496,17 +501,8 @@ def run_scale(spec: Result) -> Result:
         clock.seconds.clear()
         parsed_items.clear()
         store = Store.open(config.database)
-        results: list[Any] = []
-        error = None
         with Pipeline(config, store) as pipeline:
-            cpu_before = cpu_seconds()
-            started = time.perf_counter()
-            try:
-                pipeline.poll(polled, on_result=results.append)
-            except Exception as exc:  # the failure is the figure
-                error = f"{type(exc).__name__}: {exc}"
-            wall = time.perf_counter() - started
-            cpu = cpu_seconds() - cpu_before
+            results, error, wall, cpu = timed_poll(pipeline, polled)
         store.close()
         rounds.append(
             {
