@@ -122,6 +122,15 @@ def _advertised_feed(body: bytes, url: str) -> str | None:
 
 # --- RSS and Atom (feedparser) ------------------------------------------------------------
 
+# feedparser asks xml.sax for libxml2's SAX driver first ("drv_libxml2", from the
+# libxml2 package's own Python bindings) and takes expat when it is missing.
+# Expat always: the hazard checks (hazards.py) and the entries cut out before
+# feedparser reads (rawentries.py) are made for what expat reads, which libxml2
+# would read otherwise on a machine that has it; and asking for the missing
+# driver was a failed import per parse, taken under the import lock by every
+# polling thread (0.5 ms of CPU a parse, issue #18).
+feedparser.api.PREFERRED_XML_PARSERS = ["xml.sax.expatreader"]
+
 
 def _parse_xml_feed(
     body: bytes,
@@ -223,16 +232,6 @@ def _parse_xml_feed(
         unchanged=kept.unchanged,
         unchanged_published=tuple(kept.unchanged_published),
     )
-
-
-# feedparser asks xml.sax for libxml2's SAX driver first ("drv_libxml2", from the
-# libxml2 package's own Python bindings) and takes expat when it is missing.
-# Expat always: the hazard checks (hazards.py) and the entries cut out before
-# feedparser reads (rawentries.py) are made for what expat reads, which libxml2
-# would read otherwise on a machine that has it; and asking for the missing
-# driver was a failed import per parse, taken under the import lock by every
-# polling thread (0.5 ms of CPU a parse, issue #18).
-feedparser.api.PREFERRED_XML_PARSERS = ["xml.sax.expatreader"]
 
 
 @dataclass(frozen=True, slots=True)
