@@ -252,14 +252,15 @@ def run_size(feeds: int, workdir: Path) -> Result:
             runs["advanced"].append(feed_farm.advance(0.1))
             # Each round in another order, so that no run is always the first after
             # the change (or always the one a busy moment of the machine falls on).
-            order = kinds[round_number % 3 :] + kinds[: round_number % 3]
+            first = round_number % len(kinds)
+            order = kinds[first:] + kinds[:first]
             for kind in order:
                 result = run_kind(kind, config, {**spec, "phase": "warm"}, round_number + 1)
                 runs.setdefault(f"{kind}-warm-rounds", []).append(result)
         for kind in kinds:
             rounds = runs[f"{kind}-warm-rounds"]
             # The table's warm row: the round of the median wall time.
-            runs[f"{kind}-warm"] = sorted(rounds, key=lambda run: run["wall"])[len(rounds) // 2]
+            runs[f"{kind}-warm"] = bench_poll.median_run(rounds)
     return runs
 
 
@@ -481,15 +482,16 @@ def render(report: Result, command: str) -> str:
         for phase in ("cold", "warm"):
             ours = runs[f"watcher-{phase}"]
             for peer, target in (("floor", TARGET_FLOOR), ("reader", TARGET_READER)):
-                theirs = runs[f"{peer}-{phase}"]
-                wall = _x(ours["wall"], theirs["wall"])
-                cpu = _x(ours["cpu"], theirs["cpu"])
-                each = ""
                 if phase == "warm":
                     walls = warm_ratios(runs, peer, "wall")
                     wall = statistics.median(walls)
                     cpu = statistics.median(warm_ratios(runs, peer, "cpu"))
                     each = f" (rounds {', '.join(f'{ratio:.2f}' for ratio in walls)})"
+                else:
+                    theirs = runs[f"{peer}-{phase}"]
+                    wall = _x(ours["wall"], theirs["wall"])
+                    cpu = _x(ours["cpu"], theirs["cpu"])
+                    each = ""
                 ratios.append(
                     f"| {int(feeds):,} | {phase} | watcher / {peer} | {wall:.2f}x{each} "
                     f"| {cpu:.2f}x | ≤ {target:.1f}x | {_met(wall, target)} |"

@@ -449,6 +449,11 @@ def bulk_load(database: Path, count: int, seed: int) -> None:
     connection.close()
 
 
+def median_run(runs: list[Result]) -> Result:
+    """The run of median wall time (the upper of the two middle ones when even)."""
+    return sorted(runs, key=lambda run: run["wall"])[len(runs) // 2]
+
+
 def timed_poll(pipeline: Any, sources: list[Any]) -> tuple[list[Any], str | None, float, float]:
     """``pipeline.poll(sources)``: its results, the error that ended it (the failure is
     the figure), and its wall and CPU seconds."""
@@ -515,7 +520,7 @@ def run_scale(spec: Result) -> Result:
             }
         )
     pristine.unlink()
-    median = sorted(rounds, key=lambda run: run["wall"])[len(rounds) // 2]
+    median = median_run(rounds)
     error, wall, cpu, results = median["error"], median["wall"], median["cpu"], median["results"]
     return {
         "error": error,
