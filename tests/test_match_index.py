@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +321,28 @@ def test_a_wildcard_hits_every_word_it_starts_in_the_fields_searched() -> None:
         "any"
     ]
     assert index.match(make_item(title="Arrears", summary="a parade")) == []
+
+
+def test_an_exclusion_is_evaluated_only_for_items_holding_a_word_of_each_of_its_clauses() -> None:
+    # The exclusion's clauses of words gate its evaluation, as a query's own gate
+    # its topic: an item lacking a word of one keeps the match unevaluated; one
+    # holding them all, even in a field the exclusion does not search (the feed's
+    # name), is decided by evaluating it.
+    exclude = '"former leader" OR (pride NEAR/3 parade)'
+    index = TopicIndex.build([topic("kim OR xi", exclude=exclude)])
+    [compiled] = index._topics
+    assert set(compiled.exclude_needs) == {
+        frozenset(pair) for pair in product(("former", "leader"), ("pride", "parade"))
+    }
+    for feed, title, summary, kept in [
+        ("news", "Kim speaks", "the former minister", True),
+        ("news", "Kim, former leader", "", False),
+        ("news", "Xi at a pride parade", "", False),
+        ("news", "Xi at a pride event", "the parade is later", True),  # too far apart
+        ("pride parade", "Xi, a leader", "a former", True),  # words in the feed's name only
+    ]:
+        matches = index.match(make_item(feed=feed, title=title, summary=summary))
+        assert bool(matches) is kept, title
 
 
 def test_an_ors_near_and_and_children_are_skipped_when_the_item_lacks_their_words() -> None:

@@ -110,7 +110,12 @@ class SourceState:
     entry_digests: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+# Hit and TopicMatch are values (equal and hashed by their fields) but not frozen:
+# matching makes one of each for every topic an item matches, and a frozen
+# dataclass's __init__ sets each field through object.__setattr__, four times the
+# cost of a plain one (issue #18: 1,000 topics). Nothing assigns to them after
+# they are made; replace() makes a changed copy.
+@dataclass(slots=True, unsafe_hash=True)
 class Hit:
     """One place a topic's term or phrase matched: ``text[start:end]`` of ``field``."""
 
@@ -120,7 +125,7 @@ class Hit:
     term: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TopicMatch:
     """An item matched a topic, with the evidence and a score (higher is stronger)."""
 
