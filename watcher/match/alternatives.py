@@ -203,13 +203,11 @@ def gates(node: Or, needed_words: NeededWords | None = None) -> tuple[Gate, ...]
                 needs = needed_words(child) if needed_words is not None else ()
                 made.append((child, None, None, False, needs))
                 continue
+            if first.prefix:
+                made.append((child, None, None, False, ()))
+                continue
             # A term of one word, most children: looked up in place.
             term = isinstance(child, Phrase) and len(child.words) == 1
-            if first.prefix:
-                # A wildcard term too (``one_word`` with no word or stem): the item's
-                # wildcard keys tell most items at once that it starts no word.
-                made.append((child, None, None, term, ()))
-                continue
             if first.stem is None:
                 made.append((child, first.text, None, term, ()))
             else:

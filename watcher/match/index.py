@@ -85,10 +85,6 @@ class CompiledTopic:
     # The query's other clauses (``requirements``), checked before evaluating it; kept
     # split by kind only: the clauses themselves, unions of lists' keys, are ~4 MB.
     requirements: tuple[RequirementCheck, ...] = ()
-    # Sets of words of which an item must hold one each for ``exclude`` to be true
-    # (``KeyFinder.needed_words``): most items lack one, and keep the match without
-    # the exclusion being evaluated.
-    exclude_needs: tuple[frozenset[str], ...] = ()
 
     def scope_note(self, item: Item) -> str:
         """Why the topic's feed/tag scoping rules ``item`` out; "" when it does not."""
@@ -129,14 +125,7 @@ def compile_topic(
             if isinstance(node, Or) and len(node.children) < INDEXED_OR_CHILDREN:
                 # A small OR's gates now, with what its NEARs and ANDs need.
                 gates(node, finder.needed_words)
-    return CompiledTopic(
-        config,
-        query,
-        exclude,
-        keys,
-        tuple(map(RequirementCheck.of, others)),
-        () if exclude is None else finder.needed_words(exclude.root),
-    )
+    return CompiledTopic(config, query, exclude, keys, tuple(map(RequirementCheck.of, others)))
 
 
 def _own_nodes(node: Node) -> Iterator[Node]:
@@ -196,7 +185,6 @@ class _TopicGate(NamedTuple):
     # caches when a thousand topics are configured (issue #18).
     query: Node
     exclude: Node | None
-    exclude_needs: tuple[frozenset[str], ...]
     name: str
     min_score: float
 
@@ -209,7 +197,6 @@ class _TopicGate(NamedTuple):
             tuple(check for check in checks if check.stems or check.prefixes),
             topic.query.root,
             None if topic.exclude is None else topic.exclude.root,
-            topic.exclude_needs,
             topic.config.name,
             topic.config.min_score,
         )
@@ -360,7 +347,6 @@ class TopicIndex:
             exclude = gate.exclude
             if (
                 exclude is not None
-                and not any(map(words.isdisjoint, gate.exclude_needs))
                 and evaluate(exclude, text, searched, complete=False) is not None
             ):
                 continue

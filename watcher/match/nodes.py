@@ -140,8 +140,7 @@ def _selectivity(word: Word) -> tuple[bool, int]:
 
 
 # An OR's child, the word and the stem of which the item must hold one (both None: no
-# such), whether the child is a term of that one word (or of a word of that stem; with
-# neither, a wildcard term), and for a child of several terms (a NEAR, an AND) sets of
-# words of which the item must hold one each ("a NEAR (b OR c)": {a} and {b, c}),
-# filled in by the topic index.
+# such), whether the child is a term of that one word (or of a word of that stem), and
+# for a child of several terms (a NEAR, an AND) sets of words of which the item must
+# hold one each ("a NEAR (b OR c)": {a} and {b, c}), filled in by the topic index.
 Gate = tuple[Node, str | None, str | None, bool, tuple[frozenset[str], ...]]

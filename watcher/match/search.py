@@ -295,9 +295,6 @@ def evaluate(
                 # A NEAR or an AND whose terms the item lacks: most such children,
                 # false without a walk (issue #18).
                 continue
-            elif one_word:
-                assert isinstance(child, Phrase)
-                result = _term_hits(child, text, fields)  # a wildcard term
             else:
                 result = evaluate(child, text, fields, complete=complete)
             if result is not None:
