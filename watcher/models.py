@@ -112,9 +112,9 @@ class SourceState:
 
 # Hit and TopicMatch are values (equal and hashed by their fields) but not frozen:
 # matching makes one of each for every topic an item matches, and a frozen
-# dataclass's __init__ sets each field through object.__setattr__, nearly four times the
-# cost of a plain one (issue #18: 1,000 topics). Nothing assigns to them after
-# they are made; replace() makes a changed copy.
+# dataclass's __init__ sets each field through object.__setattr__, nearly four
+# times the cost of a plain one (issue #18: 1,000 topics). Nothing assigns to them
+# after they are made; replace() makes a changed copy.
 @dataclass(slots=True, unsafe_hash=True)
 class Hit:
     """One place a topic's term or phrase matched: ``text[start:end]`` of ``field``."""
