@@ -278,6 +278,24 @@ def leader_titles() -> dict[str, frozenset[str]]:
     return {country: frozenset(titles) for country, titles in found.items()}
 
 
+@lru_cache(maxsize=1)
+def leader_name_words() -> dict[str, frozenset[str]]:
+    """Each word of a shipped leader's names, lower-cased, with all the words of
+    that leader's names ("petro": {"gustavo", "francisco", "petro", "urrego"}):
+    a capitalised word beside a leader's family name that is among these is the
+    leader's own given name, not a namesake's."""
+    found: dict[str, set[str]] = {}
+    for leader in _shipped_leaders():
+        spellings = [leader["name"], *leader["names"]]
+        words = {word.lower() for spelling in spellings for word in _WORD.findall(spelling)}
+        for word in words:
+            found.setdefault(word, set()).update(words)
+    return {word: frozenset(words) for word, words in found.items()}
+
+
+_WORD = re.compile(r"\w+")
+
+
 def _shipped_leaders() -> list[dict[str, Any]]:
     """world.json's "leaders" (50 KB) without the rest (2 MB): matching asks this in
     every process that matches, where the lists come compiled from their cache and

@@ -32,10 +32,9 @@ from typing import Protocol
 from watcher.knowledge import leader_titles
 from watcher.match.press import number_at, token_at
 from watcher.match.text import FieldText
-from watcher.match.traveller import HEADLINE, qualifies_another_office
+from watcher.match.traveller import HEADLINE, SUMMARY, qualifies_another_office
 from watcher.match.window import PlacedSpan
 
-SUMMARY = "summary"
 _HOME_ONLY_MARK = "~"  # watcher.match.abroad.HOME_ONLY_MARK, which imports this module
 
 
@@ -57,7 +56,8 @@ _OFFICE_WORDS = frozenset(
         "staatssekretar", "staatssekretarin", "gesandter", "sondergesandter", "botschafter",
         "ministro", "ministra", "secretario", "secretaria", "enviado", "enviada", "embajador",
         "embajadora", "diplomacia",
-        "министр", "мид", "посол", "посланник", "спецпосланник", "помощник", "советник",
+        "министр", "министра", "министру", "министром", "мид", "посол", "посла",
+        "посланник", "спецпосланник", "помощник", "советник",
     }
 )  # fmt: skip
 _MINISTER_COMPOUND = re.compile(r"\w+minister(in)?$")
@@ -132,11 +132,33 @@ def _opens_with(spans: Iterable[PlacedSpan], field: FieldText) -> bool:
     return any(span.first in positions for span in spans)
 
 
+# A headline's subject is in its first words ("War Secretary Hegseth arrives in
+# Manila as Trump weighs Asia trip", "Chinese foreign minister meets French president").
+_HEADLINE_SUBJECT_REACH = 3
+
+
+def _headline_opens_with_office(headline: FieldText, lefts: Sequence[TaggedSpan]) -> bool:
+    """Whether the headline's subject is an official: a minister's, secretary's or
+    envoy's office among its first words, with no leader named before it."""
+    for position in _positions(headline)[:_HEADLINE_SUBJECT_REACH]:
+        if _is_office(headline, position):
+            return not any(
+                left.field == HEADLINE
+                and left.first < position
+                and left.tags
+                and not qualifies_another_office(left, headline)
+                for left in lefts
+            )
+    return False
+
+
 def is_official_story(fields: Mapping[str, FieldText], lefts: Sequence[TaggedSpan]) -> bool:
     """Whether the item tells an official's trip: the summary opens with a
     minister's, secretary's or envoy's office (no leader's title before it, and no
     "said" right after it) and the headline does not open with a leader."""
     summary, headline = fields.get(SUMMARY), fields.get(HEADLINE)
+    if headline is not None and _headline_opens_with_office(headline, lefts):
+        return True
     if summary is None or headline is None:
         return False
     office = _opening_office(summary)

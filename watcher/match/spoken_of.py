@@ -9,9 +9,17 @@ So is the object of a verb of discussion ("to discuss Ukraine", "parler de la
 Chine"), and a place after a noun of an event and a word of place ("the war in
 Ukraine", "la crise en Haïti"): the event's place, not the leader's.
 
+So is a place that modifies a noun of talk or dispute ("premier's Taiwan
+remarks", "Trump's China tariffs", "the Ukraine war").
+
 So is a country a leader acts on: the object of a verb of supplying, backing,
 sanctioning ("keeps supplying Ukraine", "soutient l'Ukraine", "unterstützt die
 Ukraine"), and the country after "support for" or "aid to".
+
+So is a place that stands for its government or owns something: what a leader
+speaks to or of ("Putin says Kyiv must"), a reported clause's subject ("that
+Russia must"), a clause's acting subject ("as New Zealand sends crews"), a
+possessive ("Kyiv's forces"): :func:`names_a_government`.
 
 "On" is a word of subject matter only after a noun of policy or dispute
 ("tariffs on Japan", "sanctions on Russia", "talks on Ukraine"): "on Cyprus",
@@ -20,7 +28,7 @@ Ukraine"), and the country after "support for" or "aid to".
 
 from __future__ import annotations
 
-from watcher.match.press import token_at
+from watcher.match.press import number_at, token_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan
 
@@ -84,6 +92,16 @@ _ACT_ON_AFTER = frozenset(
     }
 )  # fmt: skip
 _AFTER_REACH = 2
+# English nouns of talk and dispute right after a place make it the subject's
+# modifier ("after Japanese premier's Taiwan remarks", "Trump's China tariffs",
+# "the Ukraine war"): what the news is about, not where anyone is.
+_TOPIC_AFTER = frozenset(
+    {
+        "remarks", "comments", "tariffs", "tariff", "sanctions", "policy", "stance", "war",
+        "strategy", "ceasefire", "crisis", "conflict", "invasion", "question", "issue",
+        "dispute", "row",
+    }
+)  # fmt: skip
 # Nouns of help, then the word that names who gets it ("support for Ukraine", "aid
 # to Gaza", "soutien à l'Ukraine", "Hilfe für die Ukraine").
 _HELP_TO = frozenset(
@@ -122,4 +140,105 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
     reach = range(span.last + 1, span.last + 1 + _AFTER_REACH)
     if any(token_at(tokens, position) in _ACT_ON_AFTER for position in reach):
         return True
+    if token_at(tokens, span.last + 1) in _TOPIC_AFTER:
+        return True
     return word in _ON and before in _POLICY_NOUNS
+
+
+# A capital right after a verb of speaking to, about or against someone is the
+# government spoken of, not where the speaker is ("Putin says Kyiv must ...",
+# "Xi warns Washington", "Merz kritisiert Peking", "Macron critique Moscou").
+# Ordinary dictionary verbs of the topic languages, in their news-headline forms.
+_ADDRESSED_BEFORE = frozenset(
+    {
+        "says", "said", "tells", "told", "warns", "warned", "urges", "urged", "threatens",
+        "threatened", "accuses", "accused", "blames", "blamed", "criticises", "criticised",
+        "criticizes", "criticized", "slams", "slammed", "condemns", "condemned", "rebukes",
+        "rebuked", "dit", "avertit", "menace", "accuse", "critique", "exhorte", "somme",
+        "sagt", "warnt", "droht", "kritisiert", "fordert", "mahnt", "dice", "advierte",
+        "amenaza", "acusa", "critica", "insta", "exige", "заявил", "предупредил",
+        "пригрозил", "обвинил", "раскритиковал", "призвал", "потребовал",
+        # A reported clause's subject ("told MPs that Russia must ..."): its government.
+        "that", "dass", "que", "что",
+    }
+)  # fmt: skip
+# A place in the possessive owns something ("Kyiv's forces", "Moscow's threats"),
+# it does not say where anyone is, unless a word of place or of presence comes
+# before it ("in Beijing's Great Hall", "for China's parade", "attends Russia's
+# Victory Day").
+_LOCATING_BEFORE = frozenset(
+    {
+        "in", "at", "inside", "to", "from", "into", "for", "attend", "attends", "attended",
+        "attending", "visit", "visits", "visited", "visiting", "join", "joins", "joined",
+        "joining", "tour", "tours", "toured", "touring",
+    }
+)  # fmt: skip
+# A place right before one of these is the subject of its clause, the country or
+# government that acts ("as New Zealand sends crews", "Frankreich schickt Helfer",
+# "l'Italie propose son aide", "Marruecos envía ayuda"), not where anyone is;
+# unless a word of place comes before it ("Macron in Beijing says ..."). Ordinary
+# dictionary verbs of the topic languages in their headline forms (folded).
+_ACTING_AFTER = frozenset(
+    {
+        "sends", "sent", "offers", "offered", "pledges", "pledged", "promises", "promised",
+        "warns", "warned", "urges", "urged", "vows", "vowed", "announces", "announced",
+        "demands", "demanded", "denies", "denied", "rejects", "rejected", "condemns",
+        "condemned", "accuses", "accused", "says", "said", "must", "mourns", "responds",
+        "propose", "envoie", "offre", "promet", "annonce", "denonce", "condamne",
+        "menace", "exige", "accuse", "reclame", "affirme", "doit",
+        "schickt", "schickte", "sendet", "entsendet", "bietet", "verspricht", "kundigt",
+        "warnt", "droht", "fordert", "verurteilt", "kritisiert", "erklart", "muss",
+        "envia", "envio", "ofrece", "ofrecio", "promete", "anuncia", "advierte",
+        "amenaza", "condena", "acusa", "afirma", "debe", "rechaza",
+        "направила", "направил", "предложила", "предложил", "пообещала", "заявила",
+        "заявил", "пригрозила", "потребовала", "осудила", "отправила", "прислала",
+    }
+)  # fmt: skip
+# Words of place before a name: then the name says where, whatever follows.
+_PLACE_WORDS = _LOCATING_BEFORE | {
+    "a",
+    "au",
+    "aux",
+    "dans",
+    "en",
+    "im",
+    "nach",
+    "in",
+    "в",
+    "во",
+    "на",
+}
+# Spanish and French put "a"/"à" before whom a verb addresses ("advierte a
+# Washington", "demande à Moscou").
+_PERSONAL_A = frozenset({"a", "al"})
+
+
+def _apostrophe_after(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the place at ``span`` is followed by an apostrophe ("Kyiv's")."""
+    number = number_at(field.tokens, span.last)
+    if number is None:
+        return False
+    end = field.tokens.ends[number]
+    return field.text[end : end + 1] in ("'", "’")
+
+
+def names_a_government(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the place at ``span`` stands for its government or owns something: what
+    a leader speaks to or of ("Putin says Kyiv must", "advierte a Washington"), a
+    reported clause's subject ("that Russia must"), a clause's acting subject ("as
+    New Zealand sends crews"), a possessive ("Kyiv's forces").
+    No evidence of a trip abroad; a home place so written still says the news is
+    at home ("said Britain would")."""
+    tokens = field.tokens
+    before = token_at(tokens, span.first - 1)
+    if before in _ADDRESSED_BEFORE or (
+        before in _PERSONAL_A and token_at(tokens, span.first - 2) in _ADDRESSED_BEFORE
+    ):
+        return True
+    if token_at(tokens, span.last + 1) in _ACTING_AFTER and before not in _PLACE_WORDS:
+        return True
+    return (
+        token_at(tokens, span.last + 1) == "s"
+        and _apostrophe_after(span, field)
+        and before not in _LOCATING_BEFORE
+    )

@@ -17,13 +17,18 @@ The words are vocabulary of the topic languages, not world facts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from functools import cache
 
+from watcher.knowledge import leader_name_words
+from watcher.match.fold import fold
 from watcher.match.press import number_at, token_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan
 
 HEADLINE = "title"
+SUMMARY = "summary"
 
 # Verbs whose subject hosts a visitor, in the active voice, as the folded token
 # right after the leader's name ("Xi hosts Putin", "Scholz empfängt Modi"), and
@@ -49,9 +54,14 @@ _HOST_BEFORE = frozenset(
         ("recibido", "por"), ("recibida", "por"), ("acogido", "por"),
     }
 )  # fmt: skip
-# After the verb: a passive's agent ("welcomed by"), or the object that makes
-# "принял" mean "took" ("принял участие": took part), not "received".
-_NOT_HOSTING_NEXT = frozenset({"by", "par", "por", "von", "участие"})
+# After the verb: a passive's agent ("welcomed by"), a headline's passive that
+# drops "was" and says where or how ("Naruhito greeted at Horse Guards Parade",
+# "Modi welcomed with a gun salute"; English only: French and Spanish put the
+# place before the guest, "Macron reçoit à l'Élysée ..."), or the object that
+# makes "принял" mean "took" ("принял участие": took part), not "received".
+_NOT_HOSTING_NEXT = frozenset(
+    {"by", "at", "in", "on", "upon", "with", "par", "por", "von", "участие"}
+)
 _HOST_CJK = ("接见", "会见", "會見", "접견", "出迎え")
 _CJK_HOST_REACH = 6
 
@@ -121,10 +131,37 @@ _STAFF_AFTER = frozenset(
 )  # fmt: skip
 
 
+# Right after a leader in Chinese, Japanese and Korean: a possessive and a noun of
+# kinship make the relative the subject ("天皇陛下の長女愛子さま", "普京的女儿",
+# "대통령의 딸"); CJK tokens are single characters, Hangul words whole.
+_CJK_KIN_AFTER = (
+    "の長女", "の次女", "の長男", "の次男", "の娘", "の息子", "の妻", "の夫人", "の孫", "の弟",
+    "の妹", "の兄", "の姉", "的女儿", "的儿子", "的妻子", "的夫人", "之女", "之子", "夫人",
+)  # fmt: skip
+_HANGUL_KIN_AFTER = frozenset({"딸", "아들", "부인", "여동생", "동생", "손녀", "손자"})
+# At most an honorific or a title of two characters between ("天皇陛下の長女").
+_CJK_KIN_SKIP = 2
+_CJK_KIN_REACH = _CJK_KIN_SKIP + 3
+
+
+def _kin_after(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether a CJK possessive and a noun of kinship follow the leader's name."""
+    tokens = field.tokens
+    following = "".join(
+        token_at(tokens, span.last + offset) for offset in range(1, _CJK_KIN_REACH + 1)
+    )
+    if any(0 <= following.find(kin) <= _CJK_KIN_SKIP for kin in _CJK_KIN_AFTER):
+        return True
+    word = token_at(tokens, span.last + 1)
+    return word.endswith("의") and token_at(tokens, span.last + 2) in _HANGUL_KIN_AFTER
+
+
 def is_sender(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the leader at ``span`` is written as sending someone ("a message from
     Putin", "Putin's envoy"), not as travelling."""
     tokens = field.tokens
+    if _kin_after(span, field):
+        return True
     if token_at(tokens, span.last + 1) == "s" and token_at(tokens, span.last + 2) in _STAFF_AFTER:
         return True
     # "Putin aide Ushakov", "Trump envoy Witkoff": the name as a noun's modifier.
@@ -221,41 +258,99 @@ def _positions(field: FieldText) -> range:
     return range(tokens.positions[0], tokens.positions[-1] + 1) if len(tokens) else range(0)
 
 
-def is_namesake(
-    span: PlacedSpan,
-    field: FieldText,
-    fields: Mapping[str, FieldText],
-    listed: frozenset[int],
-    title_cased: Callable[[FieldText], bool] = title_case,
-) -> bool:
-    """Whether a leader's one-word name at ``span`` is another person's: right beside
-    a capitalised word that is in no list (``listed`` holds the positions of this
-    field's list terms) with only a space between ("Martin Hayes arrives",
-    "Paolo Meloni arrives", "runner Petro Kovalenko"). In the summary only when the
-    headline has the same two words, since a summary's capitalised nouns (German)
-    follow a name as often as a family name does. ``title_cased`` is
-    :func:`title_case`, or a caller's memo of it (it reads the whole field)."""
-    if span.first != span.last or title_cased(field):
+# How far into the summary a headline's one-word name is looked for beside
+# another name ("Sanchez arrives ..." over "forward Alexis Sanchez landed ..."):
+# an article names its subject in full early on, and the bound keeps the cost fixed.
+_NAMESAKE_SUMMARY_REACH = 256
+
+
+@cache
+def _own_name_words() -> dict[str, frozenset[str]]:
+    """:func:`leader_name_words`, folded as tokens are."""
+    return {
+        fold(word): frozenset(fold(other) for other in others)
+        for word, others in leader_name_words().items()
+    }
+
+
+_HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+def _is_own_name(field: FieldText, position: int, own: frozenset[str]) -> bool:
+    """Whether the word at ``position``, with any parts hyphenated to it, is among
+    the leader's own names ``own``: "Jae-sung" beside "Lee" is not Lee Jae-myung's."""
+    number = number_at(field.tokens, position)
+    if number is None or not own:
         return False
-    name = _word(field, span.first)
-    if not name[:1].isupper():
-        return False  # "el pontífice": a title, not a name
-    headline = fields[HEADLINE].text if HEADLINE in fields else ""
-    for position in (span.first - 1, span.last + 1):
+    word = _HYPHENATED.match(field.text, field.tokens.starts[number])
+    parts = fold(word.group()).split("-") if word else [token_at(field.tokens, position)]
+    return all(part in own for part in parts)
+
+
+def _beside_another_name(field: FieldText, at: int, listed: frozenset[int]) -> str | None:
+    """The two words, when the word at ``at`` has a capitalised word beside it that
+    is in no list and none of the leader's own names ("Alexis Sanchez", not
+    "Gustavo Petro"), with only a space between, and no list term (a title) right
+    before the two ("President Emmerson Mnangagwa"); else None."""
+    own = _own_name_words().get(token_at(field.tokens, at), frozenset())
+    for position in (at - 1, at + 1):
         other = _word(field, position)
         if (
             not other
             or position in listed
             or not (other[:1].isupper() and other.isalpha())
             or token_at(field.tokens, position) in _OPENING_WORDS
+            or _is_own_name(field, position, own)
+            or min(position, at) - 1 in listed
         ):
             continue
-        first, second = sorted((position, span.first))
+        first, second = sorted((position, at))
         before, after = number_at(field.tokens, first), number_at(field.tokens, second)
         if before is None or after is None:
             continue
-        between = field.text[field.tokens.ends[before] : field.tokens.starts[after]]
-        pair = f"{_word(field, first)} {_word(field, second)}"
-        if between == " " and (span.field == HEADLINE or pair in headline):
-            return True
-    return False
+        if field.text[field.tokens.ends[before] : field.tokens.starts[after]] == " ":
+            return f"{_word(field, first)} {_word(field, second)}"
+    return None
+
+
+def is_namesake(
+    span: PlacedSpan,
+    fields: Mapping[str, FieldText],
+    listed: Mapping[str, frozenset[int]],
+    title_cased: Callable[[FieldText], bool] = title_case,
+) -> bool:
+    """Whether a leader's one-word name at ``span`` is another person's: right beside
+    a capitalised word that is in no list (``listed`` holds each field's positions
+    of list terms) with only a space between ("Martin Hayes arrives",
+    "Paolo Meloni arrives", "runner Petro Kovalenko"). In the summary only when the
+    headline has the same two words, since a summary's capitalised nouns (German)
+    follow a name as often as a family name does; a headline's name also when the
+    summary writes it so ("Sanchez arrives in Marseille" over "forward Alexis
+    Sanchez landed ..."). ``title_cased`` is :func:`title_case`, or a caller's memo
+    of it (it reads the whole field)."""
+    field = fields[span.field]
+    if span.first != span.last or title_cased(field):
+        return False
+    name = _word(field, span.first)
+    if not name[:1].isupper():
+        return False  # "el pontífice": a title, not a name
+    headline = fields[HEADLINE].text if HEADLINE in fields else ""
+    pair = _beside_another_name(field, span.first, listed.get(span.field, frozenset()))
+    if pair is not None and (span.field == HEADLINE or pair in headline):
+        return True
+    summary = fields.get(SUMMARY)
+    if summary is None or title_cased(summary):
+        return False
+    # The summary's first mention of the name says who it is ("forward Alexis
+    # Sanchez", "teenager Martin Landaluce"): then every mention is that person.
+    token = token_at(field.tokens, span.first)
+    first = next(
+        (
+            position
+            for position in _positions(summary)[:_NAMESAKE_SUMMARY_REACH]
+            if token_at(summary.tokens, position) == token
+        ),
+        None,
+    )
+    summary_listed = listed.get(SUMMARY, frozenset())
+    return first is not None and _beside_another_name(summary, first, summary_listed) is not None
