@@ -147,6 +147,8 @@ _CJK_KIN_REACH = _CJK_KIN_SKIP + 3
 def _kin_after(span: PlacedSpan, field: FieldText) -> bool:
     """Whether a CJK possessive and a noun of kinship follow the leader's name."""
     tokens = field.tokens
+    if token_at(tokens, span.last + 1).isascii():
+        return False  # nothing, or a Latin word: not these languages
     following = "".join(
         token_at(tokens, span.last + offset) for offset in range(1, _CJK_KIN_REACH + 1)
     )
