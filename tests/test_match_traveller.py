@@ -52,6 +52,8 @@ def test_a_headline_that_opens_with_an_official_is_the_officials_trip(
 ) -> None:
     assert not travels(shipped, "War Secretary Hegseth arrives in Manila as Trump weighs Asia trip")
     assert not travels(shipped, "Chinese foreign minister meets French president in Paris")
+    # A party leader's title is no minister's office.
+    assert travels(shipped, "General Secretary Xi Jinping arrives in Moscow for talks")
     # A leader who opens the headline travels, whoever goes with them.
     assert travels(shipped, "Modi arrives in Moscow, joined by foreign minister Jaishankar")
     assert travels(shipped, "Erdogan flies to Baku, accompanied by his defence minister")

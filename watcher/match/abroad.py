@@ -118,7 +118,7 @@ _DEPARTURE = frozenset(
 
 
 # A home place right after a leader and one of these says whose leader they are
-# ("King Abdullah of Jordan", "le président du Sénégal", "Fürst Albert von Monaco").
+# ("King Abdallah of Jordan", "le président du Sénégal", "Fürst Albert von Monaco").
 _OF_COUNTRY = frozenset({"of", "du", "de", "des", "d", "von", "del"})
 
 
@@ -156,7 +156,7 @@ def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) ->
         or (right.last == left.first - 2 and token_at(tokens, right.last + 1) == "s")
     ) and _only_space_between(field, right.last, left.first):
         return True
-    # "King Abdullah of Jordan", "le roi du Maroc", "Fürst Albert von Monaco".
+    # "King Abdallah of Jordan", "le roi du Maroc", "Fürst Albert von Monaco".
     if right.first == left.last + 2 and token_at(tokens, left.last + 1) in _OF_COUNTRY:
         return True
     before = _word_before(tokens, right.first)

@@ -101,7 +101,10 @@ def _positions(field: FieldText) -> range:
 def _is_office(field: FieldText, position: int) -> bool:
     word = token_at(field.tokens, position)
     if word in _OFFICE_WORDS or (_MINISTER_COMPOUND.match(word) and "prasident" not in word):
-        return token_at(field.tokens, position - 1) not in _PRIME
+        before = token_at(field.tokens, position - 1)
+        # "General Secretary To Lam", "Secretary General Guterres": a party leader's
+        # title is no minister's, a UN chief's is.
+        return before not in _PRIME and not (word == "secretary" and before == "general")
     return False
 
 
