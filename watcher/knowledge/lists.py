@@ -278,6 +278,9 @@ def leader_titles() -> dict[str, frozenset[str]]:
     return {country: frozenset(titles) for country, titles in found.items()}
 
 
+_WORD = re.compile(r"\w+")
+
+
 @lru_cache(maxsize=1)
 def leader_name_words() -> dict[str, frozenset[str]]:
     """Each word of a shipped leader's names, lower-cased, with all the words of
@@ -291,9 +294,6 @@ def leader_name_words() -> dict[str, frozenset[str]]:
         for word in words:
             found.setdefault(word, set()).update(words)
     return {word: frozenset(words) for word, words in found.items()}
-
-
-_WORD = re.compile(r"\w+")
 
 
 def _shipped_leaders() -> list[dict[str, Any]]:

@@ -346,13 +346,10 @@ def is_namesake(
     # The summary's first mention of the name says who it is ("forward Alexis
     # Sanchez", "teenager Martin Landaluce"): then every mention is that person.
     token = token_at(field.tokens, span.first)
-    first = next(
-        (
-            position
-            for position in _positions(summary)[:_NAMESAKE_SUMMARY_REACH]
-            if token_at(summary.tokens, position) == token
-        ),
-        None,
-    )
+    try:
+        first = summary.tokens.words.index(token, 0, _NAMESAKE_SUMMARY_REACH)
+    except ValueError:
+        return False
     summary_listed = listed.get(SUMMARY, frozenset())
-    return first is not None and _beside_another_name(summary, first, summary_listed) is not None
+    position = summary.tokens.position(first)
+    return _beside_another_name(summary, position, summary_listed) is not None
