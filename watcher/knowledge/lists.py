@@ -299,20 +299,36 @@ def leader_name_words() -> dict[str, frozenset[str]]:
 def _shipped_leaders() -> list[dict[str, Any]]:
     """world.json's "leaders" (50 KB) without the rest (2 MB): matching asks this in
     every process that matches, where the lists come compiled from their cache and
-    the whole file, parsed and kept, would cost 16 MB and 0.03-0.1 s (issue #18). A
-    key is the only place the text '"leaders":' can be, quotes in strings being
-    escaped; the value after it is read alone."""
-    if not _world.cache_info().currsize:
-        text = _world_path().read_text(encoding="utf-8")
-        found = _LEADERS_KEY.search(text)
-        if found is not None:
-            leaders, _ = json.JSONDecoder().raw_decode(text, found.end())
-            if isinstance(leaders, list):
-                return leaders
-    return list(_world()["leaders"])
+    the whole file, parsed and kept, would cost 16 MB and 0.03-0.1 s (issue #18)."""
+    leaders = _world_section("leaders")
+    return leaders if isinstance(leaders, list) else list(_world()["leaders"])
 
 
-_LEADERS_KEY = re.compile(r'"leaders"\s*:\s*')
+def _world_section(key: str) -> Any:
+    """One top-level value of world.json, read alone unless the whole file is already
+    parsed: a key is the only place the text '"key":' can be, quotes in strings
+    being escaped. None if it is not there."""
+    if _world.cache_info().currsize:
+        return _world().get(key)
+    text = _world_path().read_text(encoding="utf-8")
+    found = re.search(rf'"{key}"\s*:\s*', text)
+    if found is None:
+        return None
+    value, _ = json.JSONDecoder().raw_decode(text, found.end())
+    return value
+
+
+@lru_cache(maxsize=1)
+def country_names() -> dict[str, frozenset[str]]:
+    """Every shipped country name in every language, with its country and, for a
+    dependency, its sovereign's ("Samoa américaines": {"AS", "US"})."""
+    countries: dict[str, dict[str, Any]] = _world_section("countries") or {}
+    found: dict[str, set[str]] = {}
+    for code, country in countries.items():
+        owners = {code, country["sovereign"]} if country.get("sovereign") else {code}
+        for name in country["names"]:
+            found.setdefault(name, set()).update(owners)
+    return {name: frozenset(codes) for name, codes in found.items()}
 
 
 def resolve_lists(configured: Mapping[str, ListSpec]) -> dict[str, EntityList]:

@@ -41,11 +41,19 @@ and Japanese news, a bare 대통령 or 총리 is South Korea's and a bare 首相
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, partial
 from typing import Protocol, TypeVar
 
-from watcher.match.press import number_at, press_country, token_at
+from watcher.match.adjective import adjective_country
+from watcher.match.press import (
+    CLAUSE_MARKS,
+    clause_break_between,
+    number_at,
+    press_country,
+    token_at,
+)
 from watcher.match.someone_else import is_official_story, is_someone_else
 from watcher.match.spoken_of import is_spoken_of, names_a_government
 from watcher.match.text import FieldText, Tokens
@@ -218,6 +226,38 @@ def names_another_feature(span: PlacedSpan, field: FieldText) -> bool:
     )
 
 
+def is_common_word(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the one-word place at ``span`` is written in lower case: a word of
+    the text's language that is spelled like a place ("para", Spanish "for", is an
+    old name of Belém; "nada", "van", "male"), since news writes places' names
+    capitalised. Scripts without case never are."""
+    if span.first != span.last:
+        return False
+    number = number_at(field.tokens, span.first)
+    return number is not None and field.text[field.tokens.starts[number]].islower()
+
+
+# Marks that end a sentence or a quotation: a name of CJK characters is never cut
+# by one. Han, Kana and Hangul names match character by character, so without
+# this the last syllable of a sentence and the first of the next ("열었다. 푸틴")
+# can spell a place.
+_SENTENCE_MARKS = CLAUSE_MARKS | frozenset('.!?…"“”「」『』()（）')
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def is_cut_by_punctuation(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the place at ``span``, written in CJK characters, has a sentence's
+    or a clause's punctuation inside it."""
+    if span.first == span.last:
+        return False
+    tokens = field.tokens
+    first = number_at(tokens, span.first)
+    last = number_at(tokens, span.last)
+    if first is None or last is None or not _CJK.match(field.text, tokens.starts[first]):
+        return False
+    return not _SENTENCE_MARKS.isdisjoint(field.text[tokens.ends[first] : tokens.starts[last]])
+
+
 def _overlaps(one: PlacedSpan, other: PlacedSpan) -> bool:
     return one.field == other.field and one.first <= other.last and other.first <= one.last
 
@@ -245,22 +285,29 @@ def _same_place(one: PlacedSpan, other: PlacedSpan) -> bool:
     return (one.field, one.first, one.last) == (other.field, other.first, other.last)
 
 
-# Punctuation that ends a phrase: a country and a title with one between are not
-# a qualified title ("岸田首相、ウクライナを訪問": the prime minister is Japan's,
-# Ukraine is where he goes).
-_CLAUSE_MARKS = frozenset(",，、;；:：。")
-
-
+# A country and a title with phrase-ending punctuation between are not a qualified
+# title ("岸田首相、ウクライナを訪問": the prime minister is Japan's, Ukraine is
+# where he goes).
 def _crosses_a_clause(left: PlacedSpan, field: FieldText) -> bool:
     """Whether a leader's span of several tokens (a country with a title) holds
     punctuation that ends a phrase."""
-    if left.first == left.last:
+    return left.first != left.last and clause_break_between(field, left.first, left.last)
+
+
+def _title_before_country(left: PlacedSpan, titles: Sequence[PlacedSpan], field: FieldText) -> bool:
+    """Whether a country-and-title span in CJK text starts with its title ("푸틴
+    대통령은 연설에서 우크라이나"): Chinese, Japanese and Korean write the
+    country before the title it qualifies ("러시아 대통령", "英首相"), so a country
+    after the title is another subject."""
+    number = number_at(field.tokens, left.first)
+    if left.first == left.last or number is None:
         return False
-    tokens = field.tokens
-    first, last = number_at(tokens, left.first), number_at(tokens, left.last)
-    if first is None or last is None:
+    if not _CJK.match(field.text, field.tokens.starts[number]):
         return False
-    return not _CLAUSE_MARKS.isdisjoint(field.text[tokens.ends[first] : tokens.starts[last]])
+    return any(
+        title.field == left.field and title.first == left.first and title.last < left.last
+        for title in titles
+    )
 
 
 def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
@@ -333,6 +380,10 @@ def abroad_pairs(
         for left in _first_spans(lefts, MAX_ABROAD_LEFTS)
         if not _crosses_a_clause(left, fields[left.field])
     ]
+    bare_titles = [left for left in lefts if not left.tags]
+    lefts = [
+        left for left in lefts if not _title_before_country(left, bare_titles, fields[left.field])
+    ]
     rights = _first_spans(rights, MAX_ABROAD_RIGHTS)
     window = SpanWindow(rights)
     listed: dict[str, frozenset[int]] = {
@@ -371,8 +422,15 @@ def abroad_pairs(
             # in Korean and Japanese news, South Korea's and Japan's.
             if any(_overlaps(left, other) for other in travellers):
                 return home, []
-            home = press_country(left, fields[left.field], fields) or (
-                borrowed if left.field != HEADLINE else frozenset()
+            home = adjective_country(left, fields[left.field])
+            # A title with its country's adjective is a leader named, whom the
+            # rules of who travels judge as they judge a leader's name.
+            if home and is_someone_else(left, fields, lefts, rights, official_story):
+                return home, []
+            home = (
+                home
+                or press_country(left, fields[left.field], fields)
+                or (borrowed if left.field != HEADLINE else frozenset())
             )
         if not home or (left.tags and left not in travellers):
             return home, []
@@ -386,6 +444,8 @@ def abroad_pairs(
             # A foreign region is no evidence either way.
             and (_abroad_evidence(right.tags) or not home.isdisjoint(_countries(right.tags)))
             and not names_another_feature(right, fields[right.field])
+            and not is_common_word(right, fields[right.field])
+            and not is_cut_by_punctuation(right, fields[right.field])
             and not (
                 home.isdisjoint(_countries(right.tags))
                 and (

@@ -47,6 +47,20 @@ def number_at(tokens: Tokens, position: int) -> int | None:
     return number if 0 <= number < len(tokens) else None
 
 
+# Punctuation that ends a phrase or clause, in Latin and CJK text.
+CLAUSE_MARKS = frozenset(",，、;；:：。")
+
+
+def clause_break_between(field: FieldText, first: int, last: int) -> bool:
+    """Whether phrase-ending punctuation stands between the tokens at positions
+    ``first`` and ``last`` (``first`` before ``last``); False if either is no token."""
+    tokens = field.tokens
+    start, end = number_at(tokens, first), number_at(tokens, last)
+    if start is None or end is None:
+        return False
+    return not CLAUSE_MARKS.isdisjoint(field.text[tokens.ends[start] : tokens.starts[end]])
+
+
 def token_at(tokens: Tokens, position: int) -> str:
     """The folded word at ``position``, or "" (before the start, past the end, a gap)."""
     number = number_at(tokens, position)

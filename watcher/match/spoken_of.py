@@ -9,6 +9,10 @@ So is the object of a verb of discussion ("to discuss Ukraine", "parler de la
 Chine"), and a place after a noun of an event and a word of place ("the war in
 Ukraine", "la crise en Haïti"): the event's place, not the leader's.
 
+So is a place later in the clause a leader comments on ("Macron comments on Gaza
+ceasefire talks in Cairo", "Meloni weighs in on Ukraine talks in Geneva",
+"Merz äußert sich zu den Gesprächen in Genf"): the talks are there, not the leader.
+
 So is a place that modifies a noun of talk or dispute ("premier's Taiwan
 remarks", "Trump's China tariffs", "the Ukraine war").
 
@@ -28,7 +32,7 @@ possessive ("Kyiv's forces"): :func:`names_a_government`.
 
 from __future__ import annotations
 
-from watcher.match.press import number_at, token_at
+from watcher.match.press import clause_break_between, number_at, token_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan
 
@@ -112,6 +116,26 @@ _HELP_TO = frozenset(
         ("ayuda", "a"), ("apoyo", "a"), ("помощь", "для"),
     }
 )  # fmt: skip
+# Verbs of comment with the word that opens what is commented on ("comments on",
+# "reacts to", "réagit à", "reagiert auf", "reacciona a", "отреагировал на"), and
+# verbs whose object is it ("kommentiert", "commente"): everything after them in
+# the clause is the subject matter. Ordinary dictionary words, folded.
+_COMMENT_ON = frozenset(
+    {
+        ("comments", "on"), ("commented", "on"), ("comment", "on"), ("remarks", "on"),
+        ("remarked", "on"), ("weighs", "in"), ("reacts", "to"), ("reacted", "to"),
+        ("responds", "to"), ("responded", "to"), ("speaks", "on"), ("spoke", "on"),
+        ("reagit", "a"), ("reagi", "a"), ("exprime", "sur"), ("prononce", "sur"),
+        ("sich", "zu"), ("reagiert", "auf"), ("reagierte", "auf"),
+        ("reacciona", "a"), ("reacciono", "a"), ("pronuncia", "sobre"),
+        ("opina", "sobre"), ("отреагировал", "на"), ("высказался", "о"),
+    }
+)  # fmt: skip
+_COMMENT_VERBS = frozenset(
+    {"kommentiert", "kommentierte", "commente", "comenta", "comento", "прокомментировал"}
+)
+# How far before a place such a verb is looked for: a headline's clause.
+_COMMENT_REACH = 8
 _EVENT_PLACE_WORDS = frozenset({"in", "en", "au", "aux", "dans", "im", "в", "на"})
 # Articles between the word and the place ("over the Philippines", "sur la Chine").
 _ARTICLES = frozenset({"the", "le", "la", "les", "l", "der", "die", "das", "den", "el", "los"})
@@ -140,9 +164,27 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
     reach = range(span.last + 1, span.last + 1 + _AFTER_REACH)
     if any(token_at(tokens, position) in _ACT_ON_AFTER for position in reach):
         return True
-    if token_at(tokens, span.last + 1) in _TOPIC_AFTER:
+    # Not after a word of place or across a comma: "Starmer, in Washington,
+    # comments on ..." is where he is, and "comments" a verb.
+    if (
+        token_at(tokens, span.last + 1) in _TOPIC_AFTER
+        and word not in _PLACE_WORDS
+        and not clause_break_between(field, span.last, span.last + 1)
+    ):
         return True
-    return word in _ON and before in _POLICY_NOUNS
+    if word in _ON and before in _POLICY_NOUNS:
+        return True
+    return _after_a_comment(span, field)
+
+
+def _after_a_comment(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether a verb of comment opens the clause the place at ``span`` is in."""
+    tokens = field.tokens
+    for position in range(span.first - 1, max(span.first - _COMMENT_REACH, 0) - 1, -1):
+        word = token_at(tokens, position)
+        if (token_at(tokens, position - 1), word) in _COMMENT_ON or word in _COMMENT_VERBS:
+            return not clause_break_between(field, position, span.first)
+    return False
 
 
 # A capital right after a verb of speaking to, about or against someone is the

@@ -1,0 +1,116 @@
+"""A country's adjective beside a bare title (issue #20): "le président kazakh",
+"el presidente argentino", "der kasachische Präsident", "российский президент".
+
+The shipped demonyms are the Factbook's, in English ("Kazakhstani"). French,
+Spanish, Italian and Portuguese write a lower-case adjective right after the
+title; German and Russian one right before it. Such an adjective begins as its
+country's name does in the same language ("kazakh", Kazakhstan; "slovaque",
+Slovaquie; "kasachische", Kasachstan; "российский", Россия): the country whose
+name, in any language the shipped data has, shares the longest beginning with
+the word, at least :data:`MIN_SHARED` letters and more than any other country's,
+is the title's.
+
+Only a lower-case word counts: a capitalised one is a name ("Prime Minister
+Albanese" is no Albanian). And only beside a title of a language that puts its
+adjectives there, told by the title as written (French "président" with its
+accent, "presidente", "Präsident", "президент"): after an English title a
+lower-case word is a verb ("the king greeted" is not Greenland's king).
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+
+from watcher.knowledge import country_names
+from watcher.match.fold import fold
+from watcher.match.press import number_at
+from watcher.match.text import FieldText
+from watcher.match.window import PlacedSpan
+
+MIN_SHARED = 4
+# Titles (the word nearest the adjective, lower-cased as written, accents kept)
+# of the languages that put a country's adjective after them: French, Spanish,
+# Italian, Portuguese. Ordinary dictionary words.
+_ADJECTIVE_AFTER = frozenset(
+    {
+        "président", "présidente", "presidente", "presidenta", "ministre", "ministro",
+        "ministra", "chancelier", "chancelière", "canciller", "cancelliere", "roi", "reine",
+        "rey", "reina", "rei", "rainha", "dirigeant", "dirigente", "mandataire",
+        "mandatario", "mandataria", "monarque", "monarca", "souverain", "soberano",
+    }
+)  # fmt: skip
+# Titles of the languages that put it before them: German and Russian.
+_ADJECTIVE_BEFORE = frozenset(
+    {
+        "präsident", "präsidenten", "präsidentin", "staatspräsident", "kanzler",
+        "kanzlerin", "bundeskanzler", "premierminister", "premierministerin",
+        "ministerpräsident", "ministerpräsidentin", "regierungschef", "regierungschefin",
+        "staatschef", "könig", "königin", "президент", "президента", "премьер",
+        "премьер-министр", "лидер", "канцлер", "король",
+    }
+)  # fmt: skip
+
+
+@cache
+def _names_by_start() -> dict[str, tuple[tuple[str, frozenset[str]], ...]]:
+    """The shipped country names, folded without spaces or hyphens ("vietnam" for
+    "Viêt Nam"), by their first :data:`MIN_SHARED` letters."""
+    found: dict[str, list[tuple[str, frozenset[str]]]] = {}
+    for name, countries in country_names().items():
+        folded = "".join(char for char in fold(name) if char.isalpha())
+        if len(folded) >= MIN_SHARED:
+            found.setdefault(folded[:MIN_SHARED], []).append((folded, countries))
+    return {start: tuple(names) for start, names in found.items()}
+
+
+def _shared(one: str, other: str) -> int:
+    count = 0
+    for mine, theirs in zip(one, other, strict=False):
+        if mine != theirs:
+            break
+        count += 1
+    return count
+
+
+# Words asked about are any text's: the answers kept are bounded.
+@lru_cache(maxsize=4096)
+def country_of_adjective(word: str) -> frozenset[str]:
+    """The countries of the folded adjective ``word`` (see the module docstring),
+    or none."""
+    best = 0
+    owners: set[frozenset[str]] = set()
+    for name, countries in _names_by_start().get(word[:MIN_SHARED], ()):
+        shared = _shared(word, name)
+        if shared > best:
+            best, owners = shared, {countries}
+        elif shared == best:
+            owners.add(countries)
+    return next(iter(owners)) if best >= MIN_SHARED and len(owners) == 1 else frozenset()
+
+
+def _written(field: FieldText, position: int) -> str:
+    """The word at ``position`` as written; "" for none, or for the second part of
+    a hyphenated word ("nordrhein-westfälische" is no country's adjective)."""
+    number = number_at(field.tokens, position)
+    if number is None:
+        return ""
+    start = field.tokens.starts[number]
+    if field.text[start - 1 : start] == "-":
+        return ""
+    return field.text[start : field.tokens.ends[number]]
+
+
+def adjective_country(title: PlacedSpan, field: FieldText) -> frozenset[str]:
+    """The country a lower-case adjective beside the bare title at ``title``
+    names, or none."""
+    last = _written(field, title.last).lower()
+    first = _written(field, title.first).lower()
+    if last in _ADJECTIVE_AFTER:
+        adjective = _written(field, title.last + 1)
+    elif first in _ADJECTIVE_BEFORE:
+        adjective = _written(field, title.first - 1)
+    else:
+        return frozenset()
+    if len(adjective) < MIN_SHARED or not adjective.isalpha() or not adjective.islower():
+        return frozenset()
+    return country_of_adjective(fold(adjective))
