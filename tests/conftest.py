@@ -14,10 +14,26 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from watcher.config import Config, load_config
+from watcher.match import TopicIndex
 from watcher.store import Base, Store
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shipped_config() -> Config:
+    """The shipped feeds.yaml, as `watcher` reads it with no environment."""
+    return load_config(REPO / "feeds.yaml", environ={})
+
+
+@pytest.fixture(scope="session")
+def shipped_leader_travel(shipped_config: Config) -> TopicIndex:
+    """The shipped leader-travel topic with the shipped feeds.yaml's lists."""
+    topics = [topic for topic in shipped_config.topics if topic.name == "leader-travel"]
+    return TopicIndex.build(topics, shipped_config.lists)
+
 
 # The compiled-lists cache of the tests and of every `watcher` they start: one folder
 # in the temporary directory, shared by the xdist workers (files are written

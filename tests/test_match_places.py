@@ -3,29 +3,23 @@ last round (our own sentences; each case fails without its rule)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from watcher.config import TopicConfig, load_config
+from watcher.config import Config, TopicConfig
 from watcher.match import TopicIndex
 from watcher.match.adjective import country_of_adjective
 from watcher.models import Item
 
-FEEDS_YAML = Path(__file__).resolve().parents[1] / "feeds.yaml"
 TRAVEL = "(@leaders OR @leader-titles) ABROAD/12 @places"
 
 
-@pytest.fixture(scope="module")
-def shipped() -> TopicIndex:
-    config = load_config(FEEDS_YAML, environ={})
-    return TopicIndex.build([t for t in config.topics if t.name == "leader-travel"], config.lists)
+def _index(config: Config, query: str) -> TopicIndex:
+    return TopicIndex.build([TopicConfig(name="probe", query=query)], config.lists)
 
 
 @pytest.fixture(scope="module")
-def travel() -> TopicIndex:
-    config = load_config(FEEDS_YAML, environ={})
-    return TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)], config.lists)
+def travel(shipped_config: Config) -> TopicIndex:
+    return _index(shipped_config, TRAVEL)
 
 
 def travels(index: TopicIndex, title: str, summary: str = "", language: str | None = None) -> bool:
@@ -33,32 +27,38 @@ def travels(index: TopicIndex, title: str, summary: str = "", language: str | No
     return bool(index.match(item))
 
 
-def test_a_seat_of_government_places_a_leader_in_its_country(shipped: TopicIndex) -> None:
-    assert travels(shipped, "Albanese and Trump sign minerals pact at the White House")
-    assert travels(shipped, "Zelensky à la Maison Blanche pour rencontrer Trump")
-    assert travels(shipped, "Erdoğan zu Gesprächen im Kreml eingetroffen")
-    assert travels(shipped, "Lula arrives on Red Square for the Victory Day parade")
-    assert travels(shipped, "이재명 대통령, 백악관서 트럼프와 첫 정상회담")
+def test_a_seat_of_government_places_a_leader_in_its_country(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    assert travels(
+        shipped_leader_travel, "Albanese and Trump sign minerals pact at the White House"
+    )
+    assert travels(shipped_leader_travel, "Zelensky à la Maison Blanche pour rencontrer Trump")
+    assert travels(shipped_leader_travel, "Erdoğan zu Gesprächen im Kreml eingetroffen")
+    assert travels(shipped_leader_travel, "Lula arrives on Red Square for the Victory Day parade")
+    assert travels(shipped_leader_travel, "이재명 대통령, 백악관서 트럼프와 첫 정상회담")
     # At home at one's own: no trip.
-    assert not travels(shipped, "Trump signs executive orders in the Oval Office")
-    assert not travels(shipped, "Putin chairs Security Council meeting in the Kremlin")
+    assert not travels(shipped_leader_travel, "Trump signs executive orders in the Oval Office")
+    assert not travels(
+        shipped_leader_travel, "Putin chairs Security Council meeting in the Kremlin"
+    )
 
 
-def test_panmunjom_is_home_to_both_koreas_and_abroad_for_others() -> None:
-    config = load_config(FEEDS_YAML, environ={})
-    query = "@leaders ABROAD/12 @landmarks"
-    index = TopicIndex.build([TopicConfig(name="seat", query=query)], config.lists)
+def test_panmunjom_is_home_to_both_koreas_and_abroad_for_others(
+    shipped_config: Config,
+) -> None:
+    index = _index(shipped_config, "@leaders ABROAD/12 @landmarks")
     assert travels(index, "Trump meets Kim Jong Un at Panmunjom")
     assert not travels(index, "Kim Jong Un inspects guard posts at Panmunjom")
 
 
 def test_a_place_in_what_a_leader_comments_on_is_not_where_they_are(
-    shipped: TopicIndex,
+    shipped_leader_travel: TopicIndex,
 ) -> None:
-    assert not travels(shipped, "Meloni weighs in on Ukraine peace talks in Geneva")
-    assert not travels(shipped, "Starmer reacts to Gaza truce talks in Egypt")
+    assert not travels(shipped_leader_travel, "Meloni weighs in on Ukraine peace talks in Geneva")
+    assert not travels(shipped_leader_travel, "Starmer reacts to Gaza truce talks in Egypt")
     # Where the leader is, before the comment, still counts.
-    assert travels(shipped, "Starmer, in Washington, comments on Ukraine peace plan")
+    assert travels(shipped_leader_travel, "Starmer, in Washington, comments on Ukraine peace plan")
 
 
 def test_a_lower_case_word_spelled_like_a_place_is_no_place(travel: TopicIndex) -> None:
@@ -74,21 +74,24 @@ def test_cjk_characters_across_a_full_stop_spell_no_place(travel: TopicIndex) ->
     assert travels(travel, "열병식", "대통령이 연설을 마쳤다 다푸에서")
 
 
-def test_a_cjk_country_after_its_title_does_not_qualify_it() -> None:
-    config = load_config(FEEDS_YAML, environ={})
+def test_a_cjk_country_after_its_title_does_not_qualify_it(
+    shipped_config: Config,
+) -> None:
     query = "((@countries NEAR/6 @leader-titles) OR @leader-titles) ABROAD/12 @places"
-    index = TopicIndex.build([TopicConfig(name="qualified", query=query)], config.lists)
+    index = _index(shipped_config, query)
     # A bare 总统 is nobody's: only the country before it would make it Ukraine's.
     assert not travels(index, "总统谈乌克兰和俄罗斯")
     assert travels(index, "乌克兰总统抵达莫斯科")
 
 
-def test_a_title_takes_its_country_from_the_adjective_beside_it(shipped: TopicIndex) -> None:
-    assert travels(shipped, "Le président kazakh à Moscou pour le défilé du 9-Mai")
-    assert travels(shipped, "Le Premier ministre slovaque assiste au défilé à Moscou")
-    assert travels(shipped, "Der kasachische Präsident ist in Moskau eingetroffen")
+def test_a_title_takes_its_country_from_the_adjective_beside_it(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    assert travels(shipped_leader_travel, "Le président kazakh à Moscou pour le défilé du 9-Mai")
+    assert travels(shipped_leader_travel, "Le Premier ministre slovaque assiste au défilé à Moscou")
+    assert travels(shipped_leader_travel, "Der kasachische Präsident ist in Moskau eingetroffen")
     # At home by the same adjective.
-    assert not travels(shipped, "Le président kazakh en tournée à Almaty")
+    assert not travels(shipped_leader_travel, "Le président kazakh en tournée à Almaty")
 
 
 def test_an_adjective_names_one_country_or_none() -> None:
