@@ -16,7 +16,10 @@ Two kinds of place evidence:
   Regions carry their countries as :func:`home_only_tag` tags.
 
 A place name that is part of another feature's name ("the Guadalupe River",
-"Moscow Road", "rue de Paris") is no evidence: see :data:`_FEATURE_AFTER`.
+"Moscow Road", "rue de Paris") is no evidence: see :data:`_FEATURE_AFTER`; nor
+is a one-word place written in lower case ("para", Spanish for "for"), nor CJK
+characters a full stop cuts ("열었다. 푸틴"): see :func:`is_common_word` and
+:func:`is_cut_by_punctuation`.
 
 Nor is a place of the leader's own country that only says who they are or where
 they set off from ("Zimbabwe's Mnangagwa", "left Harare for Beijing").
@@ -34,7 +37,9 @@ Putin", "on behalf of Xi", "Putin's envoy"), or whose relative travels: see
 
 And one about who a title is: a bare title in the summary ("the chancellor
 arrived in Tokyo") is the leader the headline names ("Merz in Japan: ..."),
-so it borrows that leader's countries (:func:`headline_countries`); in Korean
+so it borrows that leader's countries (:func:`headline_countries`), unless
+a country's adjective stands beside it ("le président kazakh":
+:mod:`watcher.match.adjective`); in Korean
 and Japanese news, a bare 대통령 or 총리 is South Korea's and a bare 首相 Japan's
 (:func:`watcher.match.press.press_country`).
 """
