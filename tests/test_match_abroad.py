@@ -155,9 +155,11 @@ def test_a_bare_korean_title_is_south_koreas_leader() -> None:
     index = TopicIndex.build([TopicConfig(name="travel", query=query)], lists)
     assert matches(index, "대통령, 도쿄 도착")
     assert not matches(index, "대통령, 부산 도착")
-    # A foreign leader: a Han abbreviation before the title, or the same name
-    # written elsewhere with a country between name and title.
-    assert not matches(index, "트럼프 美대통령, 도쿄 도착")
+    # A foreign leader: a Han abbreviation before the title (its country's
+    # leader), or the same name written elsewhere with a country between name
+    # and title.
+    assert matches(index, "트럼프 美대통령, 도쿄 도착")
+    assert not matches(index, "트럼프 美대통령, 워싱턴 도착")
     # The office, not the person: 대통령실 (the presidential office).
     assert not matches(index, "대통령실, 도쿄 회담 결과 브리핑")
     assert not matches(
@@ -173,9 +175,10 @@ def test_a_bare_japanese_title_is_japans_prime_minister() -> None:
     assert matches(index, "石破首相、ニューデリーに到着")
     assert matches(index, "首相はニューデリーに到着した")
     assert not matches(index, "石破首相、大阪を視察")
-    # A foreign one: a one-character country abbreviation, a name in katakana; and
-    # "former" is one character too.
-    assert not matches(index, "英首相、ニューデリーに到着")
+    # A foreign one: a one-character country abbreviation (that country's), a
+    # name in katakana; and "former" is one character too.
+    assert matches(index, "英首相、ニューデリーに到着")
+    assert not matches(index, "英首相、ロンドンで演説")
     assert not matches(index, "モディ首相、ニューデリーに到着した")
     assert not matches(index, "前首相、ニューデリーに到着")
     # Chinese writes any country's prime minister so ("日本首相" beside its country).

@@ -3,14 +3,27 @@ last round (our own sentences; each case fails without its rule)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from watcher.config import Config, TopicConfig
 from watcher.match import TopicIndex
 from watcher.match.adjective import country_of_adjective
+from watcher.match.item_text import ItemText
+from watcher.match.press import abbreviated_country
 from watcher.models import Item
 
 TRAVEL = "(@leaders OR @leader-titles) ABROAD/12 @places"
+
+
+@dataclass(frozen=True)
+class At:
+    """A span of positions in one field, as the match rules take it."""
+
+    field: str
+    first: int
+    last: int
 
 
 def _index(config: Config, query: str) -> TopicIndex:
@@ -101,3 +114,42 @@ def test_an_adjective_names_one_country_or_none() -> None:
     # Shared as much with two countries (the two Koreas, two Congos): none.
     assert country_of_adjective("coreen") == frozenset()
     assert country_of_adjective("congratulated") == frozenset()
+
+
+def test_a_cjk_title_takes_the_country_its_one_character_abbreviation_names(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    assert travels(shipped_leader_travel, "トランプ米大統領が東京に到着")
+    assert travels(shipped_leader_travel, "英 총리, 워싱턴 도착…트럼프와 회담")
+    assert travels(shipped_leader_travel, "俄总统抵达北京开始国事访问")
+    # At home by the same abbreviation.
+    assert not travels(shipped_leader_travel, "美 대통령, 백악관서 기자회견")
+    assert not travels(shipped_leader_travel, "俄总统在莫斯科会见外国使节")
+
+
+def test_a_han_character_before_the_abbreviation_makes_one_word_with_it() -> None:
+    def country(title: str, at: int) -> frozenset[str]:
+        item = Item(feed="f", key="k", url=None, title=title, summary="")
+        # The title 大統領 at positions at..at+2 (one per CJK character).
+        return abbreviated_country(At("title", at, at + 2), ItemText(item).fields["title"])
+
+    assert country("米大統領が来日", 1) == {"US"}
+    # 北米 is North America, 訪米 a visit to the US: no abbreviation.
+    assert country("北米大統領", 2) == frozenset()
+    assert country("訪米大統領", 2) == frozenset()
+
+
+def test_a_word_of_a_visit_to_one_country_is_a_place_of_it(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    assert travels(shipped_leader_travel, "仏大統領が来日、首相と会談へ")
+    assert travels(shipped_leader_travel, "시진핑 중국 국가주석, 11년 만에 방한")
+    # The country visited is no place abroad for its own leader.
+    assert not travels(shipped_leader_travel, "中 국가주석, 방중 기업인 접견")
+
+
+def test_a_square_of_state_ceremonies_takes_on(shipped_leader_travel: TopicIndex) -> None:
+    assert travels(shipped_leader_travel, "Lula joins Putin on Red Square reviewing stand")
+    assert travels(shipped_leader_travel, "Xi verfolgt Parade auf dem Roten Platz")
+    # "On" after a noun of policy is what the policy is on.
+    assert not travels(shipped_leader_travel, "Trump announces sanctions on the Kremlin")

@@ -54,6 +54,7 @@ from typing import Protocol, TypeVar
 from watcher.match.adjective import adjective_country
 from watcher.match.press import (
     CLAUSE_MARKS,
+    abbreviated_country,
     clause_break_between,
     number_at,
     press_country,
@@ -427,9 +428,11 @@ def abroad_pairs(
             # in Korean and Japanese news, South Korea's and Japan's.
             if any(_overlaps(left, other) for other in travellers):
                 return home, []
-            home = adjective_country(left, fields[left.field])
-            # A title with its country's adjective is a leader named, whom the
-            # rules of who travels judge as they judge a leader's name.
+            home = adjective_country(left, fields[left.field]) or abbreviated_country(
+                left, fields[left.field]
+            )
+            # A title with its country's adjective or abbreviation is a leader
+            # named, whom the rules of who travels judge as a leader's name.
             if home and is_someone_else(left, fields, lefts, rights, official_story):
                 return home, []
             home = (

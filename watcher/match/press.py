@@ -14,6 +14,13 @@ a foreign one with a country beside it:
   A one-character prefix also covers "前首相" and "元首相" (former).
 
 :func:`press_country` gives the country such a bare title stands for, or none.
+
+All three write a foreign leader's country as one character right before the
+title in headlines ("トランプ米大統領", "美 대통령", "俄总统"): the first character
+of the country's name in that language's own writing of it (米国, 美國, 俄罗斯).
+:func:`abbreviated_country` gives that country; the character before the
+abbreviation must not be Han too, or the two are one word (北米 "North America",
+訪米 "visit to the US").
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ _JAPANESE_TITLES = {"首相": "JP", "総理": "JP"}
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3041-\u30ff]")
 _KATAKANA = re.compile(r"[\u30a1-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
 _NAME_BEFORE = re.compile(r"([\uac00-\ud7af]+)\s*$")
 
 
@@ -59,6 +67,34 @@ def clause_break_between(field: FieldText, first: int, last: int) -> bool:
     if start is None or end is None:
         return False
     return not CLAUSE_MARKS.isdisjoint(field.text[tokens.ends[start] : tokens.starts[end]])
+
+
+# The headline abbreviations of the countries most in the news, in Japanese,
+# Korean (in Hanja) and Chinese: language facts of their press.
+_ABBREVIATIONS = {
+    "米": "US", "美": "US", "英": "GB", "仏": "FR", "佛": "FR", "法": "FR", "独": "DE",
+    "獨": "DE", "德": "DE", "露": "RU", "俄": "RU", "中": "CN", "日": "JP", "韓": "KR",
+    "韩": "KR", "朝": "KP", "北": "KP", "印": "IN", "伊": "IT", "意": "IT", "加": "CA",
+    "豪": "AU", "澳": "AU", "越": "VN", "乌": "UA", "烏": "UA",
+}  # fmt: skip
+
+
+def abbreviated_country(span: PlacedSpan, field: FieldText) -> frozenset[str]:
+    """The country a one-character abbreviation right before the CJK title at
+    ``span`` names ("米大統領", "美 대통령"), or none (see the module docstring)."""
+    number = number_at(field.tokens, span.first)
+    if number is None:
+        return frozenset()
+    before = field.text[: field.tokens.starts[number]].rstrip()
+    if not before or before[-1] not in _ABBREVIATIONS:
+        return frozenset()
+    if len(before) > 1 and _HAN.fullmatch(before[-2]):
+        return frozenset()
+    if not _HAN.match(field.text, field.tokens.starts[number]) and not _HANGUL.match(
+        field.text, field.tokens.starts[number]
+    ):
+        return frozenset()
+    return frozenset({_ABBREVIATIONS[before[-1]]})
 
 
 def token_at(tokens: Tokens, position: int) -> str:
