@@ -259,7 +259,8 @@ def is_cut_by_punctuation(span: PlacedSpan, field: FieldText) -> bool:
     tokens = field.tokens
     first = number_at(tokens, span.first)
     last = number_at(tokens, span.last)
-    if first is None or last is None or not _CJK.match(field.text, tokens.starts[first]):
+    # The folded word says the script as well as the text does, and costs no offsets.
+    if first is None or last is None or not _CJK.match(tokens.words[first]):
         return False
     return not _SENTENCE_MARKS.isdisjoint(field.text[tokens.ends[first] : tokens.starts[last]])
 
@@ -305,15 +306,13 @@ def _title_before_country(left: PlacedSpan, titles: Sequence[PlacedSpan], field:
     대통령은 연설에서 우크라이나"): Chinese, Japanese and Korean write the
     country before the title it qualifies ("러시아 대통령", "英首相"), so a country
     after the title is another subject."""
-    number = number_at(field.tokens, left.first)
-    if left.first == left.last or number is None:
-        return False
-    if not _CJK.match(field.text, field.tokens.starts[number]):
-        return False
-    return any(
+    if not any(
         title.field == left.field and title.first == left.first and title.last < left.last
         for title in titles
-    )
+    ):
+        return False
+    number = number_at(field.tokens, left.first)
+    return number is not None and _CJK.match(field.tokens.words[number]) is not None
 
 
 def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
@@ -420,6 +419,33 @@ def abroad_pairs(
     governments = _governments(rights, fields)
     named = [left for left in lefts if left.tags]
 
+    # What a place is, whoever is near it: judged once per place, not per leader.
+    judged: dict[tuple[int, bool], bool] = {}
+
+    def no_place(right: RightSpan) -> bool:
+        """A name that is no place: part of another's name, a word, cut by a stop."""
+        key = (id(right), False)
+        if key not in judged:
+            field = fields[right.field]
+            judged[key] = (
+                names_another_feature(right, field)
+                or is_common_word(right, field)
+                or is_cut_by_punctuation(right, field)
+            )
+        return judged[key]
+
+    def not_where(right: RightSpan) -> bool:
+        """A foreign place that says no one is there: a border, a government, a subject."""
+        key = (id(right), True)
+        if key not in judged:
+            field = fields[right.field]
+            judged[key] = (
+                names_a_border(right, field)
+                or id(right) in governments
+                or is_spoken_of(right, field)
+            )
+        return judged[key]
+
     def nearest_places(left: LeftSpan) -> tuple[frozenset[str], list[RightSpan]]:
         """The leader's countries and the nearest places that are evidence for them."""
         home = _countries(left.tags)
@@ -451,17 +477,8 @@ def abroad_pairs(
             and 0 < (gap := _gap(left, right)) <= distance
             # A foreign region is no evidence either way.
             and (_abroad_evidence(right.tags) or not home.isdisjoint(_countries(right.tags)))
-            and not names_another_feature(right, fields[right.field])
-            and not is_common_word(right, fields[right.field])
-            and not is_cut_by_punctuation(right, fields[right.field])
-            and not (
-                home.isdisjoint(_countries(right.tags))
-                and (
-                    names_a_border(right, fields[right.field])
-                    or id(right) in governments
-                    or is_spoken_of(right, fields[right.field])
-                )
-            )
+            and not no_place(right)
+            and not (home.isdisjoint(_countries(right.tags)) and not_where(right))
             # "Vladimir" in "President Vladimir Putin" is no Russian city.
             and not any(_in_name(right, other, fields[right.field]) for other in named)
             and not (

@@ -103,14 +103,29 @@ def _written(field: FieldText, position: int) -> str:
 def adjective_country(title: PlacedSpan, field: FieldText) -> frozenset[str]:
     """The country a lower-case adjective beside the bare title at ``title``
     names, or none."""
-    last = _written(field, title.last).lower()
-    first = _written(field, title.first).lower()
-    if last in _ADJECTIVE_AFTER:
-        adjective = _written(field, title.last + 1)
-    elif first in _ADJECTIVE_BEFORE:
-        adjective = _written(field, title.first - 1)
-    else:
-        return frozenset()
-    if len(adjective) < MIN_SHARED or not adjective.isalpha() or not adjective.islower():
-        return frozenset()
-    return country_of_adjective(fold(adjective))
+    # The folded words first, which most titles' neighbours fail; the text as
+    # written only for a word that begins as a country's name does.
+    after = _folded(field, title.last + 1)
+    if after and country_of_adjective(after):
+        last = _written(field, title.last).lower()
+        if last in _ADJECTIVE_AFTER and _lower_case_word(_written(field, title.last + 1)):
+            return country_of_adjective(after)
+    before = _folded(field, title.first - 1)
+    if before and country_of_adjective(before):
+        first = _written(field, title.first).lower()
+        if first in _ADJECTIVE_BEFORE and _lower_case_word(_written(field, title.first - 1)):
+            return country_of_adjective(before)
+    return frozenset()
+
+
+def _folded(field: FieldText, position: int) -> str:
+    """The folded word at ``position`` if it could be an adjective, else ""."""
+    number = number_at(field.tokens, position)
+    if number is None:
+        return ""
+    word = field.tokens.words[number]
+    return word if len(word) >= MIN_SHARED and word.isalpha() else ""
+
+
+def _lower_case_word(written: str) -> bool:
+    return len(written) >= MIN_SHARED and written.isalpha() and written.islower()

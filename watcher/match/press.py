@@ -82,19 +82,25 @@ _ABBREVIATIONS = {
 def abbreviated_country(span: PlacedSpan, field: FieldText) -> frozenset[str]:
     """The country a one-character abbreviation right before the CJK title at
     ``span`` names ("米大統領", "美 대통령"), or none (see the module docstring)."""
-    number = number_at(field.tokens, span.first)
-    if number is None:
+    tokens = field.tokens
+    number = number_at(tokens, span.first)
+    # The folded words first: a CJK title after an abbreviation, which most are not.
+    if number is None or not number or tokens.words[number - 1] not in _ABBREVIATIONS:
         return frozenset()
-    before = field.text[: field.tokens.starts[number]].rstrip()
-    if not before or before[-1] not in _ABBREVIATIONS:
+    title = tokens.words[number]
+    if not _HAN.fullmatch(title[:1]) and not _HANGUL.fullmatch(title[:1]):
         return frozenset()
-    if len(before) > 1 and _HAN.fullmatch(before[-2]):
+    # As written: the abbreviation right before the title, spaces apart, and no
+    # Han character right before it.
+    at = tokens.starts[number] - 1
+    text = field.text
+    while at >= 0 and text[at].isspace():
+        at -= 1
+    if at < 0 or text[at] not in _ABBREVIATIONS:
         return frozenset()
-    if not _HAN.match(field.text, field.tokens.starts[number]) and not _HANGUL.match(
-        field.text, field.tokens.starts[number]
-    ):
+    if at and _HAN.fullmatch(text[at - 1]):
         return frozenset()
-    return frozenset({_ABBREVIATIONS[before[-1]]})
+    return frozenset({_ABBREVIATIONS[text[at]]})
 
 
 def token_at(tokens: Tokens, position: int) -> str:

@@ -32,7 +32,7 @@ possessive ("Kyiv's forces"): :func:`names_a_government`.
 
 from __future__ import annotations
 
-from watcher.match.press import clause_break_between, number_at, token_at
+from watcher.match.press import CLAUSE_MARKS, clause_break_between, number_at, token_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan
 
@@ -180,10 +180,15 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
 def _after_a_comment(span: PlacedSpan, field: FieldText) -> bool:
     """Whether a verb of comment opens the clause the place at ``span`` is in."""
     tokens = field.tokens
-    for position in range(span.first - 1, max(span.first - _COMMENT_REACH, 0) - 1, -1):
-        word = token_at(tokens, position)
-        if (token_at(tokens, position - 1), word) in _COMMENT_ON or word in _COMMENT_VERBS:
-            return not clause_break_between(field, position, span.first)
+    number = number_at(tokens, span.first)
+    if number is None:
+        return False
+    words = tokens.words
+    for before in range(number - 1, max(number - _COMMENT_REACH, 0) - 1, -1):
+        word = words[before]
+        if (before and (words[before - 1], word) in _COMMENT_ON) or word in _COMMENT_VERBS:
+            between = field.text[tokens.ends[before] : tokens.starts[number]]
+            return CLAUSE_MARKS.isdisjoint(between)
     return False
 
 
