@@ -153,3 +153,26 @@ def test_a_square_of_state_ceremonies_takes_on(shipped_leader_travel: TopicIndex
     assert travels(shipped_leader_travel, "Xi verfolgt Parade auf dem Roten Platz")
     # "On" after a noun of policy is what the policy is on.
     assert not travels(shipped_leader_travel, "Trump announces sanctions on the Kremlin")
+
+
+def test_a_place_after_a_negation_or_an_invitation_is_where_no_one_is(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    assert not travels(
+        shipped_leader_travel, "Putin says he is ready to meet Zelensky, but not in Kyiv"
+    )
+    assert not travels(
+        shipped_leader_travel,
+        "Erdogan congratulates Syrian leader",
+        "The Turkish president phoned his Syrian counterpart and invited him to Ankara.",
+    )
+    # Accepting an invitation to visit is an announced trip.
+    assert travels(shipped_leader_travel, "Putin accepts Xi's invitation to visit Beijing in May")
+
+
+def test_a_place_before_a_noun_of_trade_or_review_is_what_they_are_about(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    assert not travels(shipped_leader_travel, "Starmer hails India trade deal in Downing Street")
+    assert not travels(shipped_leader_travel, "Albanese defends AUKUS deal after Washington review")
+    assert travels(shipped_leader_travel, "Starmer lands in Mumbai to sign India trade deal")

@@ -103,7 +103,8 @@ _TOPIC_AFTER = frozenset(
     {
         "remarks", "comments", "tariffs", "tariff", "sanctions", "policy", "stance", "war",
         "strategy", "ceasefire", "crisis", "conflict", "invasion", "question", "issue",
-        "dispute", "row",
+        "dispute", "row", "trade", "deal", "pact", "accord", "agreement", "review",
+        "ruling", "probe",
     }
 )  # fmt: skip
 # Nouns of help, then the word that names who gets it ("support for Ukraine", "aid
@@ -136,6 +137,19 @@ _COMMENT_VERBS = frozenset(
 )
 # How far before a place such a verb is looked for: a headline's clause.
 _COMMENT_REACH = 8
+# A word of place after a negation says where someone is not ("ready to meet, but
+# not in Kyiv", "nicht nach Moskau", "pas à Pékin", "не в Киеве").
+_NOT = frozenset({"not", "never", "nicht", "nie", "pas", "jamais", "no", "nunca", "не"})
+# An invitation to a place is no trip yet ("invited him to Ankara", "l'a invité à
+# Paris", "lud ihn nach Berlin ein"): the verb a few words before "to".
+_INVITE = frozenset(
+    {
+        "invited", "invites", "invite", "invitation", "invitee", "invita",
+        "invito", "eingeladen", "einladung", "lud", "ladt", "пригласил", "пригласила",
+    }
+)  # fmt: skip
+_TO = frozenset({"to", "a", "au", "en", "nach", "в", "во"})
+_INVITE_REACH = 3
 _EVENT_PLACE_WORDS = frozenset({"in", "en", "au", "aux", "dans", "im", "в", "на"})
 # Articles between the word and the place ("over the Philippines", "sur la Chine").
 _ARTICLES = frozenset({"the", "le", "la", "les", "l", "der", "die", "das", "den", "el", "los"})
@@ -153,6 +167,12 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
         return True
     before = token_at(tokens, at - 1)
     if word in _EVENT_PLACE_WORDS and before in _EVENT_NOUNS:
+        return True
+    if before in _NOT and word in _PLACE_WORDS:
+        return True
+    if word in _TO and any(
+        token_at(tokens, at - back) in _INVITE for back in range(1, _INVITE_REACH + 1)
+    ):
         return True
     if word in _DISCUSS or (word in ("de", "du", "des") and before in _DISCUSS):
         return True
