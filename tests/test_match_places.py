@@ -176,3 +176,13 @@ def test_a_place_before_a_noun_of_trade_or_review_is_what_they_are_about(
     assert not travels(shipped_leader_travel, "Starmer hails India trade deal in Downing Street")
     assert not travels(shipped_leader_travel, "Albanese defends AUKUS deal after Washington review")
     assert travels(shipped_leader_travel, "Starmer lands in Mumbai to sign India trade deal")
+
+
+def test_a_longer_name_of_another_leader_says_who_a_one_word_name_is(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    # The shipped feeds.yaml's "Kim" is North Korea's leader, unless it begins
+    # the full name of South Korea's prime minister.
+    assert travels(shipped_leader_travel, "Kim arrives in Beijing by armoured train")
+    assert not travels(shipped_leader_travel, "Kim Min-seok tours flood-hit Busan")
+    assert travels(shipped_leader_travel, "Kim Min-seok visits Hanoi for talks")

@@ -315,6 +315,19 @@ def _title_before_country(left: PlacedSpan, titles: Sequence[PlacedSpan], field:
     return number is not None and _CJK.match(field.tokens.words[number]) is not None
 
 
+def _inside_another_name(left: TaggedSpan, lefts: Sequence[TaggedSpan]) -> bool:
+    """Whether a leader's one-word name is part of a longer name of another country's
+    leader ("Kim" of North Korea in "Kim Min-seok", South Korea's prime minister):
+    the longer name says who it is."""
+    return left.first == left.last and any(
+        other.field == left.field
+        and other.first == left.first < other.last
+        and other.tags
+        and other.tags != left.tags
+        for other in lefts
+    )
+
+
 def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
     """The countries of the one leader the headline names as travelling ("Merz in
     Japan: ..."), which a bare title later in the item ("the chancellor") refers
@@ -387,7 +400,10 @@ def abroad_pairs(
     ]
     bare_titles = [left for left in lefts if not left.tags]
     lefts = [
-        left for left in lefts if not _title_before_country(left, bare_titles, fields[left.field])
+        left
+        for left in lefts
+        if not _title_before_country(left, bare_titles, fields[left.field])
+        and not _inside_another_name(left, lefts)
     ]
     rights = _first_spans(rights, MAX_ABROAD_RIGHTS)
     window = SpanWindow(rights)
