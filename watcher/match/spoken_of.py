@@ -107,6 +107,14 @@ _TOPIC_AFTER = frozenset(
         "ruling", "probe",
     }
 )  # fmt: skip
+# The same in Chinese, Japanese and Korean, which write the noun right after the
+# place, or after a space ("美国威胁", "ウクライナ戦争", "우크라이나 전쟁"): their
+# words for threat, war, tariffs, sanctions, question, situation, conflict, crisis.
+_CJK_TOPIC_AFTER = (
+    "威胁", "威脅", "战争", "戰爭", "关税", "關稅", "制裁", "问题", "問題", "局势", "局勢",
+    "冲突", "衝突", "危机", "危機", "脅威", "戦争", "関税", "情勢", "紛争",
+    "위협", "전쟁", "관세", "제재", "문제", "사태", "정세", "분쟁", "위기",
+)  # fmt: skip
 # Nouns of help, then the word that names who gets it ("support for Ukraine", "aid
 # to Gaza", "soutien à l'Ukraine", "Hilfe für die Ukraine").
 _HELP_TO = frozenset(
@@ -194,7 +202,18 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
         return True
     if word in _ON and before in _POLICY_NOUNS:
         return True
-    return _after_a_comment(span, field)
+    return _after_a_comment(span, field) or _cjk_topic_after(span, field)
+
+
+def _cjk_topic_after(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether a CJK noun of threat, war or dispute follows the place at ``span``."""
+    tokens = field.tokens
+    number = number_at(tokens, span.last)
+    if number is None or tokens.words[number].isascii():
+        return False
+    end = tokens.ends[number]
+    # A few characters past the place (a space, then the noun): a fixed cost.
+    return field.text[end : end + 4].lstrip().startswith(_CJK_TOPIC_AFTER)
 
 
 def _after_a_comment(span: PlacedSpan, field: FieldText) -> bool:
