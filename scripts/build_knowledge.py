@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import difflib
 import html
 import json
 import re
@@ -64,7 +63,6 @@ OUT = Path(__file__).resolve().parent.parent / "watcher" / "knowledge" / "data"
 LOCALES = ("en", "fr", "de", "es", "it", "pt", "ru", "uk", "zh", "zh_Hant", "ja", "ko", "ar")
 MIN_CITY_POPULATION = 200_000
 MIN_EXONYM_POPULATION = 1_000_000
-MIN_EXONYM_LIKENESS = 0.5
 MIN_CJK_TRANSCRIPTION = 3
 # Scripts whose names are kept from GeoNames' alternate names (issue #20: Latin,
 # Cyrillic, Han, Hangul and Kana).
@@ -112,38 +110,6 @@ def _english_phrase(name: str, city: str, common_words: frozenset[str]) -> bool:
         and all(len(word) >= 4 and word.lower() in common_words for word in words)
         and own.isdisjoint(word.lower() for word in words)
     )
-
-
-def _countries_by_spelling(cities: Iterable[dict[str, Any]]) -> dict[str, set[str]]:
-    """Each spelling of the cities' names and alternates, with the countries of the
-    cities so spelled."""
-    found: dict[str, set[str]] = defaultdict(set)
-    for city in cities:
-        for name in (city["name"], *city.get("alternatenames", ())):
-            found[name].add(city["countrycode"])
-    return found
-
-
-def _plain_exonym(
-    name: str, city: str, spelled_in: dict[str, set[str]], iso: str, common_words: frozenset[str]
-) -> bool:
-    """Whether a smaller city's Latin alternate is another language's spelling of
-    its name: spelled much like it (difflib's ratio at least
-    MIN_EXONYM_LIKENESS: "Sotschi" for Sochi, "Neapel" for Naples, not
-    "Whitehall" for Atlanta), no dictionary's word or proper name (Webster's,
-    either case; of several words, not all of them) and no other country's city's
-    spelling."""
-    if spelled_in.get(name, {iso}) != {iso}:
-        return False
-    if all(word in common_words or word.lower() in common_words for word in name.split()):
-        return False
-    folded = _fold_latin(name), _fold_latin(city)
-    return difflib.SequenceMatcher(None, *folded).ratio() >= MIN_EXONYM_LIKENESS
-
-
-def _fold_latin(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name.lower())
-    return "".join(char for char in decomposed if char.isalpha())
 
 
 def _is_latin(name: str) -> bool:
@@ -585,14 +551,7 @@ def build(date: str) -> dict[str, Any]:
     places: list[dict[str, Any]] = []
     capitals = {country["capital"]: iso for iso, country in countries.items() if country["capital"]}
     cjk_countries = {iso for iso in countries if _writes_in_cjk(iso)}
-    kept_cities = [
-        city
-        for city in cache.get_cities().values()
-        if city["population"] >= MIN_CITY_POPULATION
-        or capitals.get(city["name"]) == city["countrycode"]
-    ]
-    spelled_in = _countries_by_spelling(kept_cities)
-    for city in kept_cities:
+    for city in cache.get_cities().values():
         iso = city["countrycode"]
         is_capital = capitals.get(city["name"]) == iso
         if city["population"] < MIN_CITY_POPULATION and not is_capital:
@@ -601,22 +560,13 @@ def build(date: str) -> dict[str, Any]:
         # GeoNames' Latin alternates of a city include words of many languages that
         # collide with English ("Whitehall"); a capital's or a city of a million's
         # are mostly its exonyms (Pékin, Moskau, St Petersburg), which news uses.
-        # A smaller city's are kept when spelled much like its name, in no
-        # dictionary, and no other country's city's: its exonyms (Sotschi,
-        # Neapel, Krakau), not a given name ("Julia" is Plovdiv's), a word ("Lion"
-        # is Lyon's), a place elsewhere ("Victoria") or a nickname ("Whitehall").
         # Other scripts are kept for all, short CJK ones with the limits below.
         big = city["population"] >= MIN_EXONYM_POPULATION
         names.update(
             name
             for name in city.get("alternatenames", ())
             if _good_alternate(name)
-            and (
-                is_capital
-                or big
-                or not _is_latin(name)
-                or _plain_exonym(name, city["name"], spelled_in, iso, common_words)
-            )
+            and (is_capital or big or not _is_latin(name))
             and not _english_phrase(name, city["name"], common_words)
             # Han, Kana and Hangul match as substrings (as regions' names do, see
             # knowledge_regions): a two-character transcription of a smaller

@@ -188,19 +188,6 @@ def test_a_longer_name_of_another_leader_says_who_a_one_word_name_is(
     assert travels(shipped_leader_travel, "Kim Min-seok visits Hanoi for talks")
 
 
-def test_a_smaller_citys_name_in_another_language_is_a_place(
-    shipped_leader_travel: TopicIndex,
-) -> None:
-    assert travels(shipped_leader_travel, "Erdoğan zu Gast bei Putin in Sotschi")
-    assert travels(shipped_leader_travel, "Selenskyj trifft Trump in Den Haag")
-    # Not a nickname GeoNames lists for a city elsewhere: Whitehall is Atlanta's.
-    assert not travels(
-        shipped_leader_travel,
-        "King watches Trooping the Colour",
-        "Guards marched across the parade ground in Whitehall as the prime minister watched.",
-    )
-
-
 def test_a_cjk_noun_of_threat_or_war_after_a_place_makes_it_the_subject(
     shipped_leader_travel: TopicIndex,
 ) -> None:
