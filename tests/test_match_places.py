@@ -193,3 +193,10 @@ def test_a_cjk_noun_of_threat_or_war_after_a_place_makes_it_the_subject(
 ) -> None:
     assert not travels(shipped_leader_travel, "朝鲜举行阅兵式 金正恩称将应对美国威胁")
     assert travels(shipped_leader_travel, "金正恩抵达北京")
+
+
+def test_a_german_reflexive_verb_of_meeting_is_no_comment(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    assert travels(shipped_leader_travel, "Merz und Macron treffen sich zu Gesprächen in Paris")
+    assert not travels(shipped_leader_travel, "Merz äußert sich zu den Gesprächen in Genf")

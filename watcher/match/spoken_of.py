@@ -14,7 +14,11 @@ ceasefire talks in Cairo", "Meloni weighs in on Ukraine talks in Geneva",
 "Merz äußert sich zu den Gesprächen in Genf"): the talks are there, not the leader.
 
 So is a place that modifies a noun of talk or dispute ("premier's Taiwan
-remarks", "Trump's China tariffs", "the Ukraine war").
+remarks", "Trump's China tariffs", "the Ukraine war", "India trade deal"; in CJK
+the noun after it: "美国威胁", "우크라이나 전쟁").
+
+So is a place after a negation ("but not in Kyiv") or an invitation ("invited
+him to Ankara"): where no one is yet.
 
 So is a country a leader acts on: the object of a verb of supplying, backing,
 sanctioning ("keeps supplying Ukraine", "soutient l'Ukraine", "unterstützt die
@@ -135,7 +139,7 @@ _COMMENT_ON = frozenset(
         ("remarked", "on"), ("weighs", "in"), ("reacts", "to"), ("reacted", "to"),
         ("responds", "to"), ("responded", "to"), ("speaks", "on"), ("spoke", "on"),
         ("reagit", "a"), ("reagi", "a"), ("exprime", "sur"), ("prononce", "sur"),
-        ("sich", "zu"), ("reagiert", "auf"), ("reagierte", "auf"),
+        ("aussert", "sich"), ("ausserte", "sich"), ("reagiert", "auf"), ("reagierte", "auf"),
         ("reacciona", "a"), ("reacciono", "a"), ("pronuncia", "sobre"),
         ("opina", "sobre"), ("отреагировал", "на"), ("высказался", "о"),
     }
