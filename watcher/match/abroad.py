@@ -16,16 +16,15 @@ Two kinds of place evidence:
   Regions carry their countries as :func:`home_only_tag` tags.
 
 A place name that is part of another feature's name ("the Guadalupe River",
-"Moscow Road", "rue de Paris") is no evidence: see :data:`_FEATURE_AFTER`; nor
-is a one-word place written in lower case ("para", Spanish for "for"), nor CJK
-characters a full stop cuts ("열었다. 푸틴"): see :func:`is_common_word` and
-:func:`is_cut_by_punctuation`.
+"Moscow Road", "rue de Paris") is no evidence, nor is a one-word place written in
+lower case ("para", Spanish for "for"), nor CJK characters a full stop cuts
+("열었다. 푸틴"): see :mod:`watcher.match.no_place`.
 
 Nor is a place of the leader's own country that only says who they are or where
 they set off from ("Zimbabwe's Mnangagwa", "left Harare for Beijing").
 
 Nor is a place that says where a border or a neighbour is ("the border with
-Mexico", "near the China border", "talks with Japan"): see :data:`_NOT_WHERE_BEFORE`;
+Mexico", "near the China border", "talks with Japan"): see :mod:`watcher.match.no_place`;
 nor a foreign place that stands for its government ("Putin says Kyiv must",
 "that Russia must", "Kyiv's forces"): see :func:`names_a_government`.
 
@@ -46,14 +45,14 @@ and Japanese news, a bare 대통령 or 총리 is South Korea's and a bare 首相
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, partial
 from typing import Protocol, TypeVar
 
 from watcher.match.adjective import adjective_country
+from watcher.match.fold import is_cjk
+from watcher.match.no_place import is_no_place, names_a_border, word_before
 from watcher.match.press import (
-    CLAUSE_MARKS,
     abbreviated_country,
     clause_break_between,
     number_at,
@@ -62,7 +61,7 @@ from watcher.match.press import (
 )
 from watcher.match.someone_else import is_official_story, is_someone_else
 from watcher.match.spoken_of import is_spoken_of, names_a_government
-from watcher.match.text import FieldText, Tokens
+from watcher.match.text import FieldText
 from watcher.match.traveller import (
     HEADLINE,
     is_host,
@@ -74,22 +73,6 @@ from watcher.match.traveller import (
 from watcher.match.window import PlacedSpan, SpanWindow
 
 HOME_ONLY_MARK = "~"
-
-# A place name followed by one of these names another feature: "the Guadalupe
-# River" is in Texas, not the Mexican city; "Moscow Road" is in London. Common
-# nouns of geography and addresses in English (the words news headlines put after
-# a name; other languages put theirs before, see _FEATURE_BEFORE).
-_FEATURE_AFTER = frozenset(
-    {
-        "river", "valley", "county", "street", "st", "avenue", "ave", "road", "rd",
-        "boulevard", "square", "park", "bay", "lake", "creek", "mountains", "mountain",
-        "hills", "island", "beach", "airport", "station", "hotel", "university",
-        "college", "school", "stadium", "gardens", "district", "township", "parish",
-    }
-)  # fmt: skip
-_FEATURE_BEFORE = frozenset(
-    {"rue", "avenue", "boulevard", "calle", "avenida", "paseo", "ulitsa", "улица", "проспект"}
-)
 
 
 def home_only_tag(country: str) -> str:
@@ -173,96 +156,10 @@ def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) ->
     # "King Abdallah of Jordan", "le roi du Maroc", "Fürst Albert von Monaco".
     if right.first == left.last + 2 and token_at(tokens, left.last + 1) in _OF_COUNTRY:
         return True
-    before = _word_before(tokens, right.first)
+    before = word_before(tokens, right.first)
     if before in _DEPARTURE:
         return True
     return (token_at(tokens, right.first - 2), token_at(tokens, right.first - 1)) in _RETURN_BEFORE
-
-
-# Articles between a preposition and a country ("avec le Brésil", "mit der Ukraine",
-# "from the UK"): looked through when asking what word comes before a place.
-_ARTICLES = frozenset(
-    {"the", "le", "la", "les", "l", "der", "die", "das", "den", "dem", "el", "los", "las"}
-)
-
-
-def _word_before(tokens: Tokens, first: int) -> str:
-    """The word before position ``first``, past any article."""
-    word = token_at(tokens, first - 1)
-    if word in _ARTICLES:
-        return token_at(tokens, first - 2)
-    return word
-
-
-# A place right after one of these, or right before a word of a border, says
-# where a border or a counterpart is, not where anyone is ("the border with
-# Mexico", "near the Chinese border", "talks with Japan", "gegen Russland").
-_NOT_WHERE_BEFORE = frozenset(
-    {
-        "near", "with", "against", "toward", "towards", "bordering", "pres", "avec",
-        "contre", "gegen", "mit", "nahe", "cerca", "contra", "con", "против", "возле",
-        # Chinese "with" before its object, a character each ("与北京的关系").
-        "与", "同", "跟",
-    }
-)  # fmt: skip
-_BORDER_AFTER = frozenset(
-    {
-        "border", "borders", "frontier", "grenze", "frontiere", "frontera", "граница",
-        "границы", "границе", "границу",
-    }
-)  # fmt: skip
-
-
-def names_a_border(span: PlacedSpan, field: FieldText) -> bool:
-    """Whether the place at ``span`` names the far side of a border ("the China
-    border"): no evidence that anyone is in that country."""
-    return token_at(field.tokens, span.last + 1) in _BORDER_AFTER
-
-
-def names_another_feature(span: PlacedSpan, field: FieldText) -> bool:
-    """Whether the place at ``span`` is part of a street's, river's or building's name,
-    or only says where a border or a counterpart is."""
-    tokens = field.tokens
-    return (
-        token_at(tokens, span.last + 1) in _FEATURE_AFTER
-        or _word_before(tokens, span.first) in _NOT_WHERE_BEFORE
-        # "calle Madrid", "rue de Paris": the noun one or two words before.
-        or token_at(tokens, span.first - 1) in _FEATURE_BEFORE
-        or token_at(tokens, span.first - 2) in _FEATURE_BEFORE
-    )
-
-
-def is_common_word(span: PlacedSpan, field: FieldText) -> bool:
-    """Whether the one-word place at ``span`` is written in lower case: a word of
-    the text's language that is spelled like a place ("para", Spanish "for", is an
-    old name of Belém; "nada", "van", "male"), since news writes places' names
-    capitalised. Scripts without case never are."""
-    if span.first != span.last:
-        return False
-    number = number_at(field.tokens, span.first)
-    return number is not None and field.text[field.tokens.starts[number]].islower()
-
-
-# Marks that end a sentence or a quotation: a name of CJK characters is never cut
-# by one. Han, Kana and Hangul names match character by character, so without
-# this the last syllable of a sentence and the first of the next ("열었다. 푸틴")
-# can spell a place.
-_SENTENCE_MARKS = CLAUSE_MARKS | frozenset('.!?…"“”「」『』()（）')
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-def is_cut_by_punctuation(span: PlacedSpan, field: FieldText) -> bool:
-    """Whether the place at ``span``, written in CJK characters, has a sentence's
-    or a clause's punctuation inside it."""
-    if span.first == span.last:
-        return False
-    tokens = field.tokens
-    first = number_at(tokens, span.first)
-    last = number_at(tokens, span.last)
-    # The folded word says the script as well as the text does, and costs no offsets.
-    if first is None or last is None or not _CJK.match(tokens.words[first]):
-        return False
-    return not _SENTENCE_MARKS.isdisjoint(field.text[tokens.ends[first] : tokens.starts[last]])
 
 
 def _overlaps(one: PlacedSpan, other: PlacedSpan) -> bool:
@@ -312,7 +209,7 @@ def _title_before_country(left: PlacedSpan, titles: Sequence[PlacedSpan], field:
     ):
         return False
     number = number_at(field.tokens, left.first)
-    return number is not None and _CJK.match(field.tokens.words[number]) is not None
+    return number is not None and is_cjk(field.tokens.words[number])
 
 
 def _inside_another_name(left: TaggedSpan, lefts: Sequence[TaggedSpan]) -> bool:
@@ -436,29 +333,20 @@ def abroad_pairs(
     named = [left for left in lefts if left.tags]
 
     # What a place is, whoever is near it: judged once per place, not per leader.
+    # ``foreign``: the rules that hold only for a place of another country than
+    # the leader's (a border, a government, a subject of talk).
     judged: dict[tuple[int, bool], bool] = {}
 
-    def no_place(right: RightSpan) -> bool:
-        """A name that is no place: part of another's name, a word, cut by a stop."""
-        key = (id(right), False)
-        if key not in judged:
-            field = fields[right.field]
-            judged[key] = (
-                names_another_feature(right, field)
-                or is_common_word(right, field)
-                or is_cut_by_punctuation(right, field)
-            )
-        return judged[key]
-
-    def not_where(right: RightSpan) -> bool:
-        """A foreign place that says no one is there: a border, a government, a subject."""
-        key = (id(right), True)
+    def no_place(right: RightSpan, foreign: bool) -> bool:
+        key = (id(right), foreign)
         if key not in judged:
             field = fields[right.field]
             judged[key] = (
                 names_a_border(right, field)
                 or id(right) in governments
                 or is_spoken_of(right, field)
+                if foreign
+                else is_no_place(right, field)
             )
         return judged[key]
 
@@ -493,8 +381,8 @@ def abroad_pairs(
             and 0 < (gap := _gap(left, right)) <= distance
             # A foreign region is no evidence either way.
             and (_abroad_evidence(right.tags) or not home.isdisjoint(_countries(right.tags)))
-            and not no_place(right)
-            and not (home.isdisjoint(_countries(right.tags)) and not_where(right))
+            and not no_place(right, foreign=False)
+            and not (home.isdisjoint(_countries(right.tags)) and no_place(right, foreign=True))
             # "Vladimir" in "President Vladimir Putin" is no Russian city.
             and not any(_in_name(right, other, fields[right.field]) for other in named)
             and not (
