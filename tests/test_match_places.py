@@ -191,7 +191,9 @@ def test_a_longer_name_of_another_leader_says_who_a_one_word_name_is(
 def test_a_cjk_noun_of_threat_or_war_after_a_place_makes_it_the_subject(
     shipped_leader_travel: TopicIndex,
 ) -> None:
-    assert not travels(shipped_leader_travel, "朝鲜举行阅兵式 金正恩称将应对美国威胁")
+    assert not travels(
+        shipped_leader_travel, "金正恩称将应对美国威胁", "朝鲜10日晚在平壤举行阅兵式。"
+    )
     assert travels(shipped_leader_travel, "金正恩抵达北京")
 
 
