@@ -598,9 +598,16 @@ def build(date: str) -> dict[str, Any]:
             {"country": "US", "kind": "region", "name": state["name"], "names": [state["name"]]}
         )
     known = {(place["country"], place["name"]) for place in places}
+    # A region named like a nationality ("Serbian", a division of Kosovo in
+    # ISO 3166-2) is read as the adjective: "Serbian president Vucic".
+    not_regions = _ORDINARY_WORDS | {
+        demonym.casefold()
+        for country in result_countries.values()
+        for demonym in country["demonyms"]
+    }
     places.extend(
         region
-        for region in regions(divisions, sorted(result_countries), _ORDINARY_WORDS, _good_alternate)
+        for region in regions(divisions, sorted(result_countries), not_regions, _good_alternate)
         if (region["country"], region["name"]) not in known
     )
     places.sort(key=lambda place: (place["country"], place["kind"], place["name"]))

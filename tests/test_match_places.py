@@ -202,3 +202,20 @@ def test_a_german_reflexive_verb_of_meeting_is_no_comment(
 ) -> None:
     assert travels(shipped_leader_travel, "Merz und Macron treffen sich zu Gesprächen in Paris")
     assert not travels(shipped_leader_travel, "Merz äußert sich zu den Gesprächen in Genf")
+
+
+def test_a_region_named_like_a_nationality_is_read_as_the_adjective(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    # ISO 3166-2 lists a "Serbian" division of Kosovo; the shipped data leaves it out.
+    assert travels(shipped_leader_travel, "Serbian president Vucic arrives in Moscow")
+
+
+def test_the_shipped_feeds_yaml_names_leaders_as_the_press_does(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    assert travels(shipped_leader_travel, "Lukashenko joins Putin at Red Square parade")
+    assert not travels(shipped_leader_travel, "Lukashenko chairs security council meeting in Minsk")
+    # 抵京: arriving in Beijing.
+    assert travels(shipped_leader_travel, "普京抵京出席九三阅兵")
+    assert travels(shipped_leader_travel, "Macron guest of honour at India's Republic Day parade")
