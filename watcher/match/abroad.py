@@ -57,6 +57,7 @@ from watcher.match.press import (
     clause_break_between,
     number_at,
     press_country,
+    text_between,
     token_at,
 )
 from watcher.match.someone_else import is_official_story, is_someone_else
@@ -135,12 +136,8 @@ _RETURN_BEFORE = frozenset(
 def _only_space_between(field: FieldText, before: int, after: int) -> bool:
     """Whether only white space (or a possessive's apostrophe) is between the tokens
     at positions ``before`` and ``after``: "Russian Putin", not "Moscú: Putin"."""
-    tokens = field.tokens
-    first, second = number_at(tokens, before), number_at(tokens, after)
-    if first is None or second is None:
-        return True
-    between = field.text[tokens.ends[first] : tokens.starts[second]]
-    return between.strip() in ("", "'", "’", "'s", "’s")
+    between = text_between(field, before, after)
+    return between is None or between.strip() in ("", "'", "’", "'s", "’s")
 
 
 def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) -> bool:
@@ -171,11 +168,8 @@ def _in_name(place: PlacedSpan, leader: PlacedSpan, field: FieldText) -> bool:
     a space between them ("Peking: Kanzler wirbt" is a place, then a title)."""
     if place.field != leader.field or place.last != leader.first - 1:
         return False
-    tokens = field.tokens
-    before, after = number_at(tokens, place.last), number_at(tokens, leader.first)
-    if before is None or after is None:
-        return True
-    return field.text[tokens.ends[before] : tokens.starts[after]].isspace()
+    between = text_between(field, place.last, leader.first)
+    return between is None or between.isspace()
 
 
 def _is_title(left: PlacedSpan, titles: Iterable[PlacedSpan]) -> bool:

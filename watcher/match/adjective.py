@@ -23,7 +23,7 @@ from functools import cache, lru_cache
 
 from watcher.knowledge import country_names
 from watcher.match.fold import fold
-from watcher.match.press import number_at
+from watcher.match.press import number_at, text_between, written_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan
 
@@ -91,13 +91,7 @@ def country_of_adjective(word: str) -> frozenset[str]:
 def _written(field: FieldText, position: int) -> str:
     """The word at ``position`` as written; "" for none, or for the second part of
     a hyphenated word ("nordrhein-westfälische" is no country's adjective)."""
-    number = number_at(field.tokens, position)
-    if number is None:
-        return ""
-    start = field.tokens.starts[number]
-    if field.text[start - 1 : start] == "-":
-        return ""
-    return field.text[start : field.tokens.ends[number]]
+    return "" if text_between(field, position - 1, position) == "-" else written_at(field, position)
 
 
 def adjective_country(title: PlacedSpan, field: FieldText) -> frozenset[str]:

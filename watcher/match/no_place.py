@@ -12,7 +12,7 @@ languages, not world facts.
 from __future__ import annotations
 
 from watcher.match.fold import is_cjk
-from watcher.match.press import CLAUSE_MARKS, number_at, token_at
+from watcher.match.press import CLAUSE_MARKS, text_between, token_at, written_at
 from watcher.match.text import FieldText, Tokens
 from watcher.match.window import PlacedSpan
 
@@ -91,10 +91,7 @@ def is_common_word(span: PlacedSpan, field: FieldText) -> bool:
     the text's language that is spelled like a place ("para", Spanish "for", is an
     old name of Belém; "nada", "van", "male"), since news writes places' names
     capitalised. Scripts without case never are."""
-    if span.first != span.last:
-        return False
-    number = number_at(field.tokens, span.first)
-    return number is not None and field.text[field.tokens.starts[number]].islower()
+    return span.first == span.last and written_at(field, span.first)[:1].islower()
 
 
 # Marks that end a sentence or a quotation: a name of CJK characters is never cut
@@ -109,13 +106,11 @@ def is_cut_by_punctuation(span: PlacedSpan, field: FieldText) -> bool:
     or a clause's punctuation inside it."""
     if span.first == span.last:
         return False
-    tokens = field.tokens
-    first = number_at(tokens, span.first)
-    last = number_at(tokens, span.last)
     # The folded word says the script as well as the text does, and costs no offsets.
-    if first is None or last is None or not is_cjk(tokens.words[first]):
+    if not is_cjk(token_at(field.tokens, span.first)):
         return False
-    return not _SENTENCE_MARKS.isdisjoint(field.text[tokens.ends[first] : tokens.starts[last]])
+    between = text_between(field, span.first, span.last)
+    return between is not None and not _SENTENCE_MARKS.isdisjoint(between)
 
 
 def is_no_place(span: PlacedSpan, field: FieldText) -> bool:

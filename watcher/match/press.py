@@ -59,14 +59,29 @@ def number_at(tokens: Tokens, position: int) -> int | None:
 CLAUSE_MARKS = frozenset(",，、;；:：。")
 
 
-def clause_break_between(field: FieldText, first: int, last: int) -> bool:
-    """Whether phrase-ending punctuation stands between the tokens at positions
-    ``first`` and ``last`` (``first`` before ``last``); False if either is no token."""
+def text_between(field: FieldText, first: int, last: int) -> str | None:
+    """The text between the tokens at positions ``first`` and ``last`` (``first``
+    before ``last``), as written; None if either is no token."""
     tokens = field.tokens
     start, end = number_at(tokens, first), number_at(tokens, last)
     if start is None or end is None:
-        return False
-    return not CLAUSE_MARKS.isdisjoint(field.text[tokens.ends[start] : tokens.starts[end]])
+        return None
+    return field.text[tokens.ends[start] : tokens.starts[end]]
+
+
+def written_at(field: FieldText, position: int) -> str:
+    """The word at ``position`` as written (case and accents kept), or "" for none."""
+    number = number_at(field.tokens, position)
+    if number is None:
+        return ""
+    return field.text[field.tokens.starts[number] : field.tokens.ends[number]]
+
+
+def clause_break_between(field: FieldText, first: int, last: int) -> bool:
+    """Whether phrase-ending punctuation stands between the tokens at positions
+    ``first`` and ``last`` (``first`` before ``last``); False if either is no token."""
+    between = text_between(field, first, last)
+    return between is not None and not CLAUSE_MARKS.isdisjoint(between)
 
 
 # The headline abbreviations of the countries most in the news, in Japanese,

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from watcher.knowledge import leader_titles
-from watcher.match.press import number_at, token_at
+from watcher.match.press import number_at, text_between, token_at
 from watcher.match.text import FieldText
 from watcher.match.traveller import HEADLINE, SUMMARY, qualifies_another_office
 from watcher.match.window import PlacedSpan
@@ -208,12 +208,8 @@ def holds_another_office(span: TaggedSpan, field: FieldText) -> bool:
 
 def _joined(field: FieldText, before: int, after: int) -> bool:
     """Whether only a space, a hyphen or a possessive is between two positions."""
-    tokens = field.tokens
-    first, second = number_at(tokens, before), number_at(tokens, after)
-    if first is None or second is None:
-        return False
-    between = field.text[tokens.ends[first] : tokens.starts[second]]
-    return between.strip() in ("", "-", "'", "’", "'s", "’s")
+    between = text_between(field, before, after)
+    return between is not None and between.strip() in ("", "-", "'", "’", "'s", "’s")
 
 
 def _region_only(span: TaggedSpan) -> bool:

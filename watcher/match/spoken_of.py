@@ -36,7 +36,7 @@ possessive ("Kyiv's forces"): :func:`names_a_government`.
 
 from __future__ import annotations
 
-from watcher.match.press import CLAUSE_MARKS, clause_break_between, number_at, token_at
+from watcher.match.press import clause_break_between, number_at, token_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan
 
@@ -230,8 +230,7 @@ def _after_a_comment(span: PlacedSpan, field: FieldText) -> bool:
     for before in range(number - 1, max(number - _COMMENT_REACH, 0) - 1, -1):
         word = words[before]
         if (before and (words[before - 1], word) in _COMMENT_ON) or word in _COMMENT_VERBS:
-            between = field.text[tokens.ends[before] : tokens.starts[number]]
-            return CLAUSE_MARKS.isdisjoint(between)
+            return not clause_break_between(field, tokens.position(before), span.first)
     return False
 
 

@@ -23,7 +23,7 @@ from functools import cache
 
 from watcher.knowledge import leader_name_words
 from watcher.match.fold import fold
-from watcher.match.press import number_at, token_at
+from watcher.match.press import number_at, text_between, token_at, written_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan
 
@@ -239,17 +239,10 @@ _OPENING_WORDS = frozenset(
 )  # fmt: skip
 
 
-def _word(field: FieldText, position: int) -> str:
-    number = number_at(field.tokens, position)
-    if number is None:
-        return ""
-    return field.text[field.tokens.starts[number] : field.tokens.ends[number]]
-
-
 def title_case(field: FieldText) -> bool:
     """Whether every word of four letters or more is capitalised ("Albanese Drops In
     On Troops"): then capitals say nothing of names."""
-    long = [w for w in (_word(field, p) for p in _positions(field)) if len(w) >= 4]
+    long = [w for w in (written_at(field, p) for p in _positions(field)) if len(w) >= 4]
     return all(w[:1].isupper() for w in long if w.isalpha())
 
 
@@ -296,7 +289,7 @@ def _beside_another_name(field: FieldText, at: int, listed: frozenset[int]) -> s
     before the two ("President Emmerson Mnangagwa"); else None."""
     own = _own_name_words().get(token_at(field.tokens, at), frozenset())
     for position in (at - 1, at + 1):
-        other = _word(field, position)
+        other = written_at(field, position)
         if (
             not other
             or position in listed
@@ -307,11 +300,8 @@ def _beside_another_name(field: FieldText, at: int, listed: frozenset[int]) -> s
         ):
             continue
         first, second = sorted((position, at))
-        before, after = number_at(field.tokens, first), number_at(field.tokens, second)
-        if before is None or after is None:
-            continue
-        if field.text[field.tokens.ends[before] : field.tokens.starts[after]] == " ":
-            return f"{_word(field, first)} {_word(field, second)}"
+        if text_between(field, first, second) == " ":
+            return f"{written_at(field, first)} {written_at(field, second)}"
     return None
 
 
@@ -333,7 +323,7 @@ def is_namesake(
     field = fields[span.field]
     if span.first != span.last or title_cased(field):
         return False
-    name = _word(field, span.first)
+    name = written_at(field, span.first)
     if not name[:1].isupper():
         return False  # "el pontífice": a title, not a name
     headline = fields[HEADLINE].text if HEADLINE in fields else ""
