@@ -304,10 +304,12 @@ def _shipped_leaders() -> list[dict[str, Any]]:
     return leaders if isinstance(leaders, list) else list(_world()["leaders"])
 
 
+@lru_cache(maxsize=4)
 def _world_section(key: str) -> Any:
     """One top-level value of world.json, read alone unless the whole file is already
     parsed: a key is the only place the text '"key":' can be, quotes in strings
-    being escaped. None if it is not there."""
+    being escaped. None if it is not there. Kept: the leaders are asked for by
+    leader_titles and leader_name_words, each of which would read the file again."""
     if _world.cache_info().currsize:
         return _world().get(key)
     text = _world_path().read_text(encoding="utf-8")
