@@ -433,6 +433,27 @@ def _cjk_variants(cyrillic: list[str]) -> list[str]:
     return found
 
 
+# Chinese writes in simplified (the mainland) and traditional (Taiwan, Hong Kong)
+# characters, and GeoNames often gives a city only one of the two (河內, not 河内).
+_HAN_TRANSFORMS = ("Traditional-Simplified", "Simplified-Traditional")
+
+
+def _han_variants(names: set[str]) -> set[str]:
+    """The other Chinese script's spelling of each name written only in Han
+    characters (CLDR's transforms), less the names themselves."""
+    found: set[str] = set()
+    for transform in _HAN_TRANSFORMS:
+        transliterator = icu.Transliterator.createInstance(transform)
+        for name in names:
+            if name and all(_is_han(char) for char in name):
+                found.add(transliterator.transliterate(name))
+    return found - names
+
+
+def _is_han(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff"
+
+
 def _writes_in_cjk(iso: str) -> bool:
     """Whether an official language of ``iso`` (CLDR) writes the country's name in
     Han, Kana or Hangul: China, Japan, the Koreas, Taiwan, Singapore."""
@@ -585,6 +606,7 @@ def build(date: str) -> dict[str, Any]:
             # A capital that shares its name with a first-level region (Washington
             # and the state) is what news in other scripts means by that name.
             names.update(capital_namesakes(iso, city["name"]))
+        names.update(_han_variants(names))
         places.append(
             {
                 "country": iso,
