@@ -4,7 +4,8 @@ Part of another feature's name ("the Guadalupe River", "Moscow Road", "rue de
 Paris"), the far side of a border or a counterpart ("near the China border",
 "talks with Japan"), a word of the text's language spelled like a place, written
 in lower case ("para", Spanish for "for", is an old name of Belém), or CJK
-characters a full stop cuts ("열었다. 푸틴" spells a Chinese town). ABROAD
+characters a full stop cuts ("열었다. 푸틴" spells a Chinese town), a surname
+made from a place's Cyrillic name ("Ушаков"), a place's time ("日本時間"). ABROAD
 (:mod:`watcher.match.abroad`) takes none of these as a place. Words of the topic
 languages, not world facts.
 """
@@ -12,9 +13,9 @@ languages, not world facts.
 from __future__ import annotations
 
 from watcher.match.fold import is_cjk
-from watcher.match.press import CLAUSE_MARKS, text_between, token_at, written_at
+from watcher.match.press import CLAUSE_MARKS, number_at, text_between, token_at, written_at
 from watcher.match.text import FieldText, Tokens
-from watcher.match.window import PlacedSpan
+from watcher.match.window import HitSpan, PlacedSpan
 
 # A place name followed by one of these names another feature: "the Guadalupe
 # River" is in Texas, not the Mexican city; "Moscow Road" is in London. Common
@@ -113,11 +114,50 @@ def is_cut_by_punctuation(span: PlacedSpan, field: FieldText) -> bool:
     return between is not None and not _SENTENCE_MARKS.isdisjoint(between)
 
 
-def is_no_place(span: PlacedSpan, field: FieldText) -> bool:
+# A Cyrillic place matches by its Russian stem as a prefix ("Москв*" for "в
+# Москве"). A surname made from a place name carries one of these after the stem
+# ("Ушаков" from Uşak, "Орлов"), which no case ending of a place does.
+_SURNAME_SUFFIXES = ("ов", "ев", "ёв", "ин", "ын")
+
+
+def is_surname(span: HitSpan, field: FieldText) -> bool:
+    """Whether the one-word Cyrillic place at ``span`` is written as a surname made
+    from it ("Ушаков" for the stem of Uşak)."""
+    if span.first != span.last or len(span.hits) != 1:
+        return False
+    stem = span.hits[0].term
+    if not stem.endswith("*"):
+        return False
+    ending = token_at(field.tokens, span.first)[len(stem) - 1 :]
+    return ending.startswith(_SURNAME_SUFFIXES)
+
+
+# A place's time is a clock, not where anyone is ("日本時間20日未明", "北京时间",
+# "한국시간", "Moscow time"): home or abroad.
+_CJK_TIME_AFTER = ("時間", "时间", "시간")
+_TIME = "time"
+
+
+def is_time_zone(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the place at ``span`` names a time zone ("日本時間", "Moscow time")."""
+    tokens = field.tokens
+    number = number_at(tokens, span.last)
+    if number is None:
+        return False
+    if tokens.words[number].isascii():
+        return token_at(tokens, span.last + 1) == _TIME
+    end = tokens.ends[number]
+    # A space at most, then the word: a fixed read.
+    return field.text[end : end + 3].lstrip().startswith(_CJK_TIME_AFTER)
+
+
+def is_no_place(span: HitSpan, field: FieldText) -> bool:
     """Whether the name at ``span`` is no place by any rule of this module but the
     border's, which holds only for a foreign place."""
     return (
         names_another_feature(span, field)
         or is_common_word(span, field)
         or is_cut_by_punctuation(span, field)
+        or is_surname(span, field)
+        or is_time_zone(span, field)
     )

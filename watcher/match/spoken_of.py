@@ -37,7 +37,7 @@ possessive ("Kyiv's forces"): :func:`names_a_government`.
 from __future__ import annotations
 
 from watcher.match.press import clause_break_between, number_at, token_at
-from watcher.match.text import FieldText
+from watcher.match.text import FieldText, Tokens
 from watcher.match.window import PlacedSpan
 
 _ABOUT = frozenset(
@@ -107,18 +107,37 @@ _TOPIC_AFTER = frozenset(
     {
         "remarks", "comments", "tariffs", "tariff", "sanctions", "policy", "stance", "war",
         "strategy", "ceasefire", "crisis", "conflict", "invasion", "question", "issue",
-        "dispute", "row", "trade", "deal", "pact", "accord", "agreement", "review",
-        "ruling", "probe",
+        "dispute", "row", "trade", "deal", "pact", "accord", "accords", "agreement",
+        "review", "ruling", "probe", "declaration", "treaty", "consensus", "communique",
     }
 )  # fmt: skip
 # The same in Chinese, Japanese and Korean, which write the noun right after the
 # place, or after a space ("美国威胁", "ウクライナ戦争", "우크라이나 전쟁"): their
-# words for threat, war, tariffs, sanctions, question, situation, conflict, crisis.
+# words for threat, war, tariffs, sanctions, question, situation, conflict, crisis,
+# contingency ("台湾有事"), and for a declaration, agreement or treaty named
+# after where it was made ("워싱턴 선언", "巴黎协定").
 _CJK_TOPIC_AFTER = (
     "威胁", "威脅", "战争", "戰爭", "关税", "關稅", "制裁", "问题", "問題", "局势", "局勢",
-    "冲突", "衝突", "危机", "危機", "脅威", "戦争", "関税", "情勢", "紛争",
+    "冲突", "衝突", "危机", "危機", "脅威", "戦争", "関税", "情勢", "紛争", "有事",
     "위협", "전쟁", "관세", "제재", "문제", "사태", "정세", "분쟁", "위기",
+    "宣言", "声明", "聲明", "协定", "協定", "协议", "協議", "合意", "共识", "共識", "条约",
+    "條約", "条約", "선언", "성명", "협정", "합의", "조약",
+    # An official's office the country qualifies ("美国国务卿布林肯", "米国務長官",
+    # "미국 국무장관"): whose official, not where anyone is.
+    "国务卿", "國務卿", "外长", "外長", "外交部长", "外交部長", "国防部长", "國防部長",
+    "防长", "特使", "大使", "国務長官", "国防長官", "外相", "外務大臣", "国防相",
+    "국무장관", "외교장관", "외무장관", "국방장관", "장관", "특사", "대사",
+    # Whom a leader warns, urges or presses ("모스크바에 경고", "北京に警告"): the
+    # government addressed.
+    "에 경고", "에 촉구", "에 요구", "에 압박", "에 항의", "に警告", "に要求", "に圧力",
+    "に抗議", "に要請",
+    # A government's stance or decision ("모스크바의 태도", "北京の立場", "华盛顿的决定").
+    "의 태도", "의 입장", "의 결정", "의 제안", "の立場", "の態度", "の決定", "的立场", "的立場",
+    "的态度", "的態度", "的决定", "的決定",
 )  # fmt: skip
+# How many characters after a CJK place are read for those nouns: a space and the
+# longest of them.
+_CJK_AFTER_READ = 6
 # Nouns of help, then the word that names who gets it ("support for Ukraine", "aid
 # to Gaza", "soutien à l'Ukraine", "Hilfe für die Ukraine").
 _HELP_TO = frozenset(
@@ -126,7 +145,8 @@ _HELP_TO = frozenset(
         ("support", "for"), ("support", "to"), ("aid", "to"), ("aid", "for"),
         ("assistance", "to"), ("assistance", "for"), ("weapons", "to"), ("arms", "to"),
         ("soutien", "a"), ("aide", "a"), ("hilfe", "fur"), ("unterstutzung", "fur"),
-        ("ayuda", "a"), ("apoyo", "a"), ("помощь", "для"),
+        ("ayuda", "a"), ("apoyo", "a"), ("помощь", "для"), ("armes", "a"), ("armas", "a"),
+        ("waffen", "an"), ("livre", "a"), ("livrer", "a"), ("liefert", "an"),
     }
 )  # fmt: skip
 # Verbs of comment with the word that opens what is commented on ("comments on",
@@ -163,6 +183,68 @@ _INVITE = frozenset(
 _TO = frozenset({"to", "a", "au", "en", "nach", "в", "во"})
 _INVITE_REACH = 3
 _EVENT_PLACE_WORDS = frozenset({"in", "en", "au", "aux", "dans", "im", "в", "на"})
+# Nouns of trade and money, then a word of place or direction: where the goods or
+# the money go ("investments in the US", "exports to China", "Exporte in die USA",
+# "investissements aux États-Unis"), not where the leader is.
+_TRADE_NOUNS = frozenset(
+    {
+        "investment", "investments", "exports", "imports", "shipments", "sales", "goods",
+        "investissement", "investissements", "exportations", "importations",
+        "investitionen", "exporte", "importe", "ausfuhren", "lieferungen",
+        "inversion", "inversiones", "exportaciones", "importaciones",
+        "инвестиции", "экспорт", "импорт", "поставки",
+    }
+)  # fmt: skip
+_TRADE_TO = _EVENT_PLACE_WORDS | {"to", "into", "a", "nach", "vers", "hacia"}
+# Where someone comes from, not where anyone is ("a doctor born in Saudi Arabia",
+# "ein aus Saudi-Arabien stammender Arzt", "Saudi-born", "originaire du Mali").
+_ORIGIN_BEFORE = frozenset(
+    {
+        ("born", "in"), ("native", "of"), ("originally", "from"), ("originaire", "de"),
+        ("originaire", "du"), ("originaire", "d"), ("natif", "de"), ("native", "de"),
+        ("ne", "en"), ("nee", "en"), ("oriundo", "de"), ("oriunda", "de"), ("nacido", "en"),
+        ("nacida", "en"), ("geboren", "in"), ("geburtig", "aus"), ("родом", "из"),
+    }
+)  # fmt: skip
+_ORIGIN_AFTER = frozenset(
+    {
+        "born", "stammend", "stammende", "stammender", "stammenden", "stammt", "stammte",
+        "stammen", "stammten", "origin", "descent",
+    }
+)  # fmt: skip
+# The agent of a passive: "tariffs imposed by Washington", "gravámenes impuestos
+# por Washington". English participles end in -ed (not "hosted by", "organised by":
+# the host's country is where the event is); Spanish ones in -ado/-ido/-esto and
+# their plurals and feminines.
+_NOT_AGENT = frozenset({"hosted", "organised", "organized", "convened", "chaired", "held"})
+_SPANISH_PARTICIPLE = (
+    "ado",
+    "ada",
+    "ados",
+    "adas",
+    "ido",
+    "ida",
+    "idos",
+    "idas",
+    "esto",
+    "esta",
+    "estos",
+    "estas",
+)
+
+
+def _is_agent(word: str, before: str) -> bool:
+    """Whether ``word`` after ``before`` opens a passive's agent ("imposed by")."""
+    if word == "by":
+        return before.endswith("ed") and before not in _NOT_AGENT
+    return word == "por" and before.endswith(_SPANISH_PARTICIPLE)
+
+
+# Two places after "between" are the parties of a relation ("deal between the EU
+# and the USA", "zwischen der EU und den USA", "entre la Chine et l'Inde").
+_BETWEEN = frozenset({"between", "zwischen", "entre", "между"})
+_AND = frozenset({"and", "und", "et", "y", "и"})
+_BETWEEN_REACH = 4
 # Articles between the word and the place ("over the Philippines", "sur la Chine").
 _ARTICLES = frozenset({"the", "le", "la", "les", "l", "der", "die", "das", "den", "el", "los"})
 
@@ -179,6 +261,17 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
         return True
     before = token_at(tokens, at - 1)
     if word in _EVENT_PLACE_WORDS and before in _EVENT_NOUNS:
+        return True
+    if word in _TRADE_TO and before in _TRADE_NOUNS:
+        return True
+    if (before, word) in _ORIGIN_BEFORE or token_at(tokens, span.last + 1) in _ORIGIN_AFTER:
+        return True
+    if _is_agent(word, before):
+        return True
+    # "la respuesta de Bruselas", "the response of Beijing": its government's.
+    if word in OF_NOUN and before in OPINION_NOUNS:
+        return True
+    if word in _BETWEEN or (word in _AND and _between_before(tokens, at)):
         return True
     if before in _NOT and word in _PLACE_WORDS:
         return True
@@ -209,6 +302,27 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
     return _after_a_comment(span, field) or _cjk_topic_after(span, field)
 
 
+def _between_before(tokens: Tokens, at: int) -> bool:
+    """Whether "between" comes a few words before the "and" at position ``at``."""
+    return any(token_at(tokens, at - back) in _BETWEEN for back in range(1, _BETWEEN_REACH + 1))
+
+
+# A Japanese or Korean particle right after a place makes it its clause's subject
+# or topic ("中国は日本への渡航自粛を呼びかけ", "러시아가 경고했다"): the country
+# that acts. Not "で"/"에서" (where), nor "이" (it begins words too).
+_CJK_SUBJECT_AFTER = ("は", "が", "은", "는", "가")
+
+
+def _cjk_subject(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether a Japanese or Korean subject or topic particle follows the place."""
+    tokens = field.tokens
+    number = number_at(tokens, span.last)
+    if number is None or tokens.words[number].isascii():
+        return False
+    end = tokens.ends[number]
+    return field.text[end : end + 1] in _CJK_SUBJECT_AFTER
+
+
 def _cjk_topic_after(span: PlacedSpan, field: FieldText) -> bool:
     """Whether a CJK noun of threat, war or dispute follows the place at ``span``."""
     tokens = field.tokens
@@ -217,7 +331,7 @@ def _cjk_topic_after(span: PlacedSpan, field: FieldText) -> bool:
         return False
     end = tokens.ends[number]
     # A few characters past the place (a space, then the noun): a fixed cost.
-    return field.text[end : end + 4].lstrip().startswith(_CJK_TOPIC_AFTER)
+    return field.text[end : end + _CJK_AFTER_READ].lstrip().startswith(_CJK_TOPIC_AFTER)
 
 
 def _after_a_comment(span: PlacedSpan, field: FieldText) -> bool:
@@ -273,6 +387,7 @@ _ACTING_AFTER = frozenset(
         "warns", "warned", "urges", "urged", "vows", "vowed", "announces", "announced",
         "demands", "demanded", "denies", "denied", "rejects", "rejected", "condemns",
         "condemned", "accuses", "accused", "says", "said", "must", "mourns", "responds",
+        "prepares", "prepare", "bereitet", "prepara", "готовит",
         "propose", "envoie", "offre", "promet", "annonce", "denonce", "condamne",
         "menace", "exige", "accuse", "reclame", "affirme", "doit",
         "schickt", "schickte", "sendet", "entsendet", "bietet", "verspricht", "kundigt",
@@ -281,6 +396,16 @@ _ACTING_AFTER = frozenset(
         "amenaza", "condena", "acusa", "afirma", "debe", "rechaza",
         "направила", "направил", "предложила", "предложил", "пообещала", "заявила",
         "заявил", "пригрозила", "потребовала", "осудила", "отправила", "прислала",
+    }
+)  # fmt: skip
+# Events a leader goes to a country for ("for China's parade", "for India's
+# Republic Day"): after "for" and a possessive, these say where.
+_EVENTS_AFTER_FOR = frozenset(
+    {
+        "parade", "summit", "celebrations", "celebration", "commemoration", "commemorations",
+        "anniversary", "inauguration", "ceremony", "ceremonies", "talks", "jubilee",
+        "festivities", "victory", "national", "independence", "republic", "military",
+        "first", "annual",
     }
 )  # fmt: skip
 # Words of place before a name: then the name says where, whatever follows.
@@ -320,14 +445,42 @@ def names_a_government(span: PlacedSpan, field: FieldText) -> bool:
     at home ("said Britain would")."""
     tokens = field.tokens
     before = token_at(tokens, span.first - 1)
-    if before in _ADDRESSED_BEFORE or (
+    # An article between: "pour que la Chine ne livre pas", "dass die Ukraine".
+    addressed = token_at(tokens, span.first - 2) if before in _ARTICLES else before
+    if addressed in _ADDRESSED_BEFORE or (
         before in _PERSONAL_A and token_at(tokens, span.first - 2) in _ADDRESSED_BEFORE
     ):
         return True
     if token_at(tokens, span.last + 1) in _ACTING_AFTER and before not in _PLACE_WORDS:
         return True
-    return (
-        token_at(tokens, span.last + 1) == "s"
-        and _apostrophe_after(span, field)
-        and before not in _LOCATING_BEFORE
-    )
+    if _cjk_subject(span, field):
+        return True
+    if token_at(tokens, span.last + 1) != "s" or not _apostrophe_after(span, field):
+        return False
+    # "for China's parade" is where, "a penalty for New Delhi's purchases" whose.
+    if before == "for":
+        return token_at(tokens, span.last + 2) not in _EVENTS_AFTER_FOR
+    return before not in _LOCATING_BEFORE
+
+
+# Nouns of what a leader or government decides, says or stands for, then "of": the
+# leader or the place after them is spoken of, not travelling ("fond memories of
+# Donald Trump", "la décision de Donald Trump", "die Entscheidung von Trump").
+# Ordinary dictionary nouns.
+OPINION_NOUNS = frozenset(
+    {
+        "memories", "memory", "decision", "decisions", "policy", "policies", "remarks",
+        "comments", "words", "threats", "threat", "demands", "criticism", "critics", "critic",
+        "ally", "allies", "supporters", "opponents", "election", "victory", "administration",
+        "government", "regime", "announcement", "plan", "plans", "proposal", "order", "orders",
+        "response", "tariffs", "sanctions", "souvenirs", "politique", "propos", "menaces",
+        "exigences", "critique", "critiques", "allie", "partisans", "victoire", "gouvernement",
+        "annonce", "proposition", "reponse", "riposte", "tarifs", "droits", "entscheidung",
+        "politik", "ausserungen", "drohungen", "forderungen", "kritik", "verbundeter",
+        "anhanger", "wahl", "sieg", "regierung", "ankundigung", "vorschlag", "antwort", "zolle",
+        "politica", "declaraciones", "amenazas", "exigencias", "criticas", "aliado",
+        "partidarios", "eleccion", "victoria", "gobierno", "anuncio", "propuesta", "respuesta",
+        "aranceles", "sanciones",
+    }
+)  # fmt: skip
+OF_NOUN = frozenset({"of", "de", "d", "du", "von", "des", "del"})
