@@ -68,10 +68,11 @@ from watcher.match.traveller import (
     is_host,
     is_namesake,
     is_sender,
+    is_spoken_of_leader,
     qualifies_another_office,
     title_case,
 )
-from watcher.match.window import PlacedSpan, SpanWindow
+from watcher.match.window import HitSpan, PlacedSpan, SpanWindow
 
 HOME_ONLY_MARK = "~"
 
@@ -89,7 +90,7 @@ def _abroad_evidence(tags: Iterable[str]) -> frozenset[str]:
     return frozenset(tag for tag in tags if not tag.startswith(HOME_ONLY_MARK))
 
 
-class TaggedSpan(PlacedSpan, Protocol):
+class TaggedSpan(HitSpan, Protocol):
     """What ABROAD needs of a span: where it is and the countries of its list terms."""
 
     @property
@@ -163,13 +164,22 @@ def _overlaps(one: PlacedSpan, other: PlacedSpan) -> bool:
     return one.field == other.field and one.first <= other.last and other.first <= one.last
 
 
+_NAME_DOTS = frozenset({"・", "·", "="})
+
+
 def _in_name(place: PlacedSpan, leader: PlacedSpan, field: FieldText) -> bool:
     """Whether ``place`` is a given name right before a leader's family name: only
-    a space between them ("Peking: Kanzler wirbt" is a place, then a title)."""
-    if place.field != leader.field or place.last != leader.first - 1:
+    a space, or Japanese's name dot, between them ("블라디미르 푸틴", "ウラジーミル・
+    プーチン"; "Peking: Kanzler wirbt" is a place, then a title)."""
+    if place.field != leader.field:
+        return False
+    if place.last == leader.first - 2:
+        # Katakana's middle dot is a token of its own.
+        return token_at(field.tokens, place.last + 1) in _NAME_DOTS
+    if place.last != leader.first - 1:
         return False
     between = text_between(field, place.last, leader.first)
-    return between is None or between.isspace()
+    return between is None or between.isspace() or between in _NAME_DOTS
 
 
 def _is_title(left: PlacedSpan, titles: Iterable[PlacedSpan]) -> bool:
@@ -318,6 +328,7 @@ def abroad_pairs(
         if left.tags
         and not is_host(left, fields[left.field])
         and not is_sender(left, fields[left.field])
+        and not is_spoken_of_leader(left, fields[left.field])
         and not qualifies_another_office(left, fields[left.field])
         and not (is_namesake(left, fields, listed, title_cased) and not _is_title(left, titles))
         and not is_someone_else(left, fields, lefts, rights, official_story)

@@ -33,12 +33,12 @@ from watcher.knowledge import leader_titles
 from watcher.match.press import number_at, text_between, token_at
 from watcher.match.text import FieldText
 from watcher.match.traveller import HEADLINE, SUMMARY, qualifies_another_office
-from watcher.match.window import PlacedSpan
+from watcher.match.window import HitSpan, PlacedSpan
 
 _HOME_ONLY_MARK = "~"  # watcher.match.abroad.HOME_ONLY_MARK, which imports this module
 
 
-class TaggedSpan(PlacedSpan, Protocol):
+class TaggedSpan(HitSpan, Protocol):
     """A span and the countries of its list terms (a place's region-only ones marked)."""
 
     @property

@@ -8,6 +8,8 @@ rules drop the leader's span when the sentence makes someone else the traveller:
   minister meets French president"): :func:`qualifies_another_office`;
 - a leader's one-word name beside another capitalised name that is no list
   term ("Martin Hayes", "Paolo Meloni"): a namesake, :func:`is_namesake`;
+- a leader after a noun of what they decide or say and "of" ("memories of Donald
+  Trump", "la décision de Donald Trump"): :func:`is_spoken_of_leader`;
 - the one who **sends** the traveller ("a message from Putin", "on behalf of Xi",
   "Putin's envoy", "Trump envoy Witkoff"), or whose relative travels ("King
   Charles's son", in a headline "Sohn von Präsident Lula"): :func:`is_sender`.
@@ -24,8 +26,9 @@ from functools import cache
 from watcher.knowledge import leader_name_words
 from watcher.match.fold import fold
 from watcher.match.press import number_at, text_between, token_at, written_at
+from watcher.match.spoken_of import OF_NOUN, OPINION_NOUNS
 from watcher.match.text import FieldText
-from watcher.match.window import PlacedSpan
+from watcher.match.window import HitSpan, PlacedSpan
 
 HEADLINE = "title"
 SUMMARY = "summary"
@@ -103,7 +106,9 @@ _SENDER_BEFORE = frozenset(
         "behalf", "message", "letter", "envoy", "emissary", "part", "lettre", "envoye",
         "emissaire", "auftrag", "botschaft", "brief", "gesandter", "sondergesandter",
         "nombre", "mensaje", "carta", "enviado", "послание", "письмо", "поручению",
-        "посланник", "спецпосланник",
+        "посланник", "спецпосланник", "посланника", "спецпосланника", "посланником",
+        "спецпосланником", "представитель", "представителя", "спецпредставитель",
+        "спецпредставителя",
     }
 )  # fmt: skip
 _SENDER_REACH = 4
@@ -141,11 +146,17 @@ _CJK_KIN_AFTER = (
 _HANGUL_KIN_AFTER = frozenset({"딸", "아들", "부인", "여동생", "동생", "손녀", "손자"})
 # At most an honorific or a title of two characters between ("天皇陛下の長女").
 _CJK_KIN_SKIP = 2
-_CJK_KIN_REACH = _CJK_KIN_SKIP + 3
+# An envoy after the leader and a title of up to four characters ("习近平主席特使",
+# "習近平国家主席の特使", "시진핑 주석 특사"): the envoy travels.
+_CJK_ENVOY_AFTER = ("特使", "使者")
+_HANGUL_ENVOY = "특사"
+_CJK_ENVOY_SKIP = 5
+_CJK_KIN_REACH = _CJK_ENVOY_SKIP + 3
 
 
 def _kin_after(span: PlacedSpan, field: FieldText) -> bool:
-    """Whether a CJK possessive and a noun of kinship follow the leader's name."""
+    """Whether a CJK possessive and a noun of kinship, or a word of an envoy, follow
+    the leader's name."""
     tokens = field.tokens
     if token_at(tokens, span.last + 1).isascii():
         return False  # nothing, or a Latin word: not these languages
@@ -154,7 +165,11 @@ def _kin_after(span: PlacedSpan, field: FieldText) -> bool:
     )
     if any(0 <= following.find(kin) <= _CJK_KIN_SKIP for kin in _CJK_KIN_AFTER):
         return True
+    if any(0 <= following.find(envoy) <= _CJK_ENVOY_SKIP for envoy in _CJK_ENVOY_AFTER):
+        return True
     word = token_at(tokens, span.last + 1)
+    if word.startswith(_HANGUL_ENVOY) or token_at(tokens, span.last + 2).startswith(_HANGUL_ENVOY):
+        return True
     return word.endswith("의") and token_at(tokens, span.last + 2) in _HANGUL_KIN_AFTER
 
 
@@ -200,18 +215,43 @@ _OFFICE_WORDS = frozenset(
     {
         "minister", "ministers", "ministre", "ministro", "ministra", "министр", "secretary",
         "envoy", "ambassador", "ambassadeur", "embajador", "botschafter", "посол",
+        # "American Vice President": the office is the vice-president's.
+        "vice", "вице",
     }
 )  # fmt: skip
 _PRIME = frozenset({"prime", "premier", "premiere", "primer", "primera", "премьер"})
 
 
-def qualifies_another_office(span: PlacedSpan, field: FieldText) -> bool:
+# How far after a qualifier that ends the span an office is looked for ("Chinese
+# Foreign Minister", "russischer Außenminister" is one word and no title).
+_OFFICE_AFTER_REACH = 2
+
+
+def qualifies_another_office(span: HitSpan, field: FieldText) -> bool:
     """Whether a minister's or envoy's office lies inside the span of a country and
-    a leader's title, so the country qualifies that office, not the leader's."""
+    a leader's title, so the country qualifies that office, not the leader's; or
+    right after a qualifier that ends the span ("Prime Minister Modi met Chinese
+    Foreign Minister Wang Yi"); or the qualifier is a word in lower case ("the
+    Arctic island's premier": "Island" is Iceland in German)."""
     tokens = field.tokens
-    return any(
-        token_at(tokens, position) in _OFFICE_WORDS and token_at(tokens, position - 1) not in _PRIME
-        for position in range(span.first + 1, span.last)
+
+    def is_office(position: int) -> bool:
+        return token_at(tokens, position) in _OFFICE_WORDS and (
+            token_at(tokens, position - 1) not in _PRIME
+        )
+
+    if any(is_office(position) for position in range(span.first + 1, span.last)):
+        return True
+    if len(span.hits) < 2:
+        return False
+    # The query writes the qualifier before the title ("(@demonyms OR @countries)
+    # NEAR/6 @leader-titles"), so the first hit is the qualifier.
+    qualifier = span.hits[0]
+    if qualifier.first == qualifier.last and written_at(field, qualifier.first)[:1].islower():
+        return True
+    return qualifier.last == span.last and any(
+        is_office(position)
+        for position in range(span.last + 1, span.last + 1 + _OFFICE_AFTER_REACH)
     )
 
 
@@ -282,11 +322,17 @@ def _is_own_name(field: FieldText, position: int, own: frozenset[str]) -> bool:
     return all(part in own for part in parts)
 
 
+def _titled(field: FieldText, at: int, listed: frozenset[int]) -> bool:
+    """Whether a list term (a title) is right before the word at ``at``, with only a
+    space between ("President Emmerson Mnangagwa", not "its new leader, John Lee")."""
+    return at - 1 in listed and text_between(field, at - 1, at) == " "
+
+
 def _beside_another_name(field: FieldText, at: int, listed: frozenset[int]) -> str | None:
     """The two words, when the word at ``at`` has a capitalised word beside it that
     is in no list and none of the leader's own names ("Alexis Sanchez", not
     "Gustavo Petro"), with only a space between, and no list term (a title) right
-    before the two ("President Emmerson Mnangagwa"); else None."""
+    before the two (:func:`_titled`); else None."""
     own = _own_name_words().get(token_at(field.tokens, at), frozenset())
     for position in (at - 1, at + 1):
         other = written_at(field, position)
@@ -296,7 +342,7 @@ def _beside_another_name(field: FieldText, at: int, listed: frozenset[int]) -> s
             or not (other[:1].isupper() and other.isalpha())
             or token_at(field.tokens, position) in _OPENING_WORDS
             or _is_own_name(field, position, own)
-            or min(position, at) - 1 in listed
+            or _titled(field, min(position, at), listed)
         ):
             continue
         first, second = sorted((position, at))
@@ -343,3 +389,19 @@ def is_namesake(
     summary_listed = listed.get(SUMMARY, frozenset())
     position = summary.tokens.position(first)
     return _beside_another_name(summary, position, summary_listed) is not None
+
+
+# How many given names are read past, back from a one-word name ("of Donald Trump").
+_GIVEN_NAMES = 3
+
+
+def is_spoken_of_leader(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the leader at ``span`` follows a noun of what they decide or say and
+    "of" ("memories of Donald Trump", "la décision de Donald Trump"): the subject
+    of someone else's sentence, not a traveller."""
+    tokens = field.tokens
+    at = span.first - 1
+    # Past the given names of a one-word span's full name ("of Donald Trump").
+    while span.first - at <= _GIVEN_NAMES and written_at(field, at)[:1].isupper():
+        at -= 1
+    return token_at(tokens, at) in OF_NOUN and token_at(tokens, at - 1) in OPINION_NOUNS

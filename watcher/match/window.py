@@ -18,6 +18,24 @@ class PlacedSpan(Protocol):
     def last(self) -> int: ...
 
 
+class SpanHit(Protocol):
+    """One list term inside a span: its positions and the term as the list has it."""
+
+    @property
+    def first(self) -> int: ...
+    @property
+    def last(self) -> int: ...
+    @property
+    def term(self) -> str: ...
+
+
+class HitSpan(PlacedSpan, Protocol):
+    """A placed span with the list terms that make it up, in query order."""
+
+    @property
+    def hits(self) -> Sequence[SpanHit]: ...
+
+
 class SpanWindow:
     """Spans by field, sorted by first position, to find those near a given span.
 
