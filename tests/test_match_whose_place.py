@@ -1,0 +1,176 @@
+"""Whose a place or a leader is in a sentence: the rules #20's eighth round added
+(our own sentences; each case fails without its rule). A place can name the
+parties of a deal, where money or goods go, where someone comes from, a
+government that acts, warns or answers, an official's country, a declaration,
+a time zone; a leader can be the subject of someone else's sentence, the
+sender of an envoy, or a namesake after a comma."""
+
+from __future__ import annotations
+
+import pytest
+
+from watcher.config import Config, TopicConfig
+from watcher.match import TopicIndex
+from watcher.models import Item
+
+TRAVEL = (
+    "(@leaders OR @leader-titles OR ((@demonyms OR @countries) NEAR/6 @leader-titles))"
+    " ABROAD/25 @places"
+)
+
+
+@pytest.fixture(scope="module")
+def travel(shipped_config: Config) -> TopicIndex:
+    return TopicIndex.build([TopicConfig(name="probe", query=TRAVEL)], shipped_config.lists)
+
+
+@pytest.fixture(scope="module")
+def parade(shipped_config: Config) -> TopicIndex:
+    topics = [topic for topic in shipped_config.topics if topic.name == "parade-coverage"]
+    return TopicIndex.build(topics, shipped_config.lists)
+
+
+def matches(index: TopicIndex, title: str, summary: str = "") -> bool:
+    return bool(index.match(Item(feed="f", key=title, url=None, title=title, summary=summary)))
+
+
+def test_places_after_between_are_the_parties_of_a_relation(travel: TopicIndex) -> None:
+    assert not matches(travel, "Merz calls the deal between the EU and the USA painful")
+    assert not matches(travel, "Merz nennt die Einigung zwischen EU und USA schmerzhaft")
+    assert matches(travel, "Merz lands in the USA for tariff talks")
+
+
+def test_a_place_after_a_noun_of_trade_is_where_the_goods_go(travel: TopicIndex) -> None:
+    assert not matches(travel, "Macron urges a halt to investments in the United States")
+    assert not matches(travel, "Merz: Exporte in die USA leiden unter Zöllen")
+    assert matches(travel, "Macron in the United States for investment talks")
+
+
+def test_a_place_someone_comes_from_is_no_place_of_the_leader(travel: TopicIndex) -> None:
+    assert not matches(travel, "Steinmeier mourns victims of an attacker born in Saudi Arabia")
+    assert not matches(
+        travel, "Steinmeier gedenkt der Opfer eines aus Saudi-Arabien stammenden Täters"
+    )
+    assert matches(travel, "Steinmeier mourns victims of the attack in Saudi Arabia")
+
+
+def test_the_agent_of_a_passive_is_a_government(travel: TopicIndex) -> None:
+    assert not matches(travel, "Sánchez rejects the tariffs imposed by Washington")
+    assert not matches(travel, "Sánchez rechaza los aranceles impuestos por Washington")
+    # The host of an event is where it is.
+    assert matches(travel, "Sánchez at the summit hosted by Brazil")
+
+
+def test_a_government_answering_or_deciding_is_no_place(travel: TopicIndex) -> None:
+    assert not matches(travel, "Sánchez espera la respuesta de Bruselas")
+    assert not matches(travel, "Macron insiste pour que la Chine ne livre pas d'armes à la Russie")
+
+
+def test_a_possessive_after_for_is_a_place_only_before_an_event(travel: TopicIndex) -> None:
+    assert not matches(travel, "Trump doubles tariffs as a penalty for New Delhi's oil purchases")
+    assert matches(travel, "Lula is in town for China's parade")
+
+
+def test_a_leader_spoken_of_after_a_noun_and_of_is_no_traveller(travel: TopicIndex) -> None:
+    assert not matches(travel, "Kim tells assembly in Pyongyang of fond memories of Donald Trump")
+    assert not matches(travel, "Macron juge brutale la décision de Donald Trump, à l'Élysée")
+    assert matches(travel, "Kim tells Donald Trump in Pyongyang of fond memories")
+
+
+def test_a_country_before_another_office_qualifies_that_office(travel: TopicIndex) -> None:
+    assert not matches(
+        travel, "Prime Minister Modi met Chinese Foreign Minister Wang Yi in New Delhi"
+    )
+    assert not matches(travel, "American Vice President lands in Munich")
+    # A word in lower case qualifies no title: "Island" is Iceland in German.
+    assert not matches(travel, "Albanese tours Tasmania with the island premier in Hobart")
+    assert matches(travel, "Chinese Premier Li Qiang lands in New Delhi")
+
+
+def test_a_namesake_after_a_comma_is_not_the_leader(travel: TopicIndex) -> None:
+    assert not matches(travel, "After Tokyo, Jamie Lee lands in Riyadh")
+    assert matches(travel, "President Lee lands in Riyadh")
+
+
+def test_a_surname_made_from_a_place_is_no_place(travel: TopicIndex) -> None:
+    assert not matches(travel, "Зеленский и Ушаков")
+    assert matches(travel, "Зеленский прибыл в Ушак")
+
+
+def test_an_envoy_travels_not_the_leader_who_sends_him(travel: TopicIndex) -> None:
+    assert not matches(travel, "习近平主席特使抵达华盛顿")
+    assert not matches(travel, "Путин принял спецпосланника президента США в Москве")
+    assert matches(travel, "习近平主席抵达华盛顿")
+
+
+def test_cjk_words_after_a_place_that_make_it_no_place(travel: TopicIndex) -> None:
+    # An official's country, a declaration, a contingency, a government warned, a
+    # subject particle.
+    assert not matches(travel, "习近平致电美国国务卿")
+    assert not matches(travel, "대통령, 워싱턴 선언 이행 점검")
+    assert not matches(travel, "高市首相、台湾有事の答弁を撤回せず")
+    assert not matches(travel, "트럼프 대통령, 모스크바에 경고")
+    assert not matches(travel, "首相が答弁、中国は反発")
+    assert matches(travel, "首相、中国を訪問")
+
+
+def test_a_given_name_spelled_like_a_city_is_part_of_the_name(travel: TopicIndex) -> None:
+    # ウラジーミル and 블라디미르 spell Vladimir, a Russian city, right before the name.
+    assert matches(travel, "ウラジーミル・プーチン大統領が平壌に到着")
+    assert matches(travel, "블라디미르 푸틴 대통령, 평양 도착")
+
+
+def test_a_places_time_is_no_place(travel: TopicIndex) -> None:
+    # Japan's time is no evidence that Japan's prime minister is at home.
+    assert matches(travel, "岸田首相は19日午後（日本時間20日未明）、ニューヨークで演説した")
+    assert matches(travel, "Putin spoke at 10am Moscow time in Beijing")
+
+
+def test_a_chinese_place_name_matches_in_either_script(travel: TopicIndex) -> None:
+    # GeoNames gives Hanoi 河內 (traditional); CLDR's transform adds 河内.
+    assert matches(travel, "习近平在河内同苏林举行会谈")
+    assert matches(travel, "國務院總理在河內出席峰會")
+
+
+def test_the_un_general_assembly_is_in_new_york(shipped_leader_travel: TopicIndex) -> None:
+    assert matches(shipped_leader_travel, "Lula addresses the UN General Assembly")
+    assert matches(shipped_leader_travel, "国务院总理李强在联合国大会一般性辩论上发表讲话")
+    assert matches(shipped_leader_travel, "岸田首相、国連総会で一般討論演説")
+    # At home in the United States, and a home place nearer than the venue.
+    assert not matches(shipped_leader_travel, "Trump addresses the UN General Assembly")
+    assert not matches(
+        shipped_leader_travel,
+        "Starmer says Britain will recognise Palestine",
+        "The prime minister told the cabinet in Downing Street that the UK would act at "
+        "the UN General Assembly.",
+    )
+
+
+def test_exclusions_of_other_people_no_longer_drop_a_leaders_trip(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    # A sitting leader newly elected; a vice-president beside two leaders; another
+    # leader's inauguration.
+    assert matches(
+        shipped_leader_travel,
+        "Carney at the White House",
+        "Canada's newly elected Prime Minister Mark Carney told Donald Trump in the Oval "
+        "Office that Canada is not for sale.",
+    )
+    assert matches(
+        shipped_leader_travel,
+        "Zelensky leaves the White House after a clash with Trump and Vice President Vance",
+    )
+    assert matches(
+        shipped_leader_travel,
+        "Merz in Kiew: Zusagen für die Zeit nach dem Amtsantritt des neuen US-Präsidenten",
+    )
+    # Still excluded: a leader-elect, a vice-president with no leader named.
+    assert not matches(shipped_leader_travel, "Merz reist vor Amtsantritt nach Paris")
+    assert not matches(shipped_leader_travel, "US vice president lands in Munich for talks")
+
+
+def test_parades_on_red_square_and_tiananmen_in_french_and_russian(parade: TopicIndex) -> None:
+    assert matches(parade, "Le président vietnamien assiste au défilé sur la place Rouge")
+    assert matches(parade, "Путин и Си Цзиньпин наблюдали за парадом на Тяньаньмэнь")
+    assert not matches(parade, "Le président vietnamien visite la place Rouge")
