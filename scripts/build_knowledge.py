@@ -304,6 +304,9 @@ def _ordinary_words() -> frozenset[str]:
     return frozenset(word.lower() for word in words)
 
 
+_ARABIC_ARTICLE = re.compile(r"(El|Al|Ad|An|Ar|As|At|Az|Ash)-(\w+)")
+
+
 def _name_variants(
     name: str, surname_counts: dict[str, int], title: str = "", *, paternal_first: bool = False
 ) -> list[str]:
@@ -327,6 +330,15 @@ def _name_variants(
     ordinary = surname.lower() in _ORDINARY_WORDS
     if surname and surname_counts[surname] == 1 and not numbered and not ordinary:
         variants.append(surname)
+        # An Arabic family name with its article ("El-Sisi") is also written with
+        # the other spelling of the article and without it ("al-Sisi", "Sisi").
+        article = _ARABIC_ARTICLE.fullmatch(surname)
+        if article is not None:
+            bare = article.group(2)
+            variants.append(f"al-{bare}")
+            variants.append(" ".join([*without_initials[:-1], f"al-{bare}"]))
+            if bare.lower() not in _ORDINARY_WORDS:
+                variants.append(bare)
     family = surname.split()
     if paternal_first and len(family) > 1 and not numbered:
         given = [word for word in shown[: shown.index(family[0])] if word not in family]
