@@ -45,6 +45,7 @@ and Japanese news, a bare 대통령 or 총리 is South Korea's and a bare 首相
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, partial
 from typing import Protocol, TypeVar
@@ -53,8 +54,8 @@ from watcher.match.adjective import adjective_country
 from watcher.match.fold import is_cjk
 from watcher.match.no_place import is_no_place, names_a_border, word_before
 from watcher.match.press import (
+    CLAUSE_MARKS,
     abbreviated_country,
-    clause_break_between,
     number_at,
     press_country,
     text_between,
@@ -66,6 +67,7 @@ from watcher.match.text import FieldText
 from watcher.match.traveller import (
     HEADLINE,
     is_host,
+    is_lower_case_name,
     is_namesake,
     is_sender,
     is_spoken_of_leader,
@@ -198,8 +200,17 @@ def _same_place(one: PlacedSpan, other: PlacedSpan) -> bool:
 # where he goes).
 def _crosses_a_clause(left: PlacedSpan, field: FieldText) -> bool:
     """Whether a leader's span of several tokens (a country with a title) holds
-    punctuation that ends a phrase."""
-    return left.first != left.last and clause_break_between(field, left.first, left.last)
+    punctuation that ends a phrase, or the end of a sentence ("… Литвой и Польшей.
+    В День студенчества президент")."""
+    if left.first == left.last:
+        return False
+    between = text_between(field, left.first, left.last)
+    return between is not None and (
+        not CLAUSE_MARKS.isdisjoint(between) or _SENTENCE_END.search(between) is not None
+    )
+
+
+_SENTENCE_END = re.compile(r"[.!?]\s")
 
 
 def _title_before_country(left: PlacedSpan, titles: Sequence[PlacedSpan], field: FieldText) -> bool:
@@ -329,6 +340,7 @@ def abroad_pairs(
         and not is_host(left, fields[left.field])
         and not is_sender(left, fields[left.field])
         and not is_spoken_of_leader(left, fields[left.field])
+        and not is_lower_case_name(left, fields[left.field])
         and not qualifies_another_office(left, fields[left.field])
         and not (is_namesake(left, fields, listed, title_cased) and not _is_title(left, titles))
         and not is_someone_else(left, fields, lefts, rights, official_story)

@@ -70,7 +70,8 @@ _DISCUSS = frozenset(
 _EVENT_NOUNS = frozenset(
     {
         "war", "conflict", "crisis", "fighting", "violence", "unrest", "situation",
-        "election", "elections", "famine", "genocide", "guerre", "conflit", "crise",
+        "election", "elections", "famine", "genocide", "peace", "ceasefire", "paix",
+        "frieden", "waffenruhe", "paz", "guerre", "conflit", "crise",
         "violences", "krieg", "konflikt", "krise", "lage", "wahl", "wahlen",
         "guerra", "conflicto", "situacion", "elecciones", "война", "войны",
         "конфликт", "кризис", "ситуация", "выборы",
@@ -109,6 +110,7 @@ _TOPIC_AFTER = frozenset(
         "strategy", "ceasefire", "crisis", "conflict", "invasion", "question", "issue",
         "dispute", "row", "trade", "deal", "pact", "accord", "accords", "agreement",
         "review", "ruling", "probe", "declaration", "treaty", "consensus", "communique",
+        "threat", "threats",
     }
 )  # fmt: skip
 # The same in Chinese, Japanese and Korean, which write the noun right after the
@@ -240,11 +242,12 @@ def _is_agent(word: str, before: str) -> bool:
     return word == "por" and before.endswith(_SPANISH_PARTICIPLE)
 
 
-# Two places after "between" are the parties of a relation ("deal between the EU
-# and the USA", "zwischen der EU und den USA", "entre la Chine et l'Inde").
+# Places a few words after "between" are the parties of a relation ("deal between
+# the EU and the USA", "zwischen der EU und den USA", "entre la Chine et l'Inde"),
+# or what lies on either side ("wedged between Poland and Lithuania").
 _BETWEEN = frozenset({"between", "zwischen", "entre", "между"})
 _AND = frozenset({"and", "und", "et", "y", "и"})
-_BETWEEN_REACH = 4
+_BETWEEN_REACH = 6
 # Articles between the word and the place ("over the Philippines", "sur la Chine").
 _ARTICLES = frozenset({"the", "le", "la", "les", "l", "der", "die", "das", "den", "el", "los"})
 
@@ -262,7 +265,8 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
     before = token_at(tokens, at - 1)
     if word in _EVENT_PLACE_WORDS and before in _EVENT_NOUNS:
         return True
-    if word in _TRADE_TO and before in _TRADE_NOUNS:
+    # An adjective may stand between ("investissements européens aux États-Unis").
+    if word in _TRADE_TO and (before in _TRADE_NOUNS or token_at(tokens, at - 2) in _TRADE_NOUNS):
         return True
     if (before, word) in _ORIGIN_BEFORE or token_at(tokens, span.last + 1) in _ORIGIN_AFTER:
         return True
@@ -271,7 +275,14 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
     # "la respuesta de Bruselas", "the response of Beijing": its government's.
     if word in OF_NOUN and before in OPINION_NOUNS:
         return True
-    if word in _BETWEEN or (word in _AND and _between_before(tokens, at)):
+    # Between two parties: right after "between", or coordinated with "and" a few
+    # words after it ("between NATO members Poland and Lithuania"); not "solo
+    # entre los líderes europeos, visita Pekín" (Spanish "among").
+    if word in _BETWEEN or (
+        (word in _AND or token_at(tokens, span.last + 1) in _AND)
+        and word not in _PLACE_WORDS
+        and _between_before(tokens, at + 1)
+    ):
         return True
     if before in _NOT and word in _PLACE_WORDS:
         return True
@@ -303,7 +314,8 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
 
 
 def _between_before(tokens: Tokens, at: int) -> bool:
-    """Whether "between" comes a few words before the "and" at position ``at``."""
+    """Whether "between" comes a few words before position ``at`` ("between NATO
+    members Poland and Lithuania")."""
     return any(token_at(tokens, at - back) in _BETWEEN for back in range(1, _BETWEEN_REACH + 1))
 
 
@@ -357,7 +369,8 @@ _ADDRESSED_BEFORE = frozenset(
         "says", "said", "tells", "told", "warns", "warned", "urges", "urged", "threatens",
         "threatened", "accuses", "accused", "blames", "blamed", "criticises", "criticised",
         "criticizes", "criticized", "slams", "slammed", "condemns", "condemned", "rebukes",
-        "rebuked", "dit", "avertit", "menace", "accuse", "critique", "exhorte", "somme",
+        "rebuked", "asks", "asked", "dit", "avertit", "menace", "accuse", "critique",
+        "exhorte", "somme", "demande", "pide", "pidio",
         "sagt", "warnt", "droht", "kritisiert", "fordert", "mahnt", "dice", "advierte",
         "amenaza", "acusa", "critica", "insta", "exige", "заявил", "предупредил",
         "пригрозил", "обвинил", "раскритиковал", "призвал", "потребовал",
@@ -483,4 +496,4 @@ OPINION_NOUNS = frozenset(
         "aranceles", "sanciones",
     }
 )  # fmt: skip
-OF_NOUN = frozenset({"of", "de", "d", "du", "von", "des", "del"})
+OF_NOUN = frozenset({"of", "de", "d", "du", "von", "des", "del", "by", "par", "por", "durch"})

@@ -10,6 +10,7 @@ rules drop the leader's span when the sentence makes someone else the traveller:
   term ("Martin Hayes", "Paolo Meloni"): a namesake, :func:`is_namesake`;
 - a leader after a noun of what they decide or say and "of" ("memories of Donald
   Trump", "la décision de Donald Trump"): :func:`is_spoken_of_leader`;
+- a one-word name in lower case, a word ("drew criticism"): :func:`is_lower_case_name`;
 - the one who **sends** the traveller ("a message from Putin", "on behalf of Xi",
   "Putin's envoy", "Trump envoy Witkoff"), or whose relative travels ("King
   Charles's son", in a headline "Sohn von Präsident Lula"): :func:`is_sender`.
@@ -130,10 +131,32 @@ _STAFF_AFTER = frozenset(
     {
         "envoy", "envoys", "emissary", "aide", "aides", "adviser", "advisers", "advisor",
         "advisors", "spokesman", "spokeswoman", "spokesperson", "representative",
-        "minister", "message", "letter", "delegation", "officials",
+        "minister", "message", "letter", "delegation", "officials", "chief", "secretary",
+        "diplomat", "negotiator",
     }
     | _KIN
 )  # fmt: skip
+# How many words after a leader's possessive a word of staff is looked for (a
+# word or two of office between: "Trump's Pentagon chief", "Modi's security adviser").
+_STAFF_REACH = 3
+# Verbs of sending right after the leader ("Xi sends Wang Yi", "Macron envoie",
+# "Scholz schickt", "Putin entsendet"): ordinary dictionary forms.
+_SENDS = frozenset(
+    {
+        "sends", "sent", "dispatches", "dispatched", "envoie", "envoye", "depeche",
+        "schickt", "schickte", "entsendet", "entsandte", "envia", "envio", "направил",
+        "отправил", "направляет", "отправляет",
+    }
+)  # fmt: skip
+
+
+def is_lower_case_name(span: PlacedSpan, field: FieldText) -> bool:
+    """Whether the leader's one-word name at ``span`` is a Factbook name written in
+    lower case: a word of the text ("her outfit drew criticism": Terrance Drew)."""
+    if span.first != span.last:
+        return False
+    word = written_at(field, span.first)
+    return word[:1].islower() and word.isascii() and word.casefold() in _own_name_words()
 
 
 # Right after a leader in Chinese, Japanese and Korean: a possessive and a noun of
@@ -179,7 +202,14 @@ def is_sender(span: PlacedSpan, field: FieldText) -> bool:
     tokens = field.tokens
     if _kin_after(span, field):
         return True
-    if token_at(tokens, span.last + 1) == "s" and token_at(tokens, span.last + 2) in _STAFF_AFTER:
+    # "Putin's envoy", "Trump's Pentagon chief", "Donald Trump's special envoy".
+    if token_at(tokens, span.last + 1) == "s" and any(
+        token_at(tokens, span.last + offset) in _STAFF_AFTER
+        for offset in range(2, 2 + _STAFF_REACH)
+    ):
+        return True
+    # "Xi sends Wang Yi to Moscow": the one sent travels.
+    if token_at(tokens, span.last + 1) in _SENDS:
         return True
     # "Putin aide Ushakov", "Trump envoy Witkoff": the name as a noun's modifier.
     if token_at(tokens, span.last + 1) in _STAFF_AFTER and _spaced(field, span.last):
@@ -303,9 +333,19 @@ _NAMESAKE_SUMMARY_REACH = 256
 def _own_name_words() -> dict[str, frozenset[str]]:
     """:func:`leader_name_words`, folded as tokens are."""
     return {
-        fold(word): frozenset(fold(other) for other in others)
+        fold(word): frozenset(_spelling_key(fold(other)) for other in others)
         for word, others in leader_name_words().items()
     }
+
+
+# German and other spellings of the same given name ("Wladimir" for "Vladimir",
+# "Wolodymyr" for "Volodymyr", "Jurij" for "Yuriy"): letters that transcriptions
+# of one name swap, mapped to one.
+_SPELLING = str.maketrans({"w": "v", "j": "y"})
+
+
+def _spelling_key(word: str) -> str:
+    return word.translate(_SPELLING)
 
 
 _HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
@@ -319,7 +359,7 @@ def _is_own_name(field: FieldText, position: int, own: frozenset[str]) -> bool:
         return False
     word = _HYPHENATED.match(field.text, field.tokens.starts[number])
     parts = fold(word.group()).split("-") if word else [token_at(field.tokens, position)]
-    return all(part in own for part in parts)
+    return all(_spelling_key(part) in own for part in parts)
 
 
 def _titled(field: FieldText, at: int, listed: frozenset[int]) -> bool:
@@ -372,6 +412,10 @@ def is_namesake(
     name = written_at(field, span.first)
     if not name[:1].isupper():
         return False  # "el pontífice": a title, not a name
+    # A one-word term that is no leader's name in the Factbook is a title the
+    # deployment lists as a leader ("Bundeskanzlerin Angela Merkel", "Taoiseach").
+    if token_at(field.tokens, span.first) not in _own_name_words():
+        return False
     headline = fields[HEADLINE].text if HEADLINE in fields else ""
     pair = _beside_another_name(field, span.first, listed.get(span.field, frozenset()))
     if pair is not None and (span.field == HEADLINE or pair in headline):
