@@ -174,3 +174,76 @@ def test_parades_on_red_square_and_tiananmen_in_french_and_russian(parade: Topic
     assert matches(parade, "Le président vietnamien assiste au défilé sur la place Rouge")
     assert matches(parade, "Путин и Си Цзиньпин наблюдали за парадом на Тяньаньмэнь")
     assert not matches(parade, "Le président vietnamien visite la place Rouge")
+
+
+def test_a_title_listed_as_a_leader_is_no_namesake(travel: TopicIndex) -> None:
+    # "Bundeskanzlerin" is a leader of Germany in the shipped feeds.yaml, not a
+    # family name beside another given name.
+    assert matches(travel, "Bundeskanzlerin Angela Merkel ist in Washington eingetroffen")
+
+
+def test_a_leaders_given_name_in_another_spelling_is_still_theirs(travel: TopicIndex) -> None:
+    assert matches(
+        travel,
+        "Putin und Xi plaudern in Peking",
+        "Kremlchef Wladimir Putin war für die Parade in Peking geblieben.",
+    )
+
+
+def test_an_arabic_family_name_without_its_article(travel: TopicIndex) -> None:
+    assert matches(travel, "Sisi arrives in New Delhi")
+    assert matches(travel, "President al-Sisi arrives in New Delhi")
+
+
+def test_places_coordinated_after_between_and_among_is_no_between(travel: TopicIndex) -> None:
+    assert not matches(
+        travel,
+        "Putin chairs a meeting in the exclave wedged between NATO members Poland and Lithuania",
+    )
+    assert matches(travel, "Sánchez, solo entre los líderes europeos, visita Pekín")
+
+
+def test_a_noun_of_trade_with_an_adjective(travel: TopicIndex) -> None:
+    assert not matches(
+        travel, "Macron appelle à suspendre les investissements européens aux États-Unis"
+    )
+
+
+def test_staff_after_a_possessive_and_a_leader_who_sends_travel_instead(
+    travel: TopicIndex,
+) -> None:
+    assert not matches(travel, "Modi's security adviser Doval holds talks in Moscow")
+    assert not matches(travel, "Xi sends Wang Yi to Moscow")
+    assert matches(travel, "Xi flies to Moscow")
+
+
+def test_a_factbook_name_in_lower_case_is_a_word(travel: TopicIndex) -> None:
+    # Terrance Drew leads Saint Kitts and Nevis.
+    assert not matches(travel, "Her white helmet drew criticism in Nairobi")
+    assert matches(travel, "Drew arrives in Nairobi")
+
+
+def test_a_country_and_a_title_across_a_sentence_qualify_nothing(travel: TopicIndex) -> None:
+    assert not matches(
+        travel,
+        "Путин прибыл в Калининград, отделённый от России Литвой и Польшей. "
+        "Президент встретился со студентами в Калининграде",
+    )
+
+
+def test_a_place_of_peace_or_asked_is_no_place(travel: TopicIndex) -> None:
+    assert not matches(travel, "Macron plaide pour la paix en Ukraine")
+    assert not matches(travel, "Macron demande à Pékin de ne pas livrer d'armes")
+    assert not matches(travel, "À Paris, Macron juge brutale l'annonce par Donald Trump")
+
+
+def test_more_of_a_trip_not_made_is_excluded(shipped_leader_travel: TopicIndex) -> None:
+    assert not matches(
+        shipped_leader_travel,
+        "Trump and Xi trade invitations",
+        "Chinese officials said there were no current plans for Xi to visit the United States.",
+    )
+    assert not matches(shipped_leader_travel, "习近平在北京同普京举行视频会晤，两国元首举行会谈")
+    assert not matches(shipped_leader_travel, "이재명 대통령, 트럼프 美 대통령과 첫 통화…방미 논의")
+    assert not matches(shipped_leader_travel, "中国の軍事パレード、石破首相は北京に出席せず")
+    assert matches(shipped_leader_travel, "石破首相、北京に到着")
