@@ -466,6 +466,23 @@ def _is_han(char: str) -> bool:
     return "\u4e00" <= char <= "\u9fff"
 
 
+def _german_genitive(name: str, english_words: frozenset[str]) -> list[str]:
+    """A German country name's genitive, as German news writes it before a title or
+    after a noun ("Chinas Staatschef", "im Norden Afghanistans"): a one-word neuter
+    name takes -s (Deutschland, China, Spanien, Afghanistan). Not a name that ends in
+    a sibilant, nor the feminine ones in -ei or -e ("der Türkei", "der Ukraine"), nor
+    plurals in -en or -eln ("der Philippinen", "der Malediven"; Spanien is no
+    plural), nor a name that is an English word but no English country's name
+    ("Island", Iceland: "Islands")."""
+    if " " in name or "-" in name or name.endswith(("s", "ß", "x", "z", "e", "ei", "eln")):
+        return []
+    if name.endswith("en") and not name.endswith("ien"):
+        return []
+    if name.lower() in english_words and name.lower() not in _ORDINARY_WORDS:
+        return []
+    return [f"{name}s"]
+
+
 def _writes_in_cjk(iso: str) -> bool:
     """Whether an official language of ``iso`` (CLDR) writes the country's name in
     Han, Kana or Hangul: China, Japan, the Koreas, Taiwan, Singapore."""
@@ -485,7 +502,8 @@ def build(date: str) -> dict[str, Any]:
     by_fips = {country["fips"]: iso for iso, country in countries.items() if country["fips"]}
     factbook = _factbook()
     locales = [Locale.parse(code) for code in LOCALES]
-    alternatives = _alternatives_by_country(frozenset(get_english_words_set(["web2"], lower=True)))
+    english_words = frozenset(get_english_words_set(["web2"], lower=True))
+    alternatives = _alternatives_by_country(english_words)
     common_words = frozenset(get_english_words_set(["web2"], lower=False))
 
     result_countries: dict[str, dict[str, Any]] = {}
@@ -495,6 +513,8 @@ def build(date: str) -> dict[str, Any]:
             name = locale.territories.get(iso)
             if name:
                 names.add(name)
+                if locale.language == "de":
+                    names.update(_german_genitive(name, english_words))
         names.update(alternatives.get(iso, ()))
         result_countries[iso] = {"names": sorted(names), "demonyms": [], "sovereign": None}
 
