@@ -96,7 +96,8 @@ _ACT_ON = frozenset(
 # forms a word or two after the place make it the object.
 _ACT_ON_AFTER = frozenset(
     {
-        "beliefern", "liefern", "unterstutzen", "unterstutzt", "sanktionieren",
+        "beliefern", "liefern", "liefert", "lieferte", "unterstutzen", "unterstutzt",
+        "sanktionieren",
         "bewaffnen", "finanzieren",
     }
 )  # fmt: skip
@@ -376,6 +377,8 @@ _ADDRESSED_BEFORE = frozenset(
         "пригрозил", "обвинил", "раскритиковал", "призвал", "потребовал",
         # A reported clause's subject ("told MPs that Russia must ..."): its government.
         "that", "dass", "que", "что",
+        # A condition's subject ("if Moscow continues", "sollte Moskau ...").
+        "if", "unless", "sollte", "falls", "wenn", "si", "если",
     }
 )  # fmt: skip
 # A place in the possessive owns something ("Kyiv's forces", "Moscow's threats"),

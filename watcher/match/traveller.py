@@ -132,7 +132,7 @@ _STAFF_AFTER = frozenset(
         "envoy", "envoys", "emissary", "aide", "aides", "adviser", "advisers", "advisor",
         "advisors", "spokesman", "spokeswoman", "spokesperson", "representative",
         "minister", "message", "letter", "delegation", "officials", "chief", "secretary",
-        "diplomat", "negotiator",
+        "diplomat", "negotiator", "deputy",
     }
     | _KIN
 )  # fmt: skip
