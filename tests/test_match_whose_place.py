@@ -247,3 +247,37 @@ def test_more_of_a_trip_not_made_is_excluded(shipped_leader_travel: TopicIndex) 
     assert not matches(shipped_leader_travel, "이재명 대통령, 트럼프 美 대통령과 첫 통화…방미 논의")
     assert not matches(shipped_leader_travel, "中国の軍事パレード、石破首相は北京に出席せず")
     assert matches(shipped_leader_travel, "石破首相、北京に到着")
+
+
+def test_a_german_country_name_in_the_genitive(travel: TopicIndex) -> None:
+    assert matches(travel, "Bundespräsident überraschend im Norden Afghanistans eingetroffen")
+    # Not a feminine name ("der Türkei") nor a plural ("der Philippinen").
+    assert not matches(travel, "Bundespräsident wirbt für die Mongoleis Bodenschätze")
+
+
+def test_french_across_the_rhine_and_german_beside(shipped_leader_travel: TopicIndex) -> None:
+    assert matches(shipped_leader_travel, "Macron outre-Rhin pour rencontrer le chancelier")
+    assert matches(shipped_leader_travel, "Lula neben Putin bei der Parade")
+
+
+def test_a_country_delivered_to_or_in_a_condition_is_no_place(travel: TopicIndex) -> None:
+    assert not matches(travel, "Der Kanzler lobt den Gepard, den man an Kiew liefert")
+    assert not matches(travel, "Die Kanzlerin warnt: Sollte Moskau eskalieren, drohen Sanktionen")
+
+
+def test_a_leaders_deputy_travels_not_the_leader(travel: TopicIndex) -> None:
+    assert not matches(travel, "Albanese deputy Marles in Washington for talks")
+
+
+def test_words_of_a_trip_not_made(shipped_leader_travel: TopicIndex) -> None:
+    assert not matches(shipped_leader_travel, "Sheinbaum won't go to Washington for the summit")
+    assert not matches(
+        shipped_leader_travel, "Starmer calls off Republic Day visit to New Delhi as variant surges"
+    )
+    assert not matches(
+        shipped_leader_travel,
+        "Starmer recognises Palestine in a video statement, meets Abbas in Amman",
+    )
+    assert not matches(
+        shipped_leader_travel, "Welterweight champion Sharif arrives in Jeddah for title defence"
+    )
