@@ -12,8 +12,9 @@ languages, not world facts.
 
 from __future__ import annotations
 
+from watcher.match.cjk_after import text_after
 from watcher.match.fold import is_cjk
-from watcher.match.press import CLAUSE_MARKS, number_at, text_between, token_at, written_at
+from watcher.match.press import CLAUSE_MARKS, text_between, token_at, written_at
 from watcher.match.text import FieldText, Tokens
 from watcher.match.window import HitSpan, PlacedSpan
 
@@ -140,15 +141,10 @@ _TIME = "time"
 
 def is_time_zone(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the place at ``span`` names a time zone ("日本時間", "Moscow time")."""
-    tokens = field.tokens
-    number = number_at(tokens, span.last)
-    if number is None:
-        return False
-    if tokens.words[number].isascii():
-        return token_at(tokens, span.last + 1) == _TIME
-    end = tokens.ends[number]
-    # A space at most, then the word: a fixed read.
-    return field.text[end : end + 3].lstrip().startswith(_CJK_TIME_AFTER)
+    if token_at(field.tokens, span.last + 1) == _TIME:
+        return True
+    # A space at most, then the word.
+    return text_after(span, field, 3).lstrip().startswith(_CJK_TIME_AFTER)
 
 
 def is_no_place(span: HitSpan, field: FieldText) -> bool:

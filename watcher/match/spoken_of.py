@@ -36,6 +36,7 @@ possessive ("Kyiv's forces"): :func:`names_a_government`.
 
 from __future__ import annotations
 
+from watcher.match.cjk_after import is_subject, is_topic_after
 from watcher.match.press import clause_break_between, number_at, token_at
 from watcher.match.text import FieldText, Tokens
 from watcher.match.window import PlacedSpan
@@ -114,33 +115,6 @@ _TOPIC_AFTER = frozenset(
         "threat", "threats",
     }
 )  # fmt: skip
-# The same in Chinese, Japanese and Korean, which write the noun right after the
-# place, or after a space ("美国威胁", "ウクライナ戦争", "우크라이나 전쟁"): their
-# words for threat, war, tariffs, sanctions, question, situation, conflict, crisis,
-# contingency ("台湾有事"), and for a declaration, agreement or treaty named
-# after where it was made ("워싱턴 선언", "巴黎协定").
-_CJK_TOPIC_AFTER = (
-    "威胁", "威脅", "战争", "戰爭", "关税", "關稅", "制裁", "问题", "問題", "局势", "局勢",
-    "冲突", "衝突", "危机", "危機", "脅威", "戦争", "関税", "情勢", "紛争", "有事",
-    "위협", "전쟁", "관세", "제재", "문제", "사태", "정세", "분쟁", "위기",
-    "宣言", "声明", "聲明", "协定", "協定", "协议", "協議", "合意", "共识", "共識", "条约",
-    "條約", "条約", "선언", "성명", "협정", "합의", "조약",
-    # An official's office the country qualifies ("美国国务卿布林肯", "米国務長官",
-    # "미국 국무장관"): whose official, not where anyone is.
-    "国务卿", "國務卿", "外长", "外長", "外交部长", "外交部長", "国防部长", "國防部長",
-    "防长", "特使", "大使", "国務長官", "国防長官", "外相", "外務大臣", "国防相",
-    "국무장관", "외교장관", "외무장관", "국방장관", "장관", "특사", "대사",
-    # Whom a leader warns, urges or presses ("모스크바에 경고", "北京に警告"): the
-    # government addressed.
-    "에 경고", "에 촉구", "에 요구", "에 압박", "에 항의", "に警告", "に要求", "に圧力",
-    "に抗議", "に要請",
-    # A government's stance or decision ("모스크바의 태도", "北京の立場", "华盛顿的决定").
-    "의 태도", "의 입장", "의 결정", "의 제안", "の立場", "の態度", "の決定", "的立场", "的立場",
-    "的态度", "的態度", "的决定", "的決定",
-)  # fmt: skip
-# How many characters after a CJK place are read for those nouns: a space and the
-# longest of them.
-_CJK_AFTER_READ = 6
 # Nouns of help, then the word that names who gets it ("support for Ukraine", "aid
 # to Gaza", "soutien à l'Ukraine", "Hilfe für die Ukraine").
 _HELP_TO = frozenset(
@@ -311,40 +285,13 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
         return True
     if word in _ON and before in _POLICY_NOUNS:
         return True
-    return _after_a_comment(span, field) or _cjk_topic_after(span, field)
+    return _after_a_comment(span, field) or is_topic_after(span, field)
 
 
 def _between_before(tokens: Tokens, at: int) -> bool:
     """Whether "between" comes a few words before position ``at`` ("between NATO
     members Poland and Lithuania")."""
     return any(token_at(tokens, at - back) in _BETWEEN for back in range(1, _BETWEEN_REACH + 1))
-
-
-# A Japanese or Korean particle right after a place makes it its clause's subject
-# or topic ("中国は日本への渡航自粛を呼びかけ", "러시아가 경고했다"): the country
-# that acts. Not "で"/"에서" (where), nor "이" (it begins words too).
-_CJK_SUBJECT_AFTER = ("は", "が", "은", "는", "가")
-
-
-def _cjk_subject(span: PlacedSpan, field: FieldText) -> bool:
-    """Whether a Japanese or Korean subject or topic particle follows the place."""
-    tokens = field.tokens
-    number = number_at(tokens, span.last)
-    if number is None or tokens.words[number].isascii():
-        return False
-    end = tokens.ends[number]
-    return field.text[end : end + 1] in _CJK_SUBJECT_AFTER
-
-
-def _cjk_topic_after(span: PlacedSpan, field: FieldText) -> bool:
-    """Whether a CJK noun of threat, war or dispute follows the place at ``span``."""
-    tokens = field.tokens
-    number = number_at(tokens, span.last)
-    if number is None or tokens.words[number].isascii():
-        return False
-    end = tokens.ends[number]
-    # A few characters past the place (a space, then the noun): a fixed cost.
-    return field.text[end : end + _CJK_AFTER_READ].lstrip().startswith(_CJK_TOPIC_AFTER)
 
 
 def _after_a_comment(span: PlacedSpan, field: FieldText) -> bool:
@@ -469,7 +416,7 @@ def names_a_government(span: PlacedSpan, field: FieldText) -> bool:
         return True
     if token_at(tokens, span.last + 1) in _ACTING_AFTER and before not in _PLACE_WORDS:
         return True
-    if _cjk_subject(span, field):
+    if is_subject(span, field):
         return True
     if token_at(tokens, span.last + 1) != "s" or not _apostrophe_after(span, field):
         return False
