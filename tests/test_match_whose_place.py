@@ -281,3 +281,26 @@ def test_words_of_a_trip_not_made(shipped_leader_travel: TopicIndex) -> None:
     assert not matches(
         shipped_leader_travel, "Welterweight champion Sharif arrives in Jeddah for title defence"
     )
+
+
+def test_where_goods_come_from_and_a_leaders_policy(travel: TopicIndex) -> None:
+    assert not matches(travel, "Trump says oil shipments from Venezuela will face penalties")
+    assert not matches(
+        travel,
+        "Ishiba calls Trump's tariffs regrettable",
+        "The prime minister told parliament in Tokyo that talks would continue.",
+    )
+    assert matches(travel, "Trump's plane lands in Caracas")
+
+
+def test_a_government_that_postponed_is_no_place(travel: TopicIndex) -> None:
+    assert not matches(
+        travel, "While Moscow postponed its own, President Lukashenko told the crowd in Belarus"
+    )
+
+
+def test_a_summit_called_off_in_the_headline(shipped_leader_travel: TopicIndex) -> None:
+    assert not matches(
+        shipped_leader_travel,
+        "Trump sanctions Russian oil firms after shelving Budapest summit with Putin",
+    )

@@ -172,7 +172,10 @@ _TRADE_NOUNS = frozenset(
         "инвестиции", "экспорт", "импорт", "поставки",
     }
 )  # fmt: skip
-_TRADE_TO = _EVENT_PLACE_WORDS | {"to", "into", "a", "nach", "vers", "hacia"}
+# Where they come from, too ("oil shipments from Venezuela", "Importe aus China").
+_TRADE_TO = _EVENT_PLACE_WORDS | frozenset(
+    {"to", "into", "a", "nach", "vers", "hacia", "from", "aus", "desde", "из"}
+)
 # Where someone comes from, not where anyone is ("a doctor born in Saudi Arabia",
 # "ein aus Saudi-Arabien stammender Arzt", "Saudi-born", "originaire du Mali").
 _ORIGIN_BEFORE = frozenset(
@@ -350,7 +353,8 @@ _ACTING_AFTER = frozenset(
         "warns", "warned", "urges", "urged", "vows", "vowed", "announces", "announced",
         "demands", "demanded", "denies", "denied", "rejects", "rejected", "condemns",
         "condemned", "accuses", "accused", "says", "said", "must", "mourns", "responds",
-        "prepares", "prepare", "bereitet", "prepara", "готовит",
+        "prepares", "prepare", "bereitet", "prepara", "готовит", "postponed", "postpones",
+        "cancelled", "canceled", "cancels",
         "propose", "envoie", "offre", "promet", "annonce", "denonce", "condamne",
         "menace", "exige", "accuse", "reclame", "affirme", "doit",
         "schickt", "schickte", "sendet", "entsendet", "bietet", "verspricht", "kundigt",

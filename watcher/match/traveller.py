@@ -441,9 +441,12 @@ _GIVEN_NAMES = 3
 
 def is_spoken_of_leader(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the leader at ``span`` follows a noun of what they decide or say and
-    "of" ("memories of Donald Trump", "la décision de Donald Trump"): the subject
-    of someone else's sentence, not a traveller."""
+    "of" ("memories of Donald Trump", "la décision de Donald Trump"), or owns one
+    ("Trump's tariffs"): the subject of someone else's sentence, not a traveller."""
     tokens = field.tokens
+    # "Trump's tariffs on Japan": the leader's policy, not the leader's trip.
+    if token_at(tokens, span.last + 1) == "s" and token_at(tokens, span.last + 2) in OPINION_NOUNS:
+        return True
     at = span.first - 1
     # Past the given names of a one-word span's full name ("of Donald Trump").
     while span.first - at <= _GIVEN_NAMES and written_at(field, at)[:1].isupper():
