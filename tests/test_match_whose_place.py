@@ -304,3 +304,9 @@ def test_a_summit_called_off_in_the_headline(shipped_leader_travel: TopicIndex) 
         shipped_leader_travel,
         "Trump sanctions Russian oil firms after shelving Budapest summit with Putin",
     )
+
+
+def test_a_lower_case_adjective_after_the_title_still_qualifies_it(travel: TopicIndex) -> None:
+    # "indien" is also India's German name; after a French title it is the adjective.
+    assert matches(travel, "Arrivé jeudi à Paris, le dirigeant indien doit repartir samedi")
+    assert not matches(travel, "Albanese tours Tasmania with the island premier in Hobart")

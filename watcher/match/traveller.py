@@ -277,7 +277,12 @@ def qualifies_another_office(span: HitSpan, field: FieldText) -> bool:
     # The query writes the qualifier before the title ("(@demonyms OR @countries)
     # NEAR/6 @leader-titles"), so the first hit is the qualifier.
     qualifier = span.hits[0]
-    if qualifier.first == qualifier.last and written_at(field, qualifier.first)[:1].islower():
+    # Before the title only: after it, French and Spanish write a country's
+    # adjective in lower case ("le dirigeant indien").
+    if (
+        qualifier.first == qualifier.last == span.first
+        and written_at(field, qualifier.first)[:1].islower()
+    ):
         return True
     return qualifier.last == span.last and any(
         is_office(position)
