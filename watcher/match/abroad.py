@@ -45,7 +45,6 @@ and Japanese news, a bare 대통령 or 총리 is South Korea's and a bare 首相
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, partial
 from typing import Protocol, TypeVar
@@ -54,8 +53,8 @@ from watcher.match.adjective import adjective_country
 from watcher.match.fold import is_cjk
 from watcher.match.no_place import is_no_place, names_a_border, word_before
 from watcher.match.press import (
-    CLAUSE_MARKS,
     abbreviated_country,
+    break_between,
     number_at,
     press_country,
     text_between,
@@ -202,15 +201,7 @@ def _crosses_a_clause(left: PlacedSpan, field: FieldText) -> bool:
     """Whether a leader's span of several tokens (a country with a title) holds
     punctuation that ends a phrase, or the end of a sentence ("… Литвой и Польшей.
     В День студенчества президент")."""
-    if left.first == left.last:
-        return False
-    between = text_between(field, left.first, left.last)
-    return between is not None and (
-        not CLAUSE_MARKS.isdisjoint(between) or _SENTENCE_END.search(between) is not None
-    )
-
-
-_SENTENCE_END = re.compile(r"[.!?]\s")
+    return left.first != left.last and break_between(field, left.first, left.last)
 
 
 def _title_before_country(left: PlacedSpan, titles: Sequence[PlacedSpan], field: FieldText) -> bool:

@@ -84,6 +84,20 @@ def clause_break_between(field: FieldText, first: int, last: int) -> bool:
     return between is not None and not CLAUSE_MARKS.isdisjoint(between)
 
 
+# The end of a sentence: a full stop, question or exclamation mark before a space or
+# the text's end, not after a capital ("J. D. Vance"), or a CJK one.
+SENTENCE_END = re.compile(r"(?<![A-Z])[.!?](?:\s|$)|[。！？]")
+
+
+def break_between(field: FieldText, first: int, last: int) -> bool:
+    """Whether phrase-ending punctuation or a sentence's end stands between the
+    tokens at positions ``first`` and ``last``; False if either is no token."""
+    between = text_between(field, first, last)
+    return between is not None and (
+        not CLAUSE_MARKS.isdisjoint(between) or SENTENCE_END.search(between) is not None
+    )
+
+
 # The headline abbreviations of the countries most in the news, in Japanese,
 # Korean (in Hanja) and Chinese: language facts of their press.
 _ABBREVIATIONS = {

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from watcher.knowledge import leader_titles
-from watcher.match.press import number_at, text_between, token_at
+from watcher.match.press import SENTENCE_END, number_at, text_between, token_at
 from watcher.match.text import FieldText
 from watcher.match.traveller import HEADLINE, SUMMARY, qualifies_another_office
 from watcher.match.window import HitSpan, PlacedSpan
@@ -83,11 +83,10 @@ _SPEECH = frozenset(
     }
 )  # fmt: skip
 _SPEECH_REACH = 5
-_SENTENCE_END = re.compile(r"(?<![A-Z])[.!?](?:\s|$)|[。！？]")
 
 
 def _first_sentence_end(text: str) -> int:
-    found = _SENTENCE_END.search(text)
+    found = SENTENCE_END.search(text)
     return found.start() if found else len(text)
 
 
