@@ -43,6 +43,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -429,13 +430,19 @@ def _new_spellings(spellings: Iterable[str], known: list[str]) -> list[str]:
 _CJK_TRANSFORMS = ("ru-zh", "ru-ja")
 
 
+@cache
+def _transliterator(transform: str) -> icu.Transliterator:
+    """CLDR's ``transform``, built once: a city's Han names ask for one per city."""
+    return icu.Transliterator.createInstance(transform)
+
+
 def _cjk_variants(cyrillic: list[str]) -> list[str]:
     """The one-word (family name) Cyrillic spellings in Han and Katakana, by CLDR's
     Russian-to-Chinese and Russian-to-Japanese transforms. A full name is left out:
     CLDR joins its parts with a space where the press writes a middle dot."""
     found = []
     for transform in _CJK_TRANSFORMS:
-        transliterator = icu.Transliterator.createInstance(transform)
+        transliterator = _transliterator(transform)
         for name in cyrillic:
             if len(name.split()) != 1:
                 continue
@@ -455,7 +462,7 @@ def _han_variants(names: set[str]) -> set[str]:
     characters (CLDR's transforms), less the names themselves."""
     found: set[str] = set()
     for transform in _HAN_TRANSFORMS:
-        transliterator = icu.Transliterator.createInstance(transform)
+        transliterator = _transliterator(transform)
         for name in names:
             if name and all(_is_han(char) for char in name):
                 found.add(transliterator.transliterate(name))
