@@ -69,6 +69,14 @@ def text_between(field: FieldText, first: int, last: int) -> str | None:
     return field.text[tokens.ends[start] : tokens.starts[end]]
 
 
+def field_positions(field: FieldText) -> range:
+    """Every position from a field's first token to its last (gaps included)."""
+    tokens = field.tokens
+    if tokens.positions is None:
+        return range(tokens.first_position, tokens.first_position + len(tokens))
+    return range(tokens.positions[0], tokens.positions[-1] + 1) if len(tokens) else range(0)
+
+
 def written_at(field: FieldText, position: int) -> str:
     """The word at ``position`` as written (case and accents kept), or "" for none."""
     number = number_at(field.tokens, position)

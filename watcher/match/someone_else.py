@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from watcher.knowledge import leader_titles
-from watcher.match.press import SENTENCE_END, number_at, text_between, token_at
+from watcher.match.press import SENTENCE_END, field_positions, number_at, text_between, token_at
 from watcher.match.text import FieldText
 from watcher.match.traveller import HEADLINE, SUMMARY, qualifies_another_office
 from watcher.match.window import HitSpan, PlacedSpan
@@ -90,13 +90,6 @@ def _first_sentence_end(text: str) -> int:
     return found.start() if found else len(text)
 
 
-def _positions(field: FieldText) -> range:
-    tokens = field.tokens
-    if tokens.positions is None:
-        return range(tokens.first_position, tokens.first_position + len(tokens))
-    return range(tokens.positions[0], tokens.positions[-1] + 1) if len(tokens) else range(0)
-
-
 def _is_office(field: FieldText, position: int) -> bool:
     word = token_at(field.tokens, position)
     if word in _OFFICE_WORDS or (_MINISTER_COMPOUND.match(word) and "prasident" not in word):
@@ -117,7 +110,7 @@ def _opening_office(summary: FieldText) -> int | None:
         if at >= 0 and not (office == "大臣" and opening[:at].endswith("総理")):
             return -1
     tokens = summary.tokens
-    for position in _positions(summary)[:_OPENING_REACH]:
+    for position in field_positions(summary)[:_OPENING_REACH]:
         number = number_at(tokens, position)
         # span(), not starts[]: the offsets of a few tokens, not of the whole summary.
         if number is None or tokens.span(number, number)[0] >= end:
@@ -130,7 +123,7 @@ def _opening_office(summary: FieldText) -> int | None:
 def _opens_with(spans: Iterable[PlacedSpan], field: FieldText) -> bool:
     """Whether one of ``spans`` is the first words of ``field`` (past one word
     such as "As" or "Mr")."""
-    positions = _positions(field)[:2]
+    positions = field_positions(field)[:2]
     return any(span.first in positions for span in spans)
 
 
@@ -142,7 +135,7 @@ _HEADLINE_SUBJECT_REACH = 3
 def _headline_opens_with_office(headline: FieldText, lefts: Sequence[TaggedSpan]) -> bool:
     """Whether the headline's subject is an official: a minister's, secretary's or
     envoy's office among its first words, with no leader named before it."""
-    for position in _positions(headline)[:_HEADLINE_SUBJECT_REACH]:
+    for position in field_positions(headline)[:_HEADLINE_SUBJECT_REACH]:
         if _is_office(headline, position):
             return not any(
                 left.field == HEADLINE

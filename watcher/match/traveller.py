@@ -26,7 +26,7 @@ from functools import cache
 
 from watcher.knowledge import leader_name_words
 from watcher.match.fold import fold
-from watcher.match.press import number_at, text_between, token_at, written_at
+from watcher.match.press import field_positions, number_at, text_between, token_at, written_at
 from watcher.match.spoken_of import OF_NOUN, OPINION_NOUNS
 from watcher.match.text import FieldText
 from watcher.match.window import HitSpan, PlacedSpan
@@ -317,15 +317,8 @@ _OPENING_WORDS = frozenset(
 def title_case(field: FieldText) -> bool:
     """Whether every word of four letters or more is capitalised ("Albanese Drops In
     On Troops"): then capitals say nothing of names."""
-    long = [w for w in (written_at(field, p) for p in _positions(field)) if len(w) >= 4]
+    long = [w for w in (written_at(field, p) for p in field_positions(field)) if len(w) >= 4]
     return all(w[:1].isupper() for w in long if w.isalpha())
-
-
-def _positions(field: FieldText) -> range:
-    tokens = field.tokens
-    if tokens.positions is None:
-        return range(tokens.first_position, tokens.first_position + len(tokens))
-    return range(tokens.positions[0], tokens.positions[-1] + 1) if len(tokens) else range(0)
 
 
 # How far into the summary a headline's one-word name is looked for beside
