@@ -8,7 +8,7 @@ as text after the place's last character.
 
 from __future__ import annotations
 
-from watcher.match.press import number_at
+from watcher.match.press import text_after, token_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan
 
@@ -45,23 +45,20 @@ _TOPIC_READ = 6
 _SUBJECT_AFTER = ("は", "が", "은", "는", "가")
 
 
-def text_after(span: PlacedSpan, field: FieldText, length: int) -> str:
+def cjk_text_after(span: PlacedSpan, field: FieldText, length: int) -> str:
     """The ``length`` characters right after the place at ``span`` when it is written
-    in CJK characters, else "": a fixed read, whatever the field's size."""
-    tokens = field.tokens
-    number = number_at(tokens, span.last)
-    if number is None or tokens.words[number].isascii():
+    in CJK characters, else ""."""
+    if token_at(field.tokens, span.last).isascii():
         return ""
-    end = tokens.ends[number]
-    return field.text[end : end + length]
+    return text_after(field, span.last, length)
 
 
 def is_topic_after(span: PlacedSpan, field: FieldText) -> bool:
     """Whether a CJK noun of threat, war or dispute (or an official's office, a
     declaration, a government's stance) follows the place at ``span``."""
-    return text_after(span, field, _TOPIC_READ).lstrip().startswith(_TOPIC_AFTER)
+    return cjk_text_after(span, field, _TOPIC_READ).lstrip().startswith(_TOPIC_AFTER)
 
 
 def is_subject(span: PlacedSpan, field: FieldText) -> bool:
     """Whether a Japanese or Korean subject or topic particle follows the place."""
-    return text_after(span, field, 1) in _SUBJECT_AFTER
+    return cjk_text_after(span, field, 1) in _SUBJECT_AFTER

@@ -12,7 +12,7 @@ languages, not world facts.
 
 from __future__ import annotations
 
-from watcher.match.cjk_after import text_after
+from watcher.match.cjk_after import cjk_text_after
 from watcher.match.fold import is_cjk
 from watcher.match.press import CLAUSE_MARKS, text_between, token_at, written_at
 from watcher.match.text import FieldText, Tokens
@@ -144,7 +144,7 @@ def is_time_zone(span: PlacedSpan, field: FieldText) -> bool:
     if token_at(field.tokens, span.last + 1) == _TIME:
         return True
     # A space at most, then the word.
-    return text_after(span, field, 3).lstrip().startswith(_CJK_TIME_AFTER)
+    return cjk_text_after(span, field, 3).lstrip().startswith(_CJK_TIME_AFTER)
 
 
 def is_no_place(span: HitSpan, field: FieldText) -> bool:

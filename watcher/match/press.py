@@ -69,6 +69,16 @@ def text_between(field: FieldText, first: int, last: int) -> str | None:
     return field.text[tokens.ends[start] : tokens.starts[end]]
 
 
+def text_after(field: FieldText, position: int, length: int) -> str:
+    """The ``length`` characters right after the token at ``position`` as written,
+    or "" if it is no token: a fixed read, whatever the field's size."""
+    number = number_at(field.tokens, position)
+    if number is None:
+        return ""
+    end = field.tokens.ends[number]
+    return field.text[end : end + length]
+
+
 def field_positions(field: FieldText) -> range:
     """Every position from a field's first token to its last (gaps included)."""
     tokens = field.tokens

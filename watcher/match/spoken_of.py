@@ -37,7 +37,7 @@ possessive ("Kyiv's forces"): :func:`names_a_government`.
 from __future__ import annotations
 
 from watcher.match.cjk_after import is_subject, is_topic_after
-from watcher.match.press import clause_break_between, number_at, token_at
+from watcher.match.press import clause_break_between, number_at, text_after, token_at
 from watcher.match.text import FieldText, Tokens
 from watcher.match.window import PlacedSpan
 
@@ -396,11 +396,7 @@ _PERSONAL_A = frozenset({"a", "al"})
 
 def _apostrophe_after(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the place at ``span`` is followed by an apostrophe ("Kyiv's")."""
-    number = number_at(field.tokens, span.last)
-    if number is None:
-        return False
-    end = field.tokens.ends[number]
-    return field.text[end : end + 1] in ("'", "’")
+    return text_after(field, span.last, 1) in ("'", "’")
 
 
 def names_a_government(span: PlacedSpan, field: FieldText) -> bool:
