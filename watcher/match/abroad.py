@@ -172,12 +172,7 @@ def _in_name(place: PlacedSpan, leader: PlacedSpan, field: FieldText) -> bool:
     """Whether ``place`` is a given name right before a leader's family name: only
     a space, or Japanese's name dot, between them ("블라디미르 푸틴", "ウラジーミル・
     プーチン"; "Peking: Kanzler wirbt" is a place, then a title)."""
-    if place.field != leader.field:
-        return False
-    if place.last == leader.first - 2:
-        # Katakana's middle dot is a token of its own.
-        return token_at(field.tokens, place.last + 1) in _NAME_DOTS
-    if place.last != leader.first - 1:
+    if place.field != leader.field or place.last != leader.first - 1:
         return False
     between = text_between(field, place.last, leader.first)
     return between is None or between.isspace() or between in _NAME_DOTS

@@ -22,7 +22,9 @@ _KEPT_MARKS = frozenset("\u3099\u309a")
 _CJK_RANGES = (
     "\u1100-\u11ff"  # Hangul Jamo
     "\u2e80-\u2fdf"  # CJK radicals
-    "\u3040-\u30ff"  # Hiragana, Katakana
+    # Hiragana, Katakana, less the double hyphen and the middle dot, which are
+    # punctuation ("ウラジーミル・プーチン" is two words, not three).
+    "\u3041-\u309f\u30a1-\u30fa\u30fc-\u30ff"
     "\u3130-\u318f"  # Hangul compatibility Jamo
     "\u31f0-\u31ff"  # Katakana phonetic extensions
     "\u3400-\u4dbf"  # CJK Extension A
