@@ -174,7 +174,7 @@ _CJK_KIN_SKIP = 2
 _CJK_ENVOY_AFTER = ("特使", "使者")
 _HANGUL_ENVOY = "특사"
 _CJK_ENVOY_SKIP = 5
-_CJK_KIN_REACH = _CJK_ENVOY_SKIP + 3
+_CJK_AFTER_REACH = _CJK_ENVOY_SKIP + 3
 
 
 def _kin_after(span: PlacedSpan, field: FieldText) -> bool:
@@ -184,7 +184,7 @@ def _kin_after(span: PlacedSpan, field: FieldText) -> bool:
     if token_at(tokens, span.last + 1).isascii():
         return False  # nothing, or a Latin word: not these languages
     following = "".join(
-        token_at(tokens, span.last + offset) for offset in range(1, _CJK_KIN_REACH + 1)
+        token_at(tokens, span.last + offset) for offset in range(1, _CJK_AFTER_REACH + 1)
     )
     if any(0 <= following.find(kin) <= _CJK_KIN_SKIP for kin in _CJK_KIN_AFTER):
         return True
