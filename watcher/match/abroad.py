@@ -60,7 +60,7 @@ from watcher.match.press import (
     text_between,
     token_at,
 )
-from watcher.match.someone_else import is_official_story, is_someone_else
+from watcher.match.someone_else import is_official_story, is_someone_else, title_fits
 from watcher.match.spoken_of import is_spoken_of, names_a_government
 from watcher.match.text import FieldText
 from watcher.match.traveller import (
@@ -176,6 +176,25 @@ def _in_name(place: PlacedSpan, leader: PlacedSpan, field: FieldText) -> bool:
         return False
     between = text_between(field, place.last, leader.first)
     return between is None or between.isspace() or between in _NAME_DOTS
+
+
+# A title right after one of these is another office's ("Vice President JD Vance",
+# "le vice-président", "Deputy Prime Minister"): no leader's.
+_DEPUTY = frozenset({"vice", "deputy", "вице"})
+
+
+def _titles_a_name(title: PlacedSpan, named: Iterable[PlacedSpan], field: FieldText) -> bool:
+    """Whether a bare title stands beside a leader's name, only a space between
+    ("President Donald Trump", "Prime Minister Narendra Modi", "푸틴 대통령"): it is
+    that leader's title, and the name is judged as who travels, not the title."""
+    return any(
+        name.field == title.field
+        and (
+            (name.first == title.last + 1 and _only_space_between(field, title.last, name.first))
+            or (name.last == title.first - 1 and _only_space_between(field, name.last, title.first))
+        )
+        for name in named
+    )
 
 
 def _is_title(left: PlacedSpan, titles: Iterable[PlacedSpan]) -> bool:
@@ -359,7 +378,11 @@ def abroad_pairs(
         if not home:
             # A bare title ("the chancellor") is the leader the headline names, or
             # in Korean and Japanese news, South Korea's and Japan's.
-            if any(_overlaps(left, other) for other in travellers):
+            if (
+                any(_overlaps(left, other) for other in travellers)
+                or _titles_a_name(left, named, fields[left.field])
+                or token_at(fields[left.field].tokens, left.first - 1) in _DEPUTY
+            ):
                 return home, []
             home = adjective_country(left, fields[left.field]) or abbreviated_country(
                 left, fields[left.field]
@@ -371,7 +394,11 @@ def abroad_pairs(
             home = (
                 home
                 or press_country(left, fields[left.field], fields)
-                or (borrowed if left.field != HEADLINE else frozenset())
+                or (
+                    borrowed
+                    if left.field != HEADLINE and title_fits(left, fields[left.field], borrowed)
+                    else frozenset()
+                )
             )
         if not home or (left.tags and left not in travellers):
             return home, []
