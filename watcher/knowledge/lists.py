@@ -8,7 +8,8 @@ Shipped lists (all terms tagged with ISO 3166 country codes):
 ``countries``            country and territory names in the main news languages
 ``capitals``, ``cities`` capitals, and cities of 200,000 people or more, in
                          Latin, Cyrillic, Han, Hangul and Kana spellings
-``regions``              first-level regions of every country (home evidence only)
+``regions``              first-level regions of every country, and towns named like
+                         a listed city abroad ("Brest" in France): home evidence only
 ``places``               countries, capitals, cities and regions together
 ``territories``          the names of dependent territories (Hong Kong, Greenland),
                          tagged like ``countries``: a title they qualify is no
@@ -253,14 +254,20 @@ def _shipped_terms() -> dict[str, tuple[EntityTerm, ...]]:
             for name in country["names"]
         ),
     }
-    for kind, name in (("capital", "capitals"), ("city", "cities"), ("region", "regions")):
+    # A town named like a foreign city ("Brest" in France) is, like a region, only
+    # evidence of home: it joins the regions.
+    for kinds, name in (
+        (("capital",), "capitals"),
+        (("city",), "cities"),
+        (("region", "town"), "regions"),
+    ):
         found = [
             (spelling, owners(place["country"]))
             for place in world["places"]
-            if place["kind"] == kind
+            if place["kind"] in kinds
             for spelling in place["names"]
         ]
-        lists[name] = _merge((), found) if kind == "region" else _merge(found)
+        lists[name] = _merge((), found) if name == "regions" else _merge(found)
     lists["places"] = _merge(
         [pair for name in ("countries", "capitals", "cities") for pair in _pairs(lists[name])],
         _region_pairs(lists["regions"]),
