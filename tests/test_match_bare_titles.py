@@ -54,3 +54,17 @@ def test_a_bare_title_borrows_the_headlines_leader_only_if_it_is_their_office(
     assert matches(travel, "Starmer raises tariffs on Indian steel", summary)
     # A title of no office the Factbook names fits any leader ("the leader").
     assert matches(travel, "Trump raises tariffs", "The leader said in Delhi he would not bow.")
+
+
+def test_a_bare_title_with_another_name_is_not_the_headlines_leader(
+    travel: TopicIndex,
+) -> None:
+    title = "Xi praises ties with Indonesia"
+    # "President Joko Widodo" is no listed leader: the title is his, not Xi's.
+    assert not matches(travel, title, "Outgoing President Joko Widodo spoke in Jakarta.")
+    assert matches(travel, title, "The president spoke in Jakarta.")
+
+
+def test_french_premier_after_a_determiner_is_first_not_a_title(travel: TopicIndex) -> None:
+    assert not matches(travel, "L'Allemagne remporte son premier match à Paris")
+    assert matches(travel, "Le Premier ministre britannique Keir Starmer arrive à Paris")

@@ -310,3 +310,11 @@ def test_a_lower_case_adjective_after_the_title_still_qualifies_it(travel: Topic
     # "indien" is also India's German name; after a French title it is the adjective.
     assert matches(travel, "Arrivé jeudi à Paris, le dirigeant indien doit repartir samedi")
     assert not matches(travel, "Albanese tours Tasmania with the island premier in Hobart")
+
+
+def test_a_leaders_policy_named_by_its_place_is_no_trip(travel: TopicIndex) -> None:
+    # The place names what the leader owns ("Trump's Greenland push"), and so does
+    # an event of theirs ("Trump's inauguration"); the leader is spoken of.
+    assert not matches(travel, "Danish PM arrives in Nuuk amid Trump's Greenland push")
+    assert not matches(travel, "Beijing sends its vice president to Trump's inauguration")
+    assert matches(travel, "Danish PM arrives in Nuuk as Trump visits Greenland")

@@ -49,6 +49,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, partial
 from typing import Protocol, TypeVar
 
+from watcher.knowledge import leader_name_words
 from watcher.match.adjective import adjective_country
 from watcher.match.fold import is_cjk
 from watcher.match.no_place import is_no_place, names_a_border, word_before
@@ -59,9 +60,11 @@ from watcher.match.press import (
     press_country,
     text_between,
     token_at,
+    written_at,
 )
 from watcher.match.someone_else import is_official_story, is_someone_else, title_fits
 from watcher.match.spoken_of import is_spoken_of, names_a_government
+from watcher.match.status import NotSitting, is_not_sitting
 from watcher.match.text import FieldText
 from watcher.match.traveller import (
     HEADLINE,
@@ -197,6 +200,19 @@ def _titles_a_name(title: PlacedSpan, named: Iterable[PlacedSpan], field: FieldT
     )
 
 
+def _titles_another(title: PlacedSpan, field: FieldText) -> bool:
+    """Whether a bare title goes with a capitalised name that is no listed leader's
+    ("outgoing President Joko Widodo"): someone else than the headline's leader."""
+    after = title.last + 1
+    written = written_at(field, after)
+    return (
+        written[:1].isupper()
+        and not is_cjk(written)
+        and token_at(field.tokens, after) not in leader_name_words()
+        and _only_space_between(field, title.last, after)
+    )
+
+
 def _is_title(left: PlacedSpan, titles: Iterable[PlacedSpan]) -> bool:
     """Whether a leader's one-word term at ``left`` is also a bare title ("Pope",
     "Kanzler", "Taoiseach"): the capitalised word beside it is the name the title
@@ -230,6 +246,24 @@ def _title_before_country(left: PlacedSpan, titles: Sequence[PlacedSpan], field:
         return False
     number = number_at(field.tokens, left.first)
     return number is not None and is_cjk(field.tokens.words[number])
+
+
+# French "premier" after a determiner is "first" ("son premier déplacement à
+# l'étranger"), not the English title; "le Premier ministre" is the title.
+_FIRST = frozenset({"premier", "premiere"})
+_FRENCH_DETERMINERS = frozenset(
+    {"le", "la", "l", "son", "sa", "leur", "du", "au", "un", "une", "ce", "cette", "notre"}
+)
+
+
+def _french_first(left: PlacedSpan, field: FieldText) -> bool:
+    """Whether a leader's span ends in French "premier" meaning "first"."""
+    tokens = field.tokens
+    return (
+        token_at(tokens, left.last) in _FIRST
+        and token_at(tokens, left.last - 1) in _FRENCH_DETERMINERS
+        and token_at(tokens, left.last + 1) != "ministre"
+    )
 
 
 def _inside_another_name(left: TaggedSpan, lefts: Sequence[TaggedSpan]) -> bool:
@@ -321,6 +355,7 @@ def abroad_pairs(
         for left in lefts
         if not _title_before_country(left, bare_titles, fields[left.field])
         and not _inside_another_name(left, lefts)
+        and not _french_first(left, fields[left.field])
     ]
     rights = _first_spans(rights, MAX_ABROAD_RIGHTS)
     window = SpanWindow(rights)
@@ -338,6 +373,7 @@ def abroad_pairs(
     # Asked only for a leader no other rule dropped (most items have none), once.
     official_story = cache(partial(is_official_story, fields, lefts))
 
+    not_sitting = NotSitting.of(lefts, fields)
     travellers = [
         left
         for left in lefts
@@ -346,6 +382,7 @@ def abroad_pairs(
         and not is_sender(left, fields[left.field])
         and not is_spoken_of_leader(left, fields[left.field])
         and not is_lower_case_name(left, fields[left.field])
+        and not not_sitting.covers(left, fields[left.field])
         and not qualifies_another_office(left, fields[left.field])
         and not (is_namesake(left, fields, listed, title_cased) and not _is_title(left, titles))
         and not is_someone_else(left, fields, lefts, rights, official_story)
@@ -382,6 +419,7 @@ def abroad_pairs(
                 any(_overlaps(left, other) for other in travellers)
                 or _titles_a_name(left, named, fields[left.field])
                 or token_at(fields[left.field].tokens, left.first - 1) in _DEPUTY
+                or is_not_sitting(left, fields[left.field])
             ):
                 return home, []
             home = adjective_country(left, fields[left.field]) or abbreviated_country(
@@ -396,7 +434,9 @@ def abroad_pairs(
                 or press_country(left, fields[left.field], fields)
                 or (
                     borrowed
-                    if left.field != HEADLINE and title_fits(left, fields[left.field], borrowed)
+                    if left.field != HEADLINE
+                    and title_fits(left, fields[left.field], borrowed)
+                    and not _titles_another(left, fields[left.field])
                     else frozenset()
                 )
             )

@@ -106,13 +106,14 @@ _AFTER_REACH = 2
 # English nouns of talk and dispute right after a place make it the subject's
 # modifier ("after Japanese premier's Taiwan remarks", "Trump's China tariffs",
 # "the Ukraine war"): what the news is about, not where anyone is.
-_TOPIC_AFTER = frozenset(
+TOPIC_AFTER = frozenset(
     {
         "remarks", "comments", "tariffs", "tariff", "sanctions", "policy", "stance", "war",
         "strategy", "ceasefire", "crisis", "conflict", "invasion", "question", "issue",
         "dispute", "row", "trade", "deal", "pact", "accord", "accords", "agreement",
         "review", "ruling", "probe", "declaration", "treaty", "consensus", "communique",
-        "threat", "threats",
+        "threat", "threats", "push", "bid", "plan", "plans", "takeover", "annexation",
+        "gambit", "ambitions", "envoy",
     }
 )  # fmt: skip
 # Nouns of help, then the word that names who gets it ("support for Ukraine", "aid
@@ -281,7 +282,7 @@ def is_spoken_of(span: PlacedSpan, field: FieldText) -> bool:
     # Not after a word of place or across a comma: "Starmer, in Washington,
     # comments on ..." is where he is, and "comments" a verb.
     if (
-        token_at(tokens, span.last + 1) in _TOPIC_AFTER
+        token_at(tokens, span.last + 1) in TOPIC_AFTER
         and word not in _PLACE_WORDS
         and not clause_break_between(field, span.last, span.last + 1)
     ):
@@ -443,7 +444,8 @@ OPINION_NOUNS = frozenset(
         "anhanger", "wahl", "sieg", "regierung", "ankundigung", "vorschlag", "antwort", "zolle",
         "politica", "declaraciones", "amenazas", "exigencias", "criticas", "aliado",
         "partidarios", "eleccion", "victoria", "gobierno", "anuncio", "propuesta", "respuesta",
-        "aranceles", "sanciones",
+        "aranceles", "sanciones", "inauguration", "investiture", "amtseinfuhrung",
+        "investidura", "инаугурация", "инаугурации",
     }
 )  # fmt: skip
 OF_NOUN = frozenset({"of", "de", "d", "du", "von", "des", "del", "by", "par", "por", "durch"})

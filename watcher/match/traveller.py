@@ -27,7 +27,7 @@ from functools import cache
 from watcher.knowledge import leader_name_words
 from watcher.match.fold import fold
 from watcher.match.press import field_positions, number_at, text_between, token_at, written_at
-from watcher.match.spoken_of import OF_NOUN, OPINION_NOUNS
+from watcher.match.spoken_of import OF_NOUN, OPINION_NOUNS, TOPIC_AFTER
 from watcher.match.text import FieldText
 from watcher.match.window import HitSpan, PlacedSpan
 
@@ -437,13 +437,24 @@ def is_namesake(
 _GIVEN_NAMES = 3
 
 
+# What a leader owns that a place names ("Trump's Greenland push").
+OWNED_NOUNS = OPINION_NOUNS | TOPIC_AFTER
+
+
 def is_spoken_of_leader(span: PlacedSpan, field: FieldText) -> bool:
     """Whether the leader at ``span`` follows a noun of what they decide or say and
     "of" ("memories of Donald Trump", "la décision de Donald Trump"), or owns one
     ("Trump's tariffs"): the subject of someone else's sentence, not a traveller."""
     tokens = field.tokens
-    # "Trump's tariffs on Japan": the leader's policy, not the leader's trip.
-    if token_at(tokens, span.last + 1) == "s" and token_at(tokens, span.last + 2) in OPINION_NOUNS:
+    # "Trump's tariffs on Japan": the leader's policy, not the leader's trip; so is
+    # one named by its place ("amid Trump's Greenland push", "Trump's Gaza plan").
+    if token_at(tokens, span.last + 1) == "s" and (
+        token_at(tokens, span.last + 2) in OPINION_NOUNS
+        or (
+            written_at(field, span.last + 2)[:1].isupper()
+            and token_at(tokens, span.last + 3) in OWNED_NOUNS
+        )
+    ):
         return True
     at = span.first - 1
     # Past the given names of a one-word span's full name ("of Donald Trump").
