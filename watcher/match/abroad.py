@@ -287,6 +287,23 @@ def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
     return next(iter(named)) if len(named) == 1 else frozenset()
 
 
+def _headline_adjective_country(
+    lefts: Iterable[TaggedSpan], fields: Mapping[str, FieldText]
+) -> frozenset[str]:
+    """The country of the one bare title in the headline whose adjective names one
+    ("El presidente indonesio", "le président kazakh"); empty if none or several."""
+    field = fields.get(HEADLINE)
+    if field is None:
+        return frozenset()
+    named = {
+        country
+        for left in lefts
+        if left.field == HEADLINE and not left.tags
+        if (country := adjective_country(left, field))
+    }
+    return next(iter(named)) if len(named) == 1 else frozenset()
+
+
 # "Putin says Kyiv and Moscow must ...": a place joined by one of these to a place
 # that stands for its government stands for its own.
 _AND = frozenset({"and", "or", "und", "oder", "et", "ou", "y", "o", "и", "или"})
@@ -387,7 +404,9 @@ def abroad_pairs(
         and not (is_namesake(left, fields, listed, title_cased) and not _is_title(left, titles))
         and not is_someone_else(left, fields, lefts, rights, official_story)
     ]
-    borrowed = headline_countries(travellers)
+    # The headline's leader may be a title with its country's adjective ("El
+    # presidente indonesio, invitado de honor ..."): its country is lent too.
+    borrowed = headline_countries(travellers) or _headline_adjective_country(lefts, fields)
     governments = _governments(rights, fields)
     named = [left for left in lefts if left.tags]
 

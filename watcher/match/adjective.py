@@ -1,5 +1,7 @@
 """A country's adjective beside a bare title (issue #20): "le président kazakh",
-"el presidente argentino", "der kasachische Präsident", "российский президент".
+"el presidente argentino", "der kasachische Präsident", "российский президент";
+and beside a word of place: "der ukrainischen Hauptstadt", "la capitale
+ukrainienne" (:func:`place_country`).
 
 The shipped demonyms are the Factbook's, in English ("Kazakhstani"). French,
 Spanish, Italian and Portuguese write a lower-case adjective right after the
@@ -23,7 +25,7 @@ from functools import cache, lru_cache
 
 from watcher.knowledge import country_names
 from watcher.match.fold import fold
-from watcher.match.press import number_at, text_between, written_at
+from watcher.match.press import number_at, text_between, token_at, written_at
 from watcher.match.text import FieldText
 from watcher.match.window import PlacedSpan
 
@@ -123,3 +125,31 @@ def _folded(field: FieldText, position: int) -> str:
 
 def _lower_case_word(written: str) -> bool:
     return len(written) >= MIN_SHARED and written.isalpha() and written.islower()
+
+
+def place_country(place: PlacedSpan, field: FieldText) -> tuple[int, int, frozenset[str]]:
+    """The positions of a word of place at ``place`` with the adjective beside it,
+    and the country that adjective names: "the Ukrainian capital", "der
+    ukrainischen Hauptstadt", "украинской столице" (the adjective before), "la
+    capitale ukrainienne", "la capital ucraniana" (after); no country if none.
+    News writes it so as not to repeat a city's name; the word of place is the
+    deployment's (the shipped feeds.yaml's ``@capital-words``). The adjective
+    before may be capitalised after "the" (English writes "the Ukrainian
+    capital"; "Chinese capital" alone is money); after, it is in lower case ("la
+    capitale Kiev" names the city, not a country)."""
+    before = _folded(field, place.first - 1)
+    written = _written(field, place.first - 1)
+    if (
+        before
+        and written.isalpha()
+        and (written.islower() or token_at(field.tokens, place.first - 2) == "the")
+    ):
+        found = country_of_adjective(before)
+        if found:
+            return place.first - 1, place.last, found
+    after = _folded(field, place.last + 1)
+    if after and _lower_case_word(_written(field, place.last + 1)):
+        found = country_of_adjective(after)
+        if found:
+            return place.first, place.last + 1, found
+    return place.first, place.last, frozenset()

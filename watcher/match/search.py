@@ -13,6 +13,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 from watcher.match.abroad import abroad_pairs
+from watcher.match.adjective import place_country
 from watcher.match.alternatives import VOCABULARY, OrIndex, gates, held_gates, or_index
 from watcher.match.item_text import ItemText, Span, TokenHit, token_hit
 from watcher.match.nodes import INDEXED_OR_CHILDREN, Gate
@@ -193,11 +194,22 @@ def _position(tokens: Tokens, number: int) -> int:
     return tokens.first_position + number if tokens.positions is None else tokens.positions[number]
 
 
+def _with_adjective_country(span: Span, text: ItemText) -> Span:
+    """A word of place with the adjective beside it and that adjective's country."""
+    first, last, countries = place_country(span, text.fields[span.field])
+    return Span(span.field, first, last, span.hits, countries)
+
+
 def _near_spans(node: Near, text: ItemText, fields: tuple[str, ...]) -> list[Span]:
     right_spans = spans(node.right, text, fields)
     if not right_spans:
         return []
     if node.abroad:
+        # A word of place with no country of its own ("Hauptstadt", "capitale")
+        # takes the one its adjective names ("der ukrainischen Hauptstadt").
+        right_spans = [
+            span if span.tags else _with_adjective_country(span, text) for span in right_spans
+        ]
         lefts = spans(node.left, text, fields)
         return [
             Span(
