@@ -49,18 +49,25 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, partial
 from typing import Protocol, TypeVar
 
-from watcher.knowledge import leader_name_words
 from watcher.match.adjective import adjective_country
+from watcher.match.bare_title import (
+    after_a_deputy,
+    headline_adjective_country,
+    is_french_first,
+    only_space_between,
+    titles_a_name,
+    titles_another,
+)
 from watcher.match.fold import is_cjk
 from watcher.match.no_place import is_no_place, names_a_border, word_before
 from watcher.match.press import (
+    SENTENCE_END,
     abbreviated_country,
     break_between,
     number_at,
     press_country,
     text_between,
     token_at,
-    written_at,
 )
 from watcher.match.someone_else import is_official_story, is_someone_else, title_fits
 from watcher.match.spoken_of import is_spoken_of, names_a_government
@@ -138,13 +145,6 @@ _RETURN_BEFORE = frozenset(
 )  # fmt: skip
 
 
-def _only_space_between(field: FieldText, before: int, after: int) -> bool:
-    """Whether only white space (or a possessive's apostrophe) is between the tokens
-    at positions ``before`` and ``after``: "Russian Putin", not "Moscú: Putin"."""
-    between = text_between(field, before, after)
-    return between is None or between.strip() in ("", "'", "’", "'s", "’s")
-
-
 def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) -> bool:
     """Whether a place of the leader's own country is not where the leader is: the
     leader's nationality ("Zimbabwe's Mnangagwa", "Russian Putin"), the start of
@@ -153,7 +153,7 @@ def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) ->
     if (
         right.last == left.first - 1
         or (right.last == left.first - 2 and token_at(tokens, right.last + 1) == "s")
-    ) and _only_space_between(field, right.last, left.first):
+    ) and only_space_between(field, right.last, left.first):
         return True
     # "King Abdallah of Jordan", "le roi du Maroc", "Fürst Albert von Monaco".
     if right.first == left.last + 2 and token_at(tokens, left.last + 1) in _OF_COUNTRY:
@@ -162,6 +162,12 @@ def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) ->
     if before in _DEPARTURE:
         return True
     return (token_at(tokens, right.first - 2), token_at(tokens, right.first - 1)) in _RETURN_BEFORE
+
+
+def _sentence_between(field: FieldText, before: PlacedSpan, after: PlacedSpan) -> bool:
+    """Whether a sentence ends between the spans ``before`` and ``after``."""
+    between = text_between(field, before.last, after.first)
+    return between is not None and SENTENCE_END.search(between) is not None
 
 
 def _overlaps(one: PlacedSpan, other: PlacedSpan) -> bool:
@@ -179,38 +185,6 @@ def _in_name(place: PlacedSpan, leader: PlacedSpan, field: FieldText) -> bool:
         return False
     between = text_between(field, place.last, leader.first)
     return between is None or between.isspace() or between in _NAME_DOTS
-
-
-# A title right after one of these is another office's ("Vice President JD Vance",
-# "le vice-président", "Deputy Prime Minister"): no leader's.
-_DEPUTY = frozenset({"vice", "deputy", "вице"})
-
-
-def _titles_a_name(title: PlacedSpan, named: Iterable[PlacedSpan], field: FieldText) -> bool:
-    """Whether a bare title stands beside a leader's name, only a space between
-    ("President Donald Trump", "Prime Minister Narendra Modi", "푸틴 대통령"): it is
-    that leader's title, and the name is judged as who travels, not the title."""
-    return any(
-        name.field == title.field
-        and (
-            (name.first == title.last + 1 and _only_space_between(field, title.last, name.first))
-            or (name.last == title.first - 1 and _only_space_between(field, name.last, title.first))
-        )
-        for name in named
-    )
-
-
-def _titles_another(title: PlacedSpan, field: FieldText) -> bool:
-    """Whether a bare title goes with a capitalised name that is no listed leader's
-    ("outgoing President Joko Widodo"): someone else than the headline's leader."""
-    after = title.last + 1
-    written = written_at(field, after)
-    return (
-        written[:1].isupper()
-        and not is_cjk(written)
-        and token_at(field.tokens, after) not in leader_name_words()
-        and _only_space_between(field, title.last, after)
-    )
 
 
 def _is_title(left: PlacedSpan, titles: Iterable[PlacedSpan]) -> bool:
@@ -248,24 +222,6 @@ def _title_before_country(left: PlacedSpan, titles: Sequence[PlacedSpan], field:
     return number is not None and is_cjk(field.tokens.words[number])
 
 
-# French "premier" after a determiner is "first" ("son premier déplacement à
-# l'étranger"), not the English title; "le Premier ministre" is the title.
-_FIRST = frozenset({"premier", "premiere"})
-_FRENCH_DETERMINERS = frozenset(
-    {"le", "la", "l", "son", "sa", "leur", "du", "au", "un", "une", "ce", "cette", "notre"}
-)
-
-
-def _french_first(left: PlacedSpan, field: FieldText) -> bool:
-    """Whether a leader's span ends in French "premier" meaning "first"."""
-    tokens = field.tokens
-    return (
-        token_at(tokens, left.last) in _FIRST
-        and token_at(tokens, left.last - 1) in _FRENCH_DETERMINERS
-        and token_at(tokens, left.last + 1) != "ministre"
-    )
-
-
 def _inside_another_name(left: TaggedSpan, lefts: Sequence[TaggedSpan]) -> bool:
     """Whether a leader's one-word name is part of a longer name of another country's
     leader ("Kim" of North Korea in "Kim Min-seok", South Korea's prime minister):
@@ -284,23 +240,6 @@ def headline_countries(travellers: Iterable[TaggedSpan]) -> frozenset[str]:
     Japan: ..."), which a bare title later in the item ("the chancellor") refers
     to; empty when the headline names none, or leaders of different countries."""
     named = {_countries(left.tags) for left in travellers if left.field == HEADLINE}
-    return next(iter(named)) if len(named) == 1 else frozenset()
-
-
-def _headline_adjective_country(
-    lefts: Iterable[TaggedSpan], fields: Mapping[str, FieldText]
-) -> frozenset[str]:
-    """The country of the one bare title in the headline whose adjective names one
-    ("El presidente indonesio", "le président kazakh"); empty if none or several."""
-    field = fields.get(HEADLINE)
-    if field is None:
-        return frozenset()
-    named = {
-        country
-        for left in lefts
-        if left.field == HEADLINE and not left.tags
-        if (country := adjective_country(left, field))
-    }
     return next(iter(named)) if len(named) == 1 else frozenset()
 
 
@@ -372,7 +311,7 @@ def abroad_pairs(
         for left in lefts
         if not _title_before_country(left, bare_titles, fields[left.field])
         and not _inside_another_name(left, lefts)
-        and not _french_first(left, fields[left.field])
+        and not is_french_first(left, fields[left.field])
     ]
     rights = _first_spans(rights, MAX_ABROAD_RIGHTS)
     window = SpanWindow(rights)
@@ -406,7 +345,7 @@ def abroad_pairs(
     ]
     # The headline's leader may be a title with its country's adjective ("El
     # presidente indonesio, invitado de honor ..."): its country is lent too.
-    borrowed = headline_countries(travellers) or _headline_adjective_country(lefts, fields)
+    borrowed = headline_countries(travellers) or headline_adjective_country(lefts, fields)
     governments = _governments(rights, fields)
     named = [left for left in lefts if left.tags]
 
@@ -436,8 +375,8 @@ def abroad_pairs(
             # in Korean and Japanese news, South Korea's and Japan's.
             if (
                 any(_overlaps(left, other) for other in travellers)
-                or _titles_a_name(left, named, fields[left.field])
-                or token_at(fields[left.field].tokens, left.first - 1) in _DEPUTY
+                or titles_a_name(left, named, fields[left.field])
+                or after_a_deputy(left, fields[left.field])
                 or is_not_sitting(left, fields[left.field])
             ):
                 return home, []
@@ -455,7 +394,7 @@ def abroad_pairs(
                     borrowed
                     if left.field != HEADLINE
                     and title_fits(left, fields[left.field], borrowed)
-                    and not _titles_another(left, fields[left.field])
+                    and not titles_another(left, fields[left.field])
                     else frozenset()
                 )
             )
@@ -474,6 +413,16 @@ def abroad_pairs(
             and not (home.isdisjoint(_countries(right.tags)) and no_place(right, foreign=True))
             # "Vladimir" in "President Vladimir Putin" is no Russian city.
             and not any(_in_name(right, other, fields[right.field]) for other in named)
+            # A foreign place in an earlier sentence is that sentence's subject's,
+            # not where the leader of this one is ("… im Kanzleramt empfangen. Der
+            # Niederländer war zum Gipfel in Den Haag angereist. Merz sicherte zu
+            # …", "… 김일성광장에서 열병식을 열었다. 시진핑 주석은 축전을 보냈다");
+            # a place of the leader's own country there still keeps them home.
+            and not (
+                right.last < left.first
+                and home.isdisjoint(_countries(right.tags))
+                and _sentence_between(fields[left.field], right, left)
+            )
             and not (
                 not home.isdisjoint(_countries(right.tags))
                 and _home_not_location(left, right, fields[right.field])

@@ -1,0 +1,77 @@
+"""Parade venues and sentences (#20): the avenues and squares of the big military
+parades are places of their country in the shipped feeds.yaml's @landmarks, and
+French "aux côtés d'" puts one leader beside another; a foreign place in an
+earlier sentence is that sentence's, not where the next sentence's leader is."""
+
+from __future__ import annotations
+
+import pytest
+
+from watcher.config import Config, TopicConfig
+from watcher.match import TopicIndex
+from watcher.models import Item
+
+TRAVEL = (
+    "(@leaders OR @leader-titles OR ((@demonyms OR @countries) NEAR/6 @leader-titles))"
+    " ABROAD/25 @places"
+)
+
+
+@pytest.fixture(scope="module")
+def shipped(shipped_config: Config) -> TopicIndex:
+    topics = [topic for topic in shipped_config.topics if topic.name == "leader-travel"]
+    return TopicIndex.build(topics, shipped_config.lists)
+
+
+@pytest.fixture(scope="module")
+def travel(shipped_config: Config) -> TopicIndex:
+    return TopicIndex.build([TopicConfig(name="probe", query=TRAVEL)], shipped_config.lists)
+
+
+def matches(index: TopicIndex, title: str, summary: str = "") -> bool:
+    return bool(index.match(Item(feed="f", key=title, url=None, title=title, summary=summary)))
+
+
+def test_a_foreign_leader_on_a_parade_avenue_is_abroad(shipped: TopicIndex) -> None:
+    assert matches(
+        shipped,
+        "Modi, invité d'honneur du 14-Juillet",
+        "Le Premier ministre indien Narendra Modi était vendredi aux Champs-Élysées.",
+    )
+    assert matches(
+        shipped,
+        "Li Qiang watches parade",
+        "Chinese Premier Li Qiang stood on Kim Il Sung Square on Friday.",
+    )
+    # Its own country's leader there is at home, named in Hangul too (the shipped
+    # feeds.yaml names Macron in Hangul, Katakana and Han, as Putin and Trump).
+    assert not matches(
+        shipped,
+        "佛 혁명기념일 열병식",
+        "마크롱 대통령이 샹젤리제에서 열병식을 사열했다.",
+    )
+    assert not matches(
+        shipped,
+        "Macron au défilé du 14-Juillet",
+        "Emmanuel Macron a assisté au défilé militaire sur les Champs-Élysées.",
+    )
+
+
+def test_aux_cotes_d_puts_a_leader_beside_another(shipped: TopicIndex) -> None:
+    summary = "Le président brésilien Lula se tenait aux côtés d'Emmanuel Macron."
+    assert matches(shipped, "Lula au défilé", summary)
+
+
+def test_a_foreign_place_of_an_earlier_sentence_is_not_the_leaders(travel: TopicIndex) -> None:
+    assert not matches(
+        travel,
+        "북한, 열병식 개최",
+        "북한이 10일 김일성광장에서 열병식을 열었다. 시진핑 주석은 축전을 보냈다.",
+    )
+    assert not matches(
+        travel,
+        "Merz empfängt Rutte",
+        "Rutte war zum Gipfel in Den Haag angereist. Merz sagte Unterstützung zu.",
+    )
+    # In the leader's own sentence, before or after the name, it still is.
+    assert matches(travel, "Merz in Den Haag", "In Den Haag sagte Merz Unterstützung zu.")

@@ -1,0 +1,115 @@
+"""Who a bare title is (issue #20): a title with no country of its own ("the
+president", "le Premier ministre", "대통령") that ABROAD (:mod:`watcher.match.abroad`)
+gives the headline's leader, the press's own or an adjective's country.
+
+- a title beside a leader's name is that leader's ("President Donald Trump",
+  "푸틴 대통령"): the name is judged, not the title (:func:`titles_a_name`);
+- one beside a capitalised name that is no listed leader's is that person's
+  ("outgoing President Joko Widodo"), not the headline's (:func:`titles_another`);
+- one after "vice" or "deputy" is another office (:func:`after_a_deputy`);
+- French "premier" after a determiner is "first" ("son premier déplacement"),
+  no title (:func:`is_french_first`);
+- a headline title with its country's adjective ("El presidente indonesio")
+  lends that country to the summary's bare titles (:func:`headline_adjective_country`).
+
+The words are vocabulary of the topic languages, not world facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+from watcher.knowledge import leader_name_words
+from watcher.match.adjective import adjective_country
+from watcher.match.fold import is_cjk
+from watcher.match.press import text_between, token_at, written_at
+from watcher.match.text import FieldText
+from watcher.match.traveller import HEADLINE
+from watcher.match.window import PlacedSpan
+
+
+class TaggedSpan(PlacedSpan, Protocol):
+    """A leader's span and the countries of its list terms (none for a bare title)."""
+
+    @property
+    def tags(self) -> frozenset[str]: ...
+
+
+def only_space_between(field: FieldText, before: int, after: int) -> bool:
+    """Whether only white space (or a possessive's apostrophe) is between the tokens
+    at positions ``before`` and ``after``: "Russian Putin", not "Moscú: Putin"."""
+    between = text_between(field, before, after)
+    return between is None or between.strip() in ("", "'", "’", "'s", "’s")
+
+
+# A title right after one of these is another office's ("Vice President JD Vance",
+# "le vice-président", "Deputy Prime Minister"): no leader's.
+_DEPUTY = frozenset({"vice", "deputy", "вице"})
+
+
+def after_a_deputy(title: PlacedSpan, field: FieldText) -> bool:
+    """Whether the bare title at ``title`` follows "vice" or "deputy"."""
+    return token_at(field.tokens, title.first - 1) in _DEPUTY
+
+
+def titles_a_name(title: PlacedSpan, named: Iterable[PlacedSpan], field: FieldText) -> bool:
+    """Whether a bare title stands beside a leader's name, only a space between
+    ("President Donald Trump", "Prime Minister Narendra Modi", "푸틴 대통령"): it is
+    that leader's title, and the name is judged as who travels, not the title."""
+    return any(
+        name.field == title.field
+        and (
+            (name.first == title.last + 1 and only_space_between(field, title.last, name.first))
+            or (name.last == title.first - 1 and only_space_between(field, name.last, title.first))
+        )
+        for name in named
+    )
+
+
+def titles_another(title: PlacedSpan, field: FieldText) -> bool:
+    """Whether a bare title goes with a capitalised name that is no listed leader's
+    ("outgoing President Joko Widodo"): someone else than the headline's leader."""
+    after = title.last + 1
+    written = written_at(field, after)
+    return (
+        written[:1].isupper()
+        and not is_cjk(written)
+        and token_at(field.tokens, after) not in leader_name_words()
+        and only_space_between(field, title.last, after)
+    )
+
+
+# French "premier" after a determiner is "first" ("son premier déplacement à
+# l'étranger"), not the English title; "le Premier ministre" is the title.
+_FIRST = frozenset({"premier", "premiere"})
+_FRENCH_DETERMINERS = frozenset(
+    {"le", "la", "l", "son", "sa", "leur", "du", "au", "un", "une", "ce", "cette", "notre"}
+)
+
+
+def is_french_first(left: PlacedSpan, field: FieldText) -> bool:
+    """Whether a leader's span ends in French "premier" meaning "first"."""
+    tokens = field.tokens
+    return (
+        token_at(tokens, left.last) in _FIRST
+        and token_at(tokens, left.last - 1) in _FRENCH_DETERMINERS
+        and token_at(tokens, left.last + 1) != "ministre"
+    )
+
+
+def headline_adjective_country(
+    lefts: Iterable[TaggedSpan], fields: Mapping[str, FieldText]
+) -> frozenset[str]:
+    """The country of the one bare title in the headline whose adjective names one
+    ("El presidente indonesio", "le président kazakh"); empty if none or several."""
+    field = fields.get(HEADLINE)
+    if field is None:
+        return frozenset()
+    named = {
+        country
+        for left in lefts
+        if left.field == HEADLINE and not left.tags
+        if (country := adjective_country(left, field))
+    }
+    return next(iter(named)) if len(named) == 1 else frozenset()
