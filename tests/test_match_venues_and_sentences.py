@@ -75,3 +75,14 @@ def test_a_foreign_place_of_an_earlier_sentence_is_not_the_leaders(travel: Topic
     )
     # In the leader's own sentence, before or after the name, it still is.
     assert matches(travel, "Merz in Den Haag", "In Den Haag sagte Merz Unterstützung zu.")
+
+
+def test_parades_in_german_and_french_words(shipped_config: Config) -> None:
+    topics = [topic for topic in shipped_config.topics if topic.name == "parade-coverage"]
+    parade = TopicIndex.build(topics, shipped_config.lists)
+    assert matches(parade, "Vučić bei Putins Siegesparade in Moskau")
+    assert matches(parade, "Merkel auf der Tribüne am Roten Platz")
+    assert matches(parade, "Des soldats français défilent sur le Rajpath à New Delhi")
+    assert matches(parade, "Macron assiste au défilé de la fête de la République indienne")
+    # A fashion show's défilé is none.
+    assert not matches(parade, "Défilé Chanel : la collection automne-hiver à Paris")
