@@ -35,6 +35,15 @@ def shipped_leader_travel(shipped_config: Config) -> TopicIndex:
     return TopicIndex.build(topics, shipped_config.lists)
 
 
+@pytest.fixture(scope="session")
+def shipped_travel_probe(shipped_config: Config) -> TopicIndex:
+    """The probe query of the ABROAD rules' tests with the shipped feeds.yaml's lists."""
+    from tests.matching import TRAVEL_PROBE
+    from watcher.config import TopicConfig
+
+    return TopicIndex.build([TopicConfig(name="probe", query=TRAVEL_PROBE)], shipped_config.lists)
+
+
 # The compiled-lists cache of the tests and of every `watcher` they start: one folder
 # in the temporary directory, shared by the xdist workers (files are written
 # atomically), never the developer's ~/.cache. Keyed by content, so it may outlive runs.

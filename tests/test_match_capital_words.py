@@ -6,39 +6,44 @@ with its country's adjective lends that country to the summary's bare title."""
 
 from __future__ import annotations
 
-import pytest
-
-from watcher.config import Config
+from tests.matching import matches
 from watcher.match import TopicIndex
-from watcher.models import Item
 
 
-@pytest.fixture(scope="module")
-def travel(shipped_config: Config) -> TopicIndex:
-    topics = [topic for topic in shipped_config.topics if topic.name == "leader-travel"]
-    return TopicIndex.build(topics, shipped_config.lists)
+def test_a_capital_named_by_its_adjective_is_in_that_country(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    assert matches(
+        shipped_leader_travel,
+        "Kanzler-Besuch",
+        "Merz ist in der ukrainischen Hauptstadt angekommen.",
+    )
+    assert matches(
+        shipped_leader_travel, "Visite surprise", "Macron est arrivé dans la capitale ukrainienne."
+    )
+    assert matches(
+        shipped_leader_travel, "Surprise visit", "Merz arrived in the Ukrainian capital on Monday."
+    )
+    assert matches(
+        shipped_leader_travel, "Visita sorpresa", "Sánchez llegó el lunes a la capital ucraniana."
+    )
 
 
-def matches(index: TopicIndex, title: str, summary: str = "") -> bool:
-    return bool(index.match(Item(feed="f", key=title, url=None, title=title, summary=summary)))
-
-
-def test_a_capital_named_by_its_adjective_is_in_that_country(travel: TopicIndex) -> None:
-    assert matches(travel, "Kanzler-Besuch", "Merz ist in der ukrainischen Hauptstadt angekommen.")
-    assert matches(travel, "Visite surprise", "Macron est arrivé dans la capitale ukrainienne.")
-    assert matches(travel, "Surprise visit", "Merz arrived in the Ukrainian capital on Monday.")
-    assert matches(travel, "Visita sorpresa", "Sánchez llegó el lunes a la capital ucraniana.")
-
-
-def test_a_capital_of_the_leaders_own_country_or_money_is_no_trip(travel: TopicIndex) -> None:
+def test_a_capital_of_the_leaders_own_country_or_money_is_no_trip(
+    shipped_leader_travel: TopicIndex,
+) -> None:
     assert not matches(
-        travel, "Merz in Berlin", "Merz traf am Montag in der deutschen Hauptstadt ein."
+        shipped_leader_travel,
+        "Merz in Berlin",
+        "Merz traf am Montag in der deutschen Hauptstadt ein.",
     )
     # A capitalised adjective counts after "the" only: "Chinese capital" is money.
-    assert not matches(travel, "Merz tours factory as Chinese capital pours in")
+    assert not matches(shipped_leader_travel, "Merz tours factory as Chinese capital pours in")
 
 
-def test_a_headline_title_with_an_adjective_lends_its_country(travel: TopicIndex) -> None:
+def test_a_headline_title_with_an_adjective_lends_its_country(
+    shipped_leader_travel: TopicIndex,
+) -> None:
     title = "El presidente indonesio, invitado de honor en el desfile del 14 de julio"
     summary = "El mandatario asiático, de visita oficial en Francia, firmó acuerdos de defensa."
-    assert matches(travel, title, summary)
+    assert matches(shipped_leader_travel, title, summary)

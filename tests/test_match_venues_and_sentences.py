@@ -5,76 +5,58 @@ earlier sentence is that sentence's, not where the next sentence's leader is."""
 
 from __future__ import annotations
 
-import pytest
-
-from watcher.config import Config, TopicConfig
+from tests.matching import matches
+from watcher.config import Config
 from watcher.match import TopicIndex
-from watcher.models import Item
-
-TRAVEL = (
-    "(@leaders OR @leader-titles OR ((@demonyms OR @countries) NEAR/6 @leader-titles))"
-    " ABROAD/25 @places"
-)
 
 
-@pytest.fixture(scope="module")
-def shipped(shipped_config: Config) -> TopicIndex:
-    topics = [topic for topic in shipped_config.topics if topic.name == "leader-travel"]
-    return TopicIndex.build(topics, shipped_config.lists)
-
-
-@pytest.fixture(scope="module")
-def travel(shipped_config: Config) -> TopicIndex:
-    return TopicIndex.build([TopicConfig(name="probe", query=TRAVEL)], shipped_config.lists)
-
-
-def matches(index: TopicIndex, title: str, summary: str = "") -> bool:
-    return bool(index.match(Item(feed="f", key=title, url=None, title=title, summary=summary)))
-
-
-def test_a_foreign_leader_on_a_parade_avenue_is_abroad(shipped: TopicIndex) -> None:
+def test_a_foreign_leader_on_a_parade_avenue_is_abroad(shipped_leader_travel: TopicIndex) -> None:
     assert matches(
-        shipped,
+        shipped_leader_travel,
         "Modi, invité d'honneur du 14-Juillet",
         "Le Premier ministre indien Narendra Modi était vendredi aux Champs-Élysées.",
     )
     assert matches(
-        shipped,
+        shipped_leader_travel,
         "Li Qiang watches parade",
         "Chinese Premier Li Qiang stood on Kim Il Sung Square on Friday.",
     )
     # Its own country's leader there is at home, named in Hangul too (the shipped
     # feeds.yaml names Macron in Hangul, Katakana and Han, as Putin and Trump).
     assert not matches(
-        shipped,
+        shipped_leader_travel,
         "佛 혁명기념일 열병식",
         "마크롱 대통령이 샹젤리제에서 열병식을 사열했다.",
     )
     assert not matches(
-        shipped,
+        shipped_leader_travel,
         "Macron au défilé du 14-Juillet",
         "Emmanuel Macron a assisté au défilé militaire sur les Champs-Élysées.",
     )
 
 
-def test_aux_cotes_d_puts_a_leader_beside_another(shipped: TopicIndex) -> None:
+def test_aux_cotes_d_puts_a_leader_beside_another(shipped_leader_travel: TopicIndex) -> None:
     summary = "Le président brésilien Lula se tenait aux côtés d'Emmanuel Macron."
-    assert matches(shipped, "Lula au défilé", summary)
+    assert matches(shipped_leader_travel, "Lula au défilé", summary)
 
 
-def test_a_foreign_place_of_an_earlier_sentence_is_not_the_leaders(travel: TopicIndex) -> None:
+def test_a_foreign_place_of_an_earlier_sentence_is_not_the_leaders(
+    shipped_travel_probe: TopicIndex,
+) -> None:
     assert not matches(
-        travel,
+        shipped_travel_probe,
         "북한, 열병식 개최",
         "북한이 10일 김일성광장에서 열병식을 열었다. 시진핑 주석은 축전을 보냈다.",
     )
     assert not matches(
-        travel,
+        shipped_travel_probe,
         "Merz empfängt Rutte",
         "Rutte war zum Gipfel in Den Haag angereist. Merz sagte Unterstützung zu.",
     )
     # In the leader's own sentence, before or after the name, it still is.
-    assert matches(travel, "Merz in Den Haag", "In Den Haag sagte Merz Unterstützung zu.")
+    assert matches(
+        shipped_travel_probe, "Merz in Den Haag", "In Den Haag sagte Merz Unterstützung zu."
+    )
 
 
 def test_parades_in_german_and_french_words(shipped_config: Config) -> None:
