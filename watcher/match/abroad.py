@@ -71,7 +71,7 @@ from watcher.match.press import (
 )
 from watcher.match.someone_else import is_official_story, is_someone_else, title_fits
 from watcher.match.spoken_of import is_spoken_of, names_a_government
-from watcher.match.status import NotSitting, is_not_sitting
+from watcher.match.status import NotSitting
 from watcher.match.text import FieldText
 from watcher.match.traveller import (
     HEADLINE,
@@ -377,7 +377,7 @@ def abroad_pairs(
                 any(_overlaps(left, other) for other in travellers)
                 or titles_a_name(left, named, fields[left.field])
                 or after_a_deputy(left, fields[left.field])
-                or is_not_sitting(left, fields[left.field])
+                or not_sitting.covers(left, fields[left.field])
             ):
                 return home, []
             home = adjective_country(left, fields[left.field]) or abbreviated_country(

@@ -132,21 +132,30 @@ def _name_words() -> frozenset[str]:
     return frozenset(leader_name_words()) - title_words - _TITLE_WORDS
 
 
+# Every word that can mark a status: an item with none of them (most items) is
+# judged without looking at any leader's neighbours.
+_MARKERS = _FORMER | _TO_BE | _TO_BE_AFTER | _CJK_FORMER | _CJK_TO_BE_AFTER
+
+
 @dataclass(frozen=True, slots=True)
 class NotSitting:
-    """Who an item writes as former or yet to take office: the words of their
-    names, and the countries of their spans. The status holds for the person in
-    every mention ("President-elect Donald Trump arrived ..." makes the
+    """Who an item writes as former or yet to take office: their spans, the words
+    of their names, and the countries of their spans. The status holds for the
+    person in every mention ("President-elect Donald Trump arrived ..." makes the
     headline's "Trump in Paris" no sitting leader's trip), and for an unnamed
     title of their country ("Argentina's president" after "president-elect Milei")."""
 
+    marked: frozenset[int]
     words: frozenset[str]
     countries: frozenset[str]
 
     @classmethod
     def of(cls, lefts: Iterable[TaggedSpan], fields: Mapping[str, FieldText]) -> NotSitting:
+        if all(_MARKERS.isdisjoint(field.tokens.words) for field in fields.values()):
+            return _NONE
         marked = [left for left in lefts if is_not_sitting(left, fields[left.field])]
         return cls(
+            frozenset(id(left) for left in marked),
             frozenset(
                 token_at(fields[left.field].tokens, position)
                 for left in marked
@@ -157,10 +166,16 @@ class NotSitting:
         )
 
     def covers(self, span: TaggedSpan, field: FieldText) -> bool:
-        """Whether ``span`` is such a person, by name or by an unnamed title."""
-        if is_not_sitting(span, field):
+        """Whether ``span`` (one of the spans the status was read from) is such a
+        person: marked itself, by name, or by an unnamed title of their country."""
+        if not self.marked:
+            return False
+        if id(span) in self.marked:
             return True
         last = token_at(field.tokens, span.last)
         if last in self.words:
             return True
         return bool(span.tags) and span.tags <= self.countries and last not in _name_words()
+
+
+_NONE = NotSitting(frozenset(), frozenset(), frozenset())
