@@ -68,3 +68,8 @@ def test_parades_in_german_and_french_words(shipped_config: Config) -> None:
     assert matches(parade, "Macron assiste au défilé de la fête de la République indienne")
     # A fashion show's défilé is none.
     assert not matches(parade, "Défilé Chanel : la collection automne-hiver à Paris")
+
+
+def test_belarus_leader_in_german_and_french_spelling(shipped_leader_travel: TopicIndex) -> None:
+    assert matches(shipped_leader_travel, "Lukaschenko in Peking eingetroffen")
+    assert matches(shipped_leader_travel, "Loukachenko est arrivé à Pékin")
