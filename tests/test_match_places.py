@@ -9,7 +9,7 @@ import pytest
 
 from watcher.config import Config, TopicConfig
 from watcher.match import TopicIndex
-from watcher.match.adjective import country_of_adjective
+from watcher.match.adjective import country_of_adjective, country_of_compound
 from watcher.match.item_text import ItemText
 from watcher.match.press import abbreviated_country
 from watcher.models import Item
@@ -114,6 +114,18 @@ def test_an_adjective_names_one_country_or_none() -> None:
     # Shared as much with two countries (the two Koreas, two Congos): none.
     assert country_of_adjective("coreen") == frozenset()
     assert country_of_adjective("congratulated") == frozenset()
+
+
+def test_a_compound_adjective_of_a_divided_country_names_one_half(
+    shipped_leader_travel: TopicIndex,
+) -> None:
+    # "nord-coréen", "sud-coréen", "surcoreano": the point of the compass says which.
+    assert country_of_compound("nord", "coreen") == {"KP"}
+    assert country_of_compound("sud", "coreen") == {"KR"}
+    assert country_of_compound("sur", "coreano") == {"KR"}
+    assert travels(shipped_leader_travel, "Le dirigeant nord-coréen est arrivé à Pékin en train")
+    assert travels(shipped_leader_travel, "El líder norcoreano llegó a Pekín en tren blindado")
+    assert not travels(shipped_leader_travel, "Le président sud-coréen en visite à Busan")
 
 
 def test_a_cjk_title_takes_the_country_its_one_character_abbreviation_names(

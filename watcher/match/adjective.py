@@ -38,7 +38,7 @@ _ADJECTIVE_AFTER = frozenset(
         "président", "présidente", "presidente", "presidenta", "ministre", "ministro",
         "ministra", "chancelier", "chancelière", "canciller", "cancelliere", "roi", "reine",
         "rey", "reina", "rei", "rainha", "dirigeant", "dirigente", "mandataire",
-        "mandatario", "mandataria", "monarque", "monarca", "souverain", "soberano",
+        "mandatario", "mandataria", "monarque", "monarca", "souverain", "soberano", "líder",
     }
 )  # fmt: skip
 # Titles of the languages that put it before them: German and Russian.
@@ -90,6 +90,50 @@ def country_of_adjective(word: str) -> frozenset[str]:
     return next(iter(owners)) if best >= MIN_SHARED and len(owners) == 1 else frozenset()
 
 
+# The points of the compass that begin a compound adjective of a divided country
+# ("nord-coréen", "sud-africain", "surcoreano", "norcoreano") and the words of
+# the names they stand for ("Corée du Nord", "Corea del Sur").
+_COMPASS = {
+    "nord": ("nord", "norte"), "sud": ("sud", "sur"), "nor": ("nord", "norte"),
+    "sur": ("sud", "sur"),
+}  # fmt: skip
+
+
+@lru_cache(maxsize=1024)
+def country_of_compound(compass: str, word: str) -> frozenset[str]:
+    """The countries of an adjective after a point of the compass ("coréen" after
+    "nord"): among the names that begin as the adjective does, the one whose name
+    has that point too, if it is the only one."""
+    sides = _COMPASS.get(compass, ())
+    best = 0
+    owners: set[frozenset[str]] = set()
+    for name, countries in _names_by_start().get(word[:MIN_SHARED], ()):
+        if not any(side in name[MIN_SHARED:] for side in sides):
+            continue
+        shared = _shared(word, name)
+        if shared > best:
+            best, owners = shared, {countries}
+        elif shared == best:
+            owners.add(countries)
+    return next(iter(owners)) if best >= MIN_SHARED and len(owners) == 1 else frozenset()
+
+
+def _compound_country(field: FieldText, position: int) -> frozenset[str]:
+    """The country of a compound adjective at ``position``: "nord-coréen" (the
+    word after a hyphen and a point of the compass) or "surcoreano" (one word)."""
+    word = _folded(field, position)
+    if not word or not _lower_case_word(written_at(field, position)):
+        return frozenset()
+    if text_between(field, position - 1, position) == "-":
+        return country_of_compound(token_at(field.tokens, position - 1), word)
+    for compass in ("nor", "sur"):
+        if word.startswith(compass) and not word.startswith(compass + "d"):
+            found = country_of_compound(compass, word[len(compass) :])
+            if found:
+                return found
+    return frozenset()
+
+
 def _written(field: FieldText, position: int) -> str:
     """The word at ``position`` as written; "" for none, or for the second part of
     a hyphenated word ("nordrhein-westfälische" is no country's adjective)."""
@@ -106,6 +150,11 @@ def adjective_country(title: PlacedSpan, field: FieldText) -> frozenset[str]:
         last = _written(field, title.last).lower()
         if last in _ADJECTIVE_AFTER and _lower_case_word(_written(field, title.last + 1)):
             return country_of_adjective(after)
+    # "le dirigeant nord-coréen", "el presidente surcoreano".
+    if _written(field, title.last).lower() in _ADJECTIVE_AFTER:
+        found = _compound_country(field, title.last + 1) or _compound_country(field, title.last + 2)
+        if found:
+            return found
     before = _folded(field, title.first - 1)
     if before and country_of_adjective(before):
         first = _written(field, title.first).lower()
