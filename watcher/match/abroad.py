@@ -55,6 +55,7 @@ from watcher.match.bare_title import (
     headline_adjective_country,
     is_french_first,
     only_space_between,
+    title_fits,
     titles_a_name,
     titles_another,
 )
@@ -69,7 +70,7 @@ from watcher.match.press import (
     text_between,
     token_at,
 )
-from watcher.match.someone_else import is_official_story, is_someone_else, title_fits
+from watcher.match.someone_else import is_official_story, is_someone_else
 from watcher.match.spoken_of import is_spoken_of, names_a_government
 from watcher.match.status import NotSitting
 from watcher.match.text import FieldText

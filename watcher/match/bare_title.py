@@ -10,7 +10,10 @@ gives the headline's leader, the press's own or an adjective's country.
 - French "premier" after a determiner is "first" ("son premier déplacement"),
   no title (:func:`is_french_first`);
 - a headline title with its country's adjective ("El presidente indonesio")
-  lends that country to the summary's bare titles (:func:`headline_adjective_country`).
+  lends that country to the summary's bare titles (:func:`headline_adjective_country`);
+- a title borrows the headline's leader only for an office that leader's country
+  has ("the prime minister" after a headline about Trump is someone else's;
+  :func:`title_fits`).
 
 The words are vocabulary of the topic languages, not world facts.
 """
@@ -20,10 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from watcher.knowledge import leader_name_words
+from watcher.knowledge import leader_name_words, leader_titles
 from watcher.match.adjective import adjective_country
 from watcher.match.fold import is_cjk
 from watcher.match.press import text_between, token_at, written_at
+from watcher.match.someone_else import CHANCELLOR_WORDS
 from watcher.match.text import FieldText
 from watcher.match.traveller import HEADLINE
 from watcher.match.window import PlacedSpan
@@ -113,3 +117,47 @@ def headline_adjective_country(
         if (country := adjective_country(left, field))
     }
     return next(iter(named)) if len(named) == 1 else frozenset()
+
+
+# A bare title's words, and the words of the Factbook's offices that title names.
+# A head of government the Factbook titles otherwise is a prime minister to the
+# news ("President of the Government of Spain", "Chairman of the Cabinet of Ministers").
+_PRIME_MINISTER = frozenset({"prime", "premier", "government", "ministers", "cabinet"})
+_PRESIDENT = frozenset({"president"})
+_MONARCH = frozenset({"king", "queen"})
+_OFFICE_OF_TITLE_WORD = {
+    **dict.fromkeys(
+        ("prime", "premier", "premiere", "primer", "primera", "премьер", "premierminister",
+         "premierministerin"),
+        _PRIME_MINISTER,
+    ),
+    **dict.fromkeys(
+        ("president", "presidente", "presidenta", "prasident", "prasidentin", "prasidenten",
+         "staatsprasident", "президент"),
+        _PRESIDENT,
+    ),
+    **dict.fromkeys(CHANCELLOR_WORDS, frozenset({"chancellor"})),
+    **dict.fromkeys(
+        ("king", "queen", "roi", "reine", "konig", "konigin", "rey", "reina"), _MONARCH
+    ),
+}  # fmt: skip
+
+
+def title_fits(span: PlacedSpan, field: FieldText, countries: frozenset[str]) -> bool:
+    """Whether a bare title at ``span`` can be a leader of ``countries``: a
+    president, prime minister, chancellor or monarch only of a country whose
+    leaders the Factbook titles so ("the prime minister" after a headline about
+    Trump is another country's). A title of none of these words fits any country."""
+    offices = [
+        office
+        for position in range(span.first, span.last + 1)
+        if (office := _OFFICE_OF_TITLE_WORD.get(token_at(field.tokens, position)))
+    ]
+    if not offices:
+        return True
+    titles = [title for country in countries for title in leader_titles().get(country, ())]
+    # The Factbook gives some offices no title (France's prime minister): any fits.
+    if "" in titles:
+        return True
+    held = {word for title in titles for word in title.split()}
+    return any(not office.isdisjoint(held) for office in offices)

@@ -177,7 +177,7 @@ def is_official_story(fields: Mapping[str, FieldText], lefts: Sequence[TaggedSpa
 # Factbook title covers: a country's "chancellor" is its leader only where the
 # Factbook titles a leader so (Germany, Austria), elsewhere a minister (the
 # British Chancellor of the Exchequer; in Latin America the foreign minister).
-_CHANCELLOR = frozenset(
+CHANCELLOR_WORDS = frozenset(
     {
         "chancellor", "chancelier", "chanceliere", "canciller", "kanzler", "kanzlerin",
         "bundeskanzler", "bundeskanzlerin", "канцлер",
@@ -190,56 +190,12 @@ def holds_another_office(span: TaggedSpan, field: FieldText) -> bool:
     titles otherwise ("British chancellor", "canciller argentino")."""
     words = {token_at(field.tokens, p) for p in range(span.first, span.last + 1)}
     countries = {tag.removeprefix(_HOME_ONLY_MARK) for tag in span.tags}
-    if words.isdisjoint(_CHANCELLOR) or not countries:
+    if words.isdisjoint(CHANCELLOR_WORDS) or not countries:
         return False
     titles = leader_titles()
     return not any(
         "chancellor" in title for country in countries for title in titles.get(country, ())
     )
-
-
-# A bare title's words, and the words of the Factbook's offices that title names.
-# A head of government the Factbook titles otherwise is a prime minister to the
-# news ("President of the Government of Spain", "Chairman of the Cabinet of Ministers").
-_PRIME_MINISTER = frozenset({"prime", "premier", "government", "ministers", "cabinet"})
-_PRESIDENT = frozenset({"president"})
-_MONARCH = frozenset({"king", "queen"})
-_OFFICE_OF_TITLE_WORD = {
-    **dict.fromkeys(
-        ("prime", "premier", "premiere", "primer", "primera", "премьер", "premierminister",
-         "premierministerin"),
-        _PRIME_MINISTER,
-    ),
-    **dict.fromkeys(
-        ("president", "presidente", "presidenta", "prasident", "prasidentin", "prasidenten",
-         "staatsprasident", "президент"),
-        _PRESIDENT,
-    ),
-    **dict.fromkeys(_CHANCELLOR, frozenset({"chancellor"})),
-    **dict.fromkeys(
-        ("king", "queen", "roi", "reine", "konig", "konigin", "rey", "reina"), _MONARCH
-    ),
-}  # fmt: skip
-
-
-def title_fits(span: PlacedSpan, field: FieldText, countries: frozenset[str]) -> bool:
-    """Whether a bare title at ``span`` can be a leader of ``countries``: a
-    president, prime minister, chancellor or monarch only of a country whose
-    leaders the Factbook titles so ("the prime minister" after a headline about
-    Trump is another country's). A title of none of these words fits any country."""
-    offices = [
-        office
-        for position in range(span.first, span.last + 1)
-        if (office := _OFFICE_OF_TITLE_WORD.get(token_at(field.tokens, position)))
-    ]
-    if not offices:
-        return True
-    titles = [title for country in countries for title in leader_titles().get(country, ())]
-    # The Factbook gives some offices no title (France's prime minister): any fits.
-    if "" in titles:
-        return True
-    held = {word for title in titles for word in title.split()}
-    return any(not office.isdisjoint(held) for office in offices)
 
 
 def _joined(field: FieldText, before: int, after: int) -> bool:
