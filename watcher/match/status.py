@@ -47,7 +47,7 @@ _TO_BE = frozenset(
         "kunftige", "kunftiger", "kunftigen", "избранный", "избранного", "избранному",
     }
 )  # fmt: skip
-# After a title or a name: "President-elect", "le président élu", "Kanzler in spe".
+# After a title or a name: "President-elect", "le président élu", "presidente electo".
 _TO_BE_AFTER = frozenset({"elect", "designate", "elu", "elue", "electo", "electa"})
 # Words of a title that may stand between the marker and the name ("former US
 # President Donald Trump", "l'ancien chef de l'État Nicolas Sarkozy"); capitalised
