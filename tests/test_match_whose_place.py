@@ -52,6 +52,9 @@ def test_a_place_someone_comes_from_is_no_place_of_the_leader(travel: TopicIndex
         travel, "Steinmeier gedenkt der Opfer eines aus Saudi-Arabien stammenden Täters"
     )
     assert matches(travel, "Steinmeier mourns victims of the attack in Saudi Arabia")
+    # Who came from there: "les soldats venus du Brésil".
+    assert not matches(travel, "Macron salue les soldats venus du Brésil")
+    assert matches(travel, "Macron salue les soldats au Brésil")
 
 
 def test_the_agent_of_a_passive_is_a_government(travel: TopicIndex) -> None:

@@ -185,6 +185,15 @@ _ORIGIN_BEFORE = frozenset(
         ("originaire", "du"), ("originaire", "d"), ("natif", "de"), ("native", "de"),
         ("ne", "en"), ("nee", "en"), ("oriundo", "de"), ("oriunda", "de"), ("nacido", "en"),
         ("nacida", "en"), ("geboren", "in"), ("geburtig", "aus"), ("родом", "из"),
+        # Who came from there: "les soldats venus du Brésil", "llegados de México".
+        *(
+            (came, of)
+            for came in (
+                "venu", "venue", "venus", "venues", "venant", "provenance", "venidos",
+                "venidas", "llegados", "llegadas", "procedentes",
+            )
+            for of in ("de", "du", "des", "d", "del")
+        ),
     }
 )  # fmt: skip
 _ORIGIN_AFTER = frozenset(
