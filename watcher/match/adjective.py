@@ -122,14 +122,18 @@ def _compound_country(field: FieldText, position: int) -> frozenset[str]:
     """The country of a compound adjective at ``position``: "nord-coréen" (the
     word after a hyphen and a point of the compass) or "surcoreano" (one word)."""
     word = _folded(field, position)
-    if not word or not _lower_case_word(written_at(field, position)):
+    if not word:
         return frozenset()
-    if text_between(field, position - 1, position) == "-":
-        return country_of_compound(token_at(field.tokens, position - 1), word)
+    compass = token_at(field.tokens, position - 1)
+    if compass in _COMPASS:
+        found = country_of_compound(compass, word)
+        if found and text_between(field, position - 1, position) == "-":
+            return found if _lower_case_word(written_at(field, position)) else frozenset()
+        return frozenset()
     for compass in ("nor", "sur"):
         if word.startswith(compass) and not word.startswith(compass + "d"):
             found = country_of_compound(compass, word[len(compass) :])
-            if found:
+            if found and _lower_case_word(written_at(field, position)):
                 return found
     return frozenset()
 
@@ -150,11 +154,11 @@ def adjective_country(title: PlacedSpan, field: FieldText) -> frozenset[str]:
         last = _written(field, title.last).lower()
         if last in _ADJECTIVE_AFTER and _lower_case_word(_written(field, title.last + 1)):
             return country_of_adjective(after)
-    # "le dirigeant nord-coréen", "el presidente surcoreano".
-    if _written(field, title.last).lower() in _ADJECTIVE_AFTER:
-        found = _compound_country(field, title.last + 1) or _compound_country(field, title.last + 2)
-        if found:
-            return found
+    # "le dirigeant nord-coréen", "el presidente surcoreano": the folded words
+    # first, the title as written only for a compound that names a country.
+    found = _compound_country(field, title.last + 1) or _compound_country(field, title.last + 2)
+    if found and _written(field, title.last).lower() in _ADJECTIVE_AFTER:
+        return found
     before = _folded(field, title.first - 1)
     if before and country_of_adjective(before):
         first = _written(field, title.first).lower()
@@ -186,19 +190,18 @@ def place_country(place: PlacedSpan, field: FieldText) -> tuple[int, int, frozen
     before may be capitalised after "the" (English writes "the Ukrainian
     capital"; "Chinese capital" alone is money); after, it is in lower case ("la
     capitale Kiev" names the city, not a country)."""
+    # The folded words first: the text as written (its offsets are worked out on
+    # first use, for the whole field) only for a word that names a country.
     before = _folded(field, place.first - 1)
-    written = _written(field, place.first - 1)
-    if (
-        before
-        and written.isalpha()
-        and (written.islower() or token_at(field.tokens, place.first - 2) == "the")
-    ):
-        found = country_of_adjective(before)
-        if found:
+    found = country_of_adjective(before) if before else frozenset()
+    if found:
+        written = _written(field, place.first - 1)
+        if written.isalpha() and (
+            written.islower() or token_at(field.tokens, place.first - 2) == "the"
+        ):
             return place.first - 1, place.last, found
     after = _folded(field, place.last + 1)
-    if after and _lower_case_word(_written(field, place.last + 1)):
-        found = country_of_adjective(after)
-        if found:
-            return place.first, place.last + 1, found
+    found = country_of_adjective(after) if after else frozenset()
+    if found and _lower_case_word(_written(field, place.last + 1)):
+        return place.first, place.last + 1, found
     return place.first, place.last, frozenset()
