@@ -21,6 +21,7 @@ lower-case word is a verb ("the king greeted" is not Greenland's king).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache, lru_cache
 
 from watcher.knowledge import country_names
@@ -79,9 +80,15 @@ def _shared(one: str, other: str) -> int:
 def country_of_adjective(word: str) -> frozenset[str]:
     """The countries of the folded adjective ``word`` (see the module docstring),
     or none."""
+    return _sole_owner(word, _names_by_start().get(word[:MIN_SHARED], ()))
+
+
+def _sole_owner(word: str, names: Iterable[tuple[str, frozenset[str]]]) -> frozenset[str]:
+    """The countries of the one name among ``names`` sharing the longest beginning
+    with ``word``, at least :data:`MIN_SHARED` letters; none on a tie."""
     best = 0
     owners: set[frozenset[str]] = set()
-    for name, countries in _names_by_start().get(word[:MIN_SHARED], ()):
+    for name, countries in names:
         shared = _shared(word, name)
         if shared > best:
             best, owners = shared, {countries}
@@ -105,17 +112,14 @@ def country_of_compound(compass: str, word: str) -> frozenset[str]:
     "nord"): among the names that begin as the adjective does, the one whose name
     has that point too, if it is the only one."""
     sides = _COMPASS.get(compass, ())
-    best = 0
-    owners: set[frozenset[str]] = set()
-    for name, countries in _names_by_start().get(word[:MIN_SHARED], ()):
-        if not any(side in name[MIN_SHARED:] for side in sides):
-            continue
-        shared = _shared(word, name)
-        if shared > best:
-            best, owners = shared, {countries}
-        elif shared == best:
-            owners.add(countries)
-    return next(iter(owners)) if best >= MIN_SHARED and len(owners) == 1 else frozenset()
+    return _sole_owner(
+        word,
+        (
+            (name, countries)
+            for name, countries in _names_by_start().get(word[:MIN_SHARED], ())
+            if any(side in name[MIN_SHARED:] for side in sides)
+        ),
+    )
 
 
 def _compound_country(field: FieldText, position: int) -> frozenset[str]:
