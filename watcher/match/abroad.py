@@ -54,7 +54,6 @@ from watcher.match.bare_title import (
     after_a_deputy,
     headline_adjective_country,
     is_french_first,
-    only_space_between,
     title_fits,
     titles_a_name,
     titles_another,
@@ -62,11 +61,12 @@ from watcher.match.bare_title import (
 from watcher.match.fold import is_cjk
 from watcher.match.no_place import is_no_place, names_a_border, word_before
 from watcher.match.press import (
-    SENTENCE_END,
     abbreviated_country,
     break_between,
     number_at,
+    only_space_between,
     press_country,
+    sentence_end_between,
     text_between,
     token_at,
 )
@@ -163,12 +163,6 @@ def _home_not_location(left: PlacedSpan, right: PlacedSpan, field: FieldText) ->
     if before in _DEPARTURE:
         return True
     return (token_at(tokens, right.first - 2), token_at(tokens, right.first - 1)) in _RETURN_BEFORE
-
-
-def _sentence_between(field: FieldText, before: PlacedSpan, after: PlacedSpan) -> bool:
-    """Whether a sentence ends between the spans ``before`` and ``after``."""
-    between = text_between(field, before.last, after.first)
-    return between is not None and SENTENCE_END.search(between) is not None
 
 
 def _overlaps(one: PlacedSpan, other: PlacedSpan) -> bool:
@@ -422,7 +416,7 @@ def abroad_pairs(
             and not (
                 right.last < left.first
                 and home.isdisjoint(_countries(right.tags))
-                and _sentence_between(fields[left.field], right, left)
+                and sentence_end_between(fields[left.field], right.last, left.first)
             )
             and not (
                 not home.isdisjoint(_countries(right.tags))

@@ -26,7 +26,7 @@ from typing import Protocol
 from watcher.knowledge import leader_name_words, leader_titles
 from watcher.match.adjective import adjective_country
 from watcher.match.fold import is_cjk
-from watcher.match.press import text_between, token_at, written_at
+from watcher.match.press import only_space_between, token_at, written_at
 from watcher.match.someone_else import CHANCELLOR_WORDS
 from watcher.match.text import FieldText
 from watcher.match.traveller import HEADLINE
@@ -38,13 +38,6 @@ class TaggedSpan(PlacedSpan, Protocol):
 
     @property
     def tags(self) -> frozenset[str]: ...
-
-
-def only_space_between(field: FieldText, before: int, after: int) -> bool:
-    """Whether only white space (or a possessive's apostrophe) is between the tokens
-    at positions ``before`` and ``after``: "Russian Putin", not "Moscú: Putin"."""
-    between = text_between(field, before, after)
-    return between is None or between.strip() in ("", "'", "’", "'s", "’s")
 
 
 # A title right after one of these is another office's ("Vice President JD Vance",

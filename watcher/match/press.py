@@ -107,6 +107,20 @@ def clause_break_between(field: FieldText, first: int, last: int) -> bool:
 SENTENCE_END = re.compile(r"(?<![A-Z])[.!?](?:\s|$)|[。！？]")
 
 
+def sentence_end_between(field: FieldText, first: int, last: int) -> bool:
+    """Whether a sentence ends between the tokens at positions ``first`` and
+    ``last``; False if either is no token."""
+    between = text_between(field, first, last)
+    return between is not None and SENTENCE_END.search(between) is not None
+
+
+def only_space_between(field: FieldText, before: int, after: int) -> bool:
+    """Whether only white space (or a possessive's apostrophe) is between the tokens
+    at positions ``before`` and ``after``: "Russian Putin", not "Moscú: Putin"."""
+    between = text_between(field, before, after)
+    return between is None or between.strip() in ("", "'", "’", "'s", "’s")
+
+
 def break_between(field: FieldText, first: int, last: int) -> bool:
     """Whether phrase-ending punctuation or a sentence's end stands between the
     tokens at positions ``first`` and ``last``; False if either is no token."""
