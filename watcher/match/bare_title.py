@@ -68,13 +68,11 @@ def titles_another(title: PlacedSpan, field: FieldText) -> bool:
     """Whether a bare title goes with a capitalised name that is no listed leader's
     ("outgoing President Joko Widodo"): someone else than the headline's leader."""
     after = title.last + 1
-    written = written_at(field, after)
-    return (
-        written[:1].isupper()
-        and not is_cjk(written)
-        and token_at(field.tokens, after) not in leader_name_words()
-        and only_space_between(field, title.last, after)
-    )
+    word = token_at(field.tokens, after)
+    # The folded word first: the text as written costs the field's offsets.
+    if not word or is_cjk(word) or word in leader_name_words():
+        return False
+    return written_at(field, after)[:1].isupper() and only_space_between(field, title.last, after)
 
 
 # French "premier" after a determiner is "first" ("son premier déplacement à

@@ -438,7 +438,7 @@ _GIVEN_NAMES = 3
 
 
 # What a leader owns that a place names ("Trump's Greenland push").
-OWNED_NOUNS = OPINION_NOUNS | TOPIC_AFTER
+_OWNED_NOUNS = OPINION_NOUNS | TOPIC_AFTER
 
 
 def is_spoken_of_leader(span: PlacedSpan, field: FieldText) -> bool:
@@ -448,11 +448,15 @@ def is_spoken_of_leader(span: PlacedSpan, field: FieldText) -> bool:
     tokens = field.tokens
     # "Trump's tariffs on Japan": the leader's policy, not the leader's trip; so is
     # one named by its place ("amid Trump's Greenland push", "Trump's Gaza plan").
-    if token_at(tokens, span.last + 1) == "s" and (
-        token_at(tokens, span.last + 2) in OPINION_NOUNS
-        or (
-            written_at(field, span.last + 2)[:1].isupper()
-            and token_at(tokens, span.last + 3) in OWNED_NOUNS
+    if (
+        token_at(tokens, span.last + 1) == "s"
+        and (
+            token_at(tokens, span.last + 2) in OPINION_NOUNS
+            # The folded word first: the text as written costs the field's offsets.
+            or (
+                token_at(tokens, span.last + 3) in _OWNED_NOUNS
+                and written_at(field, span.last + 2)[:1].isupper()
+            )
         )
     ):
         return True
