@@ -66,6 +66,7 @@ _TITLE_WORDS = frozenset(
 # status right after the name (트럼프 당선인).
 _CJK_FORMER = frozenset({"前", "전", "元"})
 _CJK_TO_BE_AFTER = frozenset({"당선인", "당선자"})
+_AFTER_THE_NAME = _TO_BE_AFTER | _CJK_TO_BE_AFTER | {"전"}
 # The characters of Chinese and Japanese leaders' titles, which may stand between
 # the marker and the name ("前总统特朗普").
 _CJK_TITLE_CHARACTERS = frozenset("总總统統主席首相大领領导導人理")
@@ -97,21 +98,18 @@ def is_not_sitting(span: PlacedSpan, field: FieldText) -> bool:
         for position in range(span.first + 1, span.last + 1)
     ):
         return True
-    before = token_at(tokens, span.first - 1)
     # Right before, a space at most: "访问前，习近平" is "before the visit, Xi".
-    gap = text_between(field, span.first - 1, span.first)
-    if before in _CJK_FORMER and (gap is None or not gap.strip()):
-        return True
+    if token_at(tokens, span.first - 1) in _CJK_FORMER:
+        gap = text_between(field, span.first - 1, span.first)
+        if gap is None or not gap.strip():
+            return True
     at = span.first - 1
     while span.first - at <= _CJK_TITLE_REACH and token_at(tokens, at) in _CJK_TITLE_CHARACTERS:
         at -= 1
     if at < span.first - 1 and token_at(tokens, at) in _CJK_FORMER:
         return True
-    # Korean writes it after the name: "윤석열 전 대통령".
-    if token_at(tokens, span.last + 1) == "전":
-        return True
-    after = token_at(tokens, span.last + 1)
-    if after in _TO_BE_AFTER or after in _CJK_TO_BE_AFTER:
+    # Right after: "President-elect", "트럼프 당선인", and Korean's "윤석열 전 대통령".
+    if token_at(tokens, span.last + 1) in _AFTER_THE_NAME:
         return True
     for reach in range(1, _STATUS_REACH + 1):
         marker = token_at(tokens, span.first - reach)
